@@ -1,0 +1,3 @@
+module github.com/tributary-ml/tributary/cli
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/tributary-ml/tributary/schemas
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/tributary-ml/tributary/services/registry
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/tributary-ml/tributary/services/trainer
+
+go 1.26
