@@ -212,15 +212,16 @@ type eventRow struct {
 }
 
 type labelRow struct {
-	Label, EventID, Source, EntityKey string
-	EventTime                         time.Time
-	EventTimeMs                       uint16
-	Value                             float64
-	IngestTime                        time.Time
-	IngestTimeMs                      uint16
-	Partition                         int32
-	Offset                            int64
-	Data                              string
+	Stream, EventID, Source, EntityKey string
+	EventTime                          time.Time
+	EventTimeMs                        uint16
+	Value                              float64
+	PredictionID                       string
+	IngestTime                         time.Time
+	IngestTimeMs                       uint16
+	Partition                          int32
+	Offset                             int64
+	Data                               string
 }
 
 // TestClickHouseInsertAndRead proves the tables usable the way the services
@@ -295,15 +296,15 @@ func TestClickHouseInsertAndRead(t *testing.T) {
 	}
 
 	labels := []labelRow{
-		{"churned", "l1", "crm", "c1", t0, 500, 1, ingest, 1, 0, 3, `{"name":"churned","value":1}`},
-		{"churned", "l2", "crm", "c2", t0, 0, 0, ingest, 2, 0, 4, `{"name":"churned","value":0}`},
+		{"churned", "l1", "crm", "c1", t0, 500, 1, "p-17", ingest, 1, 0, 3, `{"stream":"churned","entity_key":"c1","value":1,"prediction_id":"p-17"}`},
+		{"churned", "l2", "crm", "c2", t0, 0, 0, "", ingest, 2, 0, 4, `{"stream":"churned","entity_key":"c2","value":0}`},
 	}
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".labels (label, event_id, source, entity_key, event_time, event_time_ms, value, ingest_time, ingest_time_ms, kafka_partition, kafka_offset, data)")
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".labels (stream, event_id, source, entity_key, event_time, event_time_ms, value, prediction_id, ingest_time, ingest_time_ms, kafka_partition, kafka_offset, data)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range append(labels, labels[1]) { // l2 twice
-		if err := batch.Append(r.Label, r.EventID, r.Source, r.EntityKey, r.EventTime, r.EventTimeMs, r.Value, r.IngestTime, r.IngestTimeMs, r.Partition, r.Offset, r.Data); err != nil {
+		if err := batch.Append(r.Stream, r.EventID, r.Source, r.EntityKey, r.EventTime, r.EventTimeMs, r.Value, r.PredictionID, r.IngestTime, r.IngestTimeMs, r.Partition, r.Offset, r.Data); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -311,13 +312,13 @@ func TestClickHouseInsertAndRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	var gotLabels []labelRow
-	rows, err = conn.Query(ctx, "SELECT label, event_id, source, entity_key, event_time, event_time_ms, value, ingest_time, ingest_time_ms, kafka_partition, kafka_offset, data FROM "+db+".labels FINAL WHERE label = ? ORDER BY entity_key", "churned")
+	rows, err = conn.Query(ctx, "SELECT stream, event_id, source, entity_key, event_time, event_time_ms, value, prediction_id, ingest_time, ingest_time_ms, kafka_partition, kafka_offset, data FROM "+db+".labels FINAL WHERE stream = ? ORDER BY entity_key", "churned")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var r labelRow
-		if err := rows.Scan(&r.Label, &r.EventID, &r.Source, &r.EntityKey, &r.EventTime, &r.EventTimeMs, &r.Value, &r.IngestTime, &r.IngestTimeMs, &r.Partition, &r.Offset, &r.Data); err != nil {
+		if err := rows.Scan(&r.Stream, &r.EventID, &r.Source, &r.EntityKey, &r.EventTime, &r.EventTimeMs, &r.Value, &r.PredictionID, &r.IngestTime, &r.IngestTimeMs, &r.Partition, &r.Offset, &r.Data); err != nil {
 			t.Fatal(err)
 		}
 		r.EventTime, r.IngestTime = r.EventTime.UTC(), r.IngestTime.UTC()
