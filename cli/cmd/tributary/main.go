@@ -22,6 +22,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		// Each subcommand is added here by name.
+		"check": {summary: "wait until Kafka, NATS, Redis and ClickHouse answer real requests", run: runCheck},
 
 		"bootstrap": {summary: "create the Kafka topics and the NATS JetStream stream, buckets and object store", run: runBootstrap},
 		"migrate":   {summary: "apply the ClickHouse migrations", run: runMigrate},
