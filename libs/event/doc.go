@@ -41,9 +41,10 @@
 // the binary content mode of the CloudEvents NATS protocol binding (1.0.3):
 // every attribute, datacontenttype included, in a ce-<name> header whose value
 // is percent-encoded (space, '"', '%' and all but printable ASCII), the data as
-// the payload. Content-Type carries datacontenttype as well, for tools; a
-// Content-Type of application/cloudevents+json, or a bare JSON payload with
-// neither header, is read as structured mode.
+// the payload. Content-Type carries datacontenttype as well, unencoded, for
+// tools (read only when ce-datacontenttype is absent); a Content-Type of
+// application/cloudevents+json, or a bare JSON payload with neither header,
+// is read as structured mode.
 //
 // We wrote the NATS side ourselves rather than use sdk-go's NATS protocols,
 // checked at v2.16.2, the version served here: protocol/nats/v2 reads and

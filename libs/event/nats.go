@@ -245,8 +245,8 @@ func fromNATS(h nats.Header, data []byte) (*ce.Event, error) {
 // ToNATSMsg encodes e as a NATS message on subject in binary mode: every
 // attribute and extension in a ce- header with its canonical string
 // percent-encoded as the binding specifies (time in RFC 3339 with
-// nanoseconds, in UTC), datacontenttype also in Content-Type, data as the
-// payload. The event must be CloudEvents 1.0 with every required attribute,
+// nanoseconds, in UTC), datacontenttype also in Content-Type (unencoded, when
+// printable ASCII), data as the payload. The event must be CloudEvents 1.0 with every required attribute,
 // and its string values UTF-8.
 func ToNATSMsg(e ce.Event, subject string) (*nats.Msg, error) {
 	if subject == "" {
@@ -303,9 +303,22 @@ func (w *natsMsgWriter) SetAttribute(attr spec.Attribute, value any) error {
 		return fmt.Errorf("attribute %w", err)
 	}
 	if attr.Kind() == spec.DataContentType {
-		w.msg.Header.Set(NATSContentTypeHeader, w.msg.Header.Get(NATSHeaderPrefix+attr.Name()))
+		// Content-Type is an ordinary header, for tools: the value as is,
+		// when it is printable ASCII (media types almost always are).
+		if ct, err := types.Format(value); err == nil && printableASCII(ct) {
+			w.msg.Header.Set(NATSContentTypeHeader, ct)
+		}
 	}
 	return nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *natsMsgWriter) SetExtension(name string, value any) error {
