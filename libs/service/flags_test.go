@@ -1,6 +1,7 @@
 package service
 
 import (
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -79,4 +80,83 @@ func TestParseFlags(t *testing.T) {
 			t.Fatal("want error")
 		}
 	})
+}
+
+func TestDescribeConfigError(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Duration("shutdown.timeout", time.Second, "")
+	fs.String("nats.user", "", "")
+	fs.String("nats.password", "", "")
+	fs.String("kafka.brokers", "", "")
+	fs.String("kafka.tls.cert-file", "", "")
+
+	parse := func(args []string, env map[string]string) error {
+		return ParseFlags(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"bad value on the command line", parse([]string{"-shutdown.timeout=x"}, nil),
+			[]string{"-shutdown.timeout", "TRIBUTARY_SHUTDOWN_TIMEOUT", "not a duration"}},
+		{"bad value in the environment", parse(nil, map[string]string{"TRIBUTARY_SHUTDOWN_TIMEOUT": "x"}),
+			[]string{"-shutdown.timeout", "TRIBUTARY_SHUTDOWN_TIMEOUT", "not a duration"}},
+		{"validation error naming one flag", errors.New("kafka.brokers: at least one broker is required"),
+			[]string{"-kafka.brokers", "TRIBUTARY_KAFKA_BROKERS"}},
+		{"two flags", errors.New("nats.user and nats.password must be set together"),
+			[]string{"-nats.user", "TRIBUTARY_NATS_USER", "-nats.password", "TRIBUTARY_NATS_PASSWORD"}},
+		{"joined errors stay on one line", errors.Join(errors.New("kafka.brokers: empty"), errors.New("kafka.tls.cert-file and tls.key-file must be set together")),
+			[]string{"TRIBUTARY_KAFKA_BROKERS", "TRIBUTARY_KAFKA_TLS_CERT_FILE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err == nil {
+				t.Fatal("no error to describe")
+			}
+			got := describeConfigError(fs, tc.err)
+			if strings.Contains(got, "\n") {
+				t.Errorf("%q spans lines", got)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("%q does not mention %s", got, w)
+				}
+			}
+			if n := strings.Count(got, "TRIBUTARY_SHUTDOWN_TIMEOUT"); n > 1 {
+				t.Errorf("%q names the variable %d times", got, n)
+			}
+		})
+	}
+}
+
+func TestMarkdownFlags(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.String("b.addr", ":1", "Listen | address.")
+	fs.Bool("a.on", false, "Turn it on.")
+	got := MarkdownFlags(fs)
+	want := "| Flag | Environment variable | Default | Description |\n" +
+		"|---|---|---|---|\n" +
+		"| `-a.on` | `TRIBUTARY_A_ON` | `false` | Turn it on. |\n" +
+		"| `-b.addr` | `TRIBUTARY_B_ADDR` | `:1` | Listen \\| address. |\n"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestPrintUsage(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.String("http.addr", ":8081", "Listen address.")
+	fs.Duration("shutdown.delay", 0, "Delay.")
+	var b strings.Builder
+	printUsage(&b, "ingest", fs)
+	for _, w := range []string{
+		"Usage: ingest [flags]",
+		"  -http.addr string  (TRIBUTARY_HTTP_ADDR)\n    \tListen address. (default \":8081\")\n",
+		"  -shutdown.delay duration  (TRIBUTARY_SHUTDOWN_DELAY)\n    \tDelay.\n",
+	} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("usage lacks %q:\n%s", w, b.String())
+		}
+	}
 }

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tributary-ml/tributary/libs/service/servicetest"
+)
+
+// TestHelp keeps testdata/help.txt (the -h output) and the flag table in the
+// README in step with the flags; UPDATE_GOLDEN=1 rewrites both.
+func TestHelp(t *testing.T) {
+	servicetest.CheckHelp(t, program(), "testdata/help.txt", "../../README.md")
+}
+
+func TestDockerfile(t *testing.T) {
+	if got := program().HTTPAddr; got != ":8082" {
+		t.Errorf("default HTTP address %q, want :8082", got)
+	}
+	servicetest.CheckDockerfile(t, "../../../..", "features", "8082")
+}
+
+// TestStartReadyStop runs the service against the real infrastructure: it
+// becomes ready with a passing check per dependency, and SIGTERM stops it
+// cleanly.
+func TestStartReadyStop(t *testing.T) {
+	servicetest.RequireServers(t, "kafka", "nats", "redis", "clickhouse")
+	p := servicetest.Start(t, program())
+	p.WaitReady(30 * time.Second)
+	checks := p.Checks()
+	for _, name := range []string{"kafka", "nats", "redis", "clickhouse", "bootstrap"} {
+		if e, ok := checks[name]; !ok || e != "" {
+			t.Errorf("readiness check %s: present %v, error %q", name, ok, e)
+		}
+	}
+	if len(checks) != 5 {
+		t.Errorf("unexpected readiness checks: %v", checks)
+	}
+	if code := p.Stop(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, p.Logs())
+	}
+}
