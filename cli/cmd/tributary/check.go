@@ -34,7 +34,7 @@ const (
 	// first use with one partition and the broker's default replication.
 	healthcheckTopic = "tributary.healthcheck"
 	// checkInterval is the pause between two failed attempts.
-	checkInterval = 250 * time.Millisecond
+	checkInterval = 100 * time.Millisecond
 	// attemptTimeout bounds one attempt, so that a server that accepts
 	// connections but never answers is retried rather than waited on forever.
 	attemptTimeout = 10 * time.Second
