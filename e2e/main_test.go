@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -23,6 +24,7 @@ func TestMain(m *testing.M) {
 // run provides the infrastructure, builds and starts the services, runs the
 // tests and stops everything it started, also when a step or a test fails.
 func run(m *testing.M) (code int) {
+	flag.Parse()
 	if testing.Short() {
 		fmt.Println("e2e: skipped in -short mode")
 		return 0

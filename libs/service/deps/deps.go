@@ -32,9 +32,16 @@ import (
 //	}
 //
 //	func (c *Config) deps() deps.Config { return deps.Config{Kafka: &c.Kafka, NATS: &c.NATS} }
+//
+// Topics and JetStream, when set, make the service take part in the
+// platform's bootstrap (see Connect): it creates the platform topics and the
+// JetStream resources, tuned by their flags (kafka.topic.*, nats.replicas,
+// ...). A service using ClickHouse applies the migrations.
 type Config struct {
 	Kafka      *kafkax.Config
+	Topics     *kafkax.TopicsConfig
 	NATS       *natsx.Config
+	JetStream  *natsx.BootstrapConfig
 	Redis      *redisx.Config
 	ClickHouse *chx.Config
 }
@@ -44,9 +51,15 @@ type Config struct {
 func (c Config) RegisterFlags(fs *flag.FlagSet) {
 	if c.Kafka != nil {
 		c.Kafka.RegisterFlags(fs)
+		if c.Topics != nil {
+			c.Topics.RegisterFlags(fs)
+		}
 	}
 	if c.NATS != nil {
 		c.NATS.RegisterFlags(fs)
+		if c.JetStream != nil {
+			c.JetStream.RegisterFlags(fs)
+		}
 	}
 	if c.Redis != nil {
 		c.Redis.RegisterFlags(fs)
@@ -61,9 +74,15 @@ func (c Config) Validate() error {
 	var errs []error
 	if c.Kafka != nil {
 		errs = append(errs, c.Kafka.Validate())
+		if c.Topics != nil {
+			errs = append(errs, c.Topics.Validate())
+		}
 	}
 	if c.NATS != nil {
 		errs = append(errs, c.NATS.Validate())
+		if c.JetStream != nil {
+			errs = append(errs, c.JetStream.Validate())
+		}
 	}
 	if c.Redis != nil {
 		errs = append(errs, c.Redis.Validate())
@@ -86,6 +105,7 @@ type Clients struct {
 
 	logger    *slog.Logger
 	natsSetup *service.Setup // nil when the service does not use NATS
+	bootstrap *service.Setup
 	natsMu    sync.Mutex
 	nc        *nats.Conn
 	js        jetstream.JetStream
@@ -142,6 +162,8 @@ func Connect(rt *service.Runtime, cfg Config) (*Clients, error) {
 		rt.AddCheck("clickhouse", chx.Check(conn))
 		rt.AddCloser("clickhouse", func(context.Context) error { return conn.Close() })
 	}
+	c.bootstrap = rt.AddSetup("bootstrap", func(ctx context.Context) error { return c.runBootstrap(ctx, cfg) })
+	rt.AddCheck("bootstrap", c.bootstrap.Check)
 	return c, nil
 }
 

@@ -25,13 +25,15 @@ import (
 // Config is the monitor service's configuration.
 type Config struct {
 	Kafka      kafkax.Config
+	Topics     kafkax.TopicsConfig
 	NATS       natsx.Config
+	JetStream  natsx.BootstrapConfig
 	ClickHouse chx.Config
 }
 
 // deps points at the dependency configurations in c.
 func (c *Config) deps() deps.Config {
-	return deps.Config{Kafka: &c.Kafka, NATS: &c.NATS, ClickHouse: &c.ClickHouse}
+	return deps.Config{Kafka: &c.Kafka, Topics: &c.Topics, NATS: &c.NATS, JetStream: &c.JetStream, ClickHouse: &c.ClickHouse}
 }
 
 // RegisterFlags registers the service's flags.
@@ -60,21 +62,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, logger: rt.Logger, clients: clients}
-
-	// Bootstrap runs in the background, retried until it succeeds, so that
-	// the service starts while a dependency is down; /readyz reports the
-	// "bootstrap" check as failing until it has.
-	bootstrap := rt.AddSetup("bootstrap", a.bootstrap)
-	rt.AddCheck("bootstrap", bootstrap.Check)
 	return a, nil
-}
-
-// bootstrap creates, idempotently, what the service needs in its
-// dependencies before it can work: its ClickHouse tables (chx.Migrate) and the JetStream stream (natsx.Bootstrap).
-// It is called again after an error, so every step must be safe to repeat.
-func (a *App) bootstrap(ctx context.Context) error {
-	// Bootstrap steps go here.
-	return nil
 }
 
 // Run does the service's work until ctx ends. The consumers and other loops

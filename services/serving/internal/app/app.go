@@ -24,14 +24,16 @@ import (
 
 // Config is the serving service's configuration.
 type Config struct {
-	Kafka kafkax.Config
-	NATS  natsx.Config
-	Redis redisx.Config
+	Kafka     kafkax.Config
+	Topics    kafkax.TopicsConfig
+	NATS      natsx.Config
+	JetStream natsx.BootstrapConfig
+	Redis     redisx.Config
 }
 
 // deps points at the dependency configurations in c.
 func (c *Config) deps() deps.Config {
-	return deps.Config{Kafka: &c.Kafka, NATS: &c.NATS, Redis: &c.Redis}
+	return deps.Config{Kafka: &c.Kafka, Topics: &c.Topics, NATS: &c.NATS, JetStream: &c.JetStream, Redis: &c.Redis}
 }
 
 // RegisterFlags registers the service's flags.
@@ -60,21 +62,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, logger: rt.Logger, clients: clients}
-
-	// Bootstrap runs in the background, retried until it succeeds, so that
-	// the service starts while a dependency is down; /readyz reports the
-	// "bootstrap" check as failing until it has.
-	bootstrap := rt.AddSetup("bootstrap", a.bootstrap)
-	rt.AddCheck("bootstrap", bootstrap.Check)
 	return a, nil
-}
-
-// bootstrap creates, idempotently, what the service needs in its
-// dependencies before it can work: the `tributary.predictions` topic (kafkax.EnsureTopics).
-// It is called again after an error, so every step must be safe to repeat.
-func (a *App) bootstrap(ctx context.Context) error {
-	// Bootstrap steps go here.
-	return nil
 }
 
 // Run does the service's work until ctx ends. The consumers and other loops
