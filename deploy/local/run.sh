@@ -29,20 +29,23 @@ stop() {
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 	echo "services stopped; the infrastructure keeps running (make infra-down stops it)"
 }
-trap stop INT TERM EXIT
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 
 for s in "${services[@]}"; do
 	var="TRIBUTARY_${s^^}_PORT"
 	p=${!var:-${port[$s]}}
 	port[$s]=$p
-	"$bin/$s" -http.addr "127.0.0.1:$p" >"$logs/$s.log" 2>&1 &
+	# Each service in a session of its own: Ctrl-C reaches only this script,
+	# which stops the services with SIGTERM, their graceful shutdown.
+	setsid "$bin/$s" -http.addr "127.0.0.1:$p" >"$logs/$s.log" 2>&1 &
 	pids+=($!)
 done
 
 start=$(date +%s)
 deadline=$((start + ${TRIBUTARY_READY_TIMEOUT:-60}))
 for s in "${services[@]}"; do
-	until curl -fsS -o /dev/null "http://127.0.0.1:${port[$s]}/readyz"; do
+	until curl -fs -o /dev/null "http://127.0.0.1:${port[$s]}/readyz"; do
 		if (( $(date +%s) > deadline )); then
 			echo "$s is not ready after ${TRIBUTARY_READY_TIMEOUT:-60}s; its readiness says:" >&2
 			curl -sS "http://127.0.0.1:${port[$s]}/readyz" >&2 || true
