@@ -1,0 +1,337 @@
+package streamspec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/schemas"
+)
+
+// Definition is a stream definition as written in a file or the KV bucket.
+type Definition struct {
+	// Name names the stream: its topic is tributary.events.<name>, its raw
+	// topic tributary.ingest.<name> and its KV key <name>. Lowercase letters,
+	// digits, '_' and '-', at most 64, starting with a letter or digit.
+	Name string `json:"name"`
+	// Description says what the events are, for people.
+	Description string `json:"description,omitempty"`
+	// Type is the CloudEvents type of the stream's events; one stream per
+	// type. Types starting with "tributary." are the platform's own.
+	Type string `json:"type"`
+	// EntityKey is the JSON pointer (RFC 6901, "/user_id") of the field
+	// holding the entity key: a string or an integer. It becomes the Kafka
+	// record key.
+	EntityKey string `json:"entity_key"`
+	// EventTime is the JSON pointer of the field holding the event time as
+	// an RFC 3339 string; empty: the CloudEvents time attribute.
+	EventTime string `json:"event_time,omitempty"`
+	// Schema is the JSON Schema of the event data (draft 2020-12 unless it
+	// says otherwise with $schema); formats such as date-time are asserted.
+	Schema json.RawMessage `json:"schema"`
+}
+
+// Stream is a checked definition with its compiled schema. It is immutable
+// and safe for concurrent use.
+type Stream struct {
+	Definition
+	// Topic is the Kafka topic of the stream's validated events.
+	Topic string
+	// Revision is where the definition came from, for logs: a file path, or
+	// kv:<revision>; set by the caller.
+	Revision string
+
+	schema  *jsonschema.Schema
+	printer *message.Printer
+}
+
+// ErrInvalidDefinition reports a definition that cannot be used; the error
+// names the field.
+var ErrInvalidDefinition = errors.New("invalid stream definition")
+
+// LabelsName is the name of the built-in label stream.
+const LabelsName = "labels"
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// ValidName reports whether name can name a stream.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// Parse decodes a definition (unknown fields are errors), checks it and
+// compiles its schema. Errors wrap ErrInvalidDefinition.
+func Parse(b []byte) (*Stream, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var d Definition
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidDefinition, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the definition", ErrInvalidDefinition)
+	}
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(d.Type, "tributary.") {
+		return nil, fmt.Errorf("%w: type: %q: types starting with \"tributary.\" are the platform's own", ErrInvalidDefinition, d.Type)
+	}
+	if d.Name == LabelsName {
+		return nil, fmt.Errorf("%w: name: %q is the built-in label stream", ErrInvalidDefinition, d.Name)
+	}
+	return compile(d, event.EventsTopic(d.Name))
+}
+
+func (d Definition) check() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidDefinition, field, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case !ValidName(d.Name):
+		return bad("name", "%q is not 1 to 64 lowercase letters, digits, '_' or '-' starting with a letter or digit", d.Name)
+	case d.Type == "" || len(d.Type) > 255 || strings.ContainsFunc(d.Type, func(r rune) bool { return r <= ' ' || r > '~' }):
+		return bad("type", "%q is not 1 to 255 printable ASCII characters without spaces", d.Type)
+	case !validPointer(d.EntityKey) || d.EntityKey == "":
+		return bad("entity_key", "%q is not a JSON pointer to a field (\"/user_id\")", d.EntityKey)
+	case d.EventTime != "" && !validPointer(d.EventTime):
+		return bad("event_time", "%q is not a JSON pointer to a field (\"/ts\"), nor empty for the CloudEvents time", d.EventTime)
+	case len(bytes.TrimSpace(d.Schema)) == 0:
+		return bad("schema", "missing")
+	}
+	return nil
+}
+
+func validPointer(p string) bool {
+	return p == "" || (strings.HasPrefix(p, "/") && len(p) > 1)
+}
+
+func compile(d Definition, topic string) (*Stream, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.Schema))
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema: %v", ErrInvalidDefinition, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	// Refuse to fetch remote references: a definition is self-contained.
+	c.UseLoader(noLoader{})
+	url := "urn:tributary:stream:" + d.Name
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("%w: schema: %v", ErrInvalidDefinition, err)
+	}
+	sch, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema: %v", ErrInvalidDefinition, err)
+	}
+	return &Stream{Definition: d, Topic: topic, schema: sch, printer: message.NewPrinter(language.English)}, nil
+}
+
+type noLoader struct{}
+
+func (noLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("remote schema %s not allowed: a stream schema is self-contained", url)
+}
+
+// Labels returns the built-in label stream: type tributary.label.recorded.v1
+// on tributary.labels, its data checked with the platform schema in
+// schemas/events, keyed by /entity_key, timed by /event_time.
+func Labels() (*Stream, error) {
+	b, err := fs.ReadFile(schemas.Events(), event.TypeLabelRecorded+".json")
+	if err != nil {
+		return nil, fmt.Errorf("read label schema: %w", err)
+	}
+	d := Definition{
+		Name:        LabelsName,
+		Description: "Ground-truth labels (built in).",
+		Type:        event.TypeLabelRecorded,
+		EntityKey:   "/entity_key",
+		EventTime:   "/event_time",
+		Schema:      b,
+	}
+	return compile(d, event.TopicLabels)
+}
+
+// Violation is one way data breaks a stream's rules.
+type Violation struct {
+	// Field is the JSON pointer of the offending value; "" for the document.
+	Field string
+	// Rule is the JSON Schema keyword that failed ("required", "type",
+	// "format", ...), or "entity_key" / "event_time" for the stream's own
+	// fields.
+	Rule string
+	// Message describes the failure in English.
+	Message string
+}
+
+func (v Violation) String() string {
+	f := v.Field
+	if f == "" {
+		f = "/"
+	}
+	return f + ": " + v.Rule + ": " + v.Message
+}
+
+// Error reports event data that breaks its stream's schema (Schema true) or
+// lacks a usable entity key or event time.
+type Error struct {
+	Stream     string
+	Schema     bool
+	Violations []Violation
+}
+
+func (e *Error) Error() string {
+	parts := make([]string, len(e.Violations))
+	for i, v := range e.Violations {
+		parts[i] = v.String()
+	}
+	return fmt.Sprintf("data breaks stream %s: %s", e.Stream, strings.Join(parts, "; "))
+}
+
+// ErrMalformedData reports event data that is not one JSON document.
+var ErrMalformedData = errors.New("malformed json")
+
+// Fields are what Check extracts from valid data.
+type Fields struct {
+	// EntityKey is the key's string, or an integer's decimal text.
+	EntityKey string
+	// EventTime is the event time from the data; zero when the stream
+	// uses the CloudEvents time attribute.
+	EventTime time.Time
+}
+
+// Check validates data against the schema and extracts the entity key and
+// event time. Errors: ErrMalformedData (wrapped), or *Error.
+func (s *Stream) Check(data []byte) (Fields, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return Fields{}, fmt.Errorf("%w: %v", ErrMalformedData, err)
+	}
+	if err := s.schema.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return Fields{}, fmt.Errorf("validate data of stream %s: %w", s.Name, err)
+		}
+		out := &Error{Stream: s.Name, Schema: true}
+		s.collect(ve, &out.Violations)
+		slices.SortStableFunc(out.Violations, func(a, b Violation) int { return strings.Compare(a.Field, b.Field) })
+		if len(out.Violations) == 0 {
+			out.Violations = []Violation{{Rule: "schema", Message: ve.Error()}}
+		}
+		return Fields{}, out
+	}
+	var f Fields
+	fail := func(field, rule, msg string) (Fields, error) {
+		return Fields{}, &Error{Stream: s.Name, Violations: []Violation{{Field: field, Rule: rule, Message: msg}}}
+	}
+	switch v := lookup(doc, s.EntityKey).(type) {
+	case string:
+		if v == "" {
+			return fail(s.EntityKey, "entity_key", "entity key is empty")
+		}
+		f.EntityKey = v
+	case json.Number:
+		if _, err := strconv.ParseInt(string(v), 10, 64); err != nil {
+			return fail(s.EntityKey, "entity_key", "entity key is a number that is not an integer")
+		}
+		f.EntityKey = string(v)
+	case nil:
+		return fail(s.EntityKey, "entity_key", "entity key missing")
+	default:
+		return fail(s.EntityKey, "entity_key", "entity key is not a string or an integer")
+	}
+	if s.EventTime != "" {
+		v, ok := lookup(doc, s.EventTime).(string)
+		if !ok {
+			return fail(s.EventTime, "event_time", "event time missing or not a string")
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fail(s.EventTime, "event_time", "event time is not RFC 3339")
+		}
+		f.EventTime = t
+	}
+	return f, nil
+}
+
+// lookup resolves a JSON pointer in a decoded document; nil when absent.
+func lookup(doc any, pointer string) any {
+	cur := doc
+	for _, tok := range strings.Split(pointer, "/")[1:] {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil
+			}
+			cur = c[i]
+		default:
+			return nil
+		}
+	}
+	return cur
+}
+
+// collect appends the leaves of an error tree: the failures naming a keyword.
+func (s *Stream) collect(ve *jsonschema.ValidationError, out *[]Violation) {
+	if len(ve.Causes) > 0 {
+		for _, c := range ve.Causes {
+			s.collect(c, out)
+		}
+		return
+	}
+	field := pointer(ve.InstanceLocation)
+	switch k := ve.ErrorKind.(type) {
+	case *kind.Required:
+		for _, name := range k.Missing {
+			*out = append(*out, Violation{Field: field + "/" + escape(name), Rule: "required", Message: "missing property"})
+		}
+		return
+	case *kind.AdditionalProperties:
+		for _, name := range k.Properties {
+			*out = append(*out, Violation{Field: field + "/" + escape(name), Rule: "additionalProperties", Message: "property not allowed"})
+		}
+		return
+	}
+	rule := "schema"
+	if path := ve.ErrorKind.KeywordPath(); len(path) > 0 {
+		rule = path[len(path)-1]
+	} else if _, ok := ve.ErrorKind.(*kind.Not); ok {
+		rule = "not"
+	} else if _, ok := ve.ErrorKind.(*kind.FalseSchema); ok {
+		rule = "false"
+	}
+	msg := strings.TrimPrefix(ve.ErrorKind.LocalizedString(s.printer), rule+": ")
+	*out = append(*out, Violation{Field: field, Rule: rule, Message: msg})
+}
+
+func pointer(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(escape(t))
+	}
+	return b.String()
+}
+
+func escape(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}

@@ -1,0 +1,117 @@
+package streamspec_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/tributary-ml/tributary/libs/streamspec"
+)
+
+const clicks = `{"name":"clicks","type":"com.example.click.v1","entity_key":"/user/id","event_time":"/at",
+ "schema":{"type":"object","required":["user","at"],"properties":{"user":{"type":"object","properties":{"id":{"type":["string","integer"]}}},"at":{"type":"string","format":"date-time"},"n":{"type":"integer","minimum":0}}}}`
+
+func TestParseRejects(t *testing.T) {
+	for _, tc := range []struct{ name, def, want string }{
+		{"not json", `{`, "invalid stream definition"},
+		{"unknown field", `{"name":"a","type":"t","entity_key":"/k","schema":{},"extra":1}`, "extra"},
+		{"bad name", `{"name":"A.b","type":"t","entity_key":"/k","schema":{}}`, "name:"},
+		{"reserved name", `{"name":"labels","type":"t","entity_key":"/k","schema":{}}`, "built-in"},
+		{"platform type", `{"name":"a","type":"tributary.x.v1","entity_key":"/k","schema":{}}`, "platform"},
+		{"type with space", `{"name":"a","type":"a b","entity_key":"/k","schema":{}}`, "type:"},
+		{"no entity key", `{"name":"a","type":"t","schema":{}}`, "entity_key:"},
+		{"entity key not pointer", `{"name":"a","type":"t","entity_key":"k","schema":{}}`, "entity_key:"},
+		{"event time not pointer", `{"name":"a","type":"t","entity_key":"/k","event_time":"ts","schema":{}}`, "event_time:"},
+		{"no schema", `{"name":"a","type":"t","entity_key":"/k"}`, "schema: missing"},
+		{"bad schema", `{"name":"a","type":"t","entity_key":"/k","schema":{"type":"nope"}}`, "schema:"},
+		{"remote ref", `{"name":"a","type":"t","entity_key":"/k","schema":{"$ref":"https://example.com/s.json"}}`, "schema:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := streamspec.Parse([]byte(tc.def))
+			if !errors.Is(err, streamspec.ErrInvalidDefinition) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want ErrInvalidDefinition naming %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	s, err := streamspec.Parse([]byte(clicks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Topic != "tributary.events.clicks" {
+		t.Fatalf("topic %q", s.Topic)
+	}
+	got, err := s.Check([]byte(`{"user":{"id":"u1"},"at":"2026-11-26T10:00:00.5Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.EntityKey != "u1" || !got.EventTime.Equal(time.Date(2026, 11, 26, 10, 0, 0, 5e8, time.UTC)) {
+		t.Fatalf("fields %+v", got)
+	}
+	got, err = s.Check([]byte(`{"user":{"id":12345678901234},"at":"2026-11-26T10:00:00Z"}`))
+	if err != nil || got.EntityKey != "12345678901234" {
+		t.Fatalf("integer key: %+v %v", got, err)
+	}
+	for _, tc := range []struct{ name, data, field, rule string }{
+		{"missing required", `{"user":{"id":"u"}}`, "/at", "required"},
+		{"bad format", `{"user":{"id":"u"},"at":"yesterday"}`, "/at", "format"},
+		{"minimum", `{"user":{"id":"u"},"at":"2026-11-26T10:00:00Z","n":-1}`, "/n", "minimum"},
+		{"key missing", `{"user":{},"at":"2026-11-26T10:00:00Z"}`, "/user/id", "entity_key"},
+		{"key empty", `{"user":{"id":""},"at":"2026-11-26T10:00:00Z"}`, "/user/id", "entity_key"},
+		{"key wrong type", `{"user":{"id":true},"at":"2026-11-26T10:00:00Z"}`, "/user/id", "type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Check([]byte(tc.data))
+			var se *streamspec.Error
+			if !errors.As(err, &se) {
+				t.Fatalf("want *Error, got %v", err)
+			}
+			if se.Violations[0].Field != tc.field || se.Violations[0].Rule != tc.rule {
+				t.Fatalf("want %s %s, got %v", tc.field, tc.rule, se.Violations)
+			}
+		})
+	}
+	if _, err := s.Check([]byte(`{"user":`)); !errors.Is(err, streamspec.ErrMalformedData) {
+		t.Fatalf("malformed: %v", err)
+	}
+	if _, err := s.Check([]byte(`{} {}`)); !errors.Is(err, streamspec.ErrMalformedData) {
+		t.Fatalf("trailing data: %v", err)
+	}
+}
+
+func TestLabels(t *testing.T) {
+	s, err := streamspec.Labels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Topic != "tributary.labels" || s.Type != "tributary.label.recorded.v1" {
+		t.Fatalf("%+v", s.Definition)
+	}
+	f, err := s.Check([]byte(`{"stream":"fraud","entity_key":"acct-1","value":1,"event_time":"2026-11-26T10:00:00Z"}`))
+	if err != nil || f.EntityKey != "acct-1" {
+		t.Fatalf("%+v %v", f, err)
+	}
+	if _, err := s.Check([]byte(`{"stream":"fraud","entity_key":"acct-1","value":"x","event_time":"2026-11-26T10:00:00Z"}`)); err == nil {
+		t.Fatal("a string label value passed")
+	}
+}
+
+func TestLoadDir(t *testing.T) {
+	// The repository's own definitions parse.
+	streams, err := streamspec.LoadDir(os.DirFS("../../schemas/streams"))
+	if err != nil || len(streams) == 0 {
+		t.Fatalf("schemas/streams: %d streams, %v", len(streams), err)
+	}
+	dup := fstest.MapFS{
+		"a.json": {Data: []byte(clicks)},
+		"b.json": {Data: []byte(strings.Replace(clicks, `"clicks"`, `"other"`, 1))},
+	}
+	if _, err := streamspec.LoadDir(dup); err == nil || !strings.Contains(err.Error(), "also the type") {
+		t.Fatalf("duplicate type: %v", err)
+	}
+}

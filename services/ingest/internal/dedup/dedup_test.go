@@ -1,0 +1,74 @@
+package dedup
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestWindow(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	w := New(time.Minute, 3)
+	w.now = func() time.Time { return now }
+
+	c, dup, err := w.Claim(ctx, "s", "1")
+	if err != nil || dup || c == nil {
+		t.Fatalf("first claim: %v %v %v", c, dup, err)
+	}
+	// A second claim waits for the first; a failed write lets it through.
+	got := make(chan bool)
+	go func() {
+		c2, dup, _ := w.Claim(ctx, "s", "1")
+		got <- dup
+		c2.Done(true)
+	}()
+	c.Done(false)
+	if <-got {
+		t.Fatal("claim after a failed write reported a duplicate")
+	}
+	if _, dup, _ := w.Claim(ctx, "s", "1"); !dup {
+		t.Fatal("written pair not reported as duplicate")
+	}
+	if _, dup, _ := w.Claim(ctx, "other", "1"); dup {
+		t.Fatal("same id from another source reported as duplicate")
+	}
+	now = now.Add(time.Minute + time.Second)
+	c, dup, _ = w.Claim(ctx, "s", "1")
+	if dup {
+		t.Fatal("pair still remembered after the window")
+	}
+	c.Done(true)
+	for _, id := range []string{"a", "b", "c"} {
+		c, _, _ := w.Claim(ctx, "s", id)
+		c.Done(true)
+	}
+	if w.Len() != 3 {
+		t.Fatalf("len %d, want the bound 3", w.Len())
+	}
+	if _, dup, _ := w.Claim(ctx, "s", "1"); dup {
+		t.Fatal("the oldest pair was not evicted at the bound")
+	}
+}
+
+func TestWaitHonoursContext(t *testing.T) {
+	w := New(time.Minute, 10)
+	c, _, _ := w.Claim(context.Background(), "s", "1")
+	defer c.Done(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, _, err := w.Claim(ctx, "s", "1"); err == nil {
+		t.Fatal("claim of a pending pair did not end with its context")
+	}
+}
+
+func TestDisabled(t *testing.T) {
+	w := New(0, 10)
+	for range 2 {
+		c, dup, err := w.Claim(context.Background(), "s", "1")
+		if dup || err != nil {
+			t.Fatal("disabled window deduplicated")
+		}
+		c.Done(true)
+	}
+}

@@ -1,0 +1,181 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	ce "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
+)
+
+// Content types of the CloudEvents HTTP binding.
+const (
+	ContentTypeStructured = "application/cloudevents+json"
+	ContentTypeBatch      = "application/cloudevents-batch+json"
+)
+
+// mode is how a request carries its events.
+type mode int
+
+const (
+	modeUnsupported mode = iota
+	modeStructured
+	modeBatch
+	modeBinary
+)
+
+// modeOf reads the mode from the headers: a ce-specversion header means
+// binary mode whatever the content type, as the binding says.
+func modeOf(h http.Header) mode {
+	if h.Get("Ce-Specversion") != "" {
+		return modeBinary
+	}
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil {
+		return modeUnsupported
+	}
+	switch mt {
+	case ContentTypeStructured:
+		return modeStructured
+	case ContentTypeBatch:
+		return modeBatch
+	}
+	return modeUnsupported
+}
+
+func rejected(r intake.Reason, raw []byte, format string, args ...any) intake.Item {
+	return intake.Item{Raw: raw, Size: len(raw), Rejection: &intake.Rejection{Reason: r, Message: fmt.Sprintf(format, args...)}}
+}
+
+// decodeBatch splits a batch body into its events. A body that is not a
+// JSON array, is empty or holds more than maxBatch events is one rejected
+// item for the whole request (whole is true).
+func decodeBatch(body []byte, maxBatch int) (items []intake.Item, whole bool) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return []intake.Item{rejected(intake.ReasonMalformedJSON, body, "body: a batch is a JSON array of events: %v", err)}, true
+	}
+	if len(raws) == 0 {
+		return []intake.Item{rejected(intake.ReasonEmptyBatch, body, "body: the batch holds no events")}, true
+	}
+	if len(raws) > maxBatch {
+		return []intake.Item{rejected(intake.ReasonBatchTooLarge, body, "body: %d events, more than the limit of %d a batch", len(raws), maxBatch)}, true
+	}
+	items = make([]intake.Item, len(raws))
+	for i, raw := range raws {
+		items[i] = decodeStructured(raw)
+	}
+	return items, false
+}
+
+// requiredAttrs are the attributes every event has, in the order checked.
+var requiredAttrs = []string{"specversion", "id", "source", "type"}
+
+// decodeStructured decodes one event in the JSON event format.
+func decodeStructured(raw []byte) intake.Item {
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &attrs); err != nil || attrs == nil {
+		if err == nil {
+			err = fmt.Errorf("null")
+		}
+		return rejected(intake.ReasonMalformedJSON, raw, "event: not a JSON object: %v", err)
+	}
+	for _, name := range requiredAttrs {
+		v, ok := attrs[name]
+		if !ok || bytes.Equal(v, []byte("null")) {
+			return rejected(intake.ReasonMissingAttribute, raw, "%s: required attribute missing", name)
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return rejected(intake.ReasonInvalidAttribute, raw, "%s: not a string", name)
+		}
+		if s == "" {
+			return rejected(intake.ReasonMissingAttribute, raw, "%s: required attribute is empty", name)
+		}
+		if name == "specversion" && s != "1.0" {
+			return rejected(intake.ReasonUnsupportedSpecVersion, raw, "specversion: %q is not 1.0", s)
+		}
+	}
+	var e ce.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return rejected(intake.ReasonInvalidAttribute, raw, "event: %v", err)
+	}
+	if err := e.Validate(); err != nil {
+		return rejected(intake.ReasonInvalidAttribute, raw, "event: %v", err)
+	}
+	return intake.Item{Event: &e, Raw: raw, Size: len(raw)}
+}
+
+// decodeBinary decodes an event in binary mode: attributes in ce-*
+// headers (percent-encoded), datacontenttype in Content-Type, the body as
+// data.
+func decodeBinary(h http.Header, body []byte) intake.Item {
+	attrs := map[string]string{}
+	for name, values := range h {
+		lower := strings.ToLower(name)
+		if !strings.HasPrefix(lower, "ce-") {
+			continue
+		}
+		attr := strings.TrimPrefix(lower, "ce-")
+		if len(values) != 1 {
+			return rejected(intake.ReasonInvalidAttribute, body, "%s: header given %d times", attr, len(values))
+		}
+		v, err := url.PathUnescape(values[0])
+		if err != nil {
+			return rejected(intake.ReasonInvalidAttribute, body, "%s: bad percent-encoding", attr)
+		}
+		attrs[attr] = v
+	}
+	for _, name := range requiredAttrs {
+		v := attrs[name]
+		if v == "" {
+			return rejected(intake.ReasonMissingAttribute, body, "%s: required attribute missing (header ce-%s)", name, name)
+		}
+		if name == "specversion" && v != "1.0" {
+			return rejected(intake.ReasonUnsupportedSpecVersion, body, "specversion: %q is not 1.0", v)
+		}
+	}
+	e := ce.NewEvent()
+	for name, v := range attrs {
+		switch name {
+		case "specversion":
+		case "id":
+			e.SetID(v)
+		case "source":
+			e.SetSource(v)
+		case "type":
+			e.SetType(v)
+		case "subject":
+			e.SetSubject(v)
+		case "dataschema":
+			e.SetDataSchema(v)
+		case "datacontenttype":
+			return rejected(intake.ReasonInvalidAttribute, body, "datacontenttype: travels in Content-Type in binary mode, not in ce-datacontenttype")
+		case "time":
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return rejected(intake.ReasonInvalidAttribute, body, "time: %q is not RFC 3339", v)
+			}
+			e.SetTime(t)
+		default:
+			e.SetExtension(name, v)
+		}
+	}
+	if ct := h.Get("Content-Type"); ct != "" {
+		e.SetDataContentType(ct)
+	}
+	if len(body) > 0 {
+		e.DataEncoded = body
+	}
+	if err := e.Validate(); err != nil {
+		return rejected(intake.ReasonInvalidAttribute, body, "event: %v", err)
+	}
+	return intake.Item{Event: &e, Raw: body, Size: len(body)}
+}

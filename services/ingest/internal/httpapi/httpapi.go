@@ -1,0 +1,194 @@
+// Package httpapi is the ingest service's HTTP API: POST /v1/events takes
+// one CloudEvent in structured or binary mode, or a batch, checks the
+// producer's API key and hands the events to intake, answering only once
+// Kafka has them (see the service README for the status codes).
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
+	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
+)
+
+// Config configures the limits of the API.
+type Config struct {
+	MaxBodyBytes int
+	MaxBatch     int
+	MaxInFlight  int
+	RetryAfter   time.Duration
+}
+
+// RegisterFlags registers the http.* limits.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.MaxBodyBytes, "http.max-body-bytes", 4<<20, "Largest request body accepted (bytes); larger: 413 body_too_large.")
+	fs.IntVar(&c.MaxBatch, "http.max-batch", 1000, "Most events in one batch; more: 413 batch_too_large.")
+	fs.IntVar(&c.MaxInFlight, "http.max-in-flight", 512, "Most POST /v1/events requests handled at once; more: 503 with Retry-After.")
+	fs.DurationVar(&c.RetryAfter, "http.retry-after", time.Second, "Retry-After sent with 503 answers (rounded up to seconds).")
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxBodyBytes <= 0:
+		return errors.New("http.max-body-bytes: must be positive")
+	case c.MaxBatch <= 0:
+		return errors.New("http.max-batch: must be positive")
+	case c.MaxInFlight <= 0:
+		return errors.New("http.max-in-flight: must be positive")
+	case c.RetryAfter <= 0:
+		return errors.New("http.retry-after: must be positive")
+	}
+	return nil
+}
+
+// Submitter is the part of intake the API uses.
+type Submitter interface {
+	Submit(ctx context.Context, src intake.Source, items []intake.Item) []intake.Result
+	Refused(src intake.Source, reason intake.Reason)
+}
+
+var _ Submitter = (*intake.Intake)(nil)
+
+// Handler serves POST /v1/events.
+type Handler struct {
+	cfg      Config
+	logger   *slog.Logger
+	keys     *auth.Keys
+	intake   Submitter
+	slots    chan struct{}
+	inFlight prometheus.Gauge
+}
+
+// New returns the handler.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, keys *auth.Keys, in Submitter) *Handler {
+	return &Handler{
+		cfg: cfg, logger: logger, keys: keys, intake: in,
+		slots: make(chan struct{}, cfg.MaxInFlight),
+		inFlight: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+			Name: "tributary_ingest_http_in_flight_requests",
+			Help: "POST /v1/events requests being handled (bounded by http.max-in-flight).",
+		}),
+	}
+}
+
+var httpSource = intake.Source{Path: "http", Origin: "http"}
+
+// BatchResponse is the answer to a batch.
+type BatchResponse struct {
+	Accepted    int             `json:"accepted"`
+	Duplicate   int             `json:"duplicate"`
+	Rejected    int             `json:"rejected"`
+	Unavailable int             `json:"unavailable"`
+	Results     []intake.Result `json:"results"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key, err := h.keys.Authenticate(r)
+	if err != nil {
+		h.intake.Refused(httpSource, intake.ReasonUnauthenticated)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tributary-ingest"`)
+		writeJSON(w, http.StatusUnauthorized, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonUnauthenticated, Message: err.Error()})
+		return
+	}
+	select {
+	case h.slots <- struct{}{}:
+		defer func() { <-h.slots }()
+	default:
+		h.unavailable(w, http.StatusServiceUnavailable, intake.Result{Outcome: intake.Unavailable, Message: "too many requests in flight"})
+		return
+	}
+	h.inFlight.Inc()
+	defer h.inFlight.Dec()
+
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.MaxBodyBytes)+1))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonMalformedJSON, Message: "body: " + err.Error()})
+		return
+	}
+	var allowed func(string) bool
+	if key != nil {
+		allowed = key.Allows
+	}
+	m := modeOf(r.Header)
+	var items []intake.Item
+	whole := true
+	switch {
+	case len(body) > h.cfg.MaxBodyBytes:
+		items = []intake.Item{rejected(intake.ReasonBodyTooLarge, body, "body: more than the limit of %d bytes", h.cfg.MaxBodyBytes)}
+	case m == modeUnsupported:
+		items = []intake.Item{rejected(intake.ReasonUnsupportedContentType, body,
+			"Content-Type: %q is none of %s, %s, or binary mode (ce-specversion header)", r.Header.Get("Content-Type"), ContentTypeStructured, ContentTypeBatch)}
+	case m == modeBatch:
+		items, whole = decodeBatch(body, h.cfg.MaxBatch)
+	case m == modeStructured:
+		items = []intake.Item{decodeStructured(body)}
+	default:
+		items = []intake.Item{decodeBinary(r.Header, body)}
+	}
+	for i := range items {
+		items[i].Allowed = allowed
+	}
+	results := h.intake.Submit(r.Context(), httpSource, items)
+	if m != modeBatch || whole {
+		res := results[0]
+		switch res.Outcome {
+		case intake.Accepted, intake.Duplicate:
+			writeJSON(w, http.StatusAccepted, res)
+		case intake.Rejected:
+			writeJSON(w, res.Reason.Status(), res)
+		default:
+			h.unavailable(w, http.StatusServiceUnavailable, res)
+		}
+		return
+	}
+	resp := BatchResponse{Results: results}
+	for _, res := range results {
+		switch res.Outcome {
+		case intake.Accepted:
+			resp.Accepted++
+		case intake.Duplicate:
+			resp.Duplicate++
+		case intake.Rejected:
+			resp.Rejected++
+		default:
+			resp.Unavailable++
+		}
+	}
+	switch {
+	case resp.Unavailable > 0:
+		h.unavailable(w, http.StatusServiceUnavailable, resp)
+	case resp.Rejected > 0:
+		writeJSON(w, http.StatusMultiStatus, resp)
+	default:
+		writeJSON(w, http.StatusAccepted, resp)
+	}
+}
+
+func (h *Handler) unavailable(w http.ResponseWriter, code int, v any) {
+	secs := int((h.cfg.RetryAfter + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, code, v)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = fmt.Appendf(nil, `{"status":"error","message":%q}`, err.Error())
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n'))
+}

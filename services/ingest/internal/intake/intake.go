@@ -1,0 +1,442 @@
+// Package intake is the ingest service's core, shared by the HTTP API and
+// the raw Kafka consumer: it checks decoded CloudEvents against their
+// stream, writes the valid ones to their stream's topic keyed by entity, the
+// rejected ones to the dead-letter topic with the reason in headers, and
+// reports a result per event only once Kafka has the record.
+//
+// Back-pressure: records go through the producer's bounded buffer with
+// TryProduce; a full buffer, or a write Kafka has not acknowledged within
+// the produce timeout, is the outcome Unavailable (HTTP 503), never a wait
+// without end and never a drop without an answer.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	ce "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
+)
+
+// DLQ record headers, beside the event's own ce_ headers.
+const (
+	HeaderReason    = "tributary_reason"    // the Reason id
+	HeaderError     = "tributary_error"     // the human message, naming field and rule
+	HeaderOrigin    = "tributary_origin"    // "http" or the raw topic the event came from
+	HeaderReceived  = "tributary_received"  // when ingest received it, RFC 3339 UTC
+	HeaderTruncated = "tributary_truncated" // "true" when the value was cut to the event size limit
+)
+
+// Config configures the checks and the wait for Kafka.
+type Config struct {
+	MaxEventBytes  int
+	MaxFuture      time.Duration
+	MaxPast        time.Duration
+	ProduceTimeout time.Duration
+	// TopicPrefix is prepended to every topic written (tests only).
+	TopicPrefix string
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxEventBytes <= 0:
+		return errors.New("events.max-event-bytes: must be positive")
+	case c.MaxFuture <= 0:
+		return errors.New("events.max-future: must be positive")
+	case c.MaxPast <= 0:
+		return errors.New("events.max-past: must be positive")
+	case c.ProduceTimeout <= 0:
+		return errors.New("produce.timeout: must be positive")
+	}
+	return nil
+}
+
+// Outcome is what became of one event.
+type Outcome string
+
+// Outcomes.
+const (
+	Accepted    Outcome = "accepted"    // on its topic, acknowledged by Kafka
+	Duplicate   Outcome = "duplicate"   // written earlier within the dedup window; accepted, not written again
+	Rejected    Outcome = "rejected"    // invalid; on the dead-letter topic
+	Unavailable Outcome = "unavailable" // Kafka did not take it in time: retry later
+)
+
+// Rejection is why an event is refused.
+type Rejection struct {
+	Reason  Reason
+	Message string
+}
+
+func reject(r Reason, format string, args ...any) *Rejection {
+	return &Rejection{Reason: r, Message: fmt.Sprintf(format, args...)}
+}
+
+// Item is one event to submit: a decoded Event, or a Rejection from the
+// decoder with the Raw bytes received.
+type Item struct {
+	Event     *ce.Event
+	Rejection *Rejection
+	// Raw is the event as received, written to the dead-letter topic when
+	// Event is nil; Headers are its headers from a raw Kafka record.
+	Raw     []byte
+	Headers []kgo.RecordHeader
+	// Size is the event's size on the wire, checked against MaxEventBytes.
+	Size int
+	// Allowed, when set, says which types the producer may send.
+	Allowed func(eventType string) bool
+	// Stream, when set, is the only stream the event may belong to (the
+	// raw topic's).
+	Stream string
+}
+
+// Result is the outcome of one item.
+type Result struct {
+	ID      string  `json:"id,omitempty"`
+	Outcome Outcome `json:"status"`
+	Reason  Reason  `json:"reason,omitempty"`
+	Message string  `json:"message,omitempty"`
+}
+
+// Source says where items come from: Path is "http" or "kafka" (the metric
+// label), Origin the dead-letter header ("http" or the raw topic).
+type Source struct{ Path, Origin string }
+
+// Lookup finds the live stream of an event type.
+type Lookup interface {
+	ByType(eventType string) (*streamspec.Stream, bool)
+}
+
+// Producer is the part of *kgo.Client intake writes with.
+type Producer interface {
+	TryProduce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+var _ Producer = (*kgo.Client)(nil)
+
+// Intake checks and writes events. Safe for concurrent use.
+type Intake struct {
+	cfg      Config
+	logger   *slog.Logger
+	streams  Lookup
+	producer Producer
+	dedup    *dedup.Window
+	now      func() time.Time
+
+	events   *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	dlq      *prometheus.CounterVec
+	mu       sync.Mutex
+	rejected map[Reason]int // since the last summary log
+}
+
+// New returns an intake.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Lookup, producer Producer, window *dedup.Window) *Intake {
+	f := promauto.With(reg)
+	return &Intake{
+		cfg: cfg, logger: logger, streams: streams, producer: producer, dedup: window, now: time.Now,
+		rejected: map[Reason]int{},
+		events: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_ingest_events_total",
+			Help: "Events handled, by path (http, kafka), outcome (accepted, duplicate, rejected, unavailable) and reason (a rejection reason id; none when accepted).",
+		}, []string{"path", "outcome", "reason"}),
+		latency: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tributary_ingest_produce_duration_seconds",
+			Help:    "Time from handing a record to the producer to Kafka's acknowledgement, by outcome (ok, error).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"outcome"}),
+		dlq: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_ingest_dlq_records_total",
+			Help: "Records written to the dead-letter topic, by outcome (ok, error).",
+		}, []string{"outcome"}),
+	}
+}
+
+// pending is one record in flight.
+type pending struct {
+	done  chan error
+	claim *dedup.Claim
+	dlq   *Rejection // set for a dead-letter record
+	id    string
+}
+
+// Submit checks and writes items and returns a result per item, in order.
+// It returns when Kafka has acknowledged every record, or after the produce
+// timeout (the records not acknowledged by then are Unavailable, and stay
+// in the producer's bounded buffer until delivered or timed out).
+func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result {
+	wctx, cancel := context.WithTimeout(ctx, in.cfg.ProduceTimeout)
+	defer cancel()
+	received := in.now().UTC()
+	results := make([]Result, len(items))
+	waits := make([]*pending, len(items))
+	for i := range items {
+		it := &items[i]
+		if it.Event != nil {
+			results[i].ID = it.Event.ID()
+		}
+		p, res := in.prepare(wctx, src, received, it)
+		if p == nil {
+			results[i] = res
+			results[i].ID = it.eventID()
+			continue
+		}
+		waits[i] = p
+	}
+	for i, p := range waits {
+		if p == nil {
+			continue
+		}
+		var err error
+		select {
+		case err = <-p.done:
+		case <-wctx.Done():
+			err = fmt.Errorf("kafka did not acknowledge within %v: %w", in.cfg.ProduceTimeout, wctx.Err())
+		}
+		results[i] = in.finish(src, items[i], p, err)
+	}
+	return results
+}
+
+func (it *Item) eventID() string {
+	if it.Event != nil {
+		return it.Event.ID()
+	}
+	return ""
+}
+
+// prepare checks an item and starts its write (to its topic, or to the
+// dead-letter topic). It returns a result instead when there is nothing to
+// wait for.
+func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item) (*pending, Result) {
+	rej := it.Rejection
+	var rec *kgo.Record
+	var claim *dedup.Claim
+	if rej == nil {
+		var err error
+		rec, rej, err = in.check(received, it)
+		if err != nil {
+			return nil, in.count(src, Result{Outcome: Unavailable, Message: err.Error()}, "")
+		}
+	}
+	if rej == nil {
+		var dup bool
+		var err error
+		claim, dup, err = in.dedup.Claim(ctx, it.Event.Source(), it.Event.ID())
+		switch {
+		case err != nil:
+			return nil, in.count(src, Result{Outcome: Unavailable, Message: "an earlier copy of this event is still being written"}, "")
+		case dup:
+			return nil, in.count(src, Result{Outcome: Duplicate}, "")
+		}
+	} else {
+		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", src.Origin, "reason", string(rej.Reason), "error", rej.Message)
+		rec = in.deadLetter(ctx, src, received, it, rej)
+	}
+	p := &pending{done: make(chan error, 1), claim: claim, dlq: rej, id: it.eventID()}
+	start := time.Now()
+	in.producer.TryProduce(context.Background(), rec, func(_ *kgo.Record, err error) {
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		in.latency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
+		if rej != nil {
+			in.dlq.WithLabelValues(outcome).Inc()
+		}
+		// The claim ends when Kafka answers, also after Submit stopped
+		// waiting: a retry then finds the event written.
+		claim.Done(err == nil)
+		p.done <- err
+	})
+	return p, Result{}
+}
+
+func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
+	res := Result{ID: p.id}
+	switch {
+	case err != nil && errors.Is(err, kgo.ErrMaxBuffered):
+		res.Outcome, res.Message = Unavailable, "ingest's buffer towards Kafka is full"
+	case err != nil:
+		res.Outcome, res.Message = Unavailable, "kafka did not take the event: "+err.Error()
+	case p.dlq != nil:
+		res.Outcome, res.Reason, res.Message = Rejected, p.dlq.Reason, p.dlq.Message
+	default:
+		res.Outcome = Accepted
+	}
+	if err != nil {
+		in.logger.Debug("event not written", "event_id", p.id, "origin", src.Origin, "error", err)
+	}
+	return in.count(src, res, res.Reason)
+}
+
+func (in *Intake) count(src Source, res Result, reason Reason) Result {
+	label := string(reason)
+	if label == "" {
+		label = "none"
+	}
+	in.events.WithLabelValues(src.Path, string(res.Outcome), label).Inc()
+	if res.Outcome == Rejected {
+		in.mu.Lock()
+		in.rejected[reason]++
+		in.mu.Unlock()
+	}
+	return res
+}
+
+// check validates a decoded event against its stream and builds its record.
+// err is set only when the record cannot be built (not the producer's fault).
+func (in *Intake) check(received time.Time, it *Item) (*kgo.Record, *Rejection, error) {
+	e := it.Event
+	if it.Size > in.cfg.MaxEventBytes {
+		return nil, reject(ReasonEventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
+	}
+	if it.Allowed != nil && !it.Allowed(e.Type()) {
+		return nil, reject(ReasonForbiddenType, "type: this API key may not send %q", e.Type()), nil
+	}
+	s, ok := in.streams.ByType(e.Type())
+	if !ok {
+		return nil, reject(ReasonUnknownType, "type: no stream has the type %q", e.Type()), nil
+	}
+	if it.Stream != "" && s.Name != it.Stream {
+		return nil, reject(ReasonStreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
+	}
+	if ct := e.DataContentType(); ct != "" && !isJSON(ct) {
+		return nil, reject(ReasonUnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
+	}
+	fields, err := s.Check(e.Data())
+	if err != nil {
+		var se *streamspec.Error
+		switch {
+		case errors.Is(err, streamspec.ErrMalformedData):
+			return nil, reject(ReasonMalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
+		case errors.As(err, &se) && se.Schema:
+			return nil, reject(ReasonSchemaViolation, "data: %s", violations(se)), nil
+		case errors.As(err, &se) && se.Violations[0].Rule == "entity_key":
+			return nil, reject(ReasonInvalidEntityKey, "data: %s", violations(se)), nil
+		case errors.As(err, &se):
+			return nil, reject(ReasonInvalidEventTime, "data: %s", violations(se)), nil
+		}
+		return nil, nil, err
+	}
+	t, field := fields.EventTime, "data"+s.EventTime
+	if s.EventTime == "" {
+		field = "time"
+		if e.Time().IsZero() {
+			e.SetTime(received) // no time given: the time ingest received it
+		}
+		t = e.Time()
+	}
+	if t.After(received.Add(in.cfg.MaxFuture)) {
+		return nil, reject(ReasonEventTimeFuture, "%s: %s is more than %v after now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxFuture), nil
+	}
+	if t.Before(received.Add(-in.cfg.MaxPast)) {
+		return nil, reject(ReasonEventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
+	}
+	e.SetExtension("partitionkey", fields.EntityKey)
+	rec, err := event.ToKafkaRecord(context.Background(), *e, in.cfg.TopicPrefix+s.Topic)
+	if err != nil {
+		return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
+	}
+	return rec, nil, nil
+}
+
+func violations(se *streamspec.Error) string {
+	parts := make([]string, len(se.Violations))
+	for i, v := range se.Violations {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, "; ")
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}
+
+// deadLetter builds the dead-letter record of a rejected item: the event in
+// binary mode when it decoded, else the bytes and headers received.
+func (in *Intake) deadLetter(ctx context.Context, src Source, received time.Time, it *Item, rej *Rejection) *kgo.Record {
+	topic := in.cfg.TopicPrefix + event.TopicDLQ
+	var rec *kgo.Record
+	if it.Event != nil {
+		if r, err := event.ToKafkaRecord(ctx, *it.Event, topic); err == nil {
+			rec = r
+		}
+	}
+	if rec == nil {
+		rec = &kgo.Record{Topic: topic, Value: it.Raw, Headers: append([]kgo.RecordHeader(nil), it.Headers...)}
+	}
+	if len(rec.Value) > in.cfg.MaxEventBytes {
+		rec.Value = rec.Value[:in.cfg.MaxEventBytes]
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")})
+	}
+	msg := rej.Message
+	if len(msg) > 4096 {
+		msg = msg[:4096]
+	}
+	rec.Headers = append(rec.Headers,
+		kgo.RecordHeader{Key: HeaderReason, Value: []byte(rej.Reason)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
+		kgo.RecordHeader{Key: HeaderOrigin, Value: []byte(src.Origin)},
+		kgo.RecordHeader{Key: HeaderReceived, Value: []byte(received.Format(time.RFC3339Nano))},
+	)
+	return rec
+}
+
+// Run logs, every interval until ctx ends, how many events were rejected
+// for each reason since the last line (each rejection is logged at debug).
+func (in *Intake) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			in.summary()
+			return nil
+		case <-t.C:
+			in.summary()
+		}
+	}
+}
+
+func (in *Intake) summary() {
+	in.mu.Lock()
+	counts := in.rejected
+	in.rejected = map[Reason]int{}
+	in.mu.Unlock()
+	if len(counts) == 0 {
+		return
+	}
+	attrs := make([]any, 0, 2*len(counts))
+	total := 0
+	for r, n := range counts {
+		attrs = append(attrs, string(r), strconv.Itoa(n))
+		total += n
+	}
+	in.logger.Info("events rejected", append([]any{"count", total}, slog.Group("reasons", attrs...))...)
+}
+
+// Refused counts a request refused before its events were read (no valid
+// API key). Such requests are not dead-lettered: with no producer known,
+// anyone could fill the dead-letter topic.
+func (in *Intake) Refused(src Source, reason Reason) {
+	in.count(src, Result{Outcome: Rejected}, reason)
+}
