@@ -81,4 +81,3 @@ func regexpLine(out, pattern string) bool {
 	}
 	return false
 }
-
