@@ -106,7 +106,8 @@ type ModelRegistered struct {
 	TrainingSetID     string `json:"training_set_id"`
 	TrainingSetSHA256 string `json:"training_set_sha256"`
 	// FeatureDefinitions maps each feature view used to the version
-	// (content hash) of its definition.
+	// (content hash) of its definition; empty, never nil, for a model
+	// that reads no feature views.
 	FeatureDefinitions map[string]string `json:"feature_definitions"`
 	// Features are the input feature references ("view:feature") in the
 	// order the model expects them.

@@ -6,26 +6,40 @@
 // metrics, reference distributions for drift) in the NATS KV bucket
 // tributary_models, artifacts in the object store tributary_artifacts, and
 // moves aliases (production, canary, shadow) with compare-and-set and an
-// audit trail.
-//
-// Today it connects and reports ready; the issues named in the README fill
-// it in.
+// audit trail. It answers NATS request-reply (package natsapi) and HTTP
+// (package httpapi), and publishes lifecycle events (package lifecycle).
 package app
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"sync/atomic"
 
+	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/deps"
+	"github.com/tributary-ml/tributary/services/registry/internal/httpapi"
+	"github.com/tributary-ml/tributary/services/registry/internal/lifecycle"
+	"github.com/tributary-ml/tributary/services/registry/internal/natsapi"
+	"github.com/tributary-ml/tributary/services/registry/internal/registry"
+	"github.com/tributary-ml/tributary/services/registry/internal/store"
 )
 
 // Config is the registry service's configuration.
 type Config struct {
 	NATS      natsx.Config
 	JetStream natsx.BootstrapConfig
+
+	// MaxArtifactBytes bounds an artifact uploaded over HTTP.
+	MaxArtifactBytes int64
+	// UploadDir is where HTTP uploads are spooled ("" for the system's
+	// temporary directory).
+	UploadDir string
 }
 
 // deps points at the dependency configurations in c.
@@ -36,36 +50,95 @@ func (c *Config) deps() deps.Config {
 // RegisterFlags registers the service's flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.deps().RegisterFlags(fs)
+	fs.Int64Var(&c.MaxArtifactBytes, "registry.max-artifact-bytes", 1<<30, "Largest artifact accepted by an HTTP upload, in bytes.")
+	fs.StringVar(&c.UploadDir, "registry.upload-dir", "", "Directory where HTTP uploads are spooled before they go to the object store (default: the system's temporary directory).")
 }
 
 // Validate checks the configuration without contacting anything.
 func (c *Config) Validate() error {
-	return c.deps().Validate()
+	var errs []error
+	errs = append(errs, c.deps().Validate())
+	if c.MaxArtifactBytes <= 0 {
+		errs = append(errs, fmt.Errorf("registry.max-artifact-bytes: must be positive, got %d", c.MaxArtifactBytes))
+	}
+	return errors.Join(errs...)
 }
 
 // App is the running registry service.
 type App struct {
 	cfg     Config
+	rt      *service.Runtime
 	logger  *slog.Logger
 	clients *deps.Clients
+	routes  atomic.Pointer[map[string]http.Handler]
+	ready   chan struct{}
 }
 
 // New connects to the service's dependencies (without waiting for them: a
 // dependency that is down makes /readyz fail until it is up) and registers
-// the readiness checks, closers and background work on rt.
+// the HTTP routes, the readiness checks and closers on rt. The routes answer
+// 503 unavailable until the store is open.
 func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	clients, err := deps.Connect(rt, cfg.deps())
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: rt.Logger, clients: clients}
+	a := &App{cfg: cfg, rt: rt, logger: rt.Logger, clients: clients, ready: make(chan struct{})}
+	probe := httpapi.New(nil, rt.Logger, "", 1)
+	for pattern := range probe.Routes() {
+		rt.Handle(pattern, a.route(pattern))
+	}
+	rt.AddCheck("store", func(context.Context) error {
+		select {
+		case <-a.ready:
+			return nil
+		default:
+			return errors.New("store not open yet")
+		}
+	})
 	return a, nil
 }
 
-// Run does the service's work until ctx ends. The consumers and other loops
-// of later issues start here (or as actors added in New) and return when ctx
-// is cancelled, after the HTTP server has drained.
+// route forwards to the API's handler of pattern once the store is open.
+func (a *App) route(pattern string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		routes := a.routes.Load()
+		if routes == nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":{"id":"unavailable","message":"the registry is not connected to NATS yet"}}` + "\n"))
+			return
+		}
+		(*routes)[pattern].ServeHTTP(w, r)
+	})
+}
+
+// Run waits for NATS and the JetStream bootstrap, opens the store, then
+// serves the NATS request-reply API until ctx ends.
 func (a *App) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	if err := a.clients.Bootstrapped(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	nc, js, err := a.clients.NATS(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	prefix := a.cfg.JetStream.Prefix
+	st, err := store.Open(ctx, js, prefix)
+	if err != nil {
+		return err
+	}
+	pub := lifecycle.NewPublisher(js, prefix, a.rt.Propagator, a.logger, a.rt.Registerer)
+	reg := registry.New(st, pub, a.logger, a.rt.Registerer)
+	routes := httpapi.New(reg, a.logger, a.cfg.UploadDir, a.cfg.MaxArtifactBytes).Routes()
+	a.routes.Store(&routes)
+	close(a.ready)
+	a.logger.Info("registry open", "bucket", prefix+natsx.BucketModels, "subjects", model.Subject(prefix, ">"))
+	return natsapi.New(reg, prefix, a.logger).Run(ctx, nc)
 }

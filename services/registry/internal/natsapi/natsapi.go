@@ -1,0 +1,185 @@
+// Package natsapi answers the registry's NATS request-reply API (subjects,
+// request and reply shapes in libs/model) in the queue group
+// model.QueueGroup, so that the registry's replicas share the requests.
+package natsapi
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	ce "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/services/registry/internal/registry"
+)
+
+// requestTimeout bounds the handling of one request (a registration reads
+// its whole artifact).
+const requestTimeout = 2 * time.Minute
+
+// maxInFlight bounds the requests handled at once by one replica.
+const maxInFlight = 32
+
+// Server answers the request-reply API.
+type Server struct {
+	reg    *registry.Registry
+	prefix string
+	logger *slog.Logger
+}
+
+// New returns a server; prefix is the test resource prefix of the subjects.
+func New(reg *registry.Registry, prefix string, logger *slog.Logger) *Server {
+	return &Server{reg: reg, prefix: prefix, logger: logger}
+}
+
+// Run subscribes to every verb's subject and answers until ctx ends, then
+// unsubscribes and waits for the requests in flight.
+func (s *Server) Run(ctx context.Context, nc *nats.Conn) error {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxInFlight)
+	var subs []*nats.Subscription
+	defer func() {
+		for _, sub := range subs {
+			_ = sub.Unsubscribe()
+		}
+		wg.Wait()
+	}()
+	for _, verb := range model.Verbs() {
+		subject := model.Subject(s.prefix, verb)
+		sub, err := nc.QueueSubscribe(subject, model.QueueGroup, func(m *nats.Msg) {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				s.handle(context.WithoutCancel(ctx), verb, m)
+			}()
+		})
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", subject, err)
+		}
+		subs = append(subs, sub)
+	}
+	s.logger.Info("nats api listening", "subject", model.Subject(s.prefix, ">"), "queue", model.QueueGroup)
+	<-ctx.Done()
+	return nil
+}
+
+func (s *Server) handle(ctx context.Context, verb string, m *nats.Msg) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	result, err := s.dispatch(ctx, verb, m)
+	var r model.Reply
+	if err != nil {
+		if model.CodeOf(err) == model.CodeInternal {
+			s.logger.Error("nats request failed", "verb", verb, "err", err)
+		}
+		r.Error = toError(err)
+	} else if r.Result, err = json.Marshal(result); err != nil {
+		r.Error = toError(fmt.Errorf("encode result: %w", err))
+	}
+	if m.Reply == "" {
+		return
+	}
+	e := ce.New()
+	e.SetID(fmt.Sprintf("%s-%d", verb, time.Now().UnixNano()))
+	e.SetSource("/tributary/registry")
+	e.SetType(model.ReplyType)
+	if err := e.SetData(ce.ApplicationJSON, r); err != nil {
+		s.logger.Error("encode nats reply", "verb", verb, "err", err)
+		return
+	}
+	out, err := event.ToNATSMsg(e, m.Reply)
+	if err != nil {
+		s.logger.Error("encode nats reply", "verb", verb, "err", err)
+		return
+	}
+	if err := m.RespondMsg(out); err != nil {
+		s.logger.Warn("nats reply not sent", "verb", verb, "err", err)
+	}
+}
+
+func toError(err error) *model.Error {
+	if e, ok := err.(*model.Error); ok {
+		return e
+	}
+	var e *model.Error
+	if code := model.CodeOf(err); code != model.CodeInternal {
+		e = &model.Error{Code: code, Message: err.Error()}
+		return e
+	}
+	return &model.Error{Code: model.CodeInternal, Message: err.Error()}
+}
+
+func decode[T any](m *nats.Msg) (T, error) {
+	var v T
+	e, err := event.FromNATSMsg(m)
+	if err != nil {
+		return v, model.Errorf(model.CodeInvalidRequest, "request is not a CloudEvent: %v", err)
+	}
+	if err := json.Unmarshal(e.Data(), &v); err != nil {
+		return v, model.Errorf(model.CodeInvalidRequest, "request data: %v", err)
+	}
+	return v, nil
+}
+
+func (s *Server) dispatch(ctx context.Context, verb string, m *nats.Msg) (any, error) {
+	switch verb {
+	case model.VerbRegister:
+		req, err := decode[model.RegisterRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.Register(ctx, req)
+	case model.VerbModels:
+		return s.reg.Models(ctx)
+	case model.VerbModel:
+		req, err := decode[model.ModelRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.Model(ctx, req.Model)
+	case model.VerbVersions:
+		req, err := decode[model.ModelRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.Versions(ctx, req.Model)
+	case model.VerbVersion:
+		req, err := decode[model.VersionRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.Version(ctx, req.Model, req.Version)
+	case model.VerbAlias:
+		req, err := decode[model.MoveAliasRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.MoveAlias(ctx, req)
+	case model.VerbRollback:
+		req, err := decode[model.RollbackRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.Rollback(ctx, req)
+	case model.VerbArchive:
+		req, err := decode[model.ArchiveRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.Archive(ctx, req)
+	case model.VerbAudit:
+		req, err := decode[model.ModelRequest](m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.Audit(ctx, req.Model)
+	}
+	return nil, model.Errorf(model.CodeInvalidRequest, "unknown verb %q", verb)
+}
