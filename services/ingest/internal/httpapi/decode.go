@@ -9,8 +9,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	ce "github.com/cloudevents/sdk-go/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
@@ -117,6 +119,23 @@ func decodeStructured(raw []byte) intake.Item {
 // headers (percent-encoded), datacontenttype in Content-Type, the body as
 // data.
 func decodeBinary(h http.Header, body []byte) intake.Item {
+	it := decodeBinaryEvent(h, body)
+	if it.Rejection != nil {
+		// Keep what identifies the event on its dead-letter record.
+		for name, values := range h {
+			lower := strings.ToLower(name)
+			if strings.HasPrefix(lower, "ce-") && len(values) > 0 {
+				it.Headers = append(it.Headers, kgo.RecordHeader{Key: "ce_" + lower[3:], Value: []byte(values[0])})
+			}
+		}
+		if ct := h.Get("Content-Type"); ct != "" {
+			it.Headers = append(it.Headers, kgo.RecordHeader{Key: "content-type", Value: []byte(ct)})
+		}
+	}
+	return it
+}
+
+func decodeBinaryEvent(h http.Header, body []byte) intake.Item {
 	attrs := map[string]string{}
 	for name, values := range h {
 		lower := strings.ToLower(name)
@@ -130,6 +149,9 @@ func decodeBinary(h http.Header, body []byte) intake.Item {
 		v, err := url.PathUnescape(values[0])
 		if err != nil {
 			return rejected(intake.ReasonInvalidAttribute, body, "%s: bad percent-encoding", attr)
+		}
+		if !utf8.ValidString(v) {
+			return rejected(intake.ReasonInvalidAttribute, body, "%s: not UTF-8", attr)
 		}
 		attrs[attr] = v
 	}

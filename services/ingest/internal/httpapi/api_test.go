@@ -1,0 +1,376 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
+	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
+	"github.com/tributary-ml/tributary/services/ingest/internal/httpapi"
+	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
+	"github.com/tributary-ml/tributary/services/ingest/internal/kafkatest"
+	"github.com/tributary-ml/tributary/services/ingest/internal/streams"
+)
+
+const (
+	clickType = "com.example.test.click.v1"
+	keyAll    = "key-all-0123456789abcdef"
+	keyClicks = "key-clicks-0123456789abcdef"
+)
+
+const clickStream = `{"name":"clicks","type":"` + clickType + `","entity_key":"/user_id",
+ "schema":{"type":"object","required":["user_id","item_id"],"properties":{
+  "user_id":{"type":"string","minLength":1},"item_id":{"type":"string"},"price":{"type":"number","minimum":0}},
+  "additionalProperties":false}}`
+
+// fixture is the HTTP API over a real intake writing to the real Kafka,
+// with topics under a prefix of its own.
+type fixture struct {
+	brokers, prefix string
+	srv             *httptest.Server
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	brokers := kafkatest.Brokers(t)
+	prefix := kafkatest.Prefix()
+	topics := kafkatest.Topics(t, brokers, prefix, 1)
+	kcfg := kafkax.Config{Brokers: brokers, DialTimeout: 5 * time.Second}
+	cl, err := kafkax.NewClient(kcfg, nil, "", kgo.MaxBufferedRecords(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := kafkax.EnsureTopics(ctx, adm, topics.Topic(event.TopicDLQ), topics.Topic(event.TopicLabels)); err != nil {
+		t.Fatal(err)
+	}
+	labels, err := streamspec.Labels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clicks, err := streamspec.Parse([]byte(clickStream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg, err := streams.New(logger, prometheus.NewRegistry(), labels, []*streamspec.Stream{clicks},
+		func(ctx context.Context, s *streamspec.Stream) error {
+			_, err := kafkax.EnsureTopics(ctx, adm, topics.Topic(s.Topic))
+			return err
+		}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := intake.New(intake.Config{MaxEventBytes: 8 << 10, MaxFuture: time.Minute, MaxPast: 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix},
+		logger, prometheus.NewRegistry(), reg, cl, dedup.New(time.Minute, 1000))
+	keys, err := auth.New(auth.Config{Keys: "all:" + auth.Hash(keyAll) + ":*;clicks:" + auth.Hash(keyClicks) + ":" + clickType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 10, MaxInFlight: 16, RetryAfter: time.Second}, logger, prometheus.NewRegistry(), keys, in)
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/events", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &fixture{brokers: brokers, prefix: prefix, srv: srv}
+}
+
+type request struct {
+	contentType string
+	headers     map[string]string
+	body        string
+	key         string // "" : keyAll; "-": none
+}
+
+func (f *fixture) post(t *testing.T, r request) (int, http.Header, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/v1/events", strings.NewReader(r.body))
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	for k, v := range r.headers {
+		req.Header.Set(k, v)
+	}
+	switch r.key {
+	case "":
+		req.Header.Set("Authorization", "Bearer "+keyAll)
+	case "-":
+	default:
+		req.Header.Set("Authorization", "Bearer "+r.key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+
+// click renders a structured click event; attrs override or, with a nil
+// value, remove attributes.
+func click(id string, data string, attrs map[string]any) string {
+	e := map[string]any{"specversion": "1.0", "id": id, "source": "/test/shop", "type": clickType,
+		"time": now(), "datacontenttype": "application/json", "data": json.RawMessage(data)}
+	for k, v := range attrs {
+		if v == nil {
+			delete(e, k)
+		} else {
+			e[k] = v
+		}
+	}
+	b, _ := json.Marshal(e)
+	return string(b)
+}
+
+func goodData(user string) string { return `{"user_id":"` + user + `","item_id":"i1","price":3.5}` }
+
+const structured = httpapi.ContentTypeStructured
+const batch = httpapi.ContentTypeBatch
+
+// TestRejections is the table of bad inputs: each gets its status and
+// reason id, and its dead-letter record (matched by a marker in its id or
+// body) carries the reason in headers on the real Kafka.
+func TestRejections(t *testing.T) {
+	f := newFixture(t)
+	big := strings.Repeat("x", 9<<10)
+	huge := strings.Repeat("y", 65<<10)
+	type tc struct {
+		name   string
+		req    request
+		status int
+		reason intake.Reason
+		field  string // the message names it
+		marker string // in the DLQ record's ce_id or value; "" : not dead-lettered
+	}
+	cases := []tc{
+		{"malformed json", request{contentType: structured, body: `{"specversion":"1.0","id":"m-malformed",`}, 400, intake.ReasonMalformedJSON, "event", "m-malformed"},
+		{"missing id", request{contentType: structured, body: click("", goodData("u"), map[string]any{"id": nil, "subject": "m-noid"})}, 400, intake.ReasonMissingAttribute, "id", "m-noid"},
+		{"missing source", request{contentType: structured, body: click("m-nosource", goodData("u"), map[string]any{"source": nil})}, 400, intake.ReasonMissingAttribute, "source", "m-nosource"},
+		{"missing type", request{contentType: structured, body: click("m-notype", goodData("u"), map[string]any{"type": nil})}, 400, intake.ReasonMissingAttribute, "type", "m-notype"},
+		{"missing specversion", request{contentType: structured, body: click("m-nospec", goodData("u"), map[string]any{"specversion": nil})}, 400, intake.ReasonMissingAttribute, "specversion", "m-nospec"},
+		{"specversion 0.3", request{contentType: structured, body: click("m-spec03", goodData("u"), map[string]any{"specversion": "0.3"})}, 400, intake.ReasonUnsupportedSpecVersion, "specversion", "m-spec03"},
+		{"bad time", request{contentType: structured, body: click("m-badtime", goodData("u"), map[string]any{"time": "yesterday"})}, 400, intake.ReasonInvalidAttribute, "", "m-badtime"},
+		{"unknown type", request{contentType: structured, body: click("m-unknown", goodData("u"), map[string]any{"type": "com.example.nope.v1"})}, 400, intake.ReasonUnknownType, "type", "m-unknown"},
+		{"schema: missing field", request{contentType: structured, body: click("m-schema1", `{"user_id":"u"}`, nil)}, 400, intake.ReasonSchemaViolation, "/item_id", "m-schema1"},
+		{"schema: wrong type", request{contentType: structured, body: click("m-schema2", `{"user_id":"u","item_id":"i","price":"cheap"}`, nil)}, 400, intake.ReasonSchemaViolation, "/price", "m-schema2"},
+		{"schema: extra field", request{contentType: structured, body: click("m-schema3", `{"user_id":"u","item_id":"i","color":"red"}`, nil)}, 400, intake.ReasonSchemaViolation, "/color", "m-schema3"},
+		{"schema: minimum", request{contentType: structured, body: click("m-schema4", `{"user_id":"u","item_id":"i","price":-1}`, nil)}, 400, intake.ReasonSchemaViolation, "/price", "m-schema4"},
+		{"data not json", request{contentType: structured, body: click("m-datastr", `"just a string"`, nil)}, 400, intake.ReasonSchemaViolation, "/", "m-datastr"},
+		{"wrong content type", request{contentType: "text/plain", body: "m-ctype plain text"}, 415, intake.ReasonUnsupportedContentType, "Content-Type", "m-ctype"},
+		{"no content type", request{body: "m-noctype"}, 415, intake.ReasonUnsupportedContentType, "Content-Type", "m-noctype"},
+		{"oversized body", request{contentType: structured, body: "m-hugebody" + huge}, 413, intake.ReasonBodyTooLarge, "body", "m-hugebody"},
+		{"oversized event", request{contentType: structured, body: click("m-bigevent", `{"user_id":"u","item_id":"`+big+`"}`, nil)}, 413, intake.ReasonEventTooLarge, "event", "m-bigevent"},
+		{"empty batch", request{contentType: batch, body: ` [ ] `}, 400, intake.ReasonEmptyBatch, "batch", ""},
+		{"batch not an array", request{contentType: batch, body: `{"m-batchobj":1}`}, 400, intake.ReasonMalformedJSON, "array", "m-batchobj"},
+		{"batch too large", request{contentType: batch, body: "[" + strings.Repeat(`{"m-bigbatch":1},`, 10) + `{}]`}, 413, intake.ReasonBatchTooLarge, "11 events", "m-bigbatch"},
+		{"future timestamp", request{contentType: structured, body: click("m-future", goodData("u"), map[string]any{"time": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})}, 400, intake.ReasonEventTimeFuture, "time", "m-future"},
+		{"past timestamp", request{contentType: structured, body: click("m-past", goodData("u"), map[string]any{"time": "2001-01-01T00:00:00Z"})}, 400, intake.ReasonEventTimePast, "time", "m-past"},
+		{"binary: missing ce-id", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-source": "/s", "ce-type": clickType}, body: `{"m-binnoid":1}`}, 400, intake.ReasonMissingAttribute, "id", "m-binnoid"},
+		{"binary: data not json", request{contentType: "text/plain", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-bintext", "ce-source": "/s", "ce-type": clickType}, body: `hello`}, 415, intake.ReasonUnsupportedDataType, "datacontenttype", "m-bintext"},
+		{"binary: bad extension name", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-binext", "ce-source": "/s", "ce-type": clickType, "ce-Bad_Name": "x"}, body: goodData("u")}, 400, intake.ReasonInvalidAttribute, "", "m-binext"},
+		{"forbidden type", request{contentType: structured, key: keyClicks, body: `{"specversion":"1.0","id":"m-forbidden","source":"/s","type":"tributary.label.recorded.v1","data":{}}`}, 403, intake.ReasonForbiddenType, "type", "m-forbidden"},
+		{"no api key", request{contentType: structured, key: "-", body: click("m-nokey", goodData("u"), nil)}, 401, intake.ReasonUnauthenticated, "", ""},
+		{"wrong api key", request{contentType: structured, key: "nope", body: click("m-badkey", goodData("u"), nil)}, 401, intake.ReasonUnauthenticated, "", ""},
+	}
+	var dead []tc
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, hdr, body := f.post(t, c.req)
+			var res intake.Result
+			if err := json.Unmarshal(body, &res); err != nil {
+				t.Fatalf("answer is not a result: %s", body)
+			}
+			if code != c.status || res.Reason != c.reason || res.Outcome != intake.Rejected {
+				t.Fatalf("got %d %+v, want %d %s", code, res, c.status, c.reason)
+			}
+			if !strings.Contains(res.Message, c.field) {
+				t.Errorf("message %q does not name %q", res.Message, c.field)
+			}
+			if hdr.Get("Content-Type") != "application/json" {
+				t.Errorf("content type %q", hdr.Get("Content-Type"))
+			}
+			if code == 401 && hdr.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+		if c.marker != "" {
+			dead = append(dead, c)
+		}
+	}
+	// The empty batch has no marker: its record is the only one with an
+	// empty-batch reason.
+	recs := kafkatest.Read(t, f.brokers, f.prefix+event.TopicDLQ, len(dead)+1, 20*time.Second, 500*time.Millisecond)
+	byReason := map[string]int{}
+	for _, r := range recs {
+		byReason[kafkatest.Header(r, intake.HeaderReason)]++
+		if kafkatest.Header(r, intake.HeaderOrigin) != "http" || kafkatest.Header(r, intake.HeaderReceived) == "" || kafkatest.Header(r, intake.HeaderError) == "" {
+			t.Errorf("dead-letter record without origin, received or error headers: %v", r.Headers)
+		}
+	}
+	if byReason[string(intake.ReasonEmptyBatch)] != 1 {
+		t.Errorf("empty batch: %d dead-letter records", byReason[string(intake.ReasonEmptyBatch)])
+	}
+	if byReason[string(intake.ReasonUnauthenticated)] != 0 {
+		t.Error("unauthenticated requests were dead-lettered")
+	}
+	for _, c := range dead {
+		var found *kgo.Record
+		for _, r := range recs {
+			if kafkatest.Header(r, "ce_id") == c.marker || kafkatest.Header(r, "ce_subject") == c.marker || bytes.Contains(r.Value, []byte(c.marker)) {
+				found = r
+				break
+			}
+		}
+		if found == nil {
+			t.Errorf("%s: no dead-letter record with %q", c.name, c.marker)
+			continue
+		}
+		if got := kafkatest.Header(found, intake.HeaderReason); got != string(c.reason) {
+			t.Errorf("%s: dead-letter reason %q, want %s", c.name, got, c.reason)
+		}
+		if c.reason == intake.ReasonBodyTooLarge && (kafkatest.Header(found, intake.HeaderTruncated) != "true" || len(found.Value) != 8<<10) {
+			t.Errorf("oversized body: dead-letter value of %d bytes, truncated %q", len(found.Value), kafkatest.Header(found, intake.HeaderTruncated))
+		}
+	}
+	if len(recs) != len(dead)+1 {
+		t.Errorf("%d dead-letter records, want %d", len(recs), len(dead)+1)
+	}
+}
+
+// TestMixedBatch: one answer per event, 207, the good ones on the topic and
+// the bad ones on the dead-letter topic.
+func TestMixedBatch(t *testing.T) {
+	f := newFixture(t)
+	body := "[" + strings.Join([]string{
+		click("b-good-1", goodData("alice"), nil),
+		click("b-bad-schema", `{"user_id":"bob"}`, nil),
+		`{"specversion":"1.0","id":"b-bad-attr","type":"x"}`,
+		click("b-good-2", goodData("carol"), nil),
+	}, ",") + "]"
+	code, _, b := f.post(t, request{contentType: batch, body: body})
+	var resp httpapi.BatchResponse
+	if err := json.Unmarshal(b, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if code != http.StatusMultiStatus || resp.Accepted != 2 || resp.Rejected != 2 || len(resp.Results) != 4 {
+		t.Fatalf("got %d %s", code, b)
+	}
+	want := []struct {
+		id      string
+		outcome intake.Outcome
+		reason  intake.Reason
+	}{
+		{"b-good-1", intake.Accepted, ""}, {"b-bad-schema", intake.Rejected, intake.ReasonSchemaViolation},
+		{"", intake.Rejected, intake.ReasonMissingAttribute}, {"b-good-2", intake.Accepted, ""},
+	}
+	for i, w := range want {
+		r := resp.Results[i]
+		if r.ID != w.id || r.Outcome != w.outcome || r.Reason != w.reason {
+			t.Errorf("result %d: %+v, want %+v", i, r, w)
+		}
+	}
+	good := kafkatest.Read(t, f.brokers, f.prefix+"tributary.events.clicks", 2, 10*time.Second, 300*time.Millisecond)
+	dlq := kafkatest.Read(t, f.brokers, f.prefix+event.TopicDLQ, 2, 10*time.Second, 300*time.Millisecond)
+	if len(good) != 2 || len(dlq) != 2 {
+		t.Fatalf("%d events, %d dead letters; want 2 and 2", len(good), len(dlq))
+	}
+	// All good: 202.
+	code, _, b = f.post(t, request{contentType: batch, body: "[" + click("b-good-3", goodData("dan"), nil) + "]"})
+	if code != http.StatusAccepted || !strings.Contains(string(b), `"accepted":1`) {
+		t.Fatalf("all-good batch: %d %s", code, b)
+	}
+}
+
+// TestAcceptedEvents: events in each mode land on their stream's topic,
+// keyed by entity, with their CloudEvents headers intact; labels go to
+// tributary.labels; a duplicate is accepted and written once.
+func TestAcceptedEvents(t *testing.T) {
+	f := newFixture(t)
+	tm := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Minute)
+	st := click("a-structured", goodData("alice"), map[string]any{"time": tm.Format(time.RFC3339Nano), "subject": "item/i1", "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+	if code, _, b := f.post(t, request{contentType: structured, body: st}); code != 202 || !strings.Contains(string(b), `"status":"accepted"`) {
+		t.Fatalf("structured: %d %s", code, b)
+	}
+	bin := request{contentType: "application/json; charset=utf-8", headers: map[string]string{
+		"ce-specversion": "1.0", "ce-id": "a-binary", "ce-source": "/test/shop", "ce-subject": "item%20one%E2%9C%93", "ce-type": clickType, "ce-time": tm.Format(time.RFC3339Nano), "ce-tenant": "acme"},
+		body: goodData("bob"), key: keyClicks}
+	if code, _, b := f.post(t, bin); code != 202 {
+		t.Fatalf("binary: %d %s", code, b)
+	}
+	// No time: ingest stamps it.
+	if code, _, b := f.post(t, request{contentType: batch, body: "[" + click("a-batch", goodData("carol"), map[string]any{"time": nil}) + "]"}); code != 202 {
+		t.Fatalf("batch: %d %s", code, b)
+	}
+	// The same (source, id) again: accepted as a duplicate, not written.
+	code, _, b := f.post(t, request{contentType: structured, body: st})
+	if code != 202 || !strings.Contains(string(b), `"status":"duplicate"`) {
+		t.Fatalf("duplicate: %d %s", code, b)
+	}
+	label := fmt.Sprintf(`{"specversion":"1.0","id":"a-label","source":"/test/labeler","type":"%s","data":{"stream":"fraud","entity_key":"acct-9","value":1,"event_time":"%s"}}`, event.TypeLabelRecorded, now())
+	if code, _, b := f.post(t, request{contentType: structured, body: label}); code != 202 {
+		t.Fatalf("label: %d %s", code, b)
+	}
+
+	recs := kafkatest.Read(t, f.brokers, f.prefix+"tributary.events.clicks", 3, 10*time.Second, time.Second)
+	if len(recs) != 3 {
+		t.Fatalf("%d records on the stream topic, want 3 (the duplicate not written)", len(recs))
+	}
+	byID := map[string]*kgo.Record{}
+	for _, r := range recs {
+		byID[kafkatest.Header(r, "ce_id")] = r
+	}
+	s := byID["a-structured"]
+	if s == nil || string(s.Key) != "alice" || string(s.Value) != goodData("alice") {
+		t.Fatalf("structured record: %+v", s)
+	}
+	for k, want := range map[string]string{
+		"ce_specversion": "1.0", "ce_source": "/test/shop", "ce_type": clickType, "ce_subject": "item/i1",
+		"ce_time": tm.Format(time.RFC3339Nano), "content-type": "application/json", "ce_partitionkey": "alice",
+		"ce_traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	} {
+		if got := kafkatest.Header(s, k); got != want {
+			t.Errorf("structured record header %s = %q, want %q", k, got, want)
+		}
+	}
+	e, err := event.FromKafkaRecord(s)
+	if err != nil || e.ID() != "a-structured" || !e.Time().Equal(tm) {
+		t.Fatalf("structured record does not decode back: %v %v", e, err)
+	}
+	bn := byID["a-binary"]
+	if bn == nil || string(bn.Key) != "bob" || kafkatest.Header(bn, "ce_subject") != "item one✓" || kafkatest.Header(bn, "ce_tenant") != "acme" ||
+		kafkatest.Header(bn, "content-type") != "application/json; charset=utf-8" {
+		t.Fatalf("binary record: %+v", bn)
+	}
+	bt := byID["a-batch"]
+	if bt == nil || string(bt.Key) != "carol" || kafkatest.Header(bt, "ce_time") == "" {
+		t.Fatalf("batch record: %+v", bt)
+	}
+	labels := kafkatest.Read(t, f.brokers, f.prefix+event.TopicLabels, 1, 10*time.Second, 200*time.Millisecond)
+	if len(labels) != 1 || string(labels[0].Key) != "acct-9" || kafkatest.Header(labels[0], "ce_type") != event.TypeLabelRecorded {
+		t.Fatalf("labels: %+v", labels)
+	}
+}

@@ -1,0 +1,68 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
+)
+
+// FuzzDecode feeds arbitrary requests to the decoders: they never panic,
+// every item is either a valid CloudEvent that encodes as a Kafka record or
+// a rejection with a known reason and a message, and a batch never yields
+// more items than the limit.
+func FuzzDecode(f *testing.F) {
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"a":1}}`)
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"AAE="}`)
+	f.Add(ContentTypeBatch, "", "", `[{"specversion":"1.0","id":"1","source":"/s","type":"t"},{},null,1]`)
+	f.Add(ContentTypeBatch, "", "", `[]`)
+	f.Add("application/json", "1.0", "abc", `{"a":1}`)
+	f.Add("text/plain", "1.0", "%ZZ", ``)
+	f.Add("application/json", "0.3", "", `x`)
+	f.Add("", "", "", `{"specversion":"1.0","id":"1","source":"::","type":"t","time":"nope"}`)
+	f.Fuzz(func(t *testing.T, contentType, specversion, ext, body string) {
+		h := http.Header{}
+		h.Set("Content-Type", contentType)
+		if specversion != "" {
+			h.Set("Ce-Specversion", specversion)
+			h.Set("Ce-Id", "id-1")
+			h.Set("Ce-Source", "/src")
+			h.Set("Ce-Type", "com.example.t.v1")
+			h.Set("Ce-Myext", ext)
+		}
+		var items []intake.Item
+		switch modeOf(h) {
+		case modeBatch:
+			items, _ = decodeBatch([]byte(body), 5)
+			if len(items) > 5 {
+				t.Fatalf("%d items from a batch limited to 5", len(items))
+			}
+		case modeStructured:
+			items = []intake.Item{decodeStructured([]byte(body))}
+		case modeBinary:
+			items = []intake.Item{decodeBinary(h, []byte(body))}
+		default:
+			return
+		}
+		for _, it := range items {
+			switch {
+			case it.Event != nil && it.Rejection != nil, it.Event == nil && it.Rejection == nil:
+				t.Fatalf("item with event %v and rejection %v", it.Event, it.Rejection)
+			case it.Rejection != nil:
+				if !slices.Contains(intake.Reasons(), it.Rejection.Reason) || it.Rejection.Message == "" {
+					t.Fatalf("rejection %+v", it.Rejection)
+				}
+			default:
+				if err := it.Event.Validate(); err != nil {
+					t.Fatalf("decoded event does not validate: %v", err)
+				}
+				if _, err := event.ToKafkaRecord(context.Background(), *it.Event, "t"); err != nil {
+					t.Fatalf("decoded event does not encode: %v (%+v)", err, it.Event)
+				}
+			}
+		}
+	})
+}
