@@ -1,0 +1,143 @@
+package rawconsume_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	ce "github.com/cloudevents/sdk-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
+	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
+	"github.com/tributary-ml/tributary/services/ingest/internal/kafkatest"
+	"github.com/tributary-ml/tributary/services/ingest/internal/rawconsume"
+)
+
+type lookup map[string]*streamspec.Stream
+
+func (l lookup) ByType(t string) (*streamspec.Stream, bool) { s, ok := l[t]; return s, ok }
+
+func mustParse(t *testing.T, def string) *streamspec.Stream {
+	s, err := streamspec.Parse([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func record(t *testing.T, topic, id, typ, data string) *kgo.Record {
+	e := ce.NewEvent()
+	e.SetID(id)
+	e.SetSource("/raw/test")
+	e.SetType(typ)
+	e.SetTime(time.Now())
+	if err := e.SetData("application/json", []byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := event.ToKafkaRecord(context.Background(), e, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestRawTopics: records on tributary.ingest.<stream> are validated and
+// routed like HTTP events, and the group's offsets are committed once they
+// are written.
+func TestRawTopics(t *testing.T) {
+	brokers := kafkatest.Brokers(t)
+	prefix := kafkatest.Prefix()
+	topics := kafkatest.Topics(t, brokers, prefix, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	clicks := mustParse(t, `{"name":"clicks","type":"com.example.raw.click.v1","entity_key":"/user","schema":{"type":"object","required":["user"]}}`)
+	views := mustParse(t, `{"name":"views","type":"com.example.raw.view.v1","entity_key":"/user","schema":{"type":"object"}}`)
+	var specs []kafkax.TopicSpec
+	for _, n := range []string{event.TopicDLQ, clicks.Topic, views.Topic, event.IngestTopic("clicks"), event.IngestTopic("views")} {
+		specs = append(specs, topics.Topic(n))
+	}
+	if _, err := kafkax.EnsureTopics(ctx, adm, specs...); err != nil {
+		t.Fatal(err)
+	}
+	raw := prefix + event.IngestTopic("clicks")
+	in := intake.New(intake.Config{MaxEventBytes: 1 << 20, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(),
+		lookup{clicks.Type: clicks, views.Type: views}, cl, dedup.New(time.Minute, 100))
+
+	recs := []*kgo.Record{
+		record(t, raw, "r-1", clicks.Type, `{"user":"alice"}`),
+		record(t, raw, "r-bad", clicks.Type, `{"nouser":1}`),
+		record(t, raw, "r-other", views.Type, `{"user":"bob"}`), // a view on the clicks topic
+		{Topic: raw, Value: []byte("not a cloudevent")},
+		record(t, raw, "r-1", clicks.Type, `{"user":"alice"}`), // a retry by the producer
+		record(t, raw, "r-2", clicks.Type, `{"user":"carol"}`),
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	group := prefix + "group"
+	ccl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers)}, rawconsume.Opts(group, prefix, 5*time.Second)...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- rawconsume.New(ccl, in, slog.New(slog.NewTextHandler(io.Discard, nil)), prefix).Run(runCtx) }()
+
+	good := kafkatest.Read(t, brokers, prefix+clicks.Topic, 2, 30*time.Second, 500*time.Millisecond)
+	if len(good) != 2 || string(good[0].Key) != "alice" || string(good[1].Key) != "carol" {
+		t.Fatalf("stream topic: %d records %v", len(good), good)
+	}
+	dlq := kafkatest.Read(t, brokers, prefix+event.TopicDLQ, 3, 30*time.Second, 500*time.Millisecond)
+	reasons := map[string]string{}
+	for _, r := range dlq {
+		reasons[kafkatest.Header(r, "ce_id")] = kafkatest.Header(r, intake.HeaderReason)
+		if kafkatest.Header(r, intake.HeaderOrigin) != raw {
+			t.Errorf("dead-letter origin %q, want %s", kafkatest.Header(r, intake.HeaderOrigin), raw)
+		}
+	}
+	want := map[string]string{"r-bad": "schema_violation", "r-other": "stream_mismatch", "": "not_cloudevent"}
+	if len(dlq) != 3 || len(reasons) != 3 {
+		t.Fatalf("dead letters: %v", reasons)
+	}
+	for id, reason := range want {
+		if reasons[id] != reason {
+			t.Errorf("dead letter %q: reason %q, want %q", id, reasons[id], reason)
+		}
+	}
+	// Offsets committed up to the end once everything is written.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		offs, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			if o, ok := offs.Lookup(raw, 0); ok && o.At == int64(len(recs)) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("offsets not committed to %d: %v %v", len(recs), offs, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ccl.Close()
+	_, _ = adm.DeleteGroups(context.Background(), group)
+}

@@ -1,0 +1,160 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/tributary-ml/tributary/libs/streamspec"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func def(name, typ string) []byte {
+	return []byte(`{"name":"` + name + `","type":"` + typ + `","entity_key":"/k","schema":{"type":"object"}}`)
+}
+
+// ensured records the streams whose topics were created, failing while
+// down is set.
+type ensured struct {
+	mu    sync.Mutex
+	names []string
+	down  bool
+}
+
+func (e *ensured) ensure(_ context.Context, s *streamspec.Stream) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.down {
+		return errors.New("kafka down")
+	}
+	e.names = append(e.names, s.Name)
+	return nil
+}
+
+func (e *ensured) has(name string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, n := range e.names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "tributary_schemas"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A value present before the watch starts.
+	if _, err := kv.Put(ctx, "early", def("early", "com.example.early.v1")); err != nil {
+		t.Fatal(err)
+	}
+	labels, _ := streamspec.Labels()
+	file, _ := streamspec.Parse(def("orders", "com.example.order.v1"))
+	var ens ensured
+	r, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), labels, []*streamspec.Stream{file}, ens.ensure, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.ByType("com.example.order.v1"); ok {
+		t.Fatal("a stream is live before its topics were ensured")
+	}
+	if err := r.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- r.Watch(ctx, func(context.Context) (jetstream.KeyValue, error) { return kv, nil }) }()
+	waitFor(t, "sync", r.Synced)
+	for _, typ := range []string{"com.example.order.v1", "com.example.early.v1", "tributary.label.recorded.v1"} {
+		if _, ok := r.ByType(typ); !ok {
+			t.Errorf("type %s not live", typ)
+		}
+	}
+
+	// A new stream is live once its topics exist, without a restart.
+	kv.Put(ctx, "views", def("views", "com.example.view.v1"))
+	waitFor(t, "views live", func() bool { _, ok := r.ByType("com.example.view.v1"); return ok })
+	if !ens.has("views") {
+		t.Fatal("views live before its topics were ensured")
+	}
+	// A change of type replaces the old one.
+	kv.Put(ctx, "views", def("views", "com.example.view.v2"))
+	waitFor(t, "views v2", func() bool { _, ok := r.ByType("com.example.view.v2"); return ok })
+	if _, ok := r.ByType("com.example.view.v1"); ok {
+		t.Error("the old type of views is still live")
+	}
+	// Refused: invalid, name differing from key, type of another stream.
+	kv.Put(ctx, "bad", []byte(`{"name":"bad"}`))
+	kv.Put(ctx, "other", def("someone", "com.example.x.v1"))
+	kv.Put(ctx, "thief", def("thief", "com.example.order.v1"))
+	// A KV value overrides the file of the same name.
+	kv.Put(ctx, "orders", def("orders", "com.example.order.v9"))
+	waitFor(t, "orders override", func() bool { _, ok := r.ByType("com.example.order.v9"); return ok })
+	for _, n := range []string{"bad", "other", "someone", "thief"} {
+		if _, ok := r.ByName(n); ok {
+			t.Errorf("refused stream %s is live", n)
+		}
+	}
+	// Deleting the KV value brings the file's definition back.
+	kv.Delete(ctx, "orders")
+	waitFor(t, "orders file again", func() bool { _, ok := r.ByType("com.example.order.v1"); return ok })
+	// While topics cannot be created, a new stream waits; then goes live.
+	ens.mu.Lock()
+	ens.down = true
+	ens.mu.Unlock()
+	kv.Put(ctx, "late", def("late", "com.example.late.v1"))
+	time.Sleep(200 * time.Millisecond) // nothing to poll for: the stream must stay away
+	if _, ok := r.ByName("late"); ok {
+		t.Fatal("stream live although its topics could not be created")
+	}
+	ens.mu.Lock()
+	ens.down = false
+	ens.mu.Unlock()
+	waitFor(t, "late live", func() bool { _, ok := r.ByName("late"); return ok })
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
