@@ -97,7 +97,9 @@ func TestRawTopics(t *testing.T) {
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error)
-	go func() { done <- rawconsume.New(ccl, in, slog.New(slog.NewTextHandler(io.Discard, nil)), prefix).Run(runCtx) }()
+	go func() {
+		done <- rawconsume.New(ccl, in, slog.New(slog.NewTextHandler(io.Discard, nil)), prefix).Run(runCtx)
+	}()
 
 	good := kafkatest.Read(t, brokers, prefix+clicks.Topic, 2, 30*time.Second, 500*time.Millisecond)
 	if len(good) != 2 || string(good[0].Key) != "alice" || string(good[1].Key) != "carol" {

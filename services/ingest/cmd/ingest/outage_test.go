@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-ml/tributary/libs/service/servicetest"
+)
+
+// privateKafka is a Kafka broker of this test alone, started with
+// deploy/local/infra.sh on free ports and its own data directory, so that
+// the test may stop it.
+type privateKafka struct {
+	t    *testing.T
+	env  []string
+	addr string
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startPrivateKafka(t *testing.T) *privateKafka {
+	port, controller := freePort(t), freePort(t)
+	k := &privateKafka{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), env: append(os.Environ(),
+		"TRIBUTARY_DATA_DIR="+t.TempDir(),
+		"TRIBUTARY_KAFKA_PORT="+strconv.Itoa(port),
+		"TRIBUTARY_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller),
+	)}
+	k.infra("up")
+	t.Cleanup(func() { k.infra("down") })
+	return k
+}
+
+func (k *privateKafka) infra(action string) {
+	k.t.Helper()
+	cmd := exec.Command(filepath.Join("..", "..", "..", "..", "deploy", "local", "infra.sh"), action, "kafka")
+	cmd.Env = k.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		k.t.Fatalf("infra.sh %s kafka: %v\n%s", action, err, out)
+	}
+}
+
+// TestBrokerOutage runs the service against a private broker under a steady
+// load of single events, stops the broker, and starts it again: meanwhile
+// producers get 503 with Retry-After, and afterwards every event that was
+// acknowledged with 202 is on the topic exactly once.
+func TestBrokerOutage(t *testing.T) {
+	servicetest.RequireServers(t, "nats")
+	if testing.Short() {
+		t.Skip("starts a broker")
+	}
+	k := startPrivateKafka(t)
+	suffix := make([]byte, 4)
+	_, _ = rand.Read(suffix)
+	name := "outage" + hex.EncodeToString(suffix)
+	typ := "com.example." + name + ".v1"
+	dir := t.TempDir()
+	def := `{"name":"` + name + `","type":"` + typ + `","entity_key":"/user","schema":{"type":"object","required":["user"]}}`
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(def), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := servicetest.Start(t, program(), "-kafka.brokers="+k.addr, "-auth.disabled", "-streams.dir="+dir,
+		"-produce.timeout=2s", "-raw.enabled=false", "-kafka.topic.partitions=2")
+	p.WaitReady(60 * time.Second)
+
+	var (
+		mu           sync.Mutex
+		acked        = map[string]bool{}
+		unavailable  atomic.Int64
+		afterRestart atomic.Int64
+		restarted    atomic.Bool
+		seq          atomic.Int64
+	)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 15 * time.Second}
+			for ctx.Err() == nil {
+				id := fmt.Sprintf("ev-%06d", seq.Add(1))
+				body := fmt.Sprintf(`{"specversion":"1.0","id":"%s","source":"/outage","type":"%s","data":{"user":"u%s"}}`, id, typ, id[len(id)-2:])
+				resp, err := client.Post(p.URL+"/v1/events", "application/cloudevents+json", bytes.NewReader([]byte(body)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusAccepted:
+					mu.Lock()
+					acked[id] = true
+					mu.Unlock()
+					if restarted.Load() {
+						afterRestart.Add(1)
+					}
+				case http.StatusServiceUnavailable:
+					if resp.Header.Get("Retry-After") == "" {
+						errs <- fmt.Errorf("503 without Retry-After")
+						return
+					}
+					unavailable.Add(1)
+				default:
+					errs <- fmt.Errorf("event %s: status %d", id, resp.StatusCode)
+					return
+				}
+			}
+		}()
+	}
+	waitUntil := func(what string, timeout time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for !cond() {
+			select {
+			case err := <-errs:
+				stop()
+				t.Fatal(err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				stop()
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	waitUntil("acknowledged events before the outage", 30*time.Second, func() bool { return count() >= 200 })
+	k.infra("down")
+	waitUntil("503 answers while the broker is down", 60*time.Second, func() bool { return unavailable.Load() >= 6 })
+	k.infra("up")
+	restarted.Store(true)
+	waitUntil("acknowledged events after the restart", 90*time.Second, func() bool { return afterRestart.Load() >= 200 })
+	stop()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatal(err)
+	default:
+	}
+
+	// Every acknowledged event is on the topic exactly once.
+	n := count()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.addr), kgo.ConsumeTopics("tributary.events."+name),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]int{}
+	deadline := time.Now().Add(30 * time.Second)
+	quietSince := time.Now()
+	for time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fetches := cl.PollFetches(pctx)
+		cancel()
+		got := 0
+		fetches.EachRecord(func(r *kgo.Record) {
+			got++
+			for _, h := range r.Headers {
+				if h.Key == "ce_id" {
+					seen[string(h.Value)]++
+				}
+			}
+		})
+		if got > 0 {
+			quietSince = time.Now()
+		}
+		complete := true
+		for id := range acked {
+			if seen[id] == 0 {
+				complete = false
+				break
+			}
+		}
+		if complete && time.Since(quietSince) > 2*time.Second {
+			break
+		}
+	}
+	missing, dup := 0, 0
+	for id := range acked {
+		switch c := seen[id]; {
+		case c == 0:
+			missing++
+		case c > 1:
+			dup++
+		}
+	}
+	extra := 0
+	for id := range seen {
+		if !acked[id] {
+			extra++
+		}
+	}
+	t.Logf("acknowledged %d, 503 answers %d, on the topic %d distinct (%d not acknowledged but written: allowed)", n, unavailable.Load(), len(seen), extra)
+	if missing > 0 || dup > 0 {
+		t.Fatalf("of %d acknowledged events, %d are missing and %d on the topic more than once", n, missing, dup)
+	}
+}
