@@ -6,6 +6,7 @@ package natsapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -104,13 +105,11 @@ func (s *Server) handle(ctx context.Context, verb string, m *nats.Msg) {
 	}
 }
 
+// toError is the wire form of err: its *model.Error, or an internal error
+// with err's message.
 func toError(err error) *model.Error {
-	if e, ok := err.(*model.Error); ok {
-		return e
-	}
 	var e *model.Error
-	if code := model.CodeOf(err); code != model.CodeInternal {
-		e = &model.Error{Code: code, Message: err.Error()}
+	if errors.As(err, &e) {
 		return e
 	}
 	return &model.Error{Code: model.CodeInternal, Message: err.Error()}

@@ -448,3 +448,36 @@ func TestRegistryRestart(t *testing.T) {
 		t.Fatalf("first version after restart is %d, want 3", v.Version)
 	}
 }
+
+// A move whose audit entry was lost (the process died between the alias
+// write and the audit write) gets it written by the next move of the alias.
+func TestAuditRepair(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	name := registrytest.ModelName(t)
+	registrytest.Register(t, f.reg, f.st, name, "one")
+	registrytest.Register(t, f.reg, f.st, name, "two")
+	kv, err := f.js.KeyValue(ctx, f.prefix+natsx.BucketModels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := model.Alias{Model: name, Name: "production", Version: 1, MovedAt: time.Now().UTC(), Actor: "crashed", Reason: "before the crash"}
+	b, _ := json.Marshal(lost)
+	rev, err := kv.Create(ctx, model.AliasKey(name, "production"), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if audit, err := f.reg.Audit(ctx, name); err != nil || len(audit) != 0 {
+		t.Fatalf("audit before the next move: %+v, %v", audit, err)
+	}
+	if _, err := f.reg.MoveAlias(ctx, model.MoveAliasRequest{Model: name, Alias: "production", Version: 2, Actor: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	audit, err := f.reg.Audit(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit) != 2 || audit[0].Actor != "crashed" || audit[0].Revision != rev || audit[1].FromVersion != 1 || audit[1].ToVersion != 2 {
+		t.Fatalf("audit trail %+v, want the repaired entry then the move", audit)
+	}
+}
