@@ -43,10 +43,19 @@ type Publisher struct {
 	published  *prometheus.CounterVec
 }
 
+// Option configures a Publisher.
+type Option func(*Publisher)
+
+// WithRetry sets how many times a publish is tried (default 4) and the
+// first backoff between attempts (default 250ms, doubling).
+func WithRetry(attempts int, backoff time.Duration) Option {
+	return func(p *Publisher) { p.attempts, p.backoff = max(attempts, 1), backoff }
+}
+
 // NewPublisher returns a publisher on js; prefix is the test resource
 // prefix of the subjects (natsx.BootstrapConfig.Prefix).
-func NewPublisher(js jetstream.JetStream, prefix string, propagator propagation.TextMapPropagator, logger *slog.Logger, reg prometheus.Registerer) *Publisher {
-	return &Publisher{
+func NewPublisher(js jetstream.JetStream, prefix string, propagator propagation.TextMapPropagator, logger *slog.Logger, reg prometheus.Registerer, opts ...Option) *Publisher {
+	p := &Publisher{
 		js: js, prefix: prefix, propagator: propagator, logger: logger,
 		attempts: 4, backoff: 250 * time.Millisecond,
 		published: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
@@ -54,7 +63,15 @@ func NewPublisher(js jetstream.JetStream, prefix string, propagator propagation.
 			Help: "Lifecycle events published to JetStream, by event type and outcome (ok, failed).",
 		}, []string{"type", "outcome"}),
 	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
+
+// Counter is tributary_registry_events_published_total, by type and
+// outcome.
+func (p *Publisher) Counter() *prometheus.CounterVec { return p.published }
 
 // Publish publishes data as an event of eventType with the given id; the
 // model name is the CloudEvents subject. It returns the last error when
