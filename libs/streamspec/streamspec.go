@@ -160,7 +160,12 @@ func Labels() (*Stream, error) {
 		EventTime:   "/event_time",
 		Schema:      b,
 	}
-	return compile(d, event.TopicLabels)
+	s, err := compile(d, event.TopicLabels)
+	if err != nil {
+		return nil, err
+	}
+	s.Revision = "builtin"
+	return s, nil
 }
 
 // Violation is one way data breaks a stream's rules.

@@ -224,6 +224,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	in := intake.New(cfg.Intake, logger, rt.Registerer, reg, producer, dedup.New(cfg.Dedup.Window, cfg.Dedup.MaxEntries))
 	rt.AddActor("rejections-log", func(ctx context.Context) error { return in.Run(ctx, 30*time.Second) })
 	rt.Handle("POST /v1/events", httpapi.New(cfg.HTTP, logger, rt.Registerer, keys, in))
+	rt.Handle("GET /v1/streams", httpapi.StreamsHandler(keys, reg))
 
 	if cfg.Raw.Enabled {
 		consumer, err = kafkax.NewClient(kcfg, nil, "", rawconsume.Opts(cfg.Raw.Group, "", 30*time.Second)...)

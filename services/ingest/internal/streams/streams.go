@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,4 +258,15 @@ func (r *Registry) apply(ctx context.Context, e jetstream.KeyValueEntry) {
 	if r.onLive != nil {
 		r.onLive(s)
 	}
+}
+
+// List returns the live streams, sorted by name.
+func (r *Registry) List() []*streamspec.Stream {
+	snap := r.cur.Load()
+	if snap == nil {
+		return nil
+	}
+	out := mapsValues(snap.byName)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
