@@ -102,7 +102,9 @@ func TestIngest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var list struct{ Streams []struct{ Name, Topic string } }
+		var list struct {
+			Streams []struct{ Name, Topic string }
+		}
 		err = json.NewDecoder(resp.Body).Decode(&list)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized {
