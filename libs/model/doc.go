@@ -23,6 +23,7 @@
 //	model.<name>.v.<n>               Version n: artifact, lineage, status
 //	model.<name>.alias.<alias>       Alias: the version it points at, weight, last move, rollback history
 //	model.<name>.audit.<alias>.<rev> AuditEntry of the move that wrote revision rev of the alias key
+//	model.<name>.request.<id>        Registration: the version a request id produced (idempotent retries)
 //
 // Names of models and aliases match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$ (no
 // dots, which separate KV key tokens), so every key above is a valid KV key

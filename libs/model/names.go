@@ -43,6 +43,10 @@ func AliasKey(name, alias string) string { return "model." + name + ".alias." + 
 // AliasKeyFilter selects every alias of a model.
 func AliasKeyFilter(name string) string { return "model." + name + ".alias.*" }
 
+// RequestKey is the KV key that records which version a registration with
+// a request id produced (RegisterRequest.RequestID).
+func RequestKey(name, requestID string) string { return "model." + name + ".request." + requestID }
+
 // AuditKey is the KV key of the audit entry of the move that wrote revision
 // rev of an alias key. Zero-padding keeps the keys of an alias in order.
 func AuditKey(name, alias string, rev uint64) string {

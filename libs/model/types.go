@@ -54,6 +54,8 @@ type Version struct {
 	Status       Status    `json:"status"`
 	RegisteredAt time.Time `json:"registered_at"`
 	RegisteredBy string    `json:"registered_by"`
+	// RequestID is the registration's request id, if it had one.
+	RequestID string `json:"request_id,omitempty"`
 	// Archival is set once the version is archived.
 	Archival *Archival `json:"archival,omitempty"`
 }
@@ -150,6 +152,11 @@ type RegisterRequest struct {
 	Artifact Artifact `json:"artifact"`
 	Lineage  Lineage  `json:"lineage"`
 	Actor    string   `json:"actor"`
+	// RequestID, when set, makes the registration idempotent: a request
+	// repeated with the same id (a retry after a timeout) returns the
+	// version the first one registered instead of registering another.
+	// The trainer uses its job id.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 var (
@@ -174,6 +181,9 @@ func (r RegisterRequest) Validate() error {
 	}
 	if err := checkText("actor", r.Actor, 256); err != nil {
 		return err
+	}
+	if r.RequestID != "" && !namePattern.MatchString(r.RequestID) {
+		return bad("request_id %q: want 1 to 64 letters, digits, '_' or '-'", r.RequestID)
 	}
 	if !sha256Pattern.MatchString(r.Artifact.SHA256) {
 		return bad("artifact.sha256 %q: want 64 lowercase hex digits", r.Artifact.SHA256)

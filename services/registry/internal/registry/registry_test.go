@@ -481,3 +481,68 @@ func TestAuditRepair(t *testing.T) {
 		t.Fatalf("audit trail %+v, want the repaired entry then the move", audit)
 	}
 }
+
+// A registration retried with its request id returns the first version;
+// concurrent duplicates register one version between them.
+func TestIdempotentRegistration(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	name := registrytest.ModelName(t)
+	a := registrytest.PutBytes(t, f.st, []byte("job output"))
+	req := registrytest.Request(name, a, "")
+	req.RequestID = "job-42"
+	first, err := f.reg.Register(ctx, req)
+	if err != nil || first.RequestID != "job-42" {
+		t.Fatalf("register: %+v, %v", first, err)
+	}
+	again, err := f.reg.Register(ctx, req)
+	if err != nil || again.Version != first.Version {
+		t.Fatalf("retry: version %d, %v; want %d", again.Version, err, first.Version)
+	}
+	other := req
+	other.Artifact = registrytest.PutBytes(t, f.st, []byte("other output"))
+	if _, err := f.reg.Register(ctx, other); !errors.Is(err, model.ErrConflict) {
+		t.Fatalf("same request id, other artifact: %v, want ErrConflict", err)
+	}
+	// A failed registration releases its id.
+	failing := req
+	failing.RequestID = "job-43"
+	failing.Artifact = model.Artifact{SHA256: strings.Repeat("1", 64), Size: 1}
+	if _, err := f.reg.Register(ctx, failing); !errors.Is(err, model.ErrArtifactNotFound) {
+		t.Fatalf("failing registration: %v", err)
+	}
+	failing.Artifact = a
+	if v, err := f.reg.Register(ctx, failing); err != nil || v.Version != 2 {
+		t.Fatalf("retry after a failure: %+v, %v", v, err)
+	}
+
+	req.RequestID = "job-44"
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[int]int{}
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := f.reg.Register(ctx, req)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				got[v.Version]++
+			case !errors.Is(err, model.ErrConflict):
+				t.Errorf("concurrent duplicate: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(got) != 1 {
+		t.Fatalf("concurrent duplicates registered versions %v, want one", got)
+	}
+	if v, err := f.reg.Register(ctx, req); err != nil || got[v.Version] == 0 {
+		t.Fatalf("retry after the duplicates: %+v, %v (versions %v)", v, err, got)
+	}
+	if vs, err := f.reg.Versions(ctx, name); err != nil || len(vs) != 3 {
+		t.Fatalf("%d versions stored, want 3: %v", len(vs), err)
+	}
+}

@@ -77,9 +77,20 @@ func getJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, 
 // registrations, on any number of replicas, get distinct consecutive
 // numbers. A crash between taking the number and writing the version skips
 // that number for good (it is never reused).
-func (s *Store) Register(ctx context.Context, req model.RegisterRequest) (model.Version, error) {
+func (s *Store) Register(ctx context.Context, req model.RegisterRequest) (v model.Version, err error) {
 	if err := req.Validate(); err != nil {
 		return model.Version{}, err
+	}
+	if req.RequestID != "" {
+		prior, claimRev, cerr := s.claim(ctx, req)
+		if cerr != nil {
+			return model.Version{}, cerr
+		}
+		if prior != nil {
+			return *prior, nil
+		}
+		// err is the named result: settle sees how the registration ended.
+		defer func() { s.settle(req, claimRev, v.Version, err) }()
 	}
 	if _, err := model.VerifyArtifact(ctx, s.obs, req.Artifact.SHA256, req.Artifact.Size); err != nil {
 		return model.Version{}, err
@@ -88,7 +99,7 @@ func (s *Store) Register(ctx context.Context, req model.RegisterRequest) (model.
 	if err != nil {
 		return model.Version{}, err
 	}
-	v := model.Version{
+	v = model.Version{
 		Model:        req.Model,
 		Version:      n,
 		Format:       req.Format,
@@ -97,6 +108,7 @@ func (s *Store) Register(ctx context.Context, req model.RegisterRequest) (model.
 		Status:       model.StatusActive,
 		RegisteredAt: s.now(),
 		RegisteredBy: req.Actor,
+		RequestID:    req.RequestID,
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -107,6 +119,77 @@ func (s *Store) Register(ctx context.Context, req model.RegisterRequest) (model.
 		return model.Version{}, fmt.Errorf("write %s: %w", key, err)
 	}
 	return v, nil
+}
+
+// claimTimeout is how long a claimed request id blocks a retry before the
+// claim is taken to be a crashed registration's and taken over.
+const claimTimeout = 5 * time.Minute
+
+// registration is the value of model.RequestKey: claimed while the
+// registration runs, then the version it produced.
+type registration struct {
+	ClaimedAt time.Time `json:"claimed_at"`
+	Version   int       `json:"version,omitempty"`
+}
+
+// claim makes req's request id this registration's, by compare-and-set. It
+// returns the version when a registration with the id already succeeded,
+// ErrConflict while another one runs, and otherwise the claim's revision.
+func (s *Store) claim(ctx context.Context, req model.RegisterRequest) (*model.Version, uint64, error) {
+	key := model.RequestKey(req.Model, req.RequestID)
+	b, err := json.Marshal(registration{ClaimedAt: s.now()})
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode claim: %w", err)
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		rec, rev, err := getJSON[registration](ctx, s.models, key)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			rev, err = s.models.Create(ctx, key, b)
+		case err != nil:
+			return nil, 0, fmt.Errorf("read %s: %w", key, err)
+		case rec.Version > 0:
+			v, err := s.Version(ctx, req.Model, model.VersionRef(strconv.Itoa(rec.Version)))
+			if err != nil {
+				return nil, 0, err
+			}
+			if v.Artifact != req.Artifact {
+				return nil, 0, model.Errorf(model.CodeConflict, "request id %s registered version %d with another artifact", req.RequestID, v.Version)
+			}
+			return &v, 0, nil
+		case s.now().Sub(rec.ClaimedAt) < claimTimeout:
+			return nil, 0, model.Errorf(model.CodeConflict, "a registration with request id %s of model %s is in progress: retry later", req.RequestID, req.Model)
+		default: // a crashed registration's claim
+			rev, err = s.models.Update(ctx, key, b, rev)
+		}
+		if err == nil {
+			return nil, rev, nil
+		}
+		if !isConflict(err) {
+			return nil, 0, fmt.Errorf("write %s: %w", key, err)
+		}
+	}
+	return nil, 0, model.Errorf(model.CodeConflict, "request id %s of model %s: claim contended", req.RequestID, req.Model)
+}
+
+// settle records the version a claimed registration produced, or releases
+// the claim when it failed, so that a retry can run. It runs even when the
+// request's context ended.
+func (s *Store) settle(req model.RegisterRequest, claimRev uint64, version int, regErr error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	key := model.RequestKey(req.Model, req.RequestID)
+	if regErr != nil {
+		// On failure the claim expires after claimTimeout instead.
+		_ = s.models.Delete(ctx, key, jetstream.LastRevision(claimRev))
+		return
+	}
+	b, err := json.Marshal(registration{ClaimedAt: s.now(), Version: version})
+	if err == nil {
+		// On failure the claim expires and a retry registers again: at
+		// worst a second version, never a lost one.
+		_, _ = s.models.Update(ctx, key, b, claimRev)
+	}
 }
 
 // nextVersion takes the next version number of a model.
