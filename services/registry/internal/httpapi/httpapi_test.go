@@ -32,11 +32,16 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureMax(t, 200<<20)
+}
+
+func newFixtureMax(t *testing.T, maxArtifact int64) *fixture {
+	t.Helper()
 	_, js := registrytest.Connect(t, registrytest.RealNATSURL(t))
 	prefix := registrytest.Isolated(t, js)
 	reg, st := registrytest.NewRegistry(t, js, prefix)
 	mux := http.NewServeMux()
-	for pattern, h := range httpapi.New(reg, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir(), 200<<20).Routes() {
+	for pattern, h := range httpapi.New(reg, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir(), maxArtifact).Routes() {
 		mux.Handle(pattern, h)
 	}
 	srv := httptest.NewServer(mux)
@@ -286,5 +291,42 @@ func TestLargeArtifact(t *testing.T) {
 	// its subscription's pending limit, so the bound is not tighter.)
 	if p >= 90<<20 {
 		t.Errorf("peak heap %d MB for a 100 MB artifact: it is held in memory", p>>20)
+	}
+}
+
+func TestUploadLimitsAndOrder(t *testing.T) {
+	f := newFixtureMax(t, 1024)
+	name := registrytest.ModelName(t)
+	meta := registrytest.Request(name, model.Artifact{}, "")
+	e := decode[httpapi.ErrorBody](t, upload(t, f.url, meta, func(w io.Writer) error { return prng(w, 4096, 1) }), http.StatusBadRequest)
+	if e.Error.Code != model.CodeInvalidRequest || !strings.Contains(e.Error.Message, "larger than 1024 bytes") {
+		t.Fatalf("oversized artifact: %+v", e.Error)
+	}
+	bad := meta
+	bad.Lineage.Trigger = "whim"
+	e = decode[httpapi.ErrorBody](t, upload(t, f.url, bad, func(w io.Writer) error { return prng(w, 10, 1) }), http.StatusBadRequest)
+	if !strings.Contains(e.Error.Message, "lineage.trigger") {
+		t.Fatalf("bad metadata: %+v", e.Error)
+	}
+	// The artifact part before the metadata part is refused.
+	var body strings.Builder
+	mw := multipart.NewWriter(&body)
+	ap, _ := mw.CreateFormFile("artifact", "m.bin")
+	io.WriteString(ap, "x")
+	mw.Close()
+	req, _ := http.NewRequest("POST", f.url+"/v1/models/"+name+"/versions", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = decode[httpapi.ErrorBody](t, resp, http.StatusBadRequest)
+	if !strings.Contains(e.Error.Message, `first part must be "metadata"`) {
+		t.Fatalf("artifact first: %+v", e.Error)
+	}
+	// Nothing was registered.
+	e = decode[httpapi.ErrorBody](t, do(t, "GET", f.url+"/v1/models/"+name, ""), http.StatusNotFound)
+	if e.Error.Code != model.CodeModelNotFound {
+		t.Fatalf("model after refused uploads: %+v", e.Error)
 	}
 }
