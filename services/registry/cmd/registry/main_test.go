@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -38,5 +39,21 @@ func TestStartReadyStop(t *testing.T) {
 	}
 	if code := p.Stop(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, p.Logs())
+	}
+}
+
+// Until NATS is reachable the API answers 503 unavailable, and /readyz
+// names the store.
+func TestAPIUnavailableWithoutNATS(t *testing.T) {
+	p := servicetest.Start(t, program(), "-nats.url", "nats://127.0.0.1:1", "-nats.dial-timeout", "100ms")
+	code, body := p.Get("/v1/models")
+	if code != 503 || !strings.Contains(string(body), `"id":"unavailable"`) {
+		t.Fatalf("GET /v1/models without NATS: %d %s", code, body)
+	}
+	if e, ok := p.Checks()["store"]; !ok || e == "" {
+		t.Fatalf("store readiness check: present %v, error %q", ok, e)
+	}
+	if code := p.Stop(10 * time.Second); code != 0 {
+		t.Fatalf("exit code %d; logs:\n%s", code, p.Logs())
 	}
 }
