@@ -54,8 +54,10 @@ type Stream struct {
 	// kv:<revision>; set by the caller.
 	Revision string
 
-	schema  *jsonschema.Schema
-	printer *message.Printer
+	schema   *jsonschema.Schema
+	printer  *message.Printer
+	keyPath  []string // EntityKey's tokens, unescaped
+	timePath []string // EventTime's tokens; nil: the CloudEvents time
 }
 
 // ErrInvalidDefinition reports a definition that cannot be used; the error
@@ -135,7 +137,22 @@ func compile(d Definition, topic string) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema: %v", ErrInvalidDefinition, err)
 	}
-	return &Stream{Definition: d, Topic: topic, schema: sch, printer: message.NewPrinter(language.English)}, nil
+	s := &Stream{Definition: d, Topic: topic, schema: sch, printer: message.NewPrinter(language.English), keyPath: tokens(d.EntityKey)}
+	if d.EventTime != "" {
+		s.timePath = tokens(d.EventTime)
+	}
+	return s, nil
+}
+
+var unescaper = strings.NewReplacer("~1", "/", "~0", "~")
+
+// tokens splits a JSON pointer into its unescaped tokens.
+func tokens(pointer string) []string {
+	out := strings.Split(pointer, "/")[1:]
+	for i, t := range out {
+		out[i] = unescaper.Replace(t)
+	}
+	return out
 }
 
 type noLoader struct{}
@@ -240,7 +257,7 @@ func (s *Stream) Check(data []byte) (Fields, error) {
 	fail := func(field, rule, msg string) (Fields, error) {
 		return Fields{}, &Error{Stream: s.Name, Violations: []Violation{{Field: field, Rule: rule, Message: msg}}}
 	}
-	switch v := lookup(doc, s.EntityKey).(type) {
+	switch v := lookup(doc, s.keyPath).(type) {
 	case string:
 		if v == "" {
 			return fail(s.EntityKey, "entity_key", "entity key is empty")
@@ -257,7 +274,7 @@ func (s *Stream) Check(data []byte) (Fields, error) {
 		return fail(s.EntityKey, "entity_key", "entity key is not a string or an integer")
 	}
 	if s.EventTime != "" {
-		v, ok := lookup(doc, s.EventTime).(string)
+		v, ok := lookup(doc, s.timePath).(string)
 		if !ok {
 			return fail(s.EventTime, "event_time", "event time missing or not a string")
 		}
@@ -270,11 +287,11 @@ func (s *Stream) Check(data []byte) (Fields, error) {
 	return f, nil
 }
 
-// lookup resolves a JSON pointer in a decoded document; nil when absent.
-func lookup(doc any, pointer string) any {
+// lookup resolves the tokens of a JSON pointer in a decoded document; nil
+// when absent.
+func lookup(doc any, path []string) any {
 	cur := doc
-	for _, tok := range strings.Split(pointer, "/")[1:] {
-		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+	for _, tok := range path {
 		switch c := cur.(type) {
 		case map[string]any:
 			v, ok := c[tok]
@@ -337,6 +354,6 @@ func pointer(tokens []string) string {
 	return b.String()
 }
 
-func escape(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
-}
+var escaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+func escape(s string) string { return escaper.Replace(s) }

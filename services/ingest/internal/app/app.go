@@ -152,14 +152,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	if kcfg.ClientID == "" {
 		kcfg.ClientID = rt.Name
 	}
-	producer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_ingest_producer",
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.MaxBufferedRecords(cfg.Producer.MaxBufferedRecords),
-		kgo.MaxBufferedBytes(cfg.Producer.MaxBufferedBytes),
-		kgo.RecordDeliveryTimeout(cfg.Producer.DeliveryTimeout),
-		kgo.ProducerLinger(cfg.Producer.Linger),
-		kgo.ProducerBatchMaxBytes(max(1<<20, int32(cfg.Intake.MaxEventBytes)+64<<10)),
-	)
+	producer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_ingest_producer", ProducerOpts(cfg.Producer, cfg.Intake.MaxEventBytes)...)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +235,22 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		rt.AddCloser("raw-consumer", func(context.Context) error { consumer.Close(); return nil })
 	}
 	return &App{Streams: reg}, nil
+}
+
+// ProducerOpts are the producer's options: acks from all in-sync replicas
+// and idempotence (franz-go's default, kept), bounded buffers, and no
+// linger unless configured (franz-go's default of 10ms would add 10ms to
+// every single-event request; batches form anyway while requests are in
+// flight).
+func ProducerOpts(cfg ProducerConfig, maxEventBytes int) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
+		kgo.MaxBufferedBytes(cfg.MaxBufferedBytes),
+		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.ProducerBatchMaxBytes(max(1<<20, int32(maxEventBytes)+64<<10)),
+	}
 }
 
 func registerBufferMetrics(reg prometheus.Registerer, cl *kgo.Client, cfg ProducerConfig) {

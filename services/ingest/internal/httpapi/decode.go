@@ -72,7 +72,7 @@ func decodeBatch(body []byte, maxBatch int) (items []intake.Item, whole bool) {
 	}
 	items = make([]intake.Item, len(raws))
 	for i, raw := range raws {
-		items[i] = decodeStructured(raw)
+		items[i] = decodeValidStructured(raw) // valid JSON: the array was
 	}
 	return items, false
 }
@@ -82,6 +82,27 @@ var requiredAttrs = []string{"specversion", "id", "source", "type"}
 
 // decodeStructured decodes one event in the JSON event format.
 func decodeStructured(raw []byte) intake.Item {
+	if !json.Valid(raw) {
+		return diagnoseStructured(raw)
+	}
+	return decodeValidStructured(raw)
+}
+
+// decodeValidStructured decodes one event known to be valid JSON. The fast
+// path reads it once with sdk-go's decoder; only an event that fails is
+// read again, by diagnoseStructured, to name the attribute at fault.
+func decodeValidStructured(raw []byte) intake.Item {
+	var e ce.Event
+	if err := e.UnmarshalJSON(raw); err == nil && e.SpecVersion() == ce.VersionV1 && e.Validate() == nil {
+		return intake.Item{Event: &e, Raw: raw, Size: len(raw)}
+	}
+	return diagnoseStructured(raw)
+}
+
+// diagnoseStructured decodes one event with the checks in the order that
+// gives the most precise reason: JSON, then each required attribute, then
+// the rest of the CloudEvents rules.
+func diagnoseStructured(raw []byte) intake.Item {
 	var attrs map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &attrs); err != nil || attrs == nil {
 		if err == nil {

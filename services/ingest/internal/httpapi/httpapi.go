@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -113,7 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.inFlight.Inc()
 	defer h.inFlight.Dec()
 
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.MaxBodyBytes)+1))
+	body, err := readBody(r, h.cfg.MaxBodyBytes)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonMalformedJSON, Message: "body: " + err.Error()})
 		return
@@ -191,4 +192,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// readBody reads at most limit+1 bytes of the body, into one buffer of the
+// announced length when there is one.
+func readBody(r *http.Request, limit int) ([]byte, error) {
+	lr := io.LimitReader(r.Body, int64(limit)+1)
+	if r.ContentLength <= 0 || r.ContentLength > int64(limit) {
+		return io.ReadAll(lr)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1))
+	_, err := buf.ReadFrom(lr)
+	return buf.Bytes(), err
 }

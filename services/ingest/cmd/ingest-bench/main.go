@@ -1,0 +1,349 @@
+// Command ingest-bench measures the ingest service's HTTP path into a real
+// Kafka broker: events/s and p50/p99 latency for single events and for
+// batches of 100 events of about 1 KB, beside a raw franz-go producer
+// sending the same records to the same broker in the same run (the limit),
+// and beside an empty net/http handler on the same machine (the floor of
+// HTTP itself). It runs ingest's own HTTP handler, intake and producer
+// in-process on a loopback listener, with the service's default producer
+// settings, against topics of its own that it deletes at the end.
+//
+//	go run ./services/ingest/cmd/ingest-bench -duration 10s
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/service"
+	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/services/ingest/internal/app"
+	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
+	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
+	"github.com/tributary-ml/tributary/services/ingest/internal/httpapi"
+	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
+	"github.com/tributary-ml/tributary/services/ingest/internal/streams"
+)
+
+type options struct {
+	kafka       kafkax.Config
+	duration    time.Duration
+	concurrency int
+	batch       int
+	eventBytes  int
+	partitions  int
+	only        string
+}
+
+func main() { os.Exit(realMain()) }
+
+func realMain() int {
+	var o options
+	fs := flag.NewFlagSet("ingest-bench", flag.ContinueOnError)
+	o.kafka.RegisterFlags(fs)
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "How long each scenario runs.")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "Concurrent clients of each scenario.")
+	fs.IntVar(&o.batch, "batch", 100, "Events per batch.")
+	fs.IntVar(&o.eventBytes, "event-bytes", 1024, "Approximate size of one event (JSON, structured mode).")
+	fs.IntVar(&o.partitions, "partitions", 3, "Partitions of the benchmark topics.")
+	fs.StringVar(&o.only, "only", "", "Run only the scenarios whose names contain this string (for profiling).")
+	cpuProfile := fs.String("cpuprofile", "", "Write a CPU profile of the whole run to this file.")
+	if err := service.ParseFlags(fs, os.Args[1:], os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(context.Background(), o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest-bench:", err)
+		return 1
+	}
+	return 0
+}
+
+const benchType = "com.example.bench.event.v1"
+
+const benchStream = `{"name":"bench","type":"` + benchType + `","entity_key":"/user_id","event_time":"/at",
+ "schema":{"type":"object","required":["user_id","item_id","at","amount","payload"],"properties":{
+  "user_id":{"type":"string","minLength":1},"item_id":{"type":"string"},"at":{"type":"string","format":"date-time"},
+  "amount":{"type":"number","minimum":0},"tags":{"type":"array","items":{"type":"string"}},"payload":{"type":"string"}},
+  "additionalProperties":false}}`
+
+// result is one scenario's figures.
+type result struct {
+	name      string
+	events    int64
+	requests  int64
+	failures  int64
+	elapsed   time.Duration
+	latencies []time.Duration
+}
+
+func (r result) eventsPerSec() float64 { return float64(r.events) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+}
+
+// load runs concurrency workers calling op until the duration is over;
+// op returns how many events it carried and whether it succeeded.
+func load(name string, o options, op func(worker int, seq int64) (int, error)) result {
+	if o.only != "" && !strings.Contains(name, o.only) {
+		return result{name: name, elapsed: time.Second}
+	}
+	var (
+		mu    sync.Mutex
+		res   = result{name: name}
+		seq   atomic.Int64
+		wg    sync.WaitGroup
+		first atomic.Value
+	)
+	end := time.Now().Add(o.duration)
+	start := time.Now()
+	for w := range o.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			var events, reqs, fails int64
+			for time.Now().Before(end) {
+				t0 := time.Now()
+				n, err := op(w, seq.Add(1))
+				if err != nil {
+					fails++
+					first.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				events += int64(n)
+				reqs++
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, lat...)
+			res.events += events
+			res.requests += reqs
+			res.failures += fails
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.latencies)
+	if e := first.Load(); e != nil {
+		fmt.Fprintf(os.Stderr, "%s: %d failures, first: %v\n", name, res.failures, e)
+	}
+	return res
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// benchEvent renders event seq of worker: a structured CloudEvent of about
+// size bytes, its data alone (for binary mode and the raw producer).
+func benchEvent(prefix string, seq int64, size int) (structured, data string) {
+	id := fmt.Sprintf("%s-%d", prefix, seq)
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	data = fmt.Sprintf(`{"user_id":"user-%d","item_id":"item-%d","at":"%s","amount":%d.5,"tags":["a","b","c"],"payload":"`, seq%10000, seq%977, at, seq%1000)
+	head := fmt.Sprintf(`{"specversion":"1.0","id":"%s","source":"/bench/producer","type":"%s","time":"%s","datacontenttype":"application/json","data":`, id, benchType, at)
+	pad := max(0, size-len(head)-len(data)-3)
+	data += strings.Repeat("x", pad) + `"}`
+	return head + data + "}", data
+}
+
+func run(ctx context.Context, o options, out io.Writer) error {
+	if err := o.kafka.Validate(); err != nil {
+		return err
+	}
+	prefix := "bench-" + randomHex(4) + "."
+	topics := kafkax.TopicsConfig{Partitions: o.partitions, ReplicationFactor: -1, Retention: time.Hour, DLQRetention: time.Hour, NamePrefix: prefix}
+	admCl, err := kafkax.NewClient(o.kafka, nil, "")
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	stream, err := streamspec.Parse([]byte(benchStream))
+	if err != nil {
+		return err
+	}
+	rawTopic := prefix + "raw"
+	if _, err := kafkax.EnsureTopics(ctx, adm, topics.Topic(event.TopicDLQ), topics.Topic(stream.Topic), topics.Topic("raw")); err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = adm.DeleteTopics(dctx, prefix+event.TopicDLQ, prefix+stream.Topic, rawTopic)
+	}()
+
+	// Ingest as the service builds it, with its default producer settings.
+	producer, err := kafkax.NewClient(o.kafka, nil, "", app.ProducerOpts(app.ProducerConfig{
+		MaxBufferedRecords: 20000, MaxBufferedBytes: 128 << 20, DeliveryTimeout: time.Minute}, 512<<10)...)
+	if err != nil {
+		return err
+	}
+	defer producer.Close()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	labels, err := streamspec.Labels()
+	if err != nil {
+		return err
+	}
+	reg, err := streams.New(logger, prometheus.NewRegistry(), labels, []*streamspec.Stream{stream},
+		func(context.Context, *streamspec.Stream) error { return nil }, nil)
+	if err != nil {
+		return err
+	}
+	if err := reg.Ensure(ctx); err != nil {
+		return err
+	}
+	in := intake.New(intake.Config{MaxEventBytes: 512 << 10, MaxFuture: 5 * time.Minute, MaxPast: 7 * 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix},
+		logger, prometheus.NewRegistry(), reg, producer, dedup.New(10*time.Minute, 500000))
+	keys, err := auth.New(auth.Config{Keys: "bench:" + auth.Hash("bench-key") + ":*"})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/events", httpapi.New(httpapi.Config{MaxBodyBytes: 4 << 20, MaxBatch: 1000, MaxInFlight: 512, RetryAfter: time.Second}, logger, prometheus.NewRegistry(), keys, in))
+	mux.HandleFunc("POST /empty", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency}, Timeout: 30 * time.Second}
+
+	post := func(path, contentType, body string, want int) error {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Authorization", "Bearer bench-key")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			return fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
+		}
+		return nil
+	}
+	run := randomHex(3)
+	batchBody := func(seq int64) string {
+		var b strings.Builder
+		b.WriteByte('[')
+		for i := range o.batch {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			s, _ := benchEvent(run+"-b", seq*int64(o.batch)+int64(i), o.eventBytes)
+			b.WriteString(s)
+		}
+		b.WriteByte(']')
+		return b.String()
+	}
+	rawRecord := func(tag string, seq int64) *kgo.Record {
+		_, data := benchEvent(run+tag, seq, o.eventBytes)
+		id := fmt.Sprintf("%s%s-%d", run, tag, seq)
+		return &kgo.Record{Topic: rawTopic, Key: []byte(fmt.Sprintf("user-%d", seq%10000)), Value: []byte(data), Headers: []kgo.RecordHeader{
+			{Key: "ce_specversion", Value: []byte("1.0")}, {Key: "ce_id", Value: []byte(id)}, {Key: "ce_source", Value: []byte("/bench/producer")},
+			{Key: "ce_type", Value: []byte(benchType)}, {Key: "ce_time", Value: []byte(time.Now().UTC().Format(time.RFC3339Nano))},
+			{Key: "ce_partitionkey", Value: []byte(fmt.Sprintf("user-%d", seq%10000))}, {Key: "content-type", Value: []byte("application/json")},
+		}}
+	}
+	// Warm up connections, the producer and the topics' leaders.
+	if err := post("/v1/events", httpapi.ContentTypeBatch, batchBody(1<<40), http.StatusAccepted); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if err := producer.ProduceSync(ctx, rawRecord("-w", 0)).FirstErr(); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+
+	sample, _ := benchEvent("size", 0, o.eventBytes)
+	fmt.Fprintf(out, "ingest-bench: brokers %s, %d partitions, %d clients, %v per scenario, events of %d bytes, batches of %d\n",
+		o.kafka.Brokers, o.partitions, o.concurrency, o.duration, len(sample), o.batch)
+	var results []result
+	results = append(results, load("empty net/http handler, 1 event a request", o, func(_ int, seq int64) (int, error) {
+		s, _ := benchEvent(run+"-e", seq, o.eventBytes)
+		return 1, post("/empty", httpapi.ContentTypeStructured, s, http.StatusAccepted)
+	}))
+	results = append(results, load("raw franz-go producer, 1 record a call (ProduceSync)", o, func(_ int, seq int64) (int, error) {
+		return 1, producer.ProduceSync(ctx, rawRecord("-r1", seq)).FirstErr()
+	}))
+	results = append(results, load("ingest HTTP, 1 event a request", o, func(_ int, seq int64) (int, error) {
+		s, _ := benchEvent(run+"-s", seq, o.eventBytes)
+		return 1, post("/v1/events", httpapi.ContentTypeStructured, s, http.StatusAccepted)
+	}))
+	results = append(results, load(fmt.Sprintf("raw franz-go producer, %d records a call (ProduceSync)", o.batch), o, func(_ int, seq int64) (int, error) {
+		recs := make([]*kgo.Record, o.batch)
+		for i := range recs {
+			recs[i] = rawRecord("-rb", seq*int64(o.batch)+int64(i))
+		}
+		return o.batch, producer.ProduceSync(ctx, recs...).FirstErr()
+	}))
+	results = append(results, load(fmt.Sprintf("ingest HTTP, batches of %d events", o.batch), o, func(_ int, seq int64) (int, error) {
+		return o.batch, post("/v1/events", httpapi.ContentTypeBatch, batchBody(seq), http.StatusAccepted)
+	}))
+
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tevents/s\tcalls/s\tp50\tp99\tfailures\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%v\t%v\t%d\t\n", r.name, r.eventsPerSec(), float64(r.requests)/r.elapsed.Seconds(),
+			r.pct(0.50).Round(10*time.Microsecond), r.pct(0.99).Round(10*time.Microsecond), r.failures)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	ratio := func(a, b result) float64 { return 100 * a.eventsPerSec() / max(1, b.eventsPerSec()) }
+	fmt.Fprintf(out, "ingest HTTP single / raw producer single: %.0f%%\n", ratio(results[2], results[1]))
+	fmt.Fprintf(out, "ingest HTTP batch / raw producer batch: %.0f%% (goal: at least 50%%)\n", ratio(results[4], results[3]))
+	fmt.Fprintf(out, "ingest HTTP single / empty net/http handler: %.0f%%\n", ratio(results[2], results[0]))
+	for _, r := range results {
+		if r.failures > 0 {
+			return fmt.Errorf("%s: %d failed calls", r.name, r.failures)
+		}
+	}
+	return nil
+}
