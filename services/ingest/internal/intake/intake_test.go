@@ -160,4 +160,3 @@ func TestDeadLetterFailure(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
-
