@@ -32,6 +32,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/kafkax"
@@ -240,7 +241,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/events", httpapi.New(httpapi.Config{MaxBodyBytes: 4 << 20, MaxBatch: 1000, MaxInFlight: 512, RetryAfter: time.Second}, logger, prometheus.NewRegistry(), keys, in))
+	mux.Handle("POST /v1/events", httpapi.New(httpapi.Config{MaxBodyBytes: 4 << 20, MaxBatch: 1000, MaxInFlight: 512, RetryAfter: time.Second}, logger, prometheus.NewRegistry(), noop.NewTracerProvider(), service.NewPropagator(), keys, in))
 	mux.HandleFunc("POST /empty", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusAccepted)

@@ -214,9 +214,11 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		})
 	})
 
-	in := intake.New(cfg.Intake, logger, rt.Registerer, reg, producer, dedup.New(cfg.Dedup.Window, cfg.Dedup.MaxEntries))
+	icfg := cfg.Intake
+	icfg.Propagator = rt.Propagator
+	in := intake.New(icfg, logger, rt.Registerer, reg, producer, dedup.New(cfg.Dedup.Window, cfg.Dedup.MaxEntries))
 	rt.AddActor("rejections-log", func(ctx context.Context) error { return in.Run(ctx, 30*time.Second) })
-	rt.Handle("POST /v1/events", httpapi.New(cfg.HTTP, logger, rt.Registerer, keys, in))
+	rt.Handle("POST /v1/events", httpapi.New(cfg.HTTP, logger, rt.Registerer, rt.TracerProvider, rt.Propagator, keys, in))
 	rt.Handle("GET /v1/streams", httpapi.StreamsHandler(keys, reg))
 
 	if cfg.Raw.Enabled {

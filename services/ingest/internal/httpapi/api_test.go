@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/kafkax"
@@ -82,13 +84,13 @@ func newFixture(t *testing.T) *fixture {
 	if err := reg.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	in := intake.New(intake.Config{MaxEventBytes: 8 << 10, MaxFuture: time.Minute, MaxPast: 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix},
+	in := intake.New(intake.Config{MaxEventBytes: 8 << 10, MaxFuture: time.Minute, MaxPast: 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix, Propagator: propagation.TraceContext{}},
 		logger, prometheus.NewRegistry(), reg, cl, dedup.New(time.Minute, 1000))
 	keys, err := auth.New(auth.Config{Keys: "all:" + auth.Hash(keyAll) + ":*;clicks:" + auth.Hash(keyClicks) + ":" + clickType})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 10, MaxInFlight: 16, RetryAfter: time.Second}, logger, prometheus.NewRegistry(), keys, in)
+	h := httpapi.New(httpapi.Config{MaxBodyBytes: 64 << 10, MaxBatch: 10, MaxInFlight: 16, RetryAfter: time.Second}, logger, prometheus.NewRegistry(), noop.NewTracerProvider(), propagation.TraceContext{}, keys, in)
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/events", h)
 	srv := httptest.NewServer(mux)
@@ -316,7 +318,8 @@ func TestAcceptedEvents(t *testing.T) {
 		t.Fatalf("structured: %d %s", code, b)
 	}
 	bin := request{contentType: "application/json; charset=utf-8", headers: map[string]string{
-		"ce-specversion": "1.0", "ce-id": "a-binary", "ce-source": "/test/shop", "ce-subject": "item%20one%E2%9C%93", "ce-type": clickType, "ce-time": tm.Format(time.RFC3339Nano), "ce-tenant": "acme"},
+		"ce-specversion": "1.0", "ce-id": "a-binary", "ce-source": "/test/shop", "ce-subject": "item%20one%E2%9C%93", "ce-type": clickType, "ce-time": tm.Format(time.RFC3339Nano), "ce-tenant": "acme",
+		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 		body: goodData("bob"), key: keyClicks}
 	if code, _, b := f.post(t, bin); code != 202 {
 		t.Fatalf("binary: %d %s", code, b)
@@ -362,7 +365,8 @@ func TestAcceptedEvents(t *testing.T) {
 	}
 	bn := byID["a-binary"]
 	if bn == nil || string(bn.Key) != "bob" || kafkatest.Header(bn, "ce_subject") != "item one✓" || kafkatest.Header(bn, "ce_tenant") != "acme" ||
-		kafkatest.Header(bn, "content-type") != "application/json; charset=utf-8" {
+		kafkatest.Header(bn, "content-type") != "application/json; charset=utf-8" ||
+		kafkatest.Header(bn, "ce_traceparent") != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
 		t.Fatalf("binary record: %+v", bn)
 	}
 	bt := byID["a-batch"]

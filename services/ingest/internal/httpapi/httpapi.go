@@ -19,6 +19,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
@@ -66,6 +69,8 @@ var _ Submitter = (*intake.Intake)(nil)
 // Handler serves POST /v1/events.
 type Handler struct {
 	cfg      Config
+	tracer   trace.Tracer
+	prop     propagation.TextMapPropagator
 	logger   *slog.Logger
 	keys     *auth.Keys
 	intake   Submitter
@@ -73,10 +78,13 @@ type Handler struct {
 	inFlight prometheus.Gauge
 }
 
-// New returns the handler.
-func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, keys *auth.Keys, in Submitter) *Handler {
+// New returns the handler. Each request gets a server span of tp, child of
+// the request's trace context as prop reads it from the headers; intake
+// writes it into the events that carry no trace context of their own.
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, tp trace.TracerProvider, prop propagation.TextMapPropagator, keys *auth.Keys, in Submitter) *Handler {
 	return &Handler{
-		cfg: cfg, logger: logger, keys: keys, intake: in,
+		cfg: cfg, logger: logger, keys: keys, intake: in, prop: prop,
+		tracer: tp.Tracer("github.com/tributary-ml/tributary/services/ingest/internal/httpapi"),
 		slots: make(chan struct{}, cfg.MaxInFlight),
 		inFlight: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
 			Name: "tributary_ingest_http_in_flight_requests",
@@ -142,7 +150,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i := range items {
 		items[i].Allowed = allowed
 	}
-	results := h.intake.Submit(r.Context(), httpSource, items)
+	ctx, span := h.tracer.Start(h.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header)), "POST /v1/events", trace.WithSpanKind(trace.SpanKindServer))
+	span.SetAttributes(attribute.Int("events", len(items)))
+	results := h.intake.Submit(ctx, httpSource, items)
+	span.End()
 	if m != modeBatch || whole {
 		res := results[0]
 		switch res.Outcome {

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/streamspec"
@@ -48,6 +49,9 @@ type Config struct {
 	ProduceTimeout time.Duration
 	// TopicPrefix is prepended to every topic written (tests only).
 	TopicPrefix string
+	// Propagator, when set, writes the trace context of Submit's ctx into
+	// the traceparent and tracestate extensions of events that have none.
+	Propagator propagation.TextMapPropagator
 }
 
 // Validate checks the configuration.
@@ -228,7 +232,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 	var claim *dedup.Claim
 	if rej == nil {
 		var err error
-		rec, rej, err = in.check(received, it)
+		rec, rej, err = in.check(ctx, received, it)
 		if err != nil {
 			return nil, in.count(src, Result{Outcome: Unavailable, Message: err.Error()}, "")
 		}
@@ -300,7 +304,7 @@ func (in *Intake) count(src Source, res Result, reason Reason) Result {
 
 // check validates a decoded event against its stream and builds its record.
 // err is set only when the record cannot be built (not the producer's fault).
-func (in *Intake) check(received time.Time, it *Item) (*kgo.Record, *Rejection, error) {
+func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo.Record, *Rejection, error) {
 	e := it.Event
 	if it.Size > in.cfg.MaxEventBytes {
 		return nil, reject(ReasonEventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
@@ -348,6 +352,11 @@ func (in *Intake) check(received time.Time, it *Item) (*kgo.Record, *Rejection, 
 		return nil, reject(ReasonEventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
+	if _, ok := e.Extensions()[event.TraceParentExtension]; !ok && in.cfg.Propagator != nil {
+		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
+			return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
+		}
+	}
 	rec, err := event.ToKafkaRecord(context.Background(), *e, in.cfg.TopicPrefix+s.Topic)
 	if err != nil {
 		return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
