@@ -85,7 +85,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, tp trace.Tr
 	return &Handler{
 		cfg: cfg, logger: logger, keys: keys, intake: in, prop: prop,
 		tracer: tp.Tracer("github.com/tributary-ml/tributary/services/ingest/internal/httpapi"),
-		slots: make(chan struct{}, cfg.MaxInFlight),
+		slots:  make(chan struct{}, cfg.MaxInFlight),
 		inFlight: promauto.With(reg).NewGauge(prometheus.GaugeOpts{
 			Name: "tributary_ingest_http_in_flight_requests",
 			Help: "POST /v1/events requests being handled (bounded by http.max-in-flight).",
