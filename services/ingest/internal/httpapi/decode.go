@@ -60,8 +60,8 @@ func rejected(r intake.Reason, raw []byte, format string, args ...any) intake.It
 // JSON array, is empty or holds more than maxBatch events is one rejected
 // item for the whole request (whole is true).
 func decodeBatch(body []byte, maxBatch int) (items []intake.Item, whole bool) {
-	var raws []json.RawMessage
-	if err := json.Unmarshal(body, &raws); err != nil {
+	raws, err := splitArray(body)
+	if err != nil {
 		return []intake.Item{rejected(intake.ReasonMalformedJSON, body, "body: a batch is a JSON array of events: %v", err)}, true
 	}
 	if len(raws) == 0 {
@@ -221,4 +221,77 @@ func decodeBinaryEvent(h http.Header, body []byte) intake.Item {
 		return rejected(intake.ReasonInvalidAttribute, body, "event: %v", err)
 	}
 	return intake.Item{Event: &e, Raw: body, Size: len(body)}
+}
+
+// splitArray returns the elements of a JSON array as sub-slices of body,
+// without copying them. It reads the body twice, once to check it is JSON
+// and once to cut it, where json.Unmarshal into []json.RawMessage reads it
+// three times and copies every element.
+func splitArray(body []byte) ([][]byte, error) {
+	if !json.Valid(body) {
+		var v any
+		return nil, json.Unmarshal(body, &v) // the decoder's error says where
+	}
+	i := skipSpace(body, 0)
+	if body[i] != '[' {
+		return nil, fmt.Errorf("not an array")
+	}
+	var out [][]byte
+	i = skipSpace(body, i+1)
+	if body[i] == ']' {
+		return out, nil
+	}
+	for {
+		end := valueEnd(body, i)
+		out = append(out, body[i:end:end])
+		i = skipSpace(body, end)
+		if body[i] == ']' {
+			return out, nil
+		}
+		i = skipSpace(body, i+1) // the comma
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns the end of the JSON value starting at i in valid JSON.
+func valueEnd(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			for i++; b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 { // the end of the enclosing array: a scalar ended here
+				return i
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		case ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
 }

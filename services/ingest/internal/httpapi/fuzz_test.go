@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"testing"
@@ -62,6 +64,39 @@ func FuzzDecode(f *testing.F) {
 				if _, err := event.ToKafkaRecord(context.Background(), *it.Event, "t"); err != nil {
 					t.Fatalf("decoded event does not encode: %v (%+v)", err, it.Event)
 				}
+			}
+		}
+	})
+}
+
+// FuzzSplitArray checks the batch splitter against encoding/json: the same
+// elements, or both refuse.
+func FuzzSplitArray(f *testing.F) {
+	for _, s := range []string{`[]`, ` [ 1 , "a\"]" , {"x":[1,{"y":"}"}]} , null,true ] `, `[1 2]`, `{}`, `[[],[[]]]`, `["\\"]`, `[1,]`, ` null `} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got, err := splitArray([]byte(body))
+		var want []json.RawMessage
+		wantErr := json.Unmarshal([]byte(body), &want)
+		if wantErr == nil && want == nil { // null: no array, which splitArray refuses
+			if err == nil {
+				t.Fatalf("splitArray accepted %q", body)
+			}
+			return
+		}
+		if (err != nil) != (wantErr != nil) {
+			t.Fatalf("splitArray error %v, json.Unmarshal error %v", err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d elements, want %d", len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("element %d: %q, want %q", i, got[i], want[i])
 			}
 		}
 	})
