@@ -337,10 +337,15 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	ratio := func(a, b result) float64 { return 100 * a.eventsPerSec() / max(1, b.eventsPerSec()) }
-	fmt.Fprintf(out, "ingest HTTP single / raw producer single: %.0f%%\n", ratio(results[2], results[1]))
-	fmt.Fprintf(out, "ingest HTTP batch / raw producer batch: %.0f%% (goal: at least 50%%)\n", ratio(results[4], results[3]))
-	fmt.Fprintf(out, "ingest HTTP single / empty net/http handler: %.0f%%\n", ratio(results[2], results[0]))
+	ratio := func(a, b result) string {
+		if a.events == 0 || b.events == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f%%", 100*a.eventsPerSec()/b.eventsPerSec())
+	}
+	fmt.Fprintf(out, "ingest HTTP single / raw producer single: %s\n", ratio(results[2], results[1]))
+	fmt.Fprintf(out, "ingest HTTP batch / raw producer batch: %s (goal: at least 50%%)\n", ratio(results[4], results[3]))
+	fmt.Fprintf(out, "ingest HTTP single / empty net/http handler: %s\n", ratio(results[2], results[0]))
 	for _, r := range results {
 		if r.failures > 0 {
 			return fmt.Errorf("%s: %d failed calls", r.name, r.failures)
