@@ -1,0 +1,36 @@
+// Package tiles is the aggregation core of Tributary's feature store: the
+// per-entity state of a feature view (hierarchical tiles of aggregation
+// states, the latest values, the applied Kafka offsets), how an event is
+// applied to it, how a feature is read from it at an instant, and its layout
+// in Redis. The features service applies events online (Redis) and offline
+// (training sets, from the events stored in ClickHouse) with this same code,
+// and serving reads Redis with it, so that a value read online at time t and
+// the training value for time t are equal by construction.
+//
+// # Tiles and window precision
+//
+// Time is in Unix milliseconds, UTC. Tiles have four sizes (levels): 10s, 1m,
+// 1h and 1d, aligned on the Unix epoch. Every event is added to the one tile
+// of each level that contains its event time. A tile holds one aggregation
+// state per distinct aggregate of the view (sum, mean, min, max and stddev of
+// one field under one filter share a state).
+//
+// A window W read at instant T covers the events with event time in
+// [start, T], where start is T−W rounded down to the window's unit: the
+// largest level not longer than W/24 (10s for windows under 24m, 1m under
+// 24h, 1h under 24d, 1d beyond). The window is thus up to one unit (at most
+// 1/24 of it, about 4%) longer than W at its old edge and exact at its new
+// edge. The read merges the fewest aligned tiles that cover [start, end of the
+// 10s tile holding T): at most about 5+59+23+days+23+59 tiles (125 for a 7d
+// window), whatever the number of events.
+//
+// # Order, lateness and idempotence
+//
+// Events of an entity are applied in their Kafka order (partition offset). An
+// event older than the entity's newest event by more than the view's lateness
+// is not applied (Late); one whose offset is at or below the last applied
+// offset of its partition is skipped (Duplicate), which makes a replay after
+// a crash change nothing. Floating-point states are updated in that order and
+// tiles merged in time order, so the online and the offline computations,
+// given the same events in the same order, agree to the last bit.
+package tiles

@@ -1,0 +1,239 @@
+package tiles
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// KeyPrefix starts every key of the online store.
+const KeyPrefix = "tributary:features:"
+
+// Key is the Redis hash of an entity in a view: tributary:features:<view>:
+// <first 12 hex digits of the view version>:<entity>. A new version of a view
+// starts from empty keys (the service backfills them); the old ones expire.
+func Key(prefix string, p *Plan, entity string) string {
+	v := p.View.Version
+	if len(v) > 12 {
+		v = v[:12]
+	}
+	return prefix + KeyPrefix + p.View.Name + ":" + v + ":" + entity
+}
+
+// Store reads and writes feature states in Redis. Prefix, prepended to every
+// key, separates tests and deployments sharing one Redis.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+// NewStore returns a Store over rdb.
+func NewStore(rdb redis.UniversalClient, prefix string) *Store {
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// Key is the Redis key of an entity in a view.
+func (s *Store) Key(p *Plan, entity string) string { return Key(s.prefix, p, entity) }
+
+// ReadFields are the hash fields a read at asOf needs: the meta field, then
+// the tiles of every window's cover.
+func (p *Plan) ReadFields(asOf int64) []string {
+	fields := []string{FieldMeta}
+	seen := map[TileKey]bool{}
+	for _, w := range p.windows {
+		for _, k := range Cover(asOf, w) {
+			if !seen[k] {
+				seen[k] = true
+				fields = append(fields, TileField(k))
+			}
+		}
+	}
+	return fields
+}
+
+// load builds a state from HMGET results of fields; nil when the entity has
+// no meta (unknown or expired).
+func (p *Plan) load(fields []string, vals []any) (*State, error) {
+	s := NewState(p)
+	found := false
+	for i, f := range fields {
+		str, ok := vals[i].(string)
+		if !ok {
+			continue
+		}
+		switch {
+		case f == FieldMeta:
+			if err := p.DecodeMeta([]byte(str), s); err != nil {
+				return nil, err
+			}
+			found = true
+		case len(f) > 2 && f[:2] == prefixOffset:
+			part, err1 := strconv.ParseInt(f[2:], 10, 32)
+			off, err2 := strconv.ParseInt(str, 10, 64)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("offset field %s=%q: %w", f, str, ErrCorrupt)
+			}
+			s.Offsets[int32(part)] = off
+		default:
+			k, ok := ParseTileField(f)
+			if !ok {
+				continue
+			}
+			t, err := p.DecodeTile([]byte(str))
+			if err != nil {
+				return nil, fmt.Errorf("field %s: %w", f, err)
+			}
+			s.Tiles[k] = t
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	return s, nil
+}
+
+// Read reads the features of entities in one view at asOf, one pipelined
+// round trip; out[i] holds the plan's features of entities[i] (nulls for an
+// unknown entity).
+func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64) ([][]Value, error) {
+	fields := p.ReadFields(asOf)
+	cmds := make([]*redis.SliceCmd, len(entities))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, e := range entities {
+			cmds[i] = pipe.HMGet(ctx, s.Key(p, e), fields...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read view %s: %w", p.View.Name, err)
+	}
+	out := make([][]Value, len(entities))
+	for i, c := range cmds {
+		st, err := p.load(fields, c.Val())
+		if err != nil {
+			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
+		}
+		out[i] = p.Read(st, asOf)
+	}
+	return out, nil
+}
+
+// Update is a run of events of one entity in one view, in Kafka order.
+type Update struct {
+	Plan   *Plan
+	Entity string
+	Events []Event
+	// Outcomes is filled by Apply: one per event.
+	Outcomes []Outcome
+}
+
+// Apply applies updates in two pipelined round trips: it reads the touched
+// fields and the field names of every key, applies the events (skipping
+// those already applied), and writes the changed tiles, the meta and the
+// offsets of each key in one MULTI/EXEC together with the deletion of
+// expired tiles and the key's TTL. now is the wall clock (Unix ms).
+func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
+	type read struct {
+		fields []string
+		vals   *redis.SliceCmd
+		names  *redis.StringSliceCmd
+	}
+	reads := make([]read, len(updates))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, u := range updates {
+			fields := []string{FieldMeta}
+			seen := map[string]bool{}
+			for _, e := range u.Events {
+				for _, f := range append([]string{OffsetField(e.Seq.Partition)}, touched(u.Plan, e.Time)...) {
+					if !seen[f] {
+						seen[f] = true
+						fields = append(fields, f)
+					}
+				}
+			}
+			key := s.Key(u.Plan, u.Entity)
+			reads[i] = read{fields: fields, vals: pipe.HMGet(ctx, key, fields...), names: pipe.HKeys(ctx, key)}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read feature states: %w", err)
+	}
+	type write struct {
+		key string
+		set []any
+		del []string
+		ttl time.Duration
+	}
+	writes := make([]write, 0, len(updates))
+	for i, u := range updates {
+		st, err := u.Plan.load(reads[i].fields, reads[i].vals.Val())
+		if err != nil {
+			return fmt.Errorf("entity %q of view %s: %w", u.Entity, u.Plan.View.Name, err)
+		}
+		if st == nil {
+			st = NewState(u.Plan)
+			// Offsets may exist without meta only if the meta was lost;
+			// start afresh either way.
+		}
+		u.Outcomes = u.Outcomes[:0]
+		for _, e := range u.Events {
+			u.Outcomes = append(u.Outcomes, st.Apply(u.Plan, e, now))
+		}
+		if !st.metaDirty {
+			continue
+		}
+		w := write{key: s.Key(u.Plan, u.Entity)}
+		w.set = append(w.set, FieldMeta, u.Plan.EncodeMeta(st))
+		for part, off := range st.Offsets {
+			w.set = append(w.set, OffsetField(part), strconv.FormatInt(off, 10))
+		}
+		ref := min(now, st.Newest)
+		for k := range st.dirty {
+			if t, ok := st.Tiles[k]; ok && k.Start+levelSize(k.Level) > ref-u.Plan.retention[k.Level] {
+				w.set = append(w.set, TileField(k), u.Plan.EncodeTile(t))
+			}
+		}
+		for _, name := range reads[i].names.Val() {
+			if k, ok := ParseTileField(name); ok && k.Start+levelSize(k.Level) <= ref-u.Plan.retention[k.Level] {
+				w.del = append(w.del, name)
+			}
+		}
+		slices.Sort(w.del)
+		w.ttl = time.Duration(u.Plan.ttl+u.Plan.lateness) * time.Millisecond
+		writes = append(writes, w)
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, w := range writes {
+			pipe.HSet(ctx, w.key, w.set...)
+			if len(w.del) > 0 {
+				pipe.HDel(ctx, w.key, w.del...)
+			}
+			pipe.PExpire(ctx, w.key, w.ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write feature states: %w", err)
+	}
+	return nil
+}
+
+// touched are the tile fields an event at t updates.
+func touched(p *Plan, t int64) []string {
+	if len(p.aggs) == 0 {
+		return nil
+	}
+	out := make([]string, NumLevels)
+	for l := range NumLevels {
+		out[l] = TileField(TileKey{Level: l, Start: floor(t, levelSize(l))})
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package tiles_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-ml/tributary/libs/tiles"
+)
+
+func redisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Redis")
+	}
+	addr := os.Getenv("TRIBUTARY_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis at %s (TRIBUTARY_REDIS_ADDR) unreachable: %v", addr, err)
+	}
+	return rdb
+}
+
+// TestStore applies events per entity in batches through Redis, replays a
+// part of them, and reads back values equal to the offline computation.
+func TestStore(t *testing.T) {
+	rdb := redisClient(t)
+	ctx := context.Background()
+	prefix := fmt.Sprintf("test-%d-", time.Now().UnixNano())
+	t.Cleanup(func() {
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	st := tiles.NewStore(rdb, prefix)
+	p := plan(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	entities := []string{"u1", "u2", "u:3"}
+	all := map[string][]tiles.Event{}
+	for _, e := range entities {
+		all[e] = events(r, 600, int64(3*24*time.Hour/time.Millisecond), int64(time.Hour/time.Millisecond))
+	}
+	apply := func(from, to int) {
+		var ups []*tiles.Update
+		for _, e := range entities {
+			ups = append(ups, &tiles.Update{Plan: p, Entity: e, Events: all[e][from:to]})
+		}
+		if err := st.Apply(ctx, ups, T0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 600; i += 50 {
+		apply(i, i+50)
+	}
+	apply(300, 600) // a replay
+	got, err := st.Read(ctx, p, append(slices.Clone(entities), "nobody"), T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entities {
+		want := p.Read(build(p, all[e], T0), T0)
+		if !slices.Equal(got[i], want) {
+			t.Errorf("entity %s:\n got %v\nwant %v", e, got[i], want)
+		}
+	}
+	for _, v := range got[3] {
+		if v.V != nil {
+			t.Errorf("unknown entity: %v", got[3])
+		}
+	}
+	// Old tiles are pruned: no tile older than the retention of its level.
+	names, err := rdb.HKeys(ctx, st.Key(p, "u1")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := min(T0, build(p, all["u1"], T0).Newest)
+	for _, n := range names {
+		if k, ok := tiles.ParseTileField(n); ok && k.Start+[]int64{tiles.Level0, tiles.Level1, tiles.Level2, tiles.Level3}[k.Level] <= ref-p.Retention(k.Level) {
+			t.Errorf("tile %s kept past its retention", n)
+		}
+	}
+	if ttl := rdb.PTTL(ctx, st.Key(p, "u1")).Val(); ttl <= 0 || ttl > 10*24*time.Hour {
+		t.Errorf("key TTL %v", ttl)
+	}
+	t.Logf("%d fields in one entity's hash", len(names))
+}

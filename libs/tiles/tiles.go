@@ -1,0 +1,554 @@
+package tiles
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/tributary-ml/tributary/libs/featurespec"
+)
+
+// Tile sizes in milliseconds, finest first.
+const (
+	Level0 int64 = 10_000
+	Level1 int64 = 60_000
+	Level2 int64 = 3_600_000
+	Level3 int64 = 86_400_000
+)
+
+// NumLevels is the number of tile sizes.
+const NumLevels = 4
+
+func levelSize(l int) int64 {
+	switch l {
+	case 0:
+		return Level0
+	case 1:
+		return Level1
+	case 2:
+		return Level2
+	}
+	return Level3
+}
+
+// Unit returns the level whose size the old edge of a window of w
+// milliseconds is rounded to: the largest level not longer than w/24.
+func Unit(w int64) int {
+	u := 0
+	for l := 1; l < NumLevels; l++ {
+		if levelSize(l) <= w/24 {
+			u = l
+		}
+	}
+	return u
+}
+
+// WindowStart is the first millisecond a window of w milliseconds read at
+// asOf covers.
+func WindowStart(asOf, w int64) int64 {
+	return floor(asOf-w, levelSize(Unit(w)))
+}
+
+func floor(t, g int64) int64 {
+	r := t % g
+	if r < 0 {
+		r += g
+	}
+	return t - r
+}
+
+// TileKey identifies a tile: its level and start (Unix ms).
+type TileKey struct {
+	Level int
+	Start int64
+}
+
+// Cover returns the tiles a window of w milliseconds read at asOf merges,
+// oldest first.
+func Cover(asOf, w int64) []TileKey {
+	p := WindowStart(asOf, w)
+	end := floor(asOf, Level0) + Level0
+	var out []TileKey
+	for p < end {
+		l := NumLevels - 1
+		for ; l > 0; l-- {
+			g := levelSize(l)
+			if floor(p, g) == p && p+g <= end {
+				break
+			}
+		}
+		out = append(out, TileKey{Level: l, Start: p})
+		p += levelSize(l)
+	}
+	return out
+}
+
+// kind is what an aggregation state keeps.
+type kind uint8
+
+const (
+	kindCount    kind = iota + 1 // events that pass the filter and have the field
+	kindNumeric                  // count, sum, Welford mean and M2, min, max
+	kindLast                     // value of the newest event
+	kindDistinct                 // set of value hashes
+)
+
+func kindOf(a featurespec.Agg) kind {
+	switch a {
+	case featurespec.AggCount:
+		return kindCount
+	case featurespec.AggLast, featurespec.AggLatest:
+		return kindLast
+	case featurespec.AggDistinct:
+		return kindDistinct
+	}
+	return kindNumeric
+}
+
+type aggregate struct {
+	kind   kind
+	field  string
+	filter *featurespec.Filter
+	key    string
+}
+
+type featurePlan struct {
+	agg    int   // index of the aggregate (tile state or latest state)
+	window int64 // ms; 0 for latest
+	latest bool
+}
+
+// Plan is a view compiled for applying and reading: its distinct
+// aggregates, the features mapped onto them, and how long each tile level
+// must be kept. It is immutable and safe for concurrent use.
+type Plan struct {
+	View      featurespec.View
+	aggs      []aggregate // tile states
+	latest    []aggregate // latest-value states (not tiled)
+	features  []featurePlan
+	windows   []int64
+	retention [NumLevels]int64
+	ttl       int64
+	lateness  int64
+}
+
+// Compile prepares a view.
+func Compile(v featurespec.View) *Plan {
+	p := &Plan{View: v, ttl: time.Duration(v.TTL).Milliseconds(), lateness: time.Duration(v.Lateness).Milliseconds()}
+	index := func(list *[]aggregate, a aggregate) int {
+		if i := slices.IndexFunc(*list, func(b aggregate) bool { return b.key == a.key }); i >= 0 {
+			return i
+		}
+		*list = append(*list, a)
+		return len(*list) - 1
+	}
+	for _, f := range v.Features {
+		a := aggregate{kind: kindOf(f.Agg), field: f.Field, filter: f.Filter}
+		a.key = fmt.Sprintf("%d|%s|%s", a.kind, a.field, filterKey(f.Filter))
+		if f.Agg == featurespec.AggLatest {
+			p.features = append(p.features, featurePlan{agg: index(&p.latest, a), latest: true})
+			continue
+		}
+		w := time.Duration(f.Window).Milliseconds()
+		p.features = append(p.features, featurePlan{agg: index(&p.aggs, a), window: w})
+		if !slices.Contains(p.windows, w) {
+			p.windows = append(p.windows, w)
+		}
+	}
+	slices.Sort(p.windows)
+	// Level l is read anywhere in windows whose unit is at or below l, and
+	// otherwise only within the last tile of the next level.
+	for l := range NumLevels {
+		r := levelSize(min(l+1, NumLevels-1))
+		for _, w := range p.windows {
+			if Unit(w) <= l {
+				r = max(r, w+levelSize(Unit(w)))
+			}
+		}
+		p.retention[l] = r + 2*levelSize(l)
+	}
+	return p
+}
+
+func filterKey(f *featurespec.Filter) string {
+	if f == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %s %v %v", f.Field, f.Op, f.Value, f.Values)
+}
+
+// Features are the number of features of the plan's view.
+func (p *Plan) Features() int { return len(p.features) }
+
+// Retention is how long, in ms, tiles of level l are kept behind the newest
+// event (or the wall clock, if earlier).
+func (p *Plan) Retention(l int) int64 { return p.retention[l] }
+
+// Seq orders events of an entity that share an event time: their Kafka
+// partition and offset.
+type Seq struct {
+	Partition int32
+	Offset    int64
+}
+
+func (s Seq) compare(o Seq) int {
+	return cmp.Or(cmp.Compare(s.Partition, o.Partition), cmp.Compare(s.Offset, o.Offset))
+}
+
+// Event is an event as the aggregation reads it.
+type Event struct {
+	// Time is the event time, Unix ms.
+	Time int64
+	Seq  Seq
+	// Fields are the top-level fields of the event data, as encoding/json
+	// decodes them (float64, string, bool, nil, maps, slices).
+	Fields map[string]any
+}
+
+// Agg is one aggregation state.
+type Agg struct {
+	N      int64
+	Sum    float64
+	Mean   float64
+	M2     float64
+	Min    float64
+	Max    float64
+	Newest int64 // newest event time included, Unix ms
+	Last   any   // kindLast: value of the newest event (float64, string, bool)
+	LastT  int64
+	LastS  Seq
+	Set    map[uint64]struct{} // kindDistinct
+}
+
+// State is the state of one entity in one view.
+type State struct {
+	// Newest is the newest event time applied, Unix ms; meaningful when
+	// Events > 0.
+	Newest int64
+	// Events counts the events applied.
+	Events int64
+	// Latest holds the latest-value states.
+	Latest []Agg
+	// Tiles holds the tile states, one Agg per aggregate of the plan.
+	Tiles map[TileKey][]Agg
+	// Offsets are the last applied offsets per partition.
+	Offsets map[int32]int64
+
+	dirty     map[TileKey]bool
+	metaDirty bool
+}
+
+// NewState returns the empty state of an entity.
+func NewState(p *Plan) *State {
+	return &State{Latest: make([]Agg, len(p.latest)), Tiles: map[TileKey][]Agg{}, Offsets: map[int32]int64{}, dirty: map[TileKey]bool{}}
+}
+
+// Outcome says what Apply did with an event.
+type Outcome int
+
+// Outcomes.
+const (
+	Applied   Outcome = iota
+	Duplicate         // at or below the partition's last applied offset
+	Late              // older than the newest event by more than the lateness
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Applied:
+		return "applied"
+	case Duplicate:
+		return "duplicate"
+	}
+	return "late"
+}
+
+// Apply adds an event to the state. ref is the instant tiles older than the
+// retention are measured from (the wall clock online, math.MaxInt64
+// offline, which keeps everything): a tile that no read at or after ref can
+// need is not written.
+func (s *State) Apply(p *Plan, e Event, ref int64) Outcome {
+	if last, ok := s.Offsets[e.Seq.Partition]; ok && e.Seq.Offset <= last {
+		return Duplicate
+	}
+	s.Offsets[e.Seq.Partition] = e.Seq.Offset
+	s.metaDirty = true
+	if s.Events > 0 && e.Time < s.Newest-p.lateness {
+		return Late
+	}
+	if s.Events == 0 || e.Time > s.Newest {
+		s.Newest = e.Time
+	}
+	s.Events++
+	for i, a := range p.latest {
+		a.add(&s.Latest[i], e)
+	}
+	if len(p.aggs) == 0 {
+		return Applied
+	}
+	ref = min(ref, s.Newest)
+	for l := range NumLevels {
+		g := levelSize(l)
+		k := TileKey{Level: l, Start: floor(e.Time, g)}
+		if k.Start+g <= ref-p.retention[l] {
+			continue
+		}
+		t, ok := s.Tiles[k]
+		if !ok {
+			t = make([]Agg, len(p.aggs))
+			s.Tiles[k] = t
+		}
+		for i, a := range p.aggs {
+			a.add(&t[i], e)
+		}
+		if s.dirty == nil {
+			s.dirty = map[TileKey]bool{}
+		}
+		s.dirty[k] = true
+	}
+	return Applied
+}
+
+// Prune drops the tiles that no read at or after ref can need and returns
+// their keys.
+func (s *State) Prune(p *Plan, ref int64) []TileKey {
+	ref = min(ref, s.Newest)
+	var out []TileKey
+	for k := range s.Tiles {
+		if k.Start+levelSize(k.Level) <= ref-p.retention[k.Level] {
+			out = append(out, k)
+			delete(s.Tiles, k)
+			delete(s.dirty, k)
+		}
+	}
+	return out
+}
+
+func (a aggregate) add(st *Agg, e Event) {
+	if a.filter != nil && !match(a.filter, e.Fields[a.filter.Field]) {
+		return
+	}
+	var v any
+	if a.field != "" {
+		v = e.Fields[a.field]
+		if v == nil {
+			return
+		}
+	}
+	switch a.kind {
+	case kindCount:
+		st.N++
+	case kindNumeric:
+		x, ok := v.(float64)
+		if !ok {
+			return
+		}
+		if st.N == 0 {
+			st.Min, st.Max = x, x
+		} else {
+			st.Min, st.Max = math.Min(st.Min, x), math.Max(st.Max, x)
+		}
+		st.N++
+		st.Sum += x
+		d := x - st.Mean
+		st.Mean += d / float64(st.N)
+		st.M2 += d * (x - st.Mean)
+	case kindLast:
+		switch v.(type) {
+		case float64, string, bool:
+		default:
+			return
+		}
+		if st.N == 0 || e.Time > st.LastT || (e.Time == st.LastT && e.Seq.compare(st.LastS) > 0) {
+			st.Last, st.LastT, st.LastS = v, e.Time, e.Seq
+		}
+		st.N++
+	case kindDistinct:
+		h, ok := hashValue(v)
+		if !ok {
+			return
+		}
+		if st.Set == nil {
+			st.Set = map[uint64]struct{}{}
+		}
+		st.Set[h] = struct{}{}
+		st.N++
+	}
+	if st.N == 1 || e.Time > st.Newest {
+		st.Newest = e.Time
+	}
+}
+
+func hashValue(v any) (uint64, bool) {
+	h := fnv.New64a()
+	switch x := v.(type) {
+	case float64:
+		h.Write([]byte{'n'})
+		h.Write(strconv.AppendFloat(nil, x, 'g', -1, 64))
+	case string:
+		h.Write([]byte{'s'})
+		h.Write([]byte(x))
+	case bool:
+		h.Write([]byte{'b'})
+		h.Write(strconv.AppendBool(nil, x))
+	default:
+		return 0, false
+	}
+	return h.Sum64(), true
+}
+
+func match(f *featurespec.Filter, v any) bool {
+	if v == nil {
+		return false
+	}
+	switch f.Op {
+	case featurespec.OpEq:
+		return v == f.Value
+	case featurespec.OpNe:
+		return v != f.Value
+	case featurespec.OpIn:
+		return slices.Contains(f.Values, v)
+	}
+	x, ok1 := v.(float64)
+	y, ok2 := f.Value.(float64)
+	if !ok1 || !ok2 {
+		return false
+	}
+	switch f.Op {
+	case featurespec.OpGt:
+		return x > y
+	case featurespec.OpGe:
+		return x >= y
+	case featurespec.OpLt:
+		return x < y
+	case featurespec.OpLe:
+		return x <= y
+	}
+	return false
+}
+
+// merge folds b into a; b is the later tile.
+func merge(k kind, a *Agg, b Agg) {
+	if b.N == 0 {
+		return
+	}
+	if a.N == 0 {
+		set := a.Set
+		*a = b
+		a.Set = nil
+		if k == kindDistinct {
+			a.Set = set
+			if a.Set == nil {
+				a.Set = make(map[uint64]struct{}, len(b.Set))
+			}
+			for h := range b.Set {
+				a.Set[h] = struct{}{}
+			}
+		}
+		return
+	}
+	switch k {
+	case kindNumeric:
+		n := a.N + b.N
+		d := b.Mean - a.Mean
+		a.Mean += d * float64(b.N) / float64(n)
+		a.M2 += b.M2 + d*d*float64(a.N)*float64(b.N)/float64(n)
+		a.Sum += b.Sum
+		a.Min, a.Max = math.Min(a.Min, b.Min), math.Max(a.Max, b.Max)
+	case kindLast:
+		if b.LastT > a.LastT || (b.LastT == a.LastT && b.LastS.compare(a.LastS) > 0) {
+			a.Last, a.LastT, a.LastS = b.Last, b.LastT, b.LastS
+		}
+	case kindDistinct:
+		for h := range b.Set {
+			a.Set[h] = struct{}{}
+		}
+	}
+	a.N += b.N
+	a.Newest = max(a.Newest, b.Newest)
+}
+
+// Value is a feature's value at an instant: V is nil (null), a float64, an
+// int64, a string or a bool; Time is the event time (Unix ms) of the newest
+// event it includes, 0 when none.
+type Value struct {
+	V    any
+	Time int64
+}
+
+// ErrUnknownFeature reports a feature index out of range.
+var ErrUnknownFeature = errors.New("unknown feature")
+
+// Read computes every feature of the plan at asOf. A nil state (unknown
+// entity), or one whose newest event is older than the view's TTL at asOf,
+// reads as nulls. Events after asOf must not be in the state: the offline
+// path builds it from the events up to asOf, and online asOf is now.
+func (p *Plan) Read(s *State, asOf int64) []Value {
+	out := make([]Value, len(p.features))
+	if s == nil || s.Events == 0 || s.Newest < asOf-p.ttl {
+		return out
+	}
+	merged := map[int64][]Agg{}
+	for _, w := range p.windows {
+		m := make([]Agg, len(p.aggs))
+		for _, k := range Cover(asOf, w) {
+			t, ok := s.Tiles[k]
+			if !ok {
+				continue
+			}
+			for i, a := range p.aggs {
+				merge(a.kind, &m[i], t[i])
+			}
+		}
+		merged[w] = m
+	}
+	for i, f := range p.features {
+		feat := p.View.Features[i]
+		var st Agg
+		if f.latest {
+			st = s.Latest[f.agg]
+		} else {
+			st = merged[f.window][f.agg]
+		}
+		out[i] = value(feat.Agg, st)
+		if x, ok := out[i].V.(float64); ok && feat.Type == featurespec.ValueInt {
+			out[i].V = int64(x)
+		}
+	}
+	return out
+}
+
+func value(a featurespec.Agg, st Agg) Value {
+	v := Value{Time: st.Newest}
+	switch a {
+	case featurespec.AggCount:
+		v.V = st.N
+	case featurespec.AggDistinct:
+		v.V = int64(len(st.Set))
+	case featurespec.AggSum:
+		v.V = st.Sum
+	}
+	if st.N == 0 {
+		v.Time = 0
+		return v
+	}
+	switch a {
+	case featurespec.AggMean:
+		v.V = st.Mean
+	case featurespec.AggMin:
+		v.V = st.Min
+	case featurespec.AggMax:
+		v.V = st.Max
+	case featurespec.AggStddev:
+		v.V = math.Sqrt(st.M2 / float64(st.N))
+	case featurespec.AggLast, featurespec.AggLatest:
+		v.V = st.Last
+		v.Time = st.LastT
+	}
+	return v
+}
