@@ -325,7 +325,7 @@ func TestAcceptedEvents(t *testing.T) {
 		t.Fatalf("binary: %d %s", code, b)
 	}
 	// No time: ingest stamps it.
-	if code, _, b := f.post(t, request{contentType: batch, body: "[" + click("a-batch", goodData("carol"), map[string]any{"time": nil}) + "]"}); code != 202 {
+	if code, _, b := f.post(t, request{contentType: batch, body: "[" + click("a-batch", goodData("carol"), map[string]any{"time": nil, "datacontenttype": nil}) + "]"}); code != 202 {
 		t.Fatalf("batch: %d %s", code, b)
 	}
 	// The same (source, id) again: accepted as a duplicate, not written.
@@ -370,7 +370,7 @@ func TestAcceptedEvents(t *testing.T) {
 		t.Fatalf("binary record: %+v", bn)
 	}
 	bt := byID["a-batch"]
-	if bt == nil || string(bt.Key) != "carol" || kafkatest.Header(bt, "ce_time") == "" {
+	if bt == nil || string(bt.Key) != "carol" || kafkatest.Header(bt, "ce_time") == "" || kafkatest.Header(bt, "content-type") != "application/json" {
 		t.Fatalf("batch record: %+v", bt)
 	}
 	labels := kafkatest.Read(t, f.brokers, f.prefix+event.TopicLabels, 1, 10*time.Second, 200*time.Millisecond)

@@ -319,7 +319,11 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	if it.Stream != "" && s.Name != it.Stream {
 		return nil, reject(ReasonStreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
 	}
-	if ct := e.DataContentType(); ct != "" && !isJSON(ct) {
+	switch ct := e.DataContentType(); {
+	case ct == "":
+		// JSON is implied (JSON event format); say so for the consumers.
+		e.SetDataContentType("application/json")
+	case !isJSON(ct):
 		return nil, reject(ReasonUnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
 	}
 	fields, err := s.Check(e.Data())
