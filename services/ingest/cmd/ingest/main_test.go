@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,16 @@ func TestStartReadyStop(t *testing.T) {
 	}
 	if len(checks) != 4 {
 		t.Errorf("unexpected readiness checks: %v", checks)
+	}
+	code, body := p.Get("/metrics")
+	for _, name := range []string{"tributary_ingest_producer_buffer_fill_ratio", "tributary_ingest_producer_buffered_records", "tributary_ingest_streams", "tributary_ingest_http_in_flight_requests"} {
+		if code != 200 || !strings.Contains(string(body), name) {
+			t.Errorf("/metrics (%d) has no %s", code, name)
+		}
+	}
+	// Without keys every request is refused, and the refusal is counted.
+	if code, _ := p.Get("/v1/streams"); code != 401 {
+		t.Errorf("GET /v1/streams without keys: %d, want 401", code)
 	}
 	if code := p.Stop(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, p.Logs())

@@ -117,7 +117,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("raw.group: required when raw.enabled"))
 	}
 	if c.StreamsDir != "" {
-		if _, err := streamspec.LoadDir(os.DirFS(c.StreamsDir)); err != nil {
+		if fi, err := os.Stat(c.StreamsDir); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("streams.dir: %q is not a directory", c.StreamsDir))
+		} else if _, err := streamspec.LoadDir(os.DirFS(c.StreamsDir)); err != nil {
 			errs = append(errs, fmt.Errorf("streams.dir: %w", err))
 		}
 	}
