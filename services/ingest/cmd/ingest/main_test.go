@@ -43,7 +43,7 @@ func TestStartReadyStop(t *testing.T) {
 			t.Errorf("/metrics (%d) has no %s", code, name)
 		}
 	}
-	// Without keys every request is refused, and the refusal is counted.
+	// Without keys (none configured, auth not disabled) every request is refused.
 	if code, _ := p.Get("/v1/streams"); code != 401 {
 		t.Errorf("GET /v1/streams without keys: %d, want 401", code)
 	}
