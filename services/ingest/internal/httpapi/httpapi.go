@@ -1,7 +1,3 @@
-// Package httpapi is the ingest service's HTTP API: POST /v1/events takes
-// one CloudEvent in structured or binary mode, or a batch, checks the
-// producer's API key and hands the events to intake, answering only once
-// Kafka has them (see the service README for the status codes).
 package httpapi
 
 import (
