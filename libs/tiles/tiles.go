@@ -112,6 +112,7 @@ func kindOf(a featurespec.Agg) kind {
 
 type aggregate struct {
 	kind   kind
+	typ    featurespec.ValueType // kindLast: the values kept
 	field  string
 	filter *featurespec.Filter
 	key    string
@@ -149,7 +150,10 @@ func Compile(v featurespec.View) *Plan {
 	}
 	for _, f := range v.Features {
 		a := aggregate{kind: kindOf(f.Agg), field: f.Field, filter: f.Filter}
-		a.key = fmt.Sprintf("%d|%s|%s", a.kind, a.field, filterKey(f.Filter))
+		if a.kind == kindLast {
+			a.typ = f.Type
+		}
+		a.key = fmt.Sprintf("%d|%s|%s|%s", a.kind, a.typ, a.field, filterKey(f.Filter))
 		if f.Agg == featurespec.AggLatest {
 			p.features = append(p.features, featurePlan{agg: index(&p.latest, a), latest: true})
 			continue
@@ -359,9 +363,7 @@ func (a aggregate) add(st *Agg, e Event) {
 		st.Mean += d / float64(st.N)
 		st.M2 += d * (x - st.Mean)
 	case kindLast:
-		switch v.(type) {
-		case float64, string, bool:
-		default:
+		if !typed(a.typ, v) {
 			return
 		}
 		if st.N == 0 || e.Time > st.LastT || (e.Time == st.LastT && e.Seq.compare(st.LastS) > 0) {
@@ -382,6 +384,19 @@ func (a aggregate) add(st *Agg, e Event) {
 	if st.N == 1 || e.Time > st.Newest {
 		st.Newest = e.Time
 	}
+}
+
+// typed reports whether a decoded JSON value has the feature's type.
+func typed(t featurespec.ValueType, v any) bool {
+	switch v.(type) {
+	case float64:
+		return t == featurespec.ValueFloat || t == featurespec.ValueInt
+	case string:
+		return t == featurespec.ValueString
+	case bool:
+		return t == featurespec.ValueBool
+	}
+	return false
 }
 
 func hashValue(v any) (uint64, bool) {

@@ -135,6 +135,11 @@ func naive(v featurespec.View, f featurespec.Feature, evs []tiles.Event, asOf in
 				continue
 			}
 		}
+		if f.Agg == featurespec.AggLast || f.Agg == featurespec.AggLatest {
+			if _, isStr := fv.(string); isStr != (f.Type == featurespec.ValueString) {
+				continue
+			}
+		}
 		switch f.Agg {
 		case featurespec.AggSum, featurespec.AggMean, featurespec.AggMin, featurespec.AggMax, featurespec.AggStddev:
 			x, ok := fv.(float64)

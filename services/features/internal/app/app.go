@@ -1,21 +1,19 @@
 // Package app is the features service: its configuration, its connections to
-// Kafka, NATS (with JetStream), Redis, ClickHouse, and its work.
-//
-// Turns event streams into features. It keeps windowed aggregates per entity
-// (count, sum, mean, min, max, last, stddev over sliding windows, from tiles) in
-// Redis for online reads, appends the same history to ClickHouse, and builds
-// point-in-time-correct training sets (Parquet, in the NATS object store) with
-// the same Go aggregation code, so that online and offline values are equal.
-// Feature definitions live in the NATS KV bucket tributary_features.
-//
-// Today it connects and reports ready; the issues named in the README fill
-// it in.
+// Kafka, NATS (with JetStream), Redis, ClickHouse, and its parts: the catalog
+// of feature views (following the KV bucket tributary_features), the
+// materializer (Kafka to ClickHouse and Redis tiles), the online read API and
+// the training-set builder.
 package app
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/kafkax"
@@ -23,16 +21,31 @@ import (
 	"github.com/tributary-ml/tributary/libs/redisx"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/deps"
+	"github.com/tributary-ml/tributary/libs/tiles"
+	"github.com/tributary-ml/tributary/services/features/internal/api"
+	"github.com/tributary-ml/tributary/services/features/internal/catalog"
+	"github.com/tributary-ml/tributary/services/features/internal/datasets"
+	"github.com/tributary-ml/tributary/services/features/internal/materialize"
+	"github.com/tributary-ml/tributary/services/features/internal/offline"
 )
 
 // Config is the features service's configuration.
 type Config struct {
-	Kafka      kafkax.Config
-	Topics     kafkax.TopicsConfig
-	NATS       natsx.Config
-	JetStream  natsx.BootstrapConfig
-	Redis      redisx.Config
-	ClickHouse chx.Config
+	Kafka        kafkax.Config
+	Topics       kafkax.TopicsConfig
+	NATS         natsx.Config
+	JetStream    natsx.BootstrapConfig
+	Redis        redisx.Config
+	ClickHouse   chx.Config
+	Materializer materialize.Config
+	// DatasetsConsumer is the durable JetStream consumer of dataset
+	// requests; empty: the service builds no training sets.
+	DatasetsConsumer string
+
+	// Prefix is prepended to Kafka topics and Redis keys (tests share the
+	// servers with the platform); not a flag. NATS resources take
+	// JetStream.Prefix.
+	Prefix string
 }
 
 // deps points at the dependency configurations in c.
@@ -43,11 +56,19 @@ func (c *Config) deps() deps.Config {
 // RegisterFlags registers the service's flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.deps().RegisterFlags(fs)
+	c.Materializer.RegisterFlags(fs)
+	fs.StringVar(&c.DatasetsConsumer, "datasets.consumer", "features-datasets", "Durable JetStream consumer of dataset requests (tributary.dataset.requested); empty: build no training sets.")
 }
 
 // Validate checks the configuration without contacting anything.
 func (c *Config) Validate() error {
-	return c.deps().Validate()
+	if err := c.deps().Validate(); err != nil {
+		return err
+	}
+	if !offline.ValidIdentifier(c.ClickHouse.Database) {
+		return fmt.Errorf("clickhouse.database: %q is not an identifier", c.ClickHouse.Database)
+	}
+	return c.Materializer.Validate()
 }
 
 // App is the running features service.
@@ -55,6 +76,7 @@ type App struct {
 	cfg     Config
 	logger  *slog.Logger
 	clients *deps.Clients
+	Catalog *catalog.Catalog
 }
 
 // New connects to the service's dependencies (without waiting for them: a
@@ -65,13 +87,78 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: rt.Logger, clients: clients}
+	a := &App{cfg: cfg, logger: rt.Logger, clients: clients, Catalog: catalog.New(rt.Logger, rt.Registerer)}
+	views := a.Catalog.Snapshot
+
+	kcfg := cfg.Kafka
+	kcfg.ClientID = rt.Name + "-materializer"
+	mcfg := cfg.Materializer
+	mcfg.TopicPrefix = cfg.Prefix
+	consumer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_"+rt.Name+"_materializer_kafka", mcfg.ConsumeOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	rt.AddCloser("materializer-kafka", func(context.Context) error { consumer.Close(); return nil })
+
+	store := tiles.NewStore(clients.Redis, cfg.Prefix)
+	off := offline.NewStore(clients.ClickHouse, cfg.ClickHouse.Database)
+	mat := materialize.New(mcfg, rt.Logger, rt.Registerer, consumer, views, store, off)
+	api.New(views, store, rt.Logger).Register(rt.Handle)
+
+	kv := func(ctx context.Context) (jetstream.KeyValue, error) {
+		_, js, err := clients.NATS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		kv, err := js.KeyValue(ctx, cfg.JetStream.Prefix+natsx.BucketFeatures)
+		if err != nil {
+			return nil, fmt.Errorf("open bucket %s: %w", cfg.JetStream.Prefix+natsx.BucketFeatures, err)
+		}
+		return kv, nil
+	}
+	rt.AddActor("definitions", func(ctx context.Context) error { return a.Catalog.Watch(ctx, kv) })
+	rt.AddCheck("definitions", func(context.Context) error {
+		select {
+		case <-a.Catalog.Ready():
+			return nil
+		default:
+			return errors.New("feature definitions not read yet")
+		}
+	})
+	rt.AddActor("materializer", func(ctx context.Context) error {
+		// Events consumed before the views are known would be stored
+		// without being applied.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-a.Catalog.Ready():
+		}
+		return mat.Run(ctx)
+	})
+	if cfg.DatasetsConsumer != "" {
+		b := datasets.NewBuilder(off, views, rt.Logger, rt.Registerer, cfg.JetStream.Prefix)
+		rt.AddActor("datasets", func(ctx context.Context) error {
+			for {
+				_, js, err := clients.NATS(ctx)
+				if err == nil {
+					err = b.Consume(ctx, js, cfg.DatasetsConsumer)
+				}
+				if ctx.Err() != nil {
+					return nil
+				}
+				rt.Logger.Warn("dataset requests consumer stopped, restarting", "error", err)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(time.Second):
+				}
+			}
+		})
+	}
 	return a, nil
 }
 
-// Run does the service's work until ctx ends. The consumers and other loops
-// of later issues start here (or as actors added in New) and return when ctx
-// is cancelled, after the HTTP server has drained.
+// Run does the service's work until ctx ends; the parts run as actors.
 func (a *App) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil

@@ -1,0 +1,195 @@
+// Package api serves online feature reads over HTTP: POST /v1/features for
+// many entities and feature references at once, GET
+// /v1/features/{view}/{entity} for one entity's whole view. Values are
+// computed from the Redis tiles with libs/tiles at the instant of the
+// request (as_of), which the answer carries.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tributary-ml/tributary/libs/tiles"
+	"github.com/tributary-ml/tributary/services/features/internal/catalog"
+	"github.com/tributary-ml/tributary/services/features/internal/offline"
+)
+
+// Limits of one request.
+const (
+	MaxEntities = 1000
+	MaxFeatures = 500
+	maxBody     = 1 << 20
+)
+
+// Reader reads feature values of entities in one view.
+type Reader interface {
+	Read(ctx context.Context, p *tiles.Plan, entities []string, asOf int64) ([][]tiles.Value, error)
+}
+
+var _ Reader = (*tiles.Store)(nil)
+
+// API is the HTTP handler set.
+type API struct {
+	views  func() *catalog.Snapshot
+	reader Reader
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns the API.
+func New(views func() *catalog.Snapshot, reader Reader, logger *slog.Logger) *API {
+	return &API{views: views, reader: reader, logger: logger, now: time.Now}
+}
+
+// Register adds the routes to mux-like handle.
+func (a *API) Register(handle func(pattern string, h http.Handler)) {
+	handle("POST /v1/features", http.HandlerFunc(a.readMany))
+	handle("GET /v1/features/{view}/{entity}", http.HandlerFunc(a.readOne))
+}
+
+// Value is one feature value in an answer: value is null when the entity has
+// none; event_time is the time of the newest event it includes.
+type Value struct {
+	Value     any        `json:"value"`
+	EventTime *time.Time `json:"event_time"`
+}
+
+// Request is the body of POST /v1/features.
+type Request struct {
+	Entities []string `json:"entities"`
+	Features []string `json:"features"`
+}
+
+// EntityValues are one entity's values, by feature reference (or name).
+type EntityValues struct {
+	Entity string           `json:"entity"`
+	Values map[string]Value `json:"values"`
+}
+
+// Response is the answer of POST /v1/features.
+type Response struct {
+	AsOf    time.Time      `json:"as_of"`
+	Results []EntityValues `json:"results"`
+}
+
+// ViewResponse is the answer of GET /v1/features/{view}/{entity}.
+type ViewResponse struct {
+	View    string           `json:"view"`
+	Version string           `json:"version"`
+	Entity  string           `json:"entity"`
+	AsOf    time.Time        `json:"as_of"`
+	Values  map[string]Value `json:"values"`
+}
+
+// Error is an error answer; Error is a stable id.
+type Error struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, code int, id, format string, args ...any) {
+	writeJSON(w, code, Error{Error: id, Message: fmt.Sprintf(format, args...)})
+}
+
+func toValue(v tiles.Value) Value {
+	out := Value{Value: v.V}
+	if v.Time != 0 {
+		t := time.UnixMilli(v.Time).UTC()
+		out.EventTime = &t
+	}
+	return out
+}
+
+func (a *API) readMany(w http.ResponseWriter, r *http.Request) {
+	var req Request
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		fail(w, http.StatusBadRequest, "malformed_request", "body: %v", err)
+		return
+	}
+	switch {
+	case len(req.Entities) == 0:
+		fail(w, http.StatusBadRequest, "malformed_request", "entities: empty")
+		return
+	case len(req.Entities) > MaxEntities:
+		fail(w, http.StatusBadRequest, "too_many_entities", "entities: %d, at most %d", len(req.Entities), MaxEntities)
+		return
+	case len(req.Features) > MaxFeatures:
+		fail(w, http.StatusBadRequest, "too_many_features", "features: %d, at most %d", len(req.Features), MaxFeatures)
+		return
+	}
+	refs, err := offline.ResolveRefs(a.views(), req.Features)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "unknown_feature", "%v", err)
+		return
+	}
+	asOf := a.now().UnixMilli()
+	resp := Response{AsOf: time.UnixMilli(asOf).UTC(), Results: make([]EntityValues, len(req.Entities))}
+	for i, e := range req.Entities {
+		resp.Results[i] = EntityValues{Entity: e, Values: make(map[string]Value, len(refs))}
+	}
+	done := map[*tiles.Plan]bool{}
+	for _, ref := range refs {
+		if done[ref.Plan] {
+			continue
+		}
+		done[ref.Plan] = true
+		vals, err := a.reader.Read(r.Context(), ref.Plan, req.Entities, asOf)
+		if err != nil {
+			a.unavailable(w, err)
+			return
+		}
+		for _, rr := range refs {
+			if rr.Plan != ref.Plan {
+				continue
+			}
+			for i := range req.Entities {
+				resp.Results[i].Values[rr.Name] = toValue(vals[i][rr.Index])
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) readOne(w http.ResponseWriter, r *http.Request) {
+	view, entity := r.PathValue("view"), r.PathValue("entity")
+	p, ok := a.views().View(view)
+	if !ok {
+		fail(w, http.StatusBadRequest, "unknown_view", "unknown view %q", view)
+		return
+	}
+	asOf := a.now().UnixMilli()
+	vals, err := a.reader.Read(r.Context(), p, []string{entity}, asOf)
+	if err != nil {
+		a.unavailable(w, err)
+		return
+	}
+	resp := ViewResponse{View: view, Version: p.View.Version, Entity: entity, AsOf: time.UnixMilli(asOf).UTC(), Values: map[string]Value{}}
+	for i, f := range p.View.Features {
+		resp.Values[f.Name] = toValue(vals[0][i])
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (a *API) unavailable(w http.ResponseWriter, err error) {
+	if errors.Is(err, tiles.ErrCorrupt) {
+		a.logger.Error("corrupt online state", "error", err)
+		fail(w, http.StatusInternalServerError, "corrupt_state", "%v", err)
+		return
+	}
+	a.logger.Warn("online read failed", "error", err)
+	w.Header().Set("Retry-After", "1")
+	fail(w, http.StatusServiceUnavailable, "unavailable", "online store: %v", err)
+}

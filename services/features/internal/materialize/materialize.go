@@ -1,0 +1,334 @@
+// Package materialize is the features service's consumer: it reads the
+// validated events of every stream (tributary.events.*) and the labels
+// (tributary.labels) with one consumer group, appends them to ClickHouse,
+// applies the events to the per-entity tiles of every view over their stream
+// in Redis, dead-letters what it cannot apply, and only then commits the
+// offsets. A replay after a crash changes no value: each entity's Redis hash
+// keeps the last offset it applied per partition, written in the same
+// MULTI/EXEC as its tiles.
+package materialize
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	ce "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/tiles"
+	"github.com/tributary-ml/tributary/services/features/internal/catalog"
+	"github.com/tributary-ml/tributary/services/features/internal/offline"
+)
+
+// Config configures the materializer.
+type Config struct {
+	Group      string
+	MaxRecords int
+	Backoff    time.Duration
+	// TopicPrefix is prepended to every topic (tests); not a flag.
+	TopicPrefix string
+}
+
+// RegisterFlags registers the materializer's flags.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Group, "materializer.group", "tributary-features", "Kafka consumer group of the materializer.")
+	fs.IntVar(&c.MaxRecords, "materializer.max-records", 5000, "Most records applied in one batch (one ClickHouse insert, two Redis round trips, one commit).")
+	fs.DurationVar(&c.Backoff, "materializer.retry-backoff", 500*time.Millisecond, "Wait before retrying a batch that ClickHouse, Redis or Kafka refused.")
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Group == "":
+		return errors.New("materializer.group: empty")
+	case c.MaxRecords < 1:
+		return fmt.Errorf("materializer.max-records: %d is not positive", c.MaxRecords)
+	case c.Backoff <= 0:
+		return fmt.Errorf("materializer.retry-backoff: %v is not positive", c.Backoff)
+	}
+	return nil
+}
+
+// ConsumeOpts are the consumer options of the materializer's Kafka client.
+func (c Config) ConsumeOpts() []kgo.Opt {
+	p := regexp.QuoteMeta(c.TopicPrefix)
+	return []kgo.Opt{
+		kgo.ConsumerGroup(c.Group),
+		kgo.ConsumeRegex(),
+		kgo.ConsumeTopics("^"+p+regexp.QuoteMeta(event.TopicEventsPrefix)+".+$", "^"+p+regexp.QuoteMeta(event.TopicLabels)+"$"),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.MetadataMaxAge(5 * time.Second),
+	}
+}
+
+// DLQ record headers, as ingest writes them.
+const (
+	HeaderReason = "tributary_reason"
+	HeaderError  = "tributary_error"
+	HeaderOrigin = "tributary_origin"
+)
+
+// Dead-letter reasons.
+const (
+	ReasonLate         = "late_event"
+	ReasonUndecodable  = "undecodable_event"
+	ReasonBadEventData = "bad_event_data"
+	ReasonBadLabel     = "bad_label"
+)
+
+// Materializer consumes, applies and commits.
+type Materializer struct {
+	cfg     Config
+	logger  *slog.Logger
+	client  *kgo.Client
+	views   func() *catalog.Snapshot
+	store   *tiles.Store
+	offline *offline.Store
+	now     func() time.Time
+
+	records  *prometheus.CounterVec
+	batchDur prometheus.Histogram
+	lag      prometheus.Histogram
+}
+
+// New returns a materializer consuming with client (built with
+// cfg.ConsumeOpts).
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo.Client, views func() *catalog.Snapshot, store *tiles.Store, off *offline.Store) *Materializer {
+	f := promauto.With(reg)
+	return &Materializer{
+		cfg: cfg, logger: logger, client: client, views: views, store: store, offline: off, now: time.Now,
+		records: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_features_materialized_records_total",
+			Help: "Records consumed by the materializer by outcome: applied (to a view), stored (no view reads it), duplicate (already applied: a replay), late and the dead-letter reasons.",
+		}, []string{"outcome"}),
+		batchDur: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tributary_features_materialize_batch_duration_seconds",
+			Help:    "Time to store, apply and commit one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		lag: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tributary_features_materialize_lag_seconds",
+			Help:    "From the Kafka record timestamp (ingest's acknowledgement) to the batch being applied and committed.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}),
+	}
+}
+
+// Run consumes until ctx ends. It returns nil on cancellation; a batch that
+// fails is retried (its offsets are not committed) until it succeeds.
+func (m *Materializer) Run(ctx context.Context) error {
+	for {
+		fetches := m.client.PollRecords(ctx, m.cfg.MaxRecords)
+		if ctx.Err() != nil {
+			m.client.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				m.logger.Warn("kafka fetch error", "topic", topic, "partition", p, "error", err)
+			}
+		})
+		recs := fetches.Records()
+		if len(recs) > 0 {
+			for {
+				err := m.process(ctx, recs)
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					m.client.AllowRebalance()
+					return nil
+				}
+				m.logger.Warn("batch not applied, retrying", "records", len(recs), "error", err)
+				select {
+				case <-ctx.Done():
+					m.client.AllowRebalance()
+					return nil
+				case <-time.After(m.cfg.Backoff):
+				}
+			}
+		}
+		m.client.AllowRebalance()
+	}
+}
+
+type pending struct {
+	rec    *kgo.Record
+	update *tiles.Update
+	index  int
+}
+
+// process stores, applies and commits one batch; an error leaves its offsets
+// uncommitted.
+func (m *Materializer) process(ctx context.Context, recs []*kgo.Record) error {
+	start := m.now()
+	snap := m.views()
+	var evRows []offline.EventRow
+	var labelRows []offline.LabelRow
+	var dlq []*kgo.Record
+	updates := map[string]*tiles.Update{}
+	var order []*tiles.Update
+	var applied []pending
+	counts := map[string]int{}
+	labelsTopic := m.cfg.TopicPrefix + event.TopicLabels
+	eventsPrefix := m.cfg.TopicPrefix + event.TopicEventsPrefix
+	for _, r := range recs {
+		e, err := event.FromKafkaRecord(r)
+		if err != nil {
+			dlq = append(dlq, deadLetter(r, ReasonUndecodable, err.Error()))
+			counts[ReasonUndecodable]++
+			continue
+		}
+		if r.Topic == labelsTopic {
+			row, err := labelRow(e, r)
+			if err != nil {
+				dlq = append(dlq, deadLetter(r, ReasonBadLabel, err.Error()))
+				counts[ReasonBadLabel]++
+				continue
+			}
+			labelRows = append(labelRows, row)
+			counts["stored"]++
+			continue
+		}
+		stream, ok := strings.CutPrefix(r.Topic, eventsPrefix)
+		if !ok {
+			continue
+		}
+		fields, bad := tiles.DecodeData(e.Data())
+		plans := snap.ForStream(stream)
+		evTime := e.Time()
+		times := make([]int64, len(plans))
+		for i, p := range plans {
+			if bad != nil {
+				break
+			}
+			t, err := tiles.EventTime(p.View.Source, fields, e.Time().UnixMilli())
+			if err != nil {
+				bad = fmt.Errorf("view %s: %w", p.View.Name, err)
+				break
+			}
+			if p.View.Source.EventTime != "" {
+				evTime = time.UnixMilli(t)
+			}
+			times[i] = t
+		}
+		if bad != nil && len(plans) > 0 {
+			// No view can read it: dead-letter it, and keep it out of the
+			// offline history too, so that training sets skip it as well.
+			dlq = append(dlq, deadLetter(r, ReasonBadEventData, bad.Error()))
+			counts[ReasonBadEventData]++
+			continue
+		}
+		for i, p := range plans {
+			key := p.View.Name + "\x00" + string(r.Key)
+			u, ok := updates[key]
+			if !ok {
+				u = &tiles.Update{Plan: p, Entity: string(r.Key)}
+				updates[key] = u
+				order = append(order, u)
+			}
+			u.Events = append(u.Events, tiles.Event{Time: times[i], Seq: tiles.Seq{Partition: r.Partition, Offset: r.Offset}, Fields: fields})
+			applied = append(applied, pending{rec: r, update: u, index: len(u.Events) - 1})
+		}
+		if len(plans) == 0 {
+			counts["stored"]++
+		}
+		evRows = append(evRows, offline.EventRow{
+			Stream: stream, EventID: e.ID(), Source: e.Source(), Type: e.Type(), EntityKey: string(r.Key),
+			EventTime: evTime, IngestTime: r.Timestamp, Partition: r.Partition, Offset: r.Offset, Data: string(e.Data()),
+		})
+	}
+	if err := m.offline.InsertEvents(ctx, evRows); err != nil {
+		return err
+	}
+	if err := m.offline.InsertLabels(ctx, labelRows); err != nil {
+		return err
+	}
+	if err := m.store.Apply(ctx, order, m.now().UnixMilli()); err != nil {
+		return err
+	}
+	lateSeen := map[*kgo.Record]bool{}
+	for _, a := range applied {
+		o := a.update.Outcomes[a.index]
+		switch o {
+		case tiles.Applied:
+			counts["applied"]++
+		case tiles.Duplicate:
+			counts["duplicate"]++
+		case tiles.Late:
+			counts["late"]++
+			if !lateSeen[a.rec] {
+				lateSeen[a.rec] = true
+				dlq = append(dlq, deadLetter(a.rec, ReasonLate, fmt.Sprintf("event time older than the newest event of entity %q in view %s by more than its lateness %s", a.update.Entity, a.update.Plan.View.Name, a.update.Plan.View.Lateness)))
+			}
+		}
+	}
+	if len(dlq) > 0 {
+		if err := m.client.ProduceSync(ctx, dlq...).FirstErr(); err != nil {
+			return fmt.Errorf("dead-letter %d records: %w", len(dlq), err)
+		}
+	}
+	if err := m.client.CommitRecords(ctx, recs...); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	for k, n := range counts {
+		m.records.WithLabelValues(k).Add(float64(n))
+	}
+	done := m.now()
+	m.batchDur.Observe(done.Sub(start).Seconds())
+	for _, r := range recs {
+		m.lag.Observe(done.Sub(r.Timestamp).Seconds())
+	}
+	m.logger.Debug("batch applied", "records", len(recs), "keys", len(order), "dead_lettered", len(dlq))
+	return nil
+}
+
+func labelRow(e *ce.Event, r *kgo.Record) (offline.LabelRow, error) {
+	if e.Type() != event.TypeLabelRecorded {
+		return offline.LabelRow{}, fmt.Errorf("type %q on the label topic", e.Type())
+	}
+	var l event.LabelRecorded
+	if err := json.Unmarshal(e.Data(), &l); err != nil {
+		return offline.LabelRow{}, fmt.Errorf("label data: %w", err)
+	}
+	if l.Stream == "" || l.EntityKey == "" || l.EventTime.IsZero() {
+		return offline.LabelRow{}, errors.New("label without stream, entity_key or event_time")
+	}
+	return offline.LabelRow{
+		Stream: l.Stream, EventID: e.ID(), Source: e.Source(), EntityKey: l.EntityKey,
+		EventTime: l.EventTime, IngestTime: r.Timestamp, Value: l.Value, PredictionID: l.PredictionID,
+		Partition: r.Partition, Offset: r.Offset, Data: string(e.Data()),
+	}, nil
+}
+
+func deadLetter(r *kgo.Record, reason, msg string) *kgo.Record {
+	headers := append([]kgo.RecordHeader(nil), r.Headers...)
+	headers = append(headers,
+		kgo.RecordHeader{Key: HeaderReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
+		kgo.RecordHeader{Key: HeaderOrigin, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
+	)
+	return &kgo.Record{Topic: dlqTopic(r.Topic), Key: r.Key, Value: r.Value, Headers: headers}
+}
+
+// dlqTopic is the dead-letter topic beside a consumed topic, keeping its
+// test prefix.
+func dlqTopic(topic string) string {
+	if i := strings.Index(topic, "tributary."); i > 0 {
+		return topic[:i] + event.TopicDLQ
+	}
+	return event.TopicDLQ
+}

@@ -1,0 +1,200 @@
+// Package offline is the features service's ClickHouse side: it appends the
+// events and labels it consumes to the tables events and labels, reads them
+// back, and builds point-in-time-correct training sets from them with the
+// aggregation code of libs/tiles (the online path's own), written as Parquet.
+package offline
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// EventRow is a row of the events table.
+type EventRow struct {
+	Stream, EventID, Source, Type, EntityKey string
+	EventTime, IngestTime                    time.Time
+	Partition                                int32
+	Offset                                   int64
+	Data                                     string
+}
+
+// LabelRow is a row of the labels table.
+type LabelRow struct {
+	Stream, EventID, Source, EntityKey string
+	EventTime, IngestTime              time.Time
+	Value                              float64
+	PredictionID                       string
+	Partition                          int32
+	Offset                             int64
+	Data                               string
+}
+
+// Store reads and writes the service's ClickHouse tables.
+type Store struct {
+	conn     driver.Conn
+	database string
+}
+
+// NewStore returns a Store over database (a checked identifier).
+func NewStore(conn driver.Conn, database string) *Store {
+	return &Store{conn: conn, database: database}
+}
+
+func secMs(t time.Time) (time.Time, uint16) {
+	t = t.UTC()
+	return t.Truncate(time.Second), uint16(t.Nanosecond() / int(time.Millisecond))
+}
+
+// InsertEvents appends rows to the events table in one batch.
+func (s *Store) InsertEvents(ctx context.Context, rows []EventRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.database+".events (stream, event_id, source, type, entity_key, event_time, event_time_ms, ingest_time, ingest_time_ms, kafka_partition, kafka_offset, data)")
+	if err != nil {
+		return fmt.Errorf("prepare events insert: %w", err)
+	}
+	for _, r := range rows {
+		et, etms := secMs(r.EventTime)
+		it, itms := secMs(r.IngestTime)
+		if err := b.Append(r.Stream, r.EventID, r.Source, r.Type, r.EntityKey, et, etms, it, itms, r.Partition, r.Offset, r.Data); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("append event row: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %d events: %w", len(rows), err)
+	}
+	return nil
+}
+
+// InsertLabels appends rows to the labels table in one batch.
+func (s *Store) InsertLabels(ctx context.Context, rows []LabelRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.database+".labels (stream, event_id, source, entity_key, event_time, event_time_ms, value, prediction_id, ingest_time, ingest_time_ms, kafka_partition, kafka_offset, data)")
+	if err != nil {
+		return fmt.Errorf("prepare labels insert: %w", err)
+	}
+	for _, r := range rows {
+		et, etms := secMs(r.EventTime)
+		it, itms := secMs(r.IngestTime)
+		if err := b.Append(r.Stream, r.EventID, r.Source, r.EntityKey, et, etms, r.Value, r.PredictionID, it, itms, r.Partition, r.Offset, r.Data); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("append label row: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %d labels: %w", len(rows), err)
+	}
+	return nil
+}
+
+// StoredEvent is an event read back: its Kafka position, its time column
+// (Unix ms) and data.
+type StoredEvent struct {
+	Partition int32
+	Offset    int64
+	TimeMs    int64
+	Data      string
+}
+
+// entityChunk bounds the entity keys of one query.
+const entityChunk = 2000
+
+// Events returns the stored events of a stream for entities, each entity's
+// in Kafka order (partition, offset), a record stored twice (a replay) once.
+func (s *Store) Events(ctx context.Context, stream string, entities []string) (map[string][]StoredEvent, error) {
+	out := map[string][]StoredEvent{}
+	for from := 0; from < len(entities); from += entityChunk {
+		chunk := entities[from:min(from+entityChunk, len(entities))]
+		rows, err := s.conn.Query(ctx, "SELECT entity_key, kafka_partition, kafka_offset, toUInt64(event_time) * 1000 + event_time_ms, data FROM "+s.database+".events WHERE stream = ? AND has(?, entity_key)", stream, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("query events of stream %s: %w", stream, err)
+		}
+		for rows.Next() {
+			var key string
+			var e StoredEvent
+			var ms uint64
+			if err := rows.Scan(&key, &e.Partition, &e.Offset, &ms, &e.Data); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan event: %w", err)
+			}
+			e.TimeMs = int64(ms)
+			out[key] = append(out[key], e)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read events of stream %s: %w", stream, err)
+		}
+	}
+	for k, evs := range out {
+		slices.SortFunc(evs, func(a, b StoredEvent) int {
+			if a.Partition != b.Partition {
+				return int(a.Partition) - int(b.Partition)
+			}
+			return cmpInt(a.Offset, b.Offset)
+		})
+		out[k] = slices.CompactFunc(evs, func(a, b StoredEvent) bool { return a.Partition == b.Partition && a.Offset == b.Offset })
+	}
+	return out, nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Label is a label read back.
+type Label struct {
+	EntityKey string
+	TimeMs    int64
+	Value     float64
+}
+
+// Labels returns the labels of a label stream with event times in
+// [start, end), each event once, ordered by entity and time.
+func (s *Store) Labels(ctx context.Context, stream string, start, end time.Time) ([]Label, error) {
+	rows, err := s.conn.Query(ctx, "SELECT entity_key, toUInt64(event_time) * 1000 + event_time_ms AS ms, any(value) FROM "+s.database+".labels WHERE stream = ? AND event_time >= ? AND event_time <= ? GROUP BY stream, entity_key, event_time, event_time_ms, source, event_id ORDER BY entity_key, ms",
+		stream, start.UTC().Truncate(time.Second), end.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("query labels of %s: %w", stream, err)
+	}
+	defer rows.Close()
+	var out []Label
+	lo, hi := start.UnixMilli(), end.UnixMilli()
+	for rows.Next() {
+		var l Label
+		var ms uint64
+		if err := rows.Scan(&l.EntityKey, &ms, &l.Value); err != nil {
+			return nil, fmt.Errorf("scan label: %w", err)
+		}
+		l.TimeMs = int64(ms)
+		if l.TimeMs >= lo && l.TimeMs < hi {
+			out = append(out, l)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read labels of %s: %w", stream, err)
+	}
+	return out, nil
+}
+
+// ValidIdentifier reports whether s can be spliced as a database name.
+func ValidIdentifier(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	})
+}
