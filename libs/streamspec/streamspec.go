@@ -236,7 +236,7 @@ type Fields struct {
 // Check validates data against the schema and extracts the entity key and
 // event time. Errors: ErrMalformedData (wrapped), or *Error.
 func (s *Stream) Check(data []byte) (Fields, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	doc, err := parseJSON(data)
 	if err != nil {
 		return Fields{}, fmt.Errorf("%w: %v", ErrMalformedData, err)
 	}
