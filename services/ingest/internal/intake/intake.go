@@ -346,7 +346,7 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 		return nil, reject(ReasonEventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
-	if _, ok := e.Extensions()[event.TraceParentExtension]; !ok && in.cfg.Propagator != nil {
+	if _, err := e.Context.GetExtension(event.TraceParentExtension); err != nil && in.cfg.Propagator != nil { // err: none
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
 			return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
 		}
@@ -367,6 +367,9 @@ func violations(se *streamspec.Error) string {
 }
 
 func isJSON(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
