@@ -1,0 +1,565 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ce "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/parquet-go/parquet-go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/service"
+	"github.com/tributary-ml/tributary/libs/service/servicetest"
+	"github.com/tributary-ml/tributary/services/features/internal/api"
+	"github.com/tributary-ml/tributary/services/features/internal/app"
+)
+
+const testSpec = `
+entities: [{name: user}]
+sources:
+  - name: clicks
+    stream: clicks
+    entity_key: /user_id
+    event_time: /clicked_at
+    fields: {item_id: string, price: number, page: string}
+views:
+  - name: uc
+    entity: user
+    source: clicks
+    ttl: 1d
+    lateness: 10m
+    features:
+      - {name: clicks, agg: count, windows: [1m, 5m, 1h, 1d]}
+      - {name: spend, agg: sum, field: price, windows: [5m, 1h, 1d]}
+      - {name: price_mean, agg: mean, field: price, windows: [1h]}
+      - {name: price_min, agg: min, field: price, windows: [1h]}
+      - {name: price_max, agg: max, field: price, windows: [1d]}
+      - {name: price_sd, agg: stddev, field: price, windows: [1h, 1d]}
+      - {name: items, agg: distinct, field: item_id, windows: [1h]}
+      - {name: last_item, agg: last, field: item_id, windows: [5m]}
+      - {name: cart, agg: count, windows: [1h], filter: {field: page, op: eq, value: cart}}
+      - {name: last_page, agg: latest, field: page}
+`
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+type harness struct {
+	t        *testing.T
+	prefix   string
+	db       string
+	kafka    *kgo.Client
+	adm      *kadm.Client
+	js       jetstream.JetStream
+	nc       *nats.Conn
+	view     featurespec.View
+	refs     []string
+	group    string
+	users    []string
+	produced int
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs Kafka, NATS, Redis and ClickHouse")
+	}
+	servicetest.RequireServers(t, "kafka", "nats", "redis", "clickhouse")
+	n := time.Now().UnixNano()
+	h := &harness{t: t, prefix: fmt.Sprintf("ft%d_", n), db: fmt.Sprintf("ftest_%d", n)}
+	h.group = h.prefix + "group"
+	var err error
+	h.kafka, err = kgo.NewClient(kgo.SeedBrokers(strings.Split(env("TRIBUTARY_KAFKA_BROKERS", "127.0.0.1:9092"), ",")...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.kafka.Close)
+	h.adm = kadm.NewClient(h.kafka)
+	ctx := context.Background()
+	topics := []string{h.prefix + event.EventsTopic("clicks"), h.prefix + event.TopicLabels, h.prefix + event.TopicDLQ}
+	if _, err := h.adm.CreateTopics(ctx, 3, 1, nil, topics...); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = h.adm.DeleteTopics(context.Background(), topics...) })
+	h.nc, err = nats.Connect(env("TRIBUTARY_NATS_URL", "nats://127.0.0.1:4222"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.nc.Close)
+	h.js, err = jetstream.New(h.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c := context.Background()
+		_ = h.js.DeleteStream(c, h.prefix+natsx.StreamName)
+		for _, b := range []string{natsx.BucketModels, natsx.BucketFeatures, natsx.BucketJobs, natsx.BucketSchemas} {
+			_ = h.js.DeleteKeyValue(c, h.prefix+b)
+		}
+		_ = h.js.DeleteObjectStore(c, h.prefix+natsx.ObjectStoreArtifacts)
+	})
+	views, err := featurespec.Parse([]byte(testSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.view = views[0]
+	for _, f := range h.view.Features {
+		h.refs = append(h.refs, h.view.Ref(f))
+	}
+	for i := range 20 {
+		h.users = append(h.users, fmt.Sprintf("user-%02d", i))
+	}
+	return h
+}
+
+func (h *harness) start() *servicetest.Process {
+	h.t.Helper()
+	var cfg app.Config
+	prog := service.Program{
+		Name: "features", HTTPAddr: ":8082", Config: &cfg,
+		New: func(ctx context.Context, rt *service.Runtime) (service.App, error) {
+			cfg.Prefix = h.prefix
+			cfg.JetStream.Prefix = h.prefix
+			return app.New(ctx, cfg, rt)
+		},
+	}
+	p := servicetest.Start(h.t, prog, "-clickhouse.database="+h.db, "-materializer.group="+h.group, "-datasets.consumer="+h.prefix+"datasets", "-materializer.max-records=700")
+	p.WaitReady(60 * time.Second)
+	return p
+}
+
+func (h *harness) apply() {
+	h.t.Helper()
+	ctx := context.Background()
+	kv, err := h.js.KeyValue(ctx, h.prefix+natsx.BucketFeatures)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := featurespec.Apply(ctx, kv, []featurespec.View{h.view}, time.Now()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// click produces one click of user at t.
+func (h *harness) record(topic, id, key, typ string, data any) *kgo.Record {
+	h.t.Helper()
+	e := ce.New()
+	e.SetID(id)
+	e.SetSource("/test")
+	e.SetType(typ)
+	e.SetTime(time.Now())
+	e.SetExtension("partitionkey", key)
+	if err := e.SetData(ce.ApplicationJSON, data); err != nil {
+		h.t.Fatal(err)
+	}
+	r, err := event.ToKafkaRecord(context.Background(), e, topic)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+type click struct {
+	User  string
+	At    time.Time
+	Price float64
+	Item  string
+	Page  string
+}
+
+// produce sends clicks in the given (arrival) order.
+func (h *harness) produce(clicks []click) {
+	h.t.Helper()
+	recs := make([]*kgo.Record, len(clicks))
+	for i, c := range clicks {
+		h.produced++
+		recs[i] = h.record(h.prefix+event.EventsTopic("clicks"), fmt.Sprintf("c-%d", h.produced), c.User, "com.example.shop.click.v1", map[string]any{
+			"user_id": c.User, "item_id": c.Item, "clicked_at": c.At.UTC().Format(time.RFC3339Nano), "price": c.Price, "page": c.Page,
+		})
+	}
+	if err := h.kafka.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// randomClicks returns n clicks with times in [from, to), in shuffled order.
+func (h *harness) randomClicks(r *rand.Rand, n int, from, to time.Time) []click {
+	span := to.Sub(from)
+	out := make([]click, n)
+	for i := range out {
+		out[i] = click{
+			User:  h.users[r.IntN(len(h.users))],
+			At:    from.Add(time.Duration(r.Int64N(int64(span)))).Truncate(time.Millisecond),
+			Price: float64(r.IntN(20000)) / 100,
+			Item:  fmt.Sprintf("item-%d", r.IntN(30)),
+			Page:  []string{"home", "search", "item", "cart"}[r.IntN(4)],
+		}
+	}
+	// Mostly in time order, with a fraction shuffled: out-of-order arrivals,
+	// some within the 10m lateness and some beyond.
+	slices.SortFunc(out, func(a, b click) int { return a.At.Compare(b.At) })
+	for i := range out {
+		if r.IntN(4) == 0 {
+			j := min(len(out)-1, i+r.IntN(200))
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out
+}
+
+// caughtUp waits until the group has committed every produced record.
+func (h *harness) caughtUp(timeout time.Duration) {
+	h.t.Helper()
+	ctx := context.Background()
+	topic := h.prefix + event.EventsTopic("clicks")
+	deadline := time.Now().Add(timeout)
+	for {
+		ends, err := h.adm.ListEndOffsets(ctx, topic, h.prefix+event.TopicLabels)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		committed, err := h.adm.FetchOffsets(ctx, h.group)
+		if err == nil {
+			done := true
+			ends.Each(func(o kadm.ListedOffset) {
+				c, ok := committed.Lookup(o.Topic, o.Partition)
+				if o.Offset > 0 && (!ok || c.At < o.Offset) {
+					done = false
+				}
+			})
+			if done {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("materializer did not catch up within %v", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *harness) read(p *servicetest.Process, entities []string) api.Response {
+	h.t.Helper()
+	b, _ := json.Marshal(api.Request{Entities: entities, Features: h.refs})
+	resp, err := http.Post(p.URL+"/v1/features", "application/json", bytes.NewReader(b))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("read: %d %s", resp.StatusCode, body)
+	}
+	var out api.Response
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		h.t.Fatal(err)
+	}
+	return out
+}
+
+type snapshot struct {
+	asOf time.Time
+	vals map[string]map[string]api.Value // entity -> ref -> value
+}
+
+func (h *harness) snapshot(p *servicetest.Process) snapshot {
+	r := h.read(p, h.users)
+	s := snapshot{asOf: r.AsOf, vals: map[string]map[string]api.Value{}}
+	for _, e := range r.Results {
+		s.vals[e.Entity] = e.Values
+	}
+	return s
+}
+
+// dataset requests a training set over NATS for labels at the snapshots'
+// instants and returns its rows: entity|ms -> ref -> value.
+func (h *harness) dataset(stream string, snaps []snapshot) (event.DatasetReady, map[string]map[string]any) {
+	h.t.Helper()
+	ctx := context.Background()
+	var recs []*kgo.Record
+	for i, s := range snaps {
+		for _, u := range h.users {
+			recs = append(recs, h.record(h.prefix+event.TopicLabels, fmt.Sprintf("l-%d-%s", i, u), u, event.TypeLabelRecorded,
+				event.LabelRecorded{Stream: stream, EntityKey: u, Value: float64(i), EventTime: s.asOf}))
+		}
+	}
+	if err := h.kafka.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.caughtUp(30 * time.Second)
+	readySubject, _ := event.Subject(event.TypeDatasetReady)
+	sub, err := h.nc.SubscribeSync(h.prefix + readySubject)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	reqID := fmt.Sprintf("req-%d", time.Now().UnixNano())
+	e := ce.New()
+	e.SetID(reqID)
+	e.SetSource("/test")
+	e.SetType(event.TypeDatasetRequested)
+	_ = e.SetData(ce.ApplicationJSON, event.DatasetRequested{RequestID: reqID, Features: h.refs, LabelStream: stream, Start: snaps[0].asOf.Add(-time.Second), End: snaps[len(snaps)-1].asOf.Add(time.Second)})
+	subject, _ := event.Subject(event.TypeDatasetRequested)
+	msg, err := event.ToNATSMsg(e, h.prefix+subject)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := h.js.PublishMsg(ctx, msg); err != nil {
+		h.t.Fatal(err)
+	}
+	var ready event.DatasetReady
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		m, err := sub.NextMsg(time.Until(deadline))
+		if err != nil {
+			h.t.Fatalf("no dataset.ready: %v", err)
+		}
+		re, err := event.FromNATSMsg(m)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if err := json.Unmarshal(re.Data(), &ready); err != nil {
+			h.t.Fatal(err)
+		}
+		if ready.RequestID == reqID {
+			break
+		}
+	}
+	obj, err := h.js.ObjectStore(ctx, ready.Bucket)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b, err := obj.GetBytes(ctx, ready.ObjectName)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rows := readParquet(h.t, pf)
+	out := map[string]map[string]any{}
+	for _, r := range rows {
+		var ms int64
+		switch t := r["event_time"].(type) {
+		case time.Time:
+			ms = t.UnixMilli()
+		case int64:
+			ms = t
+		default:
+			h.t.Fatalf("event_time column holds %T", r["event_time"])
+		}
+		out[fmt.Sprintf("%s|%d", r["entity_key"], ms)] = r
+	}
+	if int(ready.RowCount) != len(rows) {
+		h.t.Errorf("row_count %d, parquet has %d rows", ready.RowCount, len(rows))
+	}
+	return ready, out
+}
+
+// equal compares an online value (from JSON) with a Parquet cell.
+func equal(online api.Value, offline any) bool {
+	switch v := online.Value.(type) {
+	case nil:
+		return offline == nil
+	case json.Number:
+		switch o := offline.(type) {
+		case float64:
+			f, err := v.Float64()
+			return err == nil && f == o
+		case int64:
+			i, err := v.Int64()
+			return err == nil && i == o
+		}
+		return false
+	case string:
+		switch o := offline.(type) {
+		case string:
+			return v == o
+		case []byte:
+			return v == string(o)
+		}
+	}
+	return false
+}
+
+// TestOnlineEqualsOffline is the headline test: thousands of clicks with
+// out-of-order arrivals (some beyond the lateness), online reads at several
+// instants, and a training set for the same (entity, instant) pairs built
+// over NATS from ClickHouse: every value equal. The rows at the first
+// instants are built after later events were stored: nothing leaks.
+func TestOnlineEqualsOffline(t *testing.T) {
+	h := newHarness(t)
+	p := h.start()
+	h.apply()
+	waitView(t, p)
+	r := rand.New(rand.NewPCG(1, 2))
+	now := time.Now()
+	h.produce(h.randomClicks(r, 2500, now.Add(-2*time.Hour), now))
+	h.caughtUp(60 * time.Second)
+	snaps := []snapshot{h.snapshot(p)}
+	for range 2 {
+		// The next clicks are strictly after the last read.
+		from := snaps[len(snaps)-1].asOf.Add(time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
+		h.produce(h.randomClicks(r, 400, from, time.Now()))
+		h.caughtUp(60 * time.Second)
+		snaps = append(snaps, h.snapshot(p))
+	}
+	// Unknown entity: nulls.
+	unknown := h.read(p, []string{"nobody"}).Results[0]
+	for ref, v := range unknown.Values {
+		if v.Value != nil || v.EventTime != nil {
+			t.Errorf("unknown entity %s: %+v", ref, v)
+		}
+	}
+	ready, rows := h.dataset("test_labels", snaps)
+	if ready.RowCount != int64(len(snaps)*len(h.users)) {
+		t.Errorf("row count %d, want %d", ready.RowCount, len(snaps)*len(h.users))
+	}
+	if ready.FeatureDefinitions["uc"] != h.view.Version || len(ready.SHA256) != 64 {
+		t.Errorf("ready: %+v", ready)
+	}
+	checked, nonNull := 0, 0
+	for _, s := range snaps {
+		for _, u := range h.users {
+			row, ok := rows[fmt.Sprintf("%s|%d", u, s.asOf.UnixMilli())]
+			if !ok {
+				t.Fatalf("no training row for %s at %s", u, s.asOf)
+			}
+			for _, ref := range h.refs {
+				on := s.vals[u][ref]
+				if !equal(on, row[ref]) {
+					t.Errorf("%s %s at %s: online %v, offline %v (%T)", u, ref, s.asOf.Format(time.RFC3339Nano), on.Value, row[ref], row[ref])
+				}
+				checked++
+				if on.Value != nil {
+					nonNull++
+				}
+			}
+		}
+	}
+	t.Logf("%d values compared (%d non-null) over %d instants", checked, nonNull, len(snaps))
+	if nonNull < checked/2 {
+		t.Errorf("only %d of %d values non-null: the test proves little", nonNull, checked)
+	}
+	// Events beyond the lateness were dead-lettered, and counted.
+	late := countDLQ(t, h, "late_event")
+	if late == 0 {
+		t.Error("no late event dead-lettered; the shuffle should produce some")
+	}
+	t.Logf("%d late events dead-lettered", late)
+}
+
+func waitView(t *testing.T, p *servicetest.Process) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, _ := p.Get("/v1/features/uc/x")
+		if code == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("view uc not picked up: GET answers %d", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func countDLQ(t *testing.T, h *harness, reason string) int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(env("TRIBUTARY_KAFKA_BROKERS", "127.0.0.1:9092"), ",")...), kgo.ConsumeTopics(h.prefix+event.TopicDLQ), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := h.adm.ListEndOffsets(context.Background(), h.prefix+event.TopicDLQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	n, seen := 0, int64(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for seen < total {
+		f := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d dead letters", seen, total)
+		}
+		f.EachRecord(func(r *kgo.Record) {
+			seen++
+			for _, hd := range r.Headers {
+				if hd.Key == "tributary_reason" && string(hd.Value) == reason {
+					n++
+				}
+			}
+		})
+	}
+	return n
+}
+
+// readParquet reads a flat Parquet file into maps by column name.
+func readParquet(t *testing.T, pf *parquet.File) []map[string]any {
+	t.Helper()
+	fields := pf.Schema().Fields()
+	var out []map[string]any
+	for _, rg := range pf.RowGroups() {
+		rr := rg.Rows()
+		buf := make([]parquet.Row, 64)
+		for {
+			n, err := rr.ReadRows(buf)
+			for _, row := range buf[:n] {
+				m := map[string]any{}
+				for _, v := range row {
+					name := fields[v.Column()].Name()
+					switch {
+					case v.IsNull():
+						m[name] = nil
+					case v.Kind() == parquet.Double:
+						m[name] = v.Double()
+					case v.Kind() == parquet.Int64:
+						m[name] = v.Int64()
+					case v.Kind() == parquet.Boolean:
+						m[name] = v.Boolean()
+					case v.Kind() == parquet.ByteArray:
+						m[name] = string(v.ByteArray())
+					default:
+						t.Fatalf("column %s: kind %v", name, v.Kind())
+					}
+				}
+				out = append(out, m)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = rr.Close()
+	}
+	return out
+}
