@@ -563,3 +563,114 @@ func readParquet(t *testing.T, pf *parquet.File) []map[string]any {
 	}
 	return out
 }
+
+// TestRestartNothingDoubleCounted stops the service mid-stream, rewinds the
+// consumer group to the start (a replay of every record already applied, as
+// after a crash before the commit), restarts it and checks every count
+// against the clicks produced, and every value against the training set.
+func TestRestartNothingDoubleCounted(t *testing.T) {
+	h := newHarness(t)
+	p := h.start()
+	h.apply()
+	waitView(t, p)
+	r := rand.New(rand.NewPCG(3, 4))
+	now := time.Now()
+	clicks := h.randomClicks(r, 3000, now.Add(-30*time.Minute), now) // shuffled within the 10m lateness
+	h.produce(clicks)
+	// Stop once some, not all, batches are committed.
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		committed, err := h.adm.FetchOffsets(ctx, h.group)
+		var n int64
+		if err == nil {
+			committed.Each(func(o kadm.OffsetResponse) { n += o.At })
+		}
+		if n > 0 {
+			t.Logf("stopping after %d of %d records committed", n, len(clicks))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing committed")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if code := p.Stop(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	// Rewind: every record is delivered again.
+	offsets := kadm.Offsets{}
+	for part := range int32(3) {
+		offsets.Add(kadm.Offset{Topic: h.prefix + event.EventsTopic("clicks"), Partition: part, At: 0, LeaderEpoch: -1})
+	}
+	if _, err := h.adm.CommitOffsets(ctx, h.group, offsets); err != nil {
+		t.Fatal(err)
+	}
+	p = h.start()
+	h.caughtUp(60 * time.Second)
+	snap := h.snapshot(p)
+	want := map[string]int64{}
+	for _, c := range clicks {
+		want[c.User]++
+	}
+	for _, u := range h.users {
+		got, err := snap.vals[u]["uc:clicks_1d"].Value.(json.Number).Int64()
+		if err != nil || got != want[u] {
+			t.Errorf("%s: clicks_1d %v, produced %d", u, snap.vals[u]["uc:clicks_1d"].Value, want[u])
+		}
+	}
+	_, rows := h.dataset("restart_labels", []snapshot{snap})
+	for _, u := range h.users {
+		row := rows[fmt.Sprintf("%s|%d", u, snap.asOf.UnixMilli())]
+		for _, ref := range h.refs {
+			if !equal(snap.vals[u][ref], row[ref]) {
+				t.Errorf("%s %s: online %v, offline %v", u, ref, snap.vals[u][ref].Value, row[ref])
+			}
+		}
+	}
+}
+
+// TestReadAPIErrors checks the answers to bad reads.
+func TestReadAPIErrors(t *testing.T) {
+	h := newHarness(t)
+	p := h.start()
+	h.apply()
+	waitView(t, p)
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+		want                     string
+	}{
+		{"unknown feature", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h","uc:nope"]}`, 400, `uc:nope`},
+		{"unknown view", "POST", "/v1/features", `{"entities":["a"],"features":["zz:clicks_1h"]}`, 400, `no view \"zz\"`},
+		{"not a ref", "POST", "/v1/features", `{"entities":["a"],"features":["clicks_1h"]}`, 400, `not view:feature`},
+		{"no entities", "POST", "/v1/features", `{"entities":[],"features":["uc:clicks_1h"]}`, 400, `entities: empty`},
+		{"malformed", "POST", "/v1/features", `{"entities":`, 400, `malformed_request`},
+		{"unknown key", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h"],"x":1}`, 400, `unknown field`},
+		{"GET unknown view", "GET", "/v1/features/zz/a", ``, 400, `unknown view \"zz\"`},
+		{"GET unknown entity", "GET", "/v1/features/uc/nobody", ``, 200, `"last_page":{"value":null,"event_time":null}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, p.URL+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.code || !strings.Contains(string(b), tc.want) {
+				t.Errorf("%d %s, want %d containing %s", resp.StatusCode, b, tc.code, tc.want)
+			}
+		})
+	}
+	many := make([]string, api.MaxEntities+1)
+	b, _ := json.Marshal(api.Request{Entities: many, Features: []string{"uc:clicks_1h"}})
+	resp, err := http.Post(p.URL+"/v1/features", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("%d entities: %d", len(many), resp.StatusCode)
+	}
+}
