@@ -24,6 +24,8 @@ func commands() map[string]command {
 		// Each subcommand is added here by name.
 		"check": {summary: "wait until Kafka, NATS, Redis and ClickHouse answer real requests", run: runCheck},
 
+		"datasets":  {summary: "build a point-in-time training set (dataset.requested over NATS, Parquet from the object store)", run: runDatasets},
+		"features":  {summary: "apply or list feature definitions (NATS KV bucket tributary_features)", run: runFeatures},
 		"bootstrap": {summary: "create the Kafka topics and the NATS JetStream stream, buckets and object store", run: runBootstrap},
 		"migrate":   {summary: "apply the ClickHouse migrations", run: runMigrate},
 		"models":    {summary: "list, show, register, alias, roll back, archive and download models (registry HTTP API)", run: runModels},

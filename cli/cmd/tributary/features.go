@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/service"
+)
+
+type featuresOptions struct {
+	nats    natsx.Config
+	bucket  string
+	timeout time.Duration
+	action  string
+	args    []string
+}
+
+const featuresUsage = `Usage: tributary features apply FILE...   check feature definitions (YAML) and store their views in the KV bucket
+       tributary features list             list the applied feature views and their versions
+
+A definition file (schemas/features/, services/features/README.md) declares
+entities, sources and feature views. Each view is stored under view.<name>,
+versioned by the sha256 of its canonical form; a view whose version did not
+change is left alone. The features service picks changes up without a
+restart. Flags come before the action; each can also be set with its
+TRIBUTARY_* environment variable.
+`
+
+func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), output io.Writer) (featuresOptions, error) {
+	var o featuresOptions
+	fs := flag.NewFlagSet("features", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.Usage = func() {
+		fmt.Fprint(output, featuresUsage)
+		fmt.Fprintln(output)
+		fs.PrintDefaults()
+	}
+	o.nats.RegisterFlags(fs)
+	fs.StringVar(&o.bucket, "bucket", natsx.BucketFeatures, "KV bucket of the feature definitions.")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
+	if err := service.ParseFlags(fs, args, lookupEnv); err != nil {
+		return featuresOptions{}, err
+	}
+	if err := o.nats.Validate(); err != nil {
+		return featuresOptions{}, err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return featuresOptions{}, errors.New("missing action: apply or list")
+	}
+	o.action, o.args = fs.Arg(0), fs.Args()[1:]
+	switch o.action {
+	case "apply":
+		if len(o.args) == 0 {
+			return featuresOptions{}, errors.New("apply: missing FILE")
+		}
+	case "list":
+		if len(o.args) > 0 {
+			return featuresOptions{}, fmt.Errorf("list: unexpected arguments %q", o.args)
+		}
+	default:
+		return featuresOptions{}, fmt.Errorf("unknown action %q: apply or list", o.action)
+	}
+	if o.timeout <= 0 {
+		return featuresOptions{}, errors.New("-timeout: must be positive")
+	}
+	return o, nil
+}
+
+// readFeatureFiles parses every file before anything is stored: all or
+// nothing; a view defined in two files is an error.
+func readFeatureFiles(paths []string) ([]featurespec.View, error) {
+	var views []featurespec.View
+	seen := map[string]string{}
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		vs, err := featurespec.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		for _, v := range vs {
+			if prev, dup := seen[v.Name]; dup {
+				return nil, fmt.Errorf("%s: view %s is also defined in %s", path, v.Name, prev)
+			}
+			seen[v.Name] = path
+		}
+		views = append(views, vs...)
+	}
+	return views, nil
+}
+
+func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFeaturesFlags(args, os.LookupEnv, stderr)
+	if err != nil {
+		return err
+	}
+	var views []featurespec.View
+	if o.action == "apply" {
+		if views, err = readFeatureFiles(o.args); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	nc, err := natsx.Connect(o.nats, "tributary-cli", slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	kv, err := js.KeyValue(ctx, o.bucket)
+	if err != nil {
+		return fmt.Errorf("kv bucket %s (run tributary bootstrap first): %w", o.bucket, err)
+	}
+	if o.action == "list" {
+		return listFeatures(ctx, kv, stdout)
+	}
+	applied, err := featurespec.Apply(ctx, kv, views, time.Now())
+	for _, a := range applied {
+		fmt.Fprintf(stdout, "view %s %s (version %s)\n", a.View, a.Action, a.Version[:12])
+	}
+	return err
+}
+
+func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) error {
+	lister, err := kv.ListKeys(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
+		return fmt.Errorf("list views: %w", err)
+	}
+	var keys []string
+	if lister != nil {
+		for k := range lister.Keys() {
+			if featurespec.IsViewKey(k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	sort.Strings(keys)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VIEW\tVERSION\tSTREAM\tFEATURES\tSTATUS")
+	for _, k := range keys {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("get %s: %w", k, err)
+		}
+		v, err := featurespec.FromEntry(k, e.Value())
+		if err != nil {
+			fmt.Fprintf(tw, "%s\t\t\t\tinvalid: %v\n", strings.TrimPrefix(k, featurespec.KeyPrefix), err)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", v.Name, v.Version[:12], v.Source.Stream, len(v.Features))
+	}
+	return tw.Flush()
+}
