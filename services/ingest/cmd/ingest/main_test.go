@@ -38,7 +38,7 @@ func TestStartReadyStop(t *testing.T) {
 		t.Errorf("unexpected readiness checks: %v", checks)
 	}
 	code, body := p.Get("/metrics")
-	for _, name := range []string{"tributary_ingest_producer_buffer_fill_ratio", "tributary_ingest_producer_buffered_records", "tributary_ingest_streams", "tributary_ingest_http_in_flight_requests"} {
+	for _, name := range []string{"tributary_ingest_producer_buffer_fill_ratio", "tributary_ingest_producer_buffered_records", "tributary_ingest_streams", "tributary_ingest_http_in_flight_requests", "tributary_ingest_dedup_entries"} {
 		if code != 200 || !strings.Contains(string(body), name) {
 			t.Errorf("/metrics (%d) has no %s", code, name)
 		}

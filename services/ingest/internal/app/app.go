@@ -218,7 +218,12 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 
 	icfg := cfg.Intake
 	icfg.Propagator = rt.Propagator
-	in := intake.New(icfg, logger, rt.Registerer, reg, producer, dedup.New(cfg.Dedup.Window, cfg.Dedup.MaxEntries))
+	window := dedup.New(cfg.Dedup.Window, cfg.Dedup.MaxEntries)
+	promauto.With(rt.Registerer).NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tributary_ingest_dedup_entries",
+		Help: "(source, id) pairs remembered by the dedup window (bounded by dedup.max-entries).",
+	}, func() float64 { return float64(window.Len()) })
+	in := intake.New(icfg, logger, rt.Registerer, reg, producer, window)
 	rt.AddActor("rejections-log", func(ctx context.Context) error { return in.Run(ctx, 30*time.Second) })
 	rt.Handle("POST /v1/events", httpapi.New(cfg.HTTP, logger, rt.Registerer, rt.TracerProvider, rt.Propagator, keys, in))
 	rt.Handle("GET /v1/streams", httpapi.StreamsHandler(keys, reg))
