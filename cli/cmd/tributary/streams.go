@@ -119,6 +119,9 @@ func runStreams(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	switch o.action {
 	case "apply":
+		if err := checkConflicts(ctx, kv, defs); err != nil {
+			return err
+		}
 		for i, s := range defs {
 			rev, err := kv.Put(ctx, s.Name, raws[i])
 			if err != nil {
@@ -138,6 +141,47 @@ func runStreams(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	case "list":
 		return listStreams(ctx, kv, stdout)
+	}
+	return nil
+}
+
+// checkConflicts refuses definitions whose name or type clashes with each
+// other or whose type is the type of another stream in the bucket: the
+// ingest service would refuse them (one stream per type), and the user
+// is better told here. A race with another apply is still possible; the
+// service refuses the loser then, with an error log.
+func checkConflicts(ctx context.Context, kv jetstream.KeyValue, defs []*streamspec.Stream) error {
+	owner := map[string]string{} // type: stream name
+	names := map[string]bool{}
+	for _, s := range defs {
+		if names[s.Name] {
+			return fmt.Errorf("stream %s is given twice", s.Name)
+		}
+		names[s.Name] = true
+		if other, ok := owner[s.Type]; ok {
+			return fmt.Errorf("streams %s and %s have the same type %s", other, s.Name, s.Type)
+		}
+		owner[s.Type] = s.Name
+	}
+	lister, err := kv.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list streams: %w", err)
+	}
+	for key := range lister.Keys() {
+		if names[key] {
+			continue // replaced by this apply
+		}
+		e, err := kv.Get(ctx, key)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		existing, err := streamspec.Parse(e.Value())
+		if err != nil {
+			continue // not live either
+		}
+		if name, ok := owner[existing.Type]; ok {
+			return fmt.Errorf("stream %s: type %s is already the type of stream %s (delete it first, or give %s a new type)", name, existing.Type, key, name)
+		}
 	}
 	return nil
 }

@@ -54,10 +54,23 @@ func TestStreamsCommand(t *testing.T) {
 	if err != nil || string(e.Value()) != streamDef {
 		t.Fatalf("bucket holds %v, %v", e, err)
 	}
+	// Another stream with the type of orders is refused before writing.
+	thief := filepath.Join(dir, "thief.json")
+	os.WriteFile(thief, []byte(strings.Replace(streamDef, `"orders"`, `"thief"`, 1)), 0o600)
+	if code, _, stderr := runCmd("apply", thief); code != 1 || !strings.Contains(stderr, "already the type of stream orders") {
+		t.Fatalf("apply of a type clash: code %d, %s", code, stderr)
+	}
+	if _, err := kv.Get(ctx, "thief"); err == nil {
+		t.Fatal("a clashing stream was written")
+	}
+	// Applying orders again (a change) is fine.
+	if code, _, stderr := runCmd("apply", good); code != 0 {
+		t.Fatalf("re-apply: %d %s", code, stderr)
+	}
 	// A value put by other means that does not parse is listed as invalid.
 	kv.Put(ctx, "junk", []byte("{"))
 	code, stdout, _ = runCmd("list")
-	if code != 0 || !regexpLine(stdout, `orders\s+com.example.order.v1\s+tributary.events.orders\s+1\s+ok`) || !strings.Contains(stdout, "junk") || !strings.Contains(stdout, "invalid") {
+	if code != 0 || !regexpLine(stdout, `orders\s+com.example.order.v1\s+tributary.events.orders\s+2\s+ok`) || !strings.Contains(stdout, "junk") || !strings.Contains(stdout, "invalid") {
 		t.Fatalf("list: code %d:\n%s", code, stdout)
 	}
 	if code, stdout, _ := runCmd("delete", "orders"); code != 0 || !strings.Contains(stdout, "deleted") {
