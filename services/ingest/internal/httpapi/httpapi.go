@@ -119,7 +119,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.inFlight.Dec()
 
 	body, err := readBody(r, h.cfg.MaxBodyBytes)
-	if err != nil {
+	if err != nil { // the client went away, or sent a broken chunked body
+		h.intake.Refused(httpSource, intake.ReasonMalformedJSON)
 		writeJSON(w, http.StatusBadRequest, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonMalformedJSON, Message: "body: " + err.Error()})
 		return
 	}

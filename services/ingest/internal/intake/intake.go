@@ -180,9 +180,6 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 	waits := make([]*pending, len(items))
 	for i := range items {
 		it := &items[i]
-		if it.Event != nil {
-			results[i].ID = it.Event.ID()
-		}
 		p, res := in.prepare(wctx, src, received, it)
 		if p == nil {
 			results[i] = res
@@ -440,9 +437,10 @@ func (in *Intake) summary() {
 	in.logger.Info("events rejected", append([]any{"count", total}, slog.Group("reasons", attrs...))...)
 }
 
-// Refused counts a request refused before its events were read (no valid
-// API key). Such requests are not dead-lettered: with no producer known,
-// anyone could fill the dead-letter topic.
+// Refused counts a request refused before its events were read: no valid
+// API key (not dead-lettered: with no producer known, anyone could fill the
+// dead-letter topic), or a body that could not be read (nothing to
+// dead-letter).
 func (in *Intake) Refused(src Source, reason Reason) {
 	in.count(src, Result{Outcome: Rejected}, reason)
 }
