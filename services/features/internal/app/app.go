@@ -94,7 +94,8 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	kcfg.ClientID = rt.Name + "-materializer"
 	mcfg := cfg.Materializer
 	mcfg.TopicPrefix = cfg.Prefix
-	consumer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_"+rt.Name+"_materializer_kafka", mcfg.ConsumeOpts()...)
+	owned := materialize.NewOwnership()
+	consumer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_"+rt.Name+"_materializer_kafka", mcfg.ConsumeOpts(owned)...)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,8 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 
 	store := tiles.NewStore(clients.Redis, cfg.Prefix)
 	off := offline.NewStore(clients.ClickHouse, cfg.ClickHouse.Database)
-	mat := materialize.New(mcfg, rt.Logger, rt.Registerer, consumer, views, store, off)
+	filler := materialize.NewBackfiller(clients.Redis, cfg.Prefix, store, off)
+	mat := materialize.New(mcfg, rt.Logger, rt.Registerer, consumer, owned, filler, views, store, off)
 	api.New(views, store, rt.Logger).Register(rt.Handle)
 
 	kv := func(ctx context.Context) (jetstream.KeyValue, error) {

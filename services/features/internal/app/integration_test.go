@@ -674,3 +674,57 @@ func TestReadAPIErrors(t *testing.T) {
 		t.Errorf("%d entities: %d", len(many), resp.StatusCode)
 	}
 }
+
+// TestBackfillNewView stores clicks before any view reads them, then applies
+// the view: the service backfills it from ClickHouse, and the values equal
+// the clicks produced and the training set.
+func TestBackfillNewView(t *testing.T) {
+	h := newHarness(t)
+	p := h.start()
+	r := rand.New(rand.NewPCG(5, 6))
+	now := time.Now()
+	clicks := h.randomClicks(r, 1500, now.Add(-20*time.Minute), now)
+	h.produce(clicks)
+	h.caughtUp(60 * time.Second) // stored in ClickHouse, applied to no view
+	h.apply()
+	waitView(t, p)
+	want := map[string]int64{}
+	for _, c := range clicks {
+		want[c.User]++
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	var snap snapshot
+	for {
+		snap = h.snapshot(p)
+		if v, ok := snap.vals[h.users[0]]["uc:clicks_1d"].Value.(json.Number); ok && v.String() == fmt.Sprint(want[h.users[0]]) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not backfilled: %s clicks_1d %v, want %d", h.users[0], snap.vals[h.users[0]]["uc:clicks_1d"].Value, want[h.users[0]])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// New clicks after the backfill count once, on top.
+	time.Sleep(50 * time.Millisecond)
+	more := h.randomClicks(r, 300, snap.asOf.Add(time.Millisecond), time.Now())
+	h.produce(more)
+	for _, c := range more {
+		want[c.User]++
+	}
+	h.caughtUp(30 * time.Second)
+	snap = h.snapshot(p)
+	for _, u := range h.users {
+		if got := snap.vals[u]["uc:clicks_1d"].Value; fmt.Sprint(got) != fmt.Sprint(want[u]) {
+			t.Errorf("%s: clicks_1d %v, produced %d", u, got, want[u])
+		}
+	}
+	_, rows := h.dataset("backfill_labels", []snapshot{snap})
+	for _, u := range h.users {
+		row := rows[fmt.Sprintf("%s|%d", u, snap.asOf.UnixMilli())]
+		for _, ref := range h.refs {
+			if !equal(snap.vals[u][ref], row[ref]) {
+				t.Errorf("%s %s: online %v, offline %v", u, ref, snap.vals[u][ref].Value, row[ref])
+			}
+		}
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +37,15 @@ func (s *Snapshot) View(name string) (*tiles.Plan, bool) {
 
 // ForStream returns the plans of the views over a stream.
 func (s *Snapshot) ForStream(stream string) []*tiles.Plan { return s.byStream[stream] }
+
+// All returns every plan, by view name.
+func (s *Snapshot) All() []*tiles.Plan {
+	out := make([]*tiles.Plan, 0, len(s.byName))
+	for _, name := range slices.Sorted(maps.Keys(s.byName)) {
+		out = append(out, s.byName[name])
+	}
+	return out
+}
 
 // Len is the number of views.
 func (s *Snapshot) Len() int { return len(s.byName) }

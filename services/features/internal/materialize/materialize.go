@@ -60,18 +60,19 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ConsumeOpts are the consumer options of the materializer's Kafka client.
-func (c Config) ConsumeOpts() []kgo.Opt {
+// ConsumeOpts are the consumer options of the materializer's Kafka client;
+// owned learns the partitions assigned.
+func (c Config) ConsumeOpts(owned *Ownership) []kgo.Opt {
 	p := regexp.QuoteMeta(c.TopicPrefix)
-	return []kgo.Opt{
+	return append(owned.Opts(),
 		kgo.ConsumerGroup(c.Group),
 		kgo.ConsumeRegex(),
 		kgo.ConsumeTopics("^"+p+regexp.QuoteMeta(event.TopicEventsPrefix)+".+$", "^"+p+regexp.QuoteMeta(event.TopicLabels)+"$"),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.MetadataMaxAge(5 * time.Second),
-	}
+		kgo.MetadataMaxAge(5*time.Second),
+	)
 }
 
 // DLQ record headers, as ingest writes them.
@@ -97,6 +98,8 @@ type Materializer struct {
 	views   func() *catalog.Snapshot
 	store   *tiles.Store
 	offline *offline.Store
+	owned   *Ownership
+	filler  *Backfiller
 	now     func() time.Time
 
 	records  *prometheus.CounterVec
@@ -106,10 +109,10 @@ type Materializer struct {
 
 // New returns a materializer consuming with client (built with
 // cfg.ConsumeOpts).
-func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo.Client, views func() *catalog.Snapshot, store *tiles.Store, off *offline.Store) *Materializer {
+func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo.Client, owned *Ownership, filler *Backfiller, views func() *catalog.Snapshot, store *tiles.Store, off *offline.Store) *Materializer {
 	f := promauto.With(reg)
 	return &Materializer{
-		cfg: cfg, logger: logger, client: client, views: views, store: store, offline: off, now: time.Now,
+		cfg: cfg, logger: logger, client: client, owned: owned, filler: filler, views: views, store: store, offline: off, now: time.Now,
 		records: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_features_materialized_records_total",
 			Help: "Records consumed by the materializer by outcome: applied (to a view), stored (no view reads it), duplicate (already applied: a replay), late and the dead-letter reasons.",
@@ -131,20 +134,46 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo
 // fails is retried (its offsets are not committed) until it succeeds.
 func (m *Materializer) Run(ctx context.Context) error {
 	for {
-		fetches := m.client.PollRecords(ctx, m.cfg.MaxRecords)
+		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
+		fetches := m.client.PollRecords(pollCtx, m.cfg.MaxRecords)
+		cancel()
 		if ctx.Err() != nil {
 			m.client.AllowRebalance()
 			return nil
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				m.logger.Warn("kafka fetch error", "topic", topic, "partition", p, "error", err)
 			}
 		})
+		// Views new to this consumer's partitions first, from ClickHouse;
+		// the batch then applies to the same views.
+		snap := m.views()
+		for {
+			n, err := m.filler.Run(ctx, snap.All(), m.owned.Partitions, m.cfg.TopicPrefix, m.now().UnixMilli())
+			if n > 0 {
+				m.records.WithLabelValues("backfilled").Add(float64(n))
+				m.logger.Info("views backfilled from clickhouse", "events", n)
+			}
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				m.client.AllowRebalance()
+				return nil
+			}
+			m.logger.Warn("backfill failed, retrying", "error", err)
+			select {
+			case <-ctx.Done():
+				m.client.AllowRebalance()
+				return nil
+			case <-time.After(m.cfg.Backoff):
+			}
+		}
 		recs := fetches.Records()
 		if len(recs) > 0 {
 			for {
-				err := m.process(ctx, recs)
+				err := m.process(ctx, recs, snap)
 				if err == nil {
 					break
 				}
@@ -173,9 +202,8 @@ type pending struct {
 
 // process stores, applies and commits one batch; an error leaves its offsets
 // uncommitted.
-func (m *Materializer) process(ctx context.Context, recs []*kgo.Record) error {
+func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *catalog.Snapshot) error {
 	start := m.now()
-	snap := m.views()
 	var evRows []offline.EventRow
 	var labelRows []offline.LabelRow
 	var dlq []*kgo.Record

@@ -198,3 +198,30 @@ func ValidIdentifier(s string) bool {
 		return !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
 	})
 }
+
+// ScanPartition calls fn for the stored events of one Kafka partition of a
+// stream, by entity and then in offset order (a record stored twice comes
+// twice, adjacent).
+func (s *Store) ScanPartition(ctx context.Context, stream string, partition int32, fn func(entity string, e StoredEvent) error) error {
+	rows, err := s.conn.Query(ctx, "SELECT entity_key, kafka_partition, kafka_offset, toUInt64(event_time) * 1000 + event_time_ms, data FROM "+s.database+".events WHERE stream = ? AND kafka_partition = ? ORDER BY entity_key, kafka_offset", stream, partition)
+	if err != nil {
+		return fmt.Errorf("query events of stream %s partition %d: %w", stream, partition, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var e StoredEvent
+		var ms uint64
+		if err := rows.Scan(&key, &e.Partition, &e.Offset, &ms, &e.Data); err != nil {
+			return fmt.Errorf("scan event: %w", err)
+		}
+		e.TimeMs = int64(ms)
+		if err := fn(key, e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read events of stream %s partition %d: %w", stream, partition, err)
+	}
+	return nil
+}
