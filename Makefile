@@ -26,6 +26,8 @@ STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
 # Test knobs: `make test TEST_FLAGS=-short` skips what needs the real stack.
 TEST_FLAGS ?=
 TEST_TIMEOUT ?= 15m
+# Length of each load scenario of `make bench`.
+BENCH_DURATION ?= 10s
 
 .PHONY: help run test bench build lint infra-up infra-down clean tools
 
@@ -59,8 +61,11 @@ test: infra-up
 bench: infra-up
 	@eval "$$($(INFRA) env)"; \
 	for m in $(MODULES); do \
-		(cd $$m && go test -run '^$$' -bench . -benchmem -count=1 ./... | grep -E '^(Benchmark|ok|FAIL|---)' || true); \
-	done
+		echo "== go benchmarks $$m"; \
+		(cd $$m && go test -run '^$$' -bench . -benchmem -count=1 ./... | grep -vE '^(\?|PASS|goos|goarch|pkg|cpu)'); \
+	done; \
+	echo "== ingest: HTTP into the real Kafka, beside a raw producer and an empty handler"; \
+	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION)
 
 $(STATICCHECK):
 	@mkdir -p $(TOOLS_DIR)

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,18 +21,14 @@ import (
 	"github.com/tributary-ml/tributary/libs/event"
 )
 
-// ingestKey is the API key the e2e tests send to the ingest service. The
-// service stores keys hashed: TRIBUTARY_AUTH_KEYS holds
-// e2e:<sha256 of the key>:* for the services the harness starts, which
-// inherit this process's environment (set here before TestMain starts them,
-// unless the environment already configures ingest's keys).
+// ingestKey is the API key the e2e tests send to the ingest service.
 const ingestKey = "tributary-e2e-ingest-key"
 
-func init() {
-	if os.Getenv("TRIBUTARY_AUTH_KEYS") == "" && os.Getenv("TRIBUTARY_AUTH_DISABLED") == "" {
-		sum := sha256.Sum256([]byte(ingestKey))
-		_ = os.Setenv("TRIBUTARY_AUTH_KEYS", "e2e:"+hex.EncodeToString(sum[:])+":*")
-	}
+// ingestEnv configures the ingest service the harness starts: the key above,
+// stored hashed as the service keeps its keys (name:sha256:allowed types).
+func ingestEnv() []string {
+	sum := sha256.Sum256([]byte(ingestKey))
+	return []string{"TRIBUTARY_AUTH_KEYS=e2e:" + hex.EncodeToString(sum[:]) + ":*"}
 }
 
 // TestIngest drives the real ingest binary: a stream applied to the KV

@@ -72,7 +72,7 @@ func run(m *testing.M) (code int) {
 	fmt.Printf("e2e: services built in %v\n", time.Since(start).Round(time.Millisecond))
 
 	start = time.Now()
-	platform, err := harness.Start(work, work, infra.Addrs)
+	platform, err := harness.Start(work, work, infra.Addrs, map[string][]string{"ingest": ingestEnv()})
 	if platform != nil {
 		stack.platform = platform
 		defer func() {

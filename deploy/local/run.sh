@@ -17,6 +17,11 @@ mkdir -p "$logs"
 eval "$("$infra" env)"
 export TRIBUTARY_KAFKA_BROKERS TRIBUTARY_NATS_URL TRIBUTARY_REDIS_ADDR TRIBUTARY_CLICKHOUSE_ADDR
 
+# The local stack is for one developer: ingest takes events without API keys
+# and serves the example streams of schemas/streams.
+export TRIBUTARY_AUTH_DISABLED=${TRIBUTARY_AUTH_DISABLED:-true}
+export TRIBUTARY_STREAMS_DIR=${TRIBUTARY_STREAMS_DIR:-$root/schemas/streams}
+
 declare -A port=([ingest]=8081 [features]=8082 [trainer]=8083 [registry]=8084 [serving]=8085 [monitor]=8086)
 services=(ingest features trainer registry serving monitor)
 pids=()

@@ -51,8 +51,9 @@ func Build(ctx context.Context, root, dir string) error {
 }
 
 // Start starts every service binary from binDir on a free loopback port with
-// the infrastructure addresses in its environment, logging to logDir.
-func Start(binDir, logDir string, addrs Addrs) (*Platform, error) {
+// the infrastructure addresses in its environment, plus the variables env
+// names for that service, logging to logDir.
+func Start(binDir, logDir string, addrs Addrs, env map[string][]string) (*Platform, error) {
 	p := &Platform{services: map[string]*Service{}}
 	for _, name := range Services {
 		port, err := freePort()
@@ -65,7 +66,7 @@ func Start(binDir, logDir string, addrs Addrs) (*Platform, error) {
 			return p, fmt.Errorf("create log of %s: %w", name, err)
 		}
 		cmd := exec.Command(filepath.Join(binDir, name), "-http.addr", fmt.Sprintf("127.0.0.1:%d", port))
-		cmd.Env = append(os.Environ(), addrs.Env()...)
+		cmd.Env = append(append(os.Environ(), addrs.Env()...), env[name]...)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		if err := cmd.Start(); err != nil {
 			_ = logFile.Close()
