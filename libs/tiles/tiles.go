@@ -133,6 +133,7 @@ type Plan struct {
 	latest    []aggregate // latest-value states (not tiled)
 	features  []featurePlan
 	windows   []int64
+	used      map[int64][]int // per window, the aggregates its features read
 	retention [NumLevels]int64
 	ttl       int64
 	lateness  int64
@@ -165,6 +166,12 @@ func Compile(v featurespec.View) *Plan {
 		}
 	}
 	slices.Sort(p.windows)
+	p.used = map[int64][]int{}
+	for _, f := range p.features {
+		if !f.latest && !slices.Contains(p.used[f.window], f.agg) {
+			p.used[f.window] = append(p.used[f.window], f.agg)
+		}
+	}
 	// Level l is read anywhere in windows whose unit is at or below l, and
 	// otherwise only within the last tile of the next level.
 	for l := range NumLevels {
@@ -516,8 +523,8 @@ func (p *Plan) Read(s *State, asOf int64) []Value {
 			if !ok {
 				continue
 			}
-			for i, a := range p.aggs {
-				merge(a.kind, &m[i], t[i])
+			for _, i := range p.used[w] {
+				merge(p.aggs[i].kind, &m[i], t[i])
 			}
 		}
 		merged[w] = m

@@ -47,11 +47,11 @@ views:
     features:
       - {name: clicks, agg: count, windows: [1m, 5m, 1h, 1d]}
       - {name: spend, agg: sum, field: price, windows: [5m, 1h, 1d]}
-      - {name: price_mean, agg: mean, field: price, windows: [1h]}
-      - {name: price_min, agg: min, field: price, windows: [1h]}
+      - {name: price_mean, agg: mean, field: price, windows: [5m, 1h]}
+      - {name: price_min, agg: min, field: price, windows: [5m, 1h, 1d]}
       - {name: price_max, agg: max, field: price, windows: [1d]}
       - {name: price_sd, agg: stddev, field: price, windows: [1h, 1d]}
-      - {name: items, agg: distinct, field: item_id, windows: [1h]}
+      - {name: items, agg: distinct, field: item_id, windows: [1h, 1d]}
       - {name: last_item, agg: last, field: item_id, windows: [5m]}
       - {name: cart, agg: count, windows: [1h], filter: {field: page, op: eq, value: cart}}
       - {name: last_page, agg: latest, field: page}
@@ -65,7 +65,7 @@ func env(name, def string) string {
 }
 
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	prefix   string
 	db       string
 	kafka    *kgo.Client
@@ -79,7 +79,7 @@ type harness struct {
 	produced int
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs Kafka, NATS, Redis and ClickHouse")
@@ -473,7 +473,7 @@ func TestOnlineEqualsOffline(t *testing.T) {
 	t.Logf("%d late events dead-lettered", late)
 }
 
-func waitView(t *testing.T, p *servicetest.Process) {
+func waitView(t testing.TB, p *servicetest.Process) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -488,7 +488,7 @@ func waitView(t *testing.T, p *servicetest.Process) {
 	}
 }
 
-func countDLQ(t *testing.T, h *harness, reason string) int {
+func countDLQ(t testing.TB, h *harness, reason string) int {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(env("TRIBUTARY_KAFKA_BROKERS", "127.0.0.1:9092"), ",")...), kgo.ConsumeTopics(h.prefix+event.TopicDLQ), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -522,7 +522,7 @@ func countDLQ(t *testing.T, h *harness, reason string) int {
 }
 
 // readParquet reads a flat Parquet file into maps by column name.
-func readParquet(t *testing.T, pf *parquet.File) []map[string]any {
+func readParquet(t testing.TB, pf *parquet.File) []map[string]any {
 	t.Helper()
 	fields := pf.Schema().Fields()
 	var out []map[string]any
