@@ -348,7 +348,7 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 			return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
 		}
 	}
-	rec, err := event.ToKafkaRecord(context.Background(), *e, in.cfg.TopicPrefix+s.Topic)
+	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic)
 	if err != nil {
 		return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
 	}
