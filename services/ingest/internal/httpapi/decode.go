@@ -82,7 +82,7 @@ var requiredAttrs = []string{"specversion", "id", "source", "type"}
 
 // decodeStructured decodes one event in the JSON event format.
 func decodeStructured(raw []byte) intake.Item {
-	if !json.Valid(raw) {
+	if !validJSON(raw) {
 		return diagnoseStructured(raw)
 	}
 	return decodeValidStructured(raw)
@@ -224,74 +224,59 @@ func decodeBinaryEvent(h http.Header, body []byte) intake.Item {
 }
 
 // splitArray returns the elements of a JSON array as sub-slices of body,
-// without copying them. It reads the body twice, once to check it is JSON
-// and once to cut it, where json.Unmarshal into []json.RawMessage reads it
-// three times and copies every element.
+// without copying them. It checks and cuts the body in one read; only a
+// body that is not valid JSON is read again, by encoding/json, for an error
+// that says where.
 func splitArray(body []byte) ([][]byte, error) {
-	if !json.Valid(body) {
+	out, ok := scanArray(body)
+	if !ok {
 		var v any
-		return nil, json.Unmarshal(body, &v) // the decoder's error says where
-	}
-	i := skipSpace(body, 0)
-	if body[i] != '[' {
+		if err := json.Unmarshal(body, &v); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("not an array")
 	}
-	var out [][]byte
+	return out, nil
+}
+
+// scanArray cuts a JSON array into its elements; ok is false when body is
+// not one valid JSON document, or one that is not an array (out is then
+// nil).
+func scanArray(body []byte) (out [][]byte, ok bool) {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '[' {
+		return nil, false
+	}
+	out = make([][]byte, 0, 128)
 	i = skipSpace(body, i+1)
-	if body[i] == ']' {
-		return out, nil
+	if i < len(body) && body[i] == ']' {
+		return out, skipSpace(body, i+1) == len(body)
 	}
 	for {
-		end := valueEnd(body, i)
-		out = append(out, body[i:end:end])
-		i = skipSpace(body, end)
-		if body[i] == ']' {
-			return out, nil
+		start := skipSpace(body, i)
+		end, ok := scanValue(body, start, 1)
+		if !ok {
+			return nil, false
 		}
-		i = skipSpace(body, i+1) // the comma
+		out = append(out, body[start:end:end])
+		i = skipSpace(body, end)
+		if i >= len(body) {
+			return nil, false
+		}
+		switch body[i] {
+		case ',':
+			i++
+		case ']':
+			return out, skipSpace(body, i+1) == len(body)
+		default:
+			return nil, false
+		}
 	}
 }
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
-	}
-	return i
-}
-
-// valueEnd returns the end of the JSON value starting at i in valid JSON.
-func valueEnd(b []byte, i int) int {
-	depth := 0
-	for ; i < len(b); i++ {
-		switch c := b[i]; c {
-		case '"':
-			for i++; b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-			if depth < 0 { // the end of the enclosing array: a scalar ended here
-				return i
-			}
-		case ',':
-			if depth == 0 {
-				return i
-			}
-		case ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-		}
 	}
 	return i
 }
