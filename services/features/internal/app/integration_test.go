@@ -728,3 +728,61 @@ func TestBackfillNewView(t *testing.T) {
 		}
 	}
 }
+
+// TestDefinitionsLive changes, breaks and deletes the view in the bucket
+// while the service runs: each change takes effect without a restart, and an
+// invalid entry is ignored (the previous definition stays).
+func TestDefinitionsLive(t *testing.T) {
+	h := newHarness(t)
+	p := h.start()
+	h.apply()
+	waitView(t, p)
+	ctx := context.Background()
+	kv, err := h.js.KeyValue(ctx, h.prefix+natsx.BucketFeatures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := func() (int, string) {
+		code, body := p.Get("/v1/features/uc/x")
+		var v api.ViewResponse
+		_ = json.Unmarshal(body, &v)
+		return code, v.Version
+	}
+	waitFor := func(what string, ok func(code int, version string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, v := version()
+			if ok(code, v) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GET answers %d version %s", what, code, v)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if _, v := version(); v != h.view.Version {
+		t.Fatalf("version %s, applied %s", v, h.view.Version)
+	}
+	changed, err := featurespec.Parse([]byte(strings.Replace(testSpec, "ttl: 1d", "ttl: 2d", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := featurespec.Apply(ctx, kv, changed, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("changed", func(code int, v string) bool { return code == 200 && v == changed[0].Version })
+	// A tampered entry is refused; the last good definition stays.
+	if _, err := kv.Put(ctx, "view.uc", []byte(`{"name":"uc","version":"x","definition":{"name":"uc"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // nothing to poll for: the answer must not change
+	if code, v := version(); code != 200 || v != changed[0].Version {
+		t.Errorf("after an invalid entry: %d %s", code, v)
+	}
+	if err := kv.Delete(ctx, "view.uc"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("deleted", func(code int, _ string) bool { return code == 400 })
+}
