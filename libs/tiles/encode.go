@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -88,11 +87,7 @@ func (e *encoder) agg(k kind, a *Agg) {
 		e.varint(int64(a.LastS.Partition))
 		e.varint(a.LastS.Offset)
 	case kindDistinct:
-		hs := make([]uint64, 0, len(a.Set))
-		for h := range a.Set {
-			hs = append(hs, h)
-		}
-		slices.Sort(hs)
+		hs := a.Set
 		e.uvarint(uint64(len(hs)))
 		for _, h := range hs {
 			e.b = binary.LittleEndian.AppendUint64(e.b, h)
@@ -193,9 +188,9 @@ func (d *decoder) agg(k kind, a *Agg) {
 			d.fail()
 			return
 		}
-		a.Set = make(map[uint64]struct{}, n)
-		for range n {
-			a.Set[binary.LittleEndian.Uint64(d.b)] = struct{}{}
+		a.Set = make([]uint64, n)
+		for i := range a.Set {
+			a.Set[i] = binary.LittleEndian.Uint64(d.b)
 			d.b = d.b[8:]
 		}
 	}

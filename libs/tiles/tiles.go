@@ -233,7 +233,7 @@ type Agg struct {
 	Last   any   // kindLast: value of the newest event (float64, string, bool)
 	LastT  int64
 	LastS  Seq
-	Set    map[uint64]struct{} // kindDistinct
+	Set    []uint64 // kindDistinct: value hashes, sorted and unique in a tile
 }
 
 // State is the state of one entity in one view.
@@ -382,10 +382,9 @@ func (a aggregate) add(st *Agg, e Event) {
 		if !ok {
 			return
 		}
-		if st.Set == nil {
-			st.Set = map[uint64]struct{}{}
+		if i, found := slices.BinarySearch(st.Set, h); !found {
+			st.Set = slices.Insert(st.Set, i, h)
 		}
-		st.Set[h] = struct{}{}
 		st.N++
 	}
 	if st.N == 1 || e.Time > st.Newest {
@@ -460,17 +459,10 @@ func merge(k kind, a *Agg, b Agg) {
 		return
 	}
 	if a.N == 0 {
-		set := a.Set
 		*a = b
 		a.Set = nil
 		if k == kindDistinct {
-			a.Set = set
-			if a.Set == nil {
-				a.Set = make(map[uint64]struct{}, len(b.Set))
-			}
-			for h := range b.Set {
-				a.Set[h] = struct{}{}
-			}
+			a.Set = append([]uint64(nil), b.Set...)
 		}
 		return
 	}
@@ -487,9 +479,8 @@ func merge(k kind, a *Agg, b Agg) {
 			a.Last, a.LastT, a.LastS = b.Last, b.LastT, b.LastS
 		}
 	case kindDistinct:
-		for h := range b.Set {
-			a.Set[h] = struct{}{}
-		}
+		// Duplicates across tiles are removed when the value is read.
+		a.Set = append(a.Set, b.Set...)
 	}
 	a.N += b.N
 	a.Newest = max(a.Newest, b.Newest)
@@ -551,7 +542,8 @@ func value(a featurespec.Agg, st Agg) Value {
 	case featurespec.AggCount:
 		v.V = st.N
 	case featurespec.AggDistinct:
-		v.V = int64(len(st.Set))
+		slices.Sort(st.Set)
+		v.V = int64(len(slices.Compact(st.Set)))
 	case featurespec.AggSum:
 		v.V = st.Sum
 	}
