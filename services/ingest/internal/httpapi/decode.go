@@ -88,10 +88,14 @@ func decodeStructured(raw []byte) intake.Item {
 	return decodeValidStructured(raw)
 }
 
-// decodeValidStructured decodes one event known to be valid JSON. The fast
-// path reads it once with sdk-go's decoder; only an event that fails is
-// read again, by diagnoseStructured, to name the attribute at fault.
+// decodeValidStructured decodes one event known to be valid JSON: the
+// common event with decodeFast, any other with sdk-go's decoder; only an
+// event that fails is read again, by diagnoseStructured, to name the
+// attribute at fault.
 func decodeValidStructured(raw []byte) intake.Item {
+	if e, ok := decodeFast(raw); ok && e.Validate() == nil {
+		return intake.Item{Event: &e, Raw: raw, Size: len(raw)}
+	}
 	var e ce.Event
 	if err := e.UnmarshalJSON(raw); err == nil && e.SpecVersion() == ce.VersionV1 && e.Validate() == nil {
 		return intake.Item{Event: &e, Raw: raw, Size: len(raw)}

@@ -1,0 +1,171 @@
+package httpapi
+
+import (
+	ce "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/types"
+)
+
+// fastAttr is one attribute decodeFast reads.
+type fastAttr uint8
+
+const (
+	attrSpecVersion fastAttr = 1 << iota
+	attrID
+	attrSource
+	attrType
+	attrSubject
+	attrTime
+	attrDataContentType
+	attrData
+)
+
+var fastAttrs = map[string]fastAttr{
+	"specversion": attrSpecVersion, "id": attrID, "source": attrSource, "type": attrType,
+	"subject": attrSubject, "time": attrTime, "datacontenttype": attrDataContentType, "data": attrData,
+}
+
+// decodeFast decodes the common structured event — CloudEvents 1.0, every
+// attribute and extension a plain string (printable ASCII, no escapes),
+// JSON data, no dataschema or data_base64, no member twice — straight into
+// the event sdk-go's UnmarshalJSON makes of it, without its iterator, the
+// copy of the data (the event's data is a sub-slice of raw) or the
+// extension map of unknown values. ok is false for any other event, which
+// then takes sdk-go's decoder: decodeFast covers less, never differently
+// (FuzzDecodeFast compares the two). raw must be valid JSON.
+func decodeFast(raw []byte) (e ce.Event, ok bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return e, false
+	}
+	var (
+		seen fastAttr
+		c    ce.EventContextV1
+		data []byte
+	)
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return e, false
+	}
+	for {
+		key, next, ok := plainString(raw, i)
+		if !ok {
+			return e, false
+		}
+		i = skipSpace(raw, next)
+		if i >= len(raw) || raw[i] != ':' {
+			return e, false
+		}
+		colon := i
+		i = skipSpace(raw, i+1)
+		attr, known := fastAttrs[string(key)]
+		if known && seen&attr != 0 {
+			return e, false
+		}
+		seen |= attr
+		if attr == attrData {
+			end, ok := scanValue(raw, i, 1)
+			if !ok || raw[i] == 'n' { // null data: left to sdk-go
+				return e, false
+			}
+			// sdk-go keeps the blanks between the colon and the value.
+			data, i = raw[colon+1:end:end], end
+		} else {
+			v, next, ok := plainString(raw, i)
+			if !ok || len(v) == 0 {
+				return e, false
+			}
+			i = next
+			s := string(v)
+			switch attr {
+			case attrSpecVersion:
+				if s != ce.VersionV1 {
+					return e, false
+				}
+			case attrID:
+				c.ID = s
+			case attrType:
+				c.Type = s
+			case attrSource:
+				u := types.ParseURIRef(s)
+				if u == nil {
+					return e, false
+				}
+				c.Source = *u
+			case attrSubject:
+				c.Subject = &s
+			case attrTime:
+				t, err := types.ParseTimestamp(s)
+				if err != nil {
+					return e, false
+				}
+				c.Time = t
+			case attrDataContentType:
+				c.DataContentType = &s
+			default:
+				if !extensionName(key) || c.SetExtension(string(key), s) != nil {
+					return e, false
+				}
+			}
+		}
+		i = skipSpace(raw, i)
+		if i >= len(raw) {
+			return e, false
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+		case '}':
+			if seen&(attrSpecVersion|attrID|attrSource|attrType) != attrSpecVersion|attrID|attrSource|attrType {
+				return e, false
+			}
+			if data != nil {
+				if mt, _ := c.GetDataMediaType(); !sdkJSON(mt) {
+					return e, false // sdk-go reads such data as a JSON string
+				}
+			}
+			e.Context = &c
+			e.DataEncoded = data
+			return e, true
+		default:
+			return e, false
+		}
+	}
+}
+
+// plainString reads the string at raw[i] when it is printable ASCII without
+// escapes; v is a sub-slice of raw.
+func plainString(raw []byte, i int) (v []byte, next int, ok bool) {
+	if i >= len(raw) || raw[i] != '"' {
+		return nil, i, false
+	}
+	for j := i + 1; j < len(raw); j++ {
+		switch c := raw[j]; {
+		case c == '"':
+			return raw[i+1 : j], j + 1, true
+		case c == '\\' || c < 0x20 || c > 0x7e:
+			return nil, j, false
+		}
+	}
+	return nil, len(raw), false
+}
+
+// extensionName reports whether name is lowercase letters and digits, the
+// names that sdk-go keeps as they are.
+func extensionName(name []byte) bool {
+	for _, c := range name {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return len(name) > 0
+}
+
+// sdkJSON is sdk-go's test of a media type whose structured data is kept
+// as JSON (data of any other is decoded as a JSON string).
+func sdkJSON(mt string) bool {
+	switch mt {
+	case "", "application/json", "text/json", ce.ApplicationCloudEventsJSON, ce.ApplicationCloudEventsBatchJSON:
+		return true
+	}
+	return false
+}
