@@ -248,3 +248,74 @@ func (p *Plan) DecodeMeta(b []byte, s *State) error {
 	}
 	return nil
 }
+
+// skip advances over one encoded state without materializing it.
+func (d *decoder) skip(k kind) {
+	n := d.varint()
+	if n == 0 || d.err != nil {
+		return
+	}
+	d.varint()
+	advance := func(m uint64) {
+		if m > uint64(len(d.b)) {
+			d.fail()
+			d.b = nil
+			return
+		}
+		d.b = d.b[m:]
+	}
+	switch k {
+	case kindNumeric:
+		advance(40)
+	case kindLast:
+		switch d.byte() {
+		case 'n':
+			advance(8)
+		case 's':
+			advance(d.uvarint())
+		case 't', 'f', '0':
+		default:
+			d.fail()
+			return
+		}
+		d.varint()
+		d.varint()
+		d.varint()
+	case kindDistinct:
+		m := d.uvarint()
+		if m > maxDistinctIn {
+			d.fail()
+			return
+		}
+		advance(m * 8)
+	}
+}
+
+// checkTile parses an encoded tile without materializing it.
+func (p *Plan) checkTile(b []byte) error {
+	d := decoder{b: b}
+	for _, a := range p.aggs {
+		d.skip(a.kind)
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	if d.err != nil {
+		return fmt.Errorf("decode tile: %w", d.err)
+	}
+	return nil
+}
+
+// decodeInto decodes the states want selects into out (the others are left
+// zero); b was checked by checkTile.
+func (p *Plan) decodeInto(b []byte, want []bool, out []Agg) {
+	d := decoder{b: b}
+	for i, a := range p.aggs {
+		out[i] = Agg{}
+		if want[i] {
+			d.agg(a.kind, &out[i])
+		} else {
+			d.skip(a.kind)
+		}
+	}
+}

@@ -56,8 +56,10 @@ func (p *Plan) ReadFields(asOf int64) []string {
 }
 
 // load builds a state from HMGET results of fields; nil when the entity has
-// no meta (unknown or expired).
-func (p *Plan) load(fields []string, vals []any) (*State, error) {
+// no meta (unknown or expired). A lazy state (for reads) keeps its tiles
+// encoded: Read decodes, per window, only the states that window's features
+// use.
+func (p *Plan) load(fields []string, vals []any, lazy bool) (*State, error) {
 	s := NewState(p)
 	found := false
 	for i, f := range fields {
@@ -81,6 +83,16 @@ func (p *Plan) load(fields []string, vals []any) (*State, error) {
 		default:
 			k, ok := ParseTileField(f)
 			if !ok {
+				continue
+			}
+			if lazy {
+				if err := p.checkTile([]byte(str)); err != nil {
+					return nil, fmt.Errorf("field %s: %w", f, err)
+				}
+				if s.raw == nil {
+					s.raw = map[TileKey][]byte{}
+				}
+				s.raw[k] = []byte(str)
 				continue
 			}
 			t, err := p.DecodeTile([]byte(str))
@@ -113,7 +125,7 @@ func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64
 	}
 	out := make([][]Value, len(entities))
 	for i, c := range cmds {
-		st, err := p.load(fields, c.Val())
+		st, err := p.load(fields, c.Val(), true)
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
@@ -171,7 +183,7 @@ func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
 	}
 	writes := make([]write, 0, len(updates))
 	for i, u := range updates {
-		st, err := u.Plan.load(reads[i].fields, reads[i].vals.Val())
+		st, err := u.Plan.load(reads[i].fields, reads[i].vals.Val(), false)
 		if err != nil {
 			return fmt.Errorf("entity %q of view %s: %w", u.Entity, u.Plan.View.Name, err)
 		}

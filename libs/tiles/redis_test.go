@@ -2,6 +2,7 @@ package tiles_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -96,4 +97,12 @@ func TestStore(t *testing.T) {
 		t.Errorf("key TTL %v", ttl)
 	}
 	t.Logf("%d fields in one entity's hash", len(names))
+	// A corrupt tile in a read's cover is an error, not a wrong value.
+	field := p.ReadFields(T0)[1]
+	if err := rdb.HSet(ctx, st.Key(p, "u2"), field, "\xff\xff").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Read(ctx, p, []string{"u2"}, T0); !errors.Is(err, tiles.ErrCorrupt) {
+		t.Errorf("corrupt tile %s: %v", field, err)
+	}
 }

@@ -133,7 +133,8 @@ type Plan struct {
 	latest    []aggregate // latest-value states (not tiled)
 	features  []featurePlan
 	windows   []int64
-	used      map[int64][]int // per window, the aggregates its features read
+	used      map[int64][]int  // per window, the aggregates its features read
+	want      map[int64][]bool // the same as a mask over aggs
 	retention [NumLevels]int64
 	ttl       int64
 	lateness  int64
@@ -171,6 +172,14 @@ func Compile(v featurespec.View) *Plan {
 		if !f.latest && !slices.Contains(p.used[f.window], f.agg) {
 			p.used[f.window] = append(p.used[f.window], f.agg)
 		}
+	}
+	p.want = map[int64][]bool{}
+	for w, idx := range p.used {
+		mask := make([]bool, len(p.aggs))
+		for _, i := range idx {
+			mask[i] = true
+		}
+		p.want[w] = mask
 	}
 	// Level l is read anywhere in windows whose unit is at or below l, and
 	// otherwise only within the last tile of the next level.
@@ -252,6 +261,7 @@ type State struct {
 
 	dirty     map[TileKey]bool
 	metaDirty bool
+	raw       map[TileKey][]byte // encoded tiles of a lazy state (reads)
 }
 
 // NewState returns the empty state of an entity.
@@ -507,12 +517,21 @@ func (p *Plan) Read(s *State, asOf int64) []Value {
 		return out
 	}
 	merged := map[int64][]Agg{}
+	var scratch []Agg
 	for _, w := range p.windows {
 		m := make([]Agg, len(p.aggs))
 		for _, k := range Cover(asOf, w) {
 			t, ok := s.Tiles[k]
 			if !ok {
-				continue
+				b, ok := s.raw[k]
+				if !ok {
+					continue
+				}
+				if scratch == nil {
+					scratch = make([]Agg, len(p.aggs))
+				}
+				p.decodeInto(b, p.want[w], scratch)
+				t = scratch
 			}
 			for _, i := range p.used[w] {
 				merge(p.aggs[i].kind, &m[i], t[i])
