@@ -1,43 +1,71 @@
 package dedup
 
 import (
-	"container/list"
 	"context"
+	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"time"
 )
 
 // Window is a set of written (source, id) pairs, each forgotten TTL after it
 // was written. Safe for concurrent use.
+//
+// The pairs written are kept as 128-bit digests (two 64-bit maphash sums
+// with random seeds of this process) in a map and a queue that hold no
+// pointers: the garbage collector does not scan them, where a map of
+// strings with a list of its keys cost every collection cycle a walk over
+// hundreds of thousands of pointers under load. Two pairs share a digest
+// with a probability of about n²/2¹²⁹ for n pairs (below 2⁻⁹⁰ for a million).
 type Window struct {
-	ttl time.Duration
-	max int
-	now func() time.Time
+	ttl   time.Duration
+	max   int
+	now   func() time.Time
+	seeds [2]maphash.Seed
 
 	mu      sync.Mutex
-	entries map[key]*entry
-	written *list.List // of key, oldest first
+	pending map[digest]chan struct{} // writes in flight; the channel closes when one ends
+	written map[digest]struct{}
+	queue   ring // the written digests, oldest first
 }
 
-type key struct{ source, id string }
+type digest [2]uint64
 
-type entry struct {
-	done    chan struct{} // closed when a pending write ends; nil once written
-	expires time.Time
-	elem    *list.Element
+// writtenPair is one remembered pair, in the order written.
+type writtenPair struct {
+	d       digest
+	expires int64 // unix nanoseconds
 }
 
 // New returns a window of ttl holding at most maxEntries written pairs.
 // A ttl of 0 turns deduplication off: Claim always returns a claim.
 func New(ttl time.Duration, maxEntries int) *Window {
-	return &Window{ttl: ttl, max: maxEntries, now: time.Now, entries: map[key]*entry{}, written: list.New()}
+	return &Window{
+		ttl: ttl, max: maxEntries, now: time.Now, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		pending: map[digest]chan struct{}{}, written: map[digest]struct{}{},
+	}
+}
+
+func (w *Window) digest(source, id string) digest {
+	var d digest
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(source)))
+	for i, seed := range w.seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		_, _ = h.Write(n[:])
+		_, _ = h.WriteString(source)
+		_, _ = h.WriteString(id)
+		d[i] = h.Sum64()
+	}
+	return d
 }
 
 // Claim is the right to write one event; end it with Done.
 type Claim struct {
-	w *Window
-	k key
-	e *entry
+	w    *Window
+	d    digest
+	done chan struct{}
 }
 
 // Claim returns (nil, true) when (source, id) was written within the
@@ -48,22 +76,21 @@ func (w *Window) Claim(ctx context.Context, source, id string) (*Claim, bool, er
 	if w.ttl <= 0 {
 		return &Claim{}, false, nil
 	}
-	k := key{source, id}
+	d := w.digest(source, id)
 	for {
 		w.mu.Lock()
 		w.expire()
-		e, ok := w.entries[k]
-		if !ok {
-			e = &entry{done: make(chan struct{})}
-			w.entries[k] = e
-			w.mu.Unlock()
-			return &Claim{w: w, k: k, e: e}, false, nil
-		}
-		if e.done == nil {
+		if _, ok := w.written[d]; ok {
 			w.mu.Unlock()
 			return nil, true, nil
 		}
-		done := e.done
+		done, ok := w.pending[d]
+		if !ok {
+			done = make(chan struct{})
+			w.pending[d] = done
+			w.mu.Unlock()
+			return &Claim{w: w, d: d, done: done}, false, nil
+		}
 		w.mu.Unlock()
 		select {
 		case <-done:
@@ -83,16 +110,15 @@ func (c *Claim) Done(written bool) {
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	close(c.e.done)
-	c.e.done = nil
+	close(c.done)
+	delete(w.pending, c.d)
 	if !written {
-		delete(w.entries, c.k)
 		return
 	}
-	c.e.expires = w.now().Add(w.ttl)
-	c.e.elem = w.written.PushBack(c.k)
-	for w.written.Len() > w.max {
-		w.evict(w.written.Front())
+	w.written[c.d] = struct{}{}
+	w.queue.push(writtenPair{d: c.d, expires: w.now().Add(w.ttl).UnixNano()})
+	for w.queue.len() > w.max {
+		delete(w.written, w.queue.pop().d)
 	}
 }
 
@@ -100,20 +126,41 @@ func (c *Claim) Done(written bool) {
 func (w *Window) Len() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.written.Len()
+	return w.queue.len()
 }
 
 func (w *Window) expire() {
-	now := w.now()
-	for f := w.written.Front(); f != nil; f = w.written.Front() {
-		if w.entries[f.Value.(key)].expires.After(now) {
-			return
-		}
-		w.evict(f)
+	now := w.now().UnixNano()
+	for w.queue.len() > 0 && w.queue.front().expires <= now {
+		delete(w.written, w.queue.pop().d)
 	}
 }
 
-func (w *Window) evict(el *list.Element) {
-	w.written.Remove(el)
-	delete(w.entries, el.Value.(key))
+// ring is a growable FIFO queue of written pairs.
+type ring struct {
+	buf  []writtenPair
+	head int // index of the oldest
+	n    int
+}
+
+func (r *ring) len() int { return r.n }
+
+func (r *ring) front() writtenPair { return r.buf[r.head] }
+
+func (r *ring) push(p writtenPair) {
+	if r.n == len(r.buf) {
+		grown := make([]writtenPair, max(64, 2*len(r.buf)))
+		copied := copy(grown, r.buf[r.head:])
+		copy(grown[copied:], r.buf[:r.head])
+		r.buf, r.head = grown, 0
+	}
+	r.buf[(r.head+r.n)%len(r.buf)] = p
+	r.n++
+}
+
+func (r *ring) pop() writtenPair {
+	p := r.buf[r.head]
+	r.head = (r.head + 1) % len(r.buf)
+	r.n--
+	return p
 }

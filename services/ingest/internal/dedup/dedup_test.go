@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -70,5 +71,57 @@ func TestDisabled(t *testing.T) {
 			t.Fatal("disabled window deduplicated")
 		}
 		c.Done(true)
+	}
+}
+
+// TestManyPairs writes more pairs than the bound, across the growth and
+// wrap-around of the queue, with expiries in between: exactly the newest
+// pairs within the window are remembered, and pairs that differ only in
+// where source ends and id begins stay apart.
+func TestManyPairs(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1000, 0)
+	w := New(time.Minute, 1000)
+	w.now = func() time.Time { return now }
+	write := func(source, id string) {
+		t.Helper()
+		c, dup, err := w.Claim(ctx, source, id)
+		if err != nil || dup {
+			t.Fatalf("claim %s %s: dup %v, %v", source, id, dup, err)
+		}
+		c.Done(true)
+	}
+	for i := range 2500 {
+		write("s", strconv.Itoa(i))
+		if i%500 == 499 {
+			now = now.Add(10 * time.Second)
+		}
+	}
+	if w.Len() != 1000 {
+		t.Fatalf("len %d, want 1000", w.Len())
+	}
+	for i := 1500; i < 2500; i++ {
+		if _, dup, _ := w.Claim(ctx, "s", strconv.Itoa(i)); !dup {
+			t.Fatalf("pair %d of the newest 1000 not remembered", i)
+		}
+	}
+	for _, i := range []int{0, 1000, 1499} { // evicted at the bound
+		c, dup, _ := w.Claim(ctx, "s", strconv.Itoa(i))
+		if dup {
+			t.Fatalf("pair %d remembered beyond the bound", i)
+		}
+		c.Done(false)
+	}
+	write("ab", "c")
+	if _, dup, _ := w.Claim(ctx, "a", "bc"); dup {
+		t.Fatal(`("a", "bc") taken for ("ab", "c")`)
+	}
+	// Past the window of the newest writes, everything is forgotten.
+	now = now.Add(2 * time.Minute)
+	if _, dup, _ := w.Claim(ctx, "s", "2499"); dup {
+		t.Fatal("pair remembered after its window")
+	}
+	if w.Len() != 0 {
+		t.Fatalf("len %d after the window, want 0", w.Len())
 	}
 }
