@@ -124,12 +124,13 @@ func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64
 		return nil, fmt.Errorf("read view %s: %w", p.View.Name, err)
 	}
 	out := make([][]Value, len(entities))
+	covers := p.covers(asOf)
 	for i, c := range cmds {
 		st, err := p.load(fields, c.Val(), true)
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
-		out[i] = p.Read(st, asOf)
+		out[i] = p.read(st, asOf, covers)
 	}
 	return out, nil
 }

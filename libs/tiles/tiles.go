@@ -512,6 +512,19 @@ var ErrUnknownFeature = errors.New("unknown feature")
 // reads as nulls. Events after asOf must not be in the state: the offline
 // path builds it from the events up to asOf, and online asOf is now.
 func (p *Plan) Read(s *State, asOf int64) []Value {
+	return p.read(s, asOf, p.covers(asOf))
+}
+
+// covers returns the tiles each window of the plan merges at asOf.
+func (p *Plan) covers(asOf int64) map[int64][]TileKey {
+	out := make(map[int64][]TileKey, len(p.windows))
+	for _, w := range p.windows {
+		out[w] = Cover(asOf, w)
+	}
+	return out
+}
+
+func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
 	out := make([]Value, len(p.features))
 	if s == nil || s.Events == 0 || s.Newest < asOf-p.ttl {
 		return out
@@ -520,7 +533,7 @@ func (p *Plan) Read(s *State, asOf int64) []Value {
 	var scratch []Agg
 	for _, w := range p.windows {
 		m := make([]Agg, len(p.aggs))
-		for _, k := range Cover(asOf, w) {
+		for _, k := range covers[w] {
 			t, ok := s.Tiles[k]
 			if !ok {
 				b, ok := s.raw[k]
