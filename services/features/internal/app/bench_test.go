@@ -110,8 +110,10 @@ func BenchmarkOnlineRead(b *testing.B) {
 			report(b, "store", storeD, storeT)
 			report(b, "raw_redis", rawD, rawT)
 			_, a99 := percentiles(apiD)
+			_, s99 := percentiles(storeD)
 			_, r99 := percentiles(rawD)
 			b.ReportMetric(float64(a99)/float64(r99), "api_p99/raw_p99")
+			b.ReportMetric(float64(s99)/float64(r99), "store_p99/raw_p99")
 		})
 	}
 }
