@@ -164,3 +164,41 @@ func TestDuration(t *testing.T) {
 		t.Errorf("36h prints %s", s)
 	}
 }
+
+func TestCheckStream(t *testing.T) {
+	b, err := os.ReadFile("../../schemas/features/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	views, err := featurespec.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clicks := featurespec.StreamInfo{Name: "clicks", EntityKey: "/user_id", EventTime: "/clicked_at", Schema: []byte(`{"type":"object","properties":{
+		"user_id":{"type":"string"},"item_id":{"type":"string"},"clicked_at":{"type":"string"},"price":{"type":"number"},"page":{"type":"string","enum":["home","cart"]}}}`)}
+	if err := featurespec.CheckStream(views[0], clicks); err != nil {
+		t.Fatalf("example against the clicks stream: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*featurespec.StreamInfo)
+		want string
+	}{
+		{"other key", func(s *featurespec.StreamInfo) { s.EntityKey = "/item_id" }, `keyed by "/item_id"`},
+		{"other time", func(s *featurespec.StreamInfo) { s.EventTime = "" }, `event_time "/clicked_at", stream clicks uses ""`},
+		{"missing field", func(s *featurespec.StreamInfo) {
+			s.Schema = []byte(`{"properties":{"item_id":{"type":"string"},"page":{"type":"string"}}}`)
+		}, "fields.price: unknown field"},
+		{"wrong type", func(s *featurespec.StreamInfo) {
+			s.Schema = []byte(`{"properties":{"item_id":{"type":"string"},"page":{"type":"string"},"price":{"type":"string"}}}`)
+		}, "fields.price: declared number"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := clicks
+			tc.edit(&s)
+			if err := featurespec.CheckStream(views[0], s); !errors.Is(err, featurespec.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -18,11 +18,13 @@ import (
 	"github.com/tributary-ml/tributary/libs/featurespec"
 	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/libs/service"
+	"github.com/tributary-ml/tributary/libs/streamspec"
 )
 
 type featuresOptions struct {
 	nats    natsx.Config
 	bucket  string
+	schemas string
 	timeout time.Duration
 	action  string
 	args    []string
@@ -50,6 +52,7 @@ func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), ou
 	}
 	o.nats.RegisterFlags(fs)
 	fs.StringVar(&o.bucket, "bucket", natsx.BucketFeatures, "KV bucket of the feature definitions.")
+	fs.StringVar(&o.schemas, "schemas-bucket", natsx.BucketSchemas, "KV bucket of the stream definitions each source is checked against (entity key, event time, field names and types).")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
 	if err := service.ParseFlags(fs, args, lookupEnv); err != nil {
 		return featuresOptions{}, err
@@ -134,6 +137,9 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if o.action == "list" {
 		return listFeatures(ctx, kv, stdout)
 	}
+	if err := checkStreams(ctx, js, o.schemas, views, stderr); err != nil {
+		return err
+	}
 	applied, err := featurespec.Apply(ctx, kv, views, time.Now())
 	for _, a := range applied {
 		fmt.Fprintf(stdout, "view %s %s (version %s)\n", a.View, a.Action, a.Version[:12])
@@ -173,4 +179,33 @@ func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) 
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", v.Name, v.Version[:12], v.Source.Stream, len(v.Features))
 	}
 	return tw.Flush()
+}
+
+// checkStreams checks each view's source against its stream's definition in
+// the schemas bucket; a stream not there (defined by files only) is
+// reported and not checked.
+func checkStreams(ctx context.Context, js jetstream.JetStream, bucket string, views []featurespec.View, stderr io.Writer) error {
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		fmt.Fprintf(stderr, "warning: stream definitions not checked: kv bucket %s: %v\n", bucket, err)
+		return nil
+	}
+	for _, v := range views {
+		e, err := kv.Get(ctx, v.Source.Stream)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			fmt.Fprintf(stderr, "warning: view %s: stream %s is not in bucket %s: its fields are not checked\n", v.Name, v.Source.Stream, bucket)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read stream %s: %w", v.Source.Stream, err)
+		}
+		s, err := streamspec.Parse(e.Value())
+		if err != nil {
+			return fmt.Errorf("stream %s in bucket %s: %w", v.Source.Stream, bucket, err)
+		}
+		if err := featurespec.CheckStream(v, featurespec.StreamInfo{Name: s.Name, EntityKey: s.EntityKey, EventTime: s.EventTime, Schema: s.Schema}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -25,6 +25,14 @@ func TestFeaturesCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	schemas, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "tributary_schemas"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clicks, err := os.ReadFile("../../../schemas/streams/clicks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	example, err := os.ReadFile("../../../schemas/features/shop.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +41,8 @@ func TestFeaturesCommand(t *testing.T) {
 	good := filepath.Join(dir, "shop.yaml")
 	changed := filepath.Join(dir, "shop2.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
+	wrongKey := filepath.Join(dir, "wrongkey.yaml")
+	os.WriteFile(wrongKey, bytes.Replace(example, []byte("entity_key: /user_id"), []byte("entity_key: /item_id"), 1), 0o600)
 	os.WriteFile(good, example, 0o600)
 	os.WriteFile(changed, bytes.Replace(example, []byte("windows: [5m, 1h, 1d, 7d]"), []byte("windows: [5m, 1h]"), 1), 0o600)
 	os.WriteFile(bad, bytes.Replace(example, []byte("field: price"), []byte("field: prize"), 1), 0o600)
@@ -48,7 +58,11 @@ func TestFeaturesCommand(t *testing.T) {
 	}{
 		{[]string{"apply", bad}, 1, `unknown field "prize"`},
 		{[]string{"apply", good}, 0, "view user_clicks created"},
+		{[]string{"apply", wrongKey}, 0, "stream clicks is not in bucket tributary_schemas: its fields are not checked"},
+		{[]string{"apply", good}, 0, "view user_clicks updated"},
 		{[]string{"apply", good}, 0, "view user_clicks unchanged"},
+		{[]string{"put-stream"}, 0, ""},
+		{[]string{"apply", wrongKey}, 1, `keyed by "/user_id"`},
 		{[]string{"apply", good, good}, 1, "also defined in"},
 		{[]string{"apply", changed}, 0, "view user_clicks updated"},
 		{[]string{"list"}, 0, "user_clicks"},
@@ -56,6 +70,12 @@ func TestFeaturesCommand(t *testing.T) {
 		{[]string{"frobnicate"}, 1, "unknown action"},
 		{[]string{"-bucket", "nope", "list"}, 1, "bucket nope"},
 	} {
+		if tc.args[0] == "put-stream" {
+			if _, err := schemas.Put(ctx, "clicks", clicks); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		code, out, errOut := runCmd(tc.args...)
 		if code != tc.code || !strings.Contains(out+errOut, tc.out) {
 			t.Errorf("%v: exit %d, output %q %q; want %d containing %q", tc.args, code, out, errOut, tc.code, tc.out)
