@@ -63,10 +63,10 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 		}
 		seen |= attr
 		if attr == attrData {
-			end, ok := scanValue(raw, i, 1)
-			if !ok || raw[i] == 'n' { // null data: left to sdk-go
+			if i >= len(raw) || raw[i] == 'n' { // null data: left to sdk-go
 				return e, false
 			}
+			end := skipValid(raw, i)
 			// sdk-go keeps the blanks between the colon and the value.
 			data, i = raw[colon+1:end:end], end
 		} else {
@@ -168,4 +168,38 @@ func sdkJSON(mt string) bool {
 		return true
 	}
 	return false
+}
+
+// skipValid returns the end of the value at b[i] in valid JSON, without
+// checking it again.
+func skipValid(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // a scalar ended at the end of its parent
+				return i
+			}
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
 }
