@@ -234,7 +234,8 @@ type Fields struct {
 }
 
 // Check validates data against the schema and extracts the entity key and
-// event time. Errors: ErrMalformedData (wrapped), or *Error.
+// event time. Errors: ErrMalformedData (wrapped), or *Error. What it returns
+// shares no memory with data, which it does not change.
 func (s *Stream) Check(data []byte) (Fields, error) {
 	doc, err := parseJSON(data)
 	if err != nil {
@@ -262,12 +263,12 @@ func (s *Stream) Check(data []byte) (Fields, error) {
 		if v == "" {
 			return fail(s.EntityKey, "entity_key", "entity key is empty")
 		}
-		f.EntityKey = v
+		f.EntityKey = strings.Clone(v) // v shares data's memory
 	case json.Number:
 		if _, err := strconv.ParseInt(string(v), 10, 64); err != nil {
 			return fail(s.EntityKey, "entity_key", "entity key is a number that is not an integer")
 		}
-		f.EntityKey = string(v)
+		f.EntityKey = strings.Clone(string(v))
 	case nil:
 		return fail(s.EntityKey, "entity_key", "entity key missing")
 	default:

@@ -115,3 +115,29 @@ func TestLoadDir(t *testing.T) {
 		t.Fatalf("duplicate type: %v", err)
 	}
 }
+
+// TestCheckCopiesWhatItReturns: the decoded document shares the data's
+// memory, but the entity key Check returns does not: overwriting the data
+// afterwards leaves it as it was.
+func TestCheckCopiesWhatItReturns(t *testing.T) {
+	s, err := streamspec.Parse([]byte(clicks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ data, key string }{
+		{`{"user":{"id":"u-12345"},"at":"2026-11-26T10:00:00Z"}`, "u-12345"},
+		{`{"user":{"id":1234567},"at":"2026-11-26T10:00:00Z"}`, "1234567"},
+	} {
+		data := []byte(tc.data)
+		got, err := s.Check(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range data {
+			data[i] = 'x'
+		}
+		if got.EntityKey != tc.key || !got.EventTime.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
+			t.Fatalf("after overwriting the data: fields %+v, want key %q", got, tc.key)
+		}
+	}
+}
