@@ -259,7 +259,20 @@ func BenchmarkTrainingSet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	ents := map[string]bool{}
+	var entList []string
+	for _, r := range rows {
+		if !ents[r.EntityKey] {
+			ents[r.EntityKey] = true
+			entList = append(entList, r.EntityKey)
+		}
+	}
 	start := time.Now()
+	if _, err := st.Events(ctx, "clicks", entList); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "read_events_s")
+	start = time.Now()
 	set, err := st.Compute(ctx, refs, rows)
 	if err != nil {
 		b.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
 	"github.com/tributary-ml/tributary/libs/natsx"
@@ -117,6 +118,13 @@ func newHarness(t testing.TB) *harness {
 			_ = h.js.DeleteKeyValue(c, h.prefix+b)
 		}
 		_ = h.js.DeleteObjectStore(c, h.prefix+natsx.ObjectStoreArtifacts)
+	})
+	t.Cleanup(func() {
+		conn, err := chx.Open(chx.Config{Addr: env("TRIBUTARY_CLICKHOUSE_ADDR", "127.0.0.1:9000"), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
+		if err == nil {
+			_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+h.db)
+			_ = conn.Close()
+		}
 	})
 	views, err := featurespec.Parse([]byte(testSpec))
 	if err != nil {

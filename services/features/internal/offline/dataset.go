@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -103,17 +105,37 @@ func (s *Store) Compute(ctx context.Context, refs []Ref, rows []Label) (*Set, er
 		if err != nil {
 			return nil, err
 		}
-		for _, ent := range entities {
-			idx := byEntity[ent]
-			slices.SortStableFunc(idx, func(a, b int) int { return cmpInt(rows[a].TimeMs, rows[b].TimeMs) })
-			evs := decode(p, stored[ent])
-			asOf := AsOf(p, evs)
-			for _, ri := range idx {
-				vals := p.Read(asOf(rows[ri].TimeMs), rows[ri].TimeMs)
-				for _, ref := range byView[p] {
-					set.Values[ri][ref] = vals[refs[ref].Index]
+		// Entities are independent, and each writes only its own rows:
+		// one worker per CPU.
+		work := make(chan string)
+		var wg sync.WaitGroup
+		for range runtime.GOMAXPROCS(0) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ent := range work {
+					idx := byEntity[ent]
+					slices.SortStableFunc(idx, func(a, b int) int { return cmpInt(rows[a].TimeMs, rows[b].TimeMs) })
+					asOf := AsOf(p, decode(p, stored[ent]))
+					for _, ri := range idx {
+						vals := p.Read(asOf(rows[ri].TimeMs), rows[ri].TimeMs)
+						for _, ref := range byView[p] {
+							set.Values[ri][ref] = vals[refs[ref].Index]
+						}
+					}
 				}
+			}()
+		}
+		for _, ent := range entities {
+			if ctx.Err() != nil {
+				break
 			}
+			work <- ent
+		}
+		close(work)
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 	}
 	return set, nil

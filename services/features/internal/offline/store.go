@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -114,7 +115,13 @@ func (s *Store) Events(ctx context.Context, stream string, entities []string) (m
 	out := map[string][]StoredEvent{}
 	for from := 0; from < len(entities); from += entityChunk {
 		chunk := entities[from:min(from+entityChunk, len(entities))]
-		rows, err := s.conn.Query(ctx, "SELECT entity_key, kafka_partition, kafka_offset, toUInt64(event_time) * 1000 + event_time_ms, data FROM "+s.database+".events WHERE stream = ? AND has(?, entity_key)", stream, chunk)
+		set := make([]any, len(chunk))
+		for i, k := range chunk {
+			set[i] = k
+		}
+		// IN with a set (not has() of an array) lets ClickHouse use the
+		// sorting key (stream, entity_key, ...).
+		rows, err := s.conn.Query(ctx, "SELECT entity_key, kafka_partition, kafka_offset, toUInt64(event_time) * 1000 + event_time_ms, data FROM "+s.database+".events WHERE stream = ? AND entity_key IN ?", stream, clickhouse.GroupSet{Value: set})
 		if err != nil {
 			return nil, fmt.Errorf("query events of stream %s: %w", stream, err)
 		}
