@@ -794,3 +794,34 @@ func TestDefinitionsLive(t *testing.T) {
 	}
 	waitFor("deleted", func(code int, _ string) bool { return code == 400 })
 }
+
+// TestPoisonRecords sends records no view can read: each is dead-lettered
+// with its reason, the good click beside them is applied, and the consumer
+// goes on.
+func TestPoisonRecords(t *testing.T) {
+	h := newHarness(t)
+	p := h.start()
+	h.apply()
+	waitView(t, p)
+	topic := h.prefix + event.EventsTopic("clicks")
+	garbage := &kgo.Record{Topic: topic, Key: []byte("user-00"), Value: []byte("not a cloudevent")}
+	noTime := h.record(topic, "no-time", "user-00", "com.example.shop.click.v1", map[string]any{"user_id": "user-00", "price": 1.0})
+	badLabel := h.record(h.prefix+event.TopicLabels, "bad-label", "user-00", event.TypeLabelRecorded, map[string]any{"stream": "x"})
+	if err := h.kafka.ProduceSync(context.Background(), garbage, noTime, badLabel).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	h.produce([]click{{User: "user-00", At: time.Now().Add(-time.Second), Price: 2, Item: "i", Page: "cart"}})
+	h.caughtUp(30 * time.Second)
+	for reason, want := range map[string]int{"undecodable_event": 1, "bad_event_data": 1, "bad_label": 1} {
+		if got := countDLQ(t, h, reason); got != want {
+			t.Errorf("%s: %d dead letters, want %d", reason, got, want)
+		}
+	}
+	snap := h.snapshot(p)
+	if v := snap.vals["user-00"]["uc:clicks_1d"].Value; fmt.Sprint(v) != "1" {
+		t.Errorf("clicks_1d %v, want 1 (the good click only)", v)
+	}
+	if v := snap.vals["user-00"]["uc:spend_1d"].Value; fmt.Sprint(v) != "2" {
+		t.Errorf("spend_1d %v, want 2", v)
+	}
+}
