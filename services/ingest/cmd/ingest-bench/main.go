@@ -56,6 +56,7 @@ type options struct {
 	eventBytes  int
 	partitions  int
 	only        string
+	compression string
 }
 
 func main() { os.Exit(realMain()) }
@@ -70,6 +71,7 @@ func realMain() int {
 	fs.IntVar(&o.eventBytes, "event-bytes", 1024, "Approximate size of one event (JSON, structured mode).")
 	fs.IntVar(&o.partitions, "partitions", 3, "Partitions of the benchmark topics.")
 	fs.StringVar(&o.only, "only", "", "Run only the scenarios whose names contain this string (for profiling).")
+	fs.StringVar(&o.compression, "compression", "", "Producer batch compression for the experiment: none, gzip, snappy, lz4 or zstd (empty: the service's, franz-go's default).")
 	cpuProfile := fs.String("cpuprofile", "", "Write a CPU profile of the whole run to this file.")
 	if err := service.ParseFlags(fs, os.Args[1:], os.LookupEnv); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -249,8 +251,16 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}()
 
 	// Ingest as the service builds it, with its default producer settings.
-	producer, err := kafkax.NewClient(o.kafka, nil, "", app.ProducerOpts(app.ProducerConfig{
-		MaxBufferedRecords: 20000, MaxBufferedBytes: 128 << 20, DeliveryTimeout: time.Minute}, 512<<10)...)
+	popts := app.ProducerOpts(app.ProducerConfig{MaxBufferedRecords: 20000, MaxBufferedBytes: 128 << 20, DeliveryTimeout: time.Minute}, 512<<10)
+	if o.compression != "" {
+		codec, ok := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
+			"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}[o.compression]
+		if !ok {
+			return fmt.Errorf("compression: %q is none of none, gzip, snappy, lz4, zstd", o.compression)
+		}
+		popts = append(popts, kgo.ProducerBatchCompression(codec))
+	}
+	producer, err := kafkax.NewClient(o.kafka, nil, "", popts...)
 	if err != nil {
 		return err
 	}
