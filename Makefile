@@ -60,10 +60,11 @@ test: infra-up
 
 bench: infra-up
 	@eval "$$($(INFRA) env)"; \
-	for m in $(MODULES); do \
-		echo "== go benchmarks $$m"; \
-		(cd $$m && go test -run '^$$' -bench . -benchmem -count=1 ./... | grep -vE '^(\?|PASS|goos|goarch|pkg|cpu)'); \
-	done; \
+	echo "== CPU benchmarks: tiles decode+read, ingest batch decoding"; \
+	(cd libs && go test -run '^$$' -bench . -benchmem ./tiles/); \
+	(cd services/ingest && go test -run '^$$' -bench . -benchmem ./internal/httpapi/); \
+	echo "== features against the local stack: reads beside raw Redis, freshness, materializer, training sets"; \
+	(cd services/features && go test -run '^$$' -bench . -benchtime=1x -timeout 30m ./internal/app/); \
 	echo "== ingest: HTTP into the real Kafka, beside a raw producer and an empty handler"; \
 	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION)
 
