@@ -240,6 +240,39 @@ type DatasetReady struct {
 	End                time.Time         `json:"end"`
 }
 
+// Reasons of a DatasetFailed: stable ids for programs, beside the message
+// for people.
+const (
+	// DatasetFailedBadRequest: the request can never succeed (empty request
+	// id or label stream, end not after start, malformed feature reference).
+	DatasetFailedBadRequest = "bad_request"
+	// DatasetFailedUnknownView: a feature reference names no feature view.
+	DatasetFailedUnknownView = "unknown_view"
+	// DatasetFailedUnknownFeature: a view has no feature of that name.
+	DatasetFailedUnknownFeature = "unknown_feature"
+	// DatasetFailedUndecodable: the request event could not be decoded.
+	DatasetFailedUndecodable = "undecodable_request"
+	// DatasetFailedError: reading ClickHouse or writing the object store
+	// kept failing after the retries.
+	DatasetFailedError = "error"
+)
+
+// DatasetFailed is the data of TypeDatasetFailed: the training set of
+// RequestID will not be built.
+type DatasetFailed struct {
+	RequestID string `json:"request_id"`
+	// Reason is a stable id (DatasetFailedBadRequest, ...).
+	Reason string `json:"reason"`
+	// Message says what went wrong, for people.
+	Message     string    `json:"message"`
+	Features    []string  `json:"features,omitempty"`
+	LabelStream string    `json:"label_stream,omitempty"`
+	Start       time.Time `json:"start,omitzero"`
+	End         time.Time `json:"end,omitzero"`
+	// JobID is the training job the set was for, if any.
+	JobID string `json:"job_id,omitempty"`
+}
+
 // DriftDetected is the data of TypeDriftDetected: over the window
 // [WindowStart, WindowEnd), Metric between the served distribution and the
 // version's reference reached Threshold.
@@ -301,6 +334,8 @@ func NewPayload(eventType string) (any, error) {
 		return new(DatasetRequested), nil
 	case TypeDatasetReady:
 		return new(DatasetReady), nil
+	case TypeDatasetFailed:
+		return new(DatasetFailed), nil
 	case TypeDriftDetected:
 		return new(DriftDetected), nil
 	case TypePerformanceDegraded:

@@ -52,8 +52,8 @@ func TestSchemaFilesMatchTypes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("files in schemas/events:\n got %q\nwant %q", got, want)
 	}
-	if n := len(event.Types()); n != 13 {
-		t.Errorf("Types() has %d types, want the 13 platform event types", n)
+	if n := len(event.Types()); n != 14 {
+		t.Errorf("Types() has %d types, want the 14 platform event types", n)
 	}
 }
 
@@ -100,7 +100,7 @@ func TestSchemasCompile(t *testing.T) {
 
 // TestSchemasMatchPayloads: the properties of each schema are the JSON fields
 // of its payload struct, and the required ones are exactly the fields
-// without omitempty.
+// without omitempty or omitzero.
 func TestSchemasMatchPayloads(t *testing.T) {
 	for _, typ := range event.Types() {
 		t.Run(typ, func(t *testing.T) {
@@ -120,7 +120,7 @@ func TestSchemasMatchPayloads(t *testing.T) {
 			for i := range rt.NumField() {
 				name, opts, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
 				fields = append(fields, name)
-				if !strings.Contains(opts, "omitempty") {
+				if !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") {
 					required = append(required, name)
 				}
 			}
@@ -202,6 +202,7 @@ func TestInvalidExamples(t *testing.T) {
 		event.TypeTrainFailed:         {Field: "/error", Rule: "minLength"},
 		event.TypeDatasetRequested:    {Field: "/features", Rule: "minItems"},
 		event.TypeDatasetReady:        {Field: "/start", Rule: "format"},
+		event.TypeDatasetFailed:       {Field: "/reason", Rule: "enum"},
 		event.TypeDriftDetected:       {Field: "/feature", Rule: "required"},
 		event.TypePerformanceDegraded: {Field: "/baseline", Rule: "required"},
 	}

@@ -46,6 +46,9 @@ const (
 	// TypeDatasetReady: a requested training set is in the object store.
 	// Payload DatasetReady.
 	TypeDatasetReady = "tributary.dataset.ready.v1"
+	// TypeDatasetFailed: a requested training set could not be built.
+	// Payload DatasetFailed.
+	TypeDatasetFailed = "tributary.dataset.failed.v1"
 
 	// TypeDriftDetected: a feature's or the prediction's distribution
 	// drifted from the model's reference. Payload DriftDetected.
@@ -110,6 +113,7 @@ var typeTable = [...]typeInfo{
 	{TypeTrainFailed, onNATS, ""},
 	{TypeDatasetRequested, onNATS, ""},
 	{TypeDatasetReady, onNATS, ""},
+	{TypeDatasetFailed, onNATS, ""},
 	{TypeDriftDetected, onNATS, ""},
 	{TypePerformanceDegraded, onNATS, ""},
 }

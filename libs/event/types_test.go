@@ -55,6 +55,7 @@ func TestSubject(t *testing.T) {
 		{event.TypeTrainFailed, "tributary.train.failed", nil},
 		{event.TypeDatasetRequested, "tributary.dataset.requested", nil},
 		{event.TypeDatasetReady, "tributary.dataset.ready", nil},
+		{event.TypeDatasetFailed, "tributary.dataset.failed", nil},
 		{event.TypeDriftDetected, "tributary.drift.detected", nil},
 		{event.TypePerformanceDegraded, "tributary.performance.degraded", nil},
 		{event.TypeLabelRecorded, "", nil},    // on Kafka: an error, not ErrUnknownType

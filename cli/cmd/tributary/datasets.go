@@ -13,6 +13,7 @@ import (
 	"time"
 
 	ce "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/event"
@@ -36,8 +37,10 @@ const datasetsUsage = `Usage: tributary datasets build -features view:f1,view:f2
 Asks the features service for a point-in-time-correct training set: the
 labels of STREAM with event times in [start, end) (RFC 3339), each joined with
 the features as they were at the label's time. It publishes
-tributary.dataset.requested.v1, waits for tributary.dataset.ready.v1, prints
-it as JSON and, with -out, downloads the Parquet file from the object store.
+tributary.dataset.requested.v1 and waits for the answer: on
+tributary.dataset.ready.v1 it prints it as JSON and, with -out, downloads the
+Parquet file from the object store; on tributary.dataset.failed.v1 it prints
+the reason and the message and exits with code 1.
 Flags can also be set with their TRIBUTARY_* environment variables.
 `
 
@@ -113,7 +116,9 @@ func runDatasets(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	readySubject, _ := event.Subject(event.TypeDatasetReady)
-	sub, err := nc.SubscribeSync(readySubject)
+	failedSubject, _ := event.Subject(event.TypeDatasetFailed)
+	// One subscription for both answers, made before the request is sent.
+	sub, err := nc.SubscribeSync("tributary.dataset.*")
 	if err != nil {
 		return fmt.Errorf("subscribe %s: %w", readySubject, err)
 	}
@@ -135,17 +140,9 @@ func runDatasets(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("publish dataset request: %w", err)
 	}
 	fmt.Fprintf(stderr, "requested %s, waiting for the features service\n", o.requestID)
-	var ready event.DatasetReady
-	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return fmt.Errorf("wait for dataset.ready of %s (is the request valid? see the features service's log): %w", o.requestID, err)
-		}
-		re, err := event.FromNATSMsg(m)
-		if err != nil || json.Unmarshal(re.Data(), &ready) != nil || ready.RequestID != o.requestID {
-			continue
-		}
-		break
+	ready, err := awaitDataset(ctx, sub, o.requestID, readySubject, failedSubject)
+	if err != nil {
+		return err
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
@@ -164,4 +161,38 @@ func runDatasets(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stderr, "wrote %s (%d rows)\n", o.out, ready.RowCount)
 	return nil
+}
+
+// ErrDatasetFailed reports a tributary.dataset.failed.v1 answer.
+var ErrDatasetFailed = errors.New("dataset failed")
+
+// awaitDataset waits for the answer to requestID on sub: the DatasetReady,
+// or an error wrapping ErrDatasetFailed with the reason and message of a
+// DatasetFailed.
+func awaitDataset(ctx context.Context, sub *nats.Subscription, requestID, readySubject, failedSubject string) (event.DatasetReady, error) {
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return event.DatasetReady{}, fmt.Errorf("wait for the answer to %s (is the features service running?): %w", requestID, err)
+		}
+		if m.Subject != readySubject && m.Subject != failedSubject {
+			continue
+		}
+		re, err := event.FromNATSMsg(m)
+		if err != nil {
+			continue
+		}
+		switch re.Type() {
+		case event.TypeDatasetReady:
+			var ready event.DatasetReady
+			if json.Unmarshal(re.Data(), &ready) == nil && ready.RequestID == requestID {
+				return ready, nil
+			}
+		case event.TypeDatasetFailed:
+			var failed event.DatasetFailed
+			if json.Unmarshal(re.Data(), &failed) == nil && failed.RequestID == requestID {
+				return event.DatasetReady{}, fmt.Errorf("%w: %s: %s: %s", ErrDatasetFailed, requestID, failed.Reason, failed.Message)
+			}
+		}
+	}
 }

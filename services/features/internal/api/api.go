@@ -132,7 +132,11 @@ func (a *API) readMany(w http.ResponseWriter, r *http.Request) {
 	}
 	refs, err := offline.ResolveRefs(a.views(), req.Features)
 	if err != nil {
-		fail(w, http.StatusBadRequest, "unknown_feature", "%v", err)
+		id := "unknown_feature"
+		if errors.Is(err, offline.ErrUnknownView) {
+			id = "unknown_view"
+		}
+		fail(w, http.StatusBadRequest, id, "%v", err)
 		return
 	}
 	asOf := a.now().UnixMilli()

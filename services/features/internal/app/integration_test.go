@@ -650,7 +650,7 @@ func TestReadAPIErrors(t *testing.T) {
 		want                     string
 	}{
 		{"unknown feature", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h","uc:nope"]}`, 400, `uc:nope`},
-		{"unknown view", "POST", "/v1/features", `{"entities":["a"],"features":["zz:clicks_1h"]}`, 400, `no view \"zz\"`},
+		{"unknown view", "POST", "/v1/features", `{"entities":["a"],"features":["zz:clicks_1h"]}`, 400, `{"error":"unknown_view","message":"unknown view \"zz\" in \"zz:clicks_1h\""}`},
 		{"not a ref", "POST", "/v1/features", `{"entities":["a"],"features":["clicks_1h"]}`, 400, `not view:feature`},
 		{"no entities", "POST", "/v1/features", `{"entities":[],"features":["uc:clicks_1h"]}`, 400, `entities: empty`},
 		{"malformed", "POST", "/v1/features", `{"entities":`, 400, `malformed_request`},

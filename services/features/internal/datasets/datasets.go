@@ -39,6 +39,10 @@ const ObjectPrefix = "datasets/"
 // empty range); it is not retried.
 var ErrBadRequest = errors.New("bad dataset request")
 
+// maxDeliver is how many times a request is tried before a failure that is
+// not the request's fault (ClickHouse, the object store) is final.
+const maxDeliver = 5
+
 // Builder builds training sets.
 type Builder struct {
 	store  *offline.Store
@@ -136,8 +140,10 @@ func (b *Builder) Build(ctx context.Context, obj jetstream.ObjectStore, req even
 
 // Consume handles requests from the JetStream stream until ctx ends: a
 // durable consumer named durable (new requests only when it is created),
-// each request acknowledged once its DatasetReady is published; a bad
-// request is logged, counted and terminated, other failures redelivered.
+// each request acknowledged once its DatasetReady is published. A bad
+// request is logged, counted, answered with tributary.dataset.failed.v1 and
+// terminated; other failures are redelivered, and answered with
+// tributary.dataset.failed.v1 (reason "error") at the last delivery.
 func (b *Builder) Consume(ctx context.Context, js jetstream.JetStream, durable string) error {
 	subject, err := event.Subject(event.TypeDatasetRequested)
 	if err != nil {
@@ -153,7 +159,7 @@ func (b *Builder) Consume(ctx context.Context, js jetstream.JetStream, durable s
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       10 * time.Minute,
-		MaxDeliver:    5,
+		MaxDeliver:    maxDeliver,
 	})
 	if err != nil {
 		return fmt.Errorf("dataset request consumer: %w", err)
@@ -187,47 +193,102 @@ func (b *Builder) handle(ctx context.Context, js jetstream.JetStream, obj jetstr
 	if err != nil {
 		b.builds.WithLabelValues("bad_request").Inc()
 		b.logger.Error("dataset request undecodable", "error", err)
-		_ = msg.Term()
+		failed := event.DatasetFailed{RequestID: req.RequestID, Reason: event.DatasetFailedUndecodable, Message: "undecodable dataset request: " + err.Error()}
+		if failed.RequestID == "" && e != nil {
+			failed.RequestID = e.ID()
+		}
+		b.fail(ctx, js, msg, failed)
 		return
 	}
 	ready, err := b.Build(ctx, obj, req)
 	if err == nil {
-		err = b.publish(ctx, js, ready)
+		err = b.publishReady(ctx, js, ready)
 	}
-	switch {
-	case err == nil:
+	if err == nil {
 		_ = msg.Ack()
-	case errors.Is(err, ErrBadRequest):
+		return
+	}
+	if errors.Is(err, ErrBadRequest) {
 		b.builds.WithLabelValues("bad_request").Inc()
 		b.logger.Error("dataset request refused", "request_id", req.RequestID, "error", err)
-		_ = msg.Term()
+		b.fail(ctx, js, msg, failure(req, reasonOf(err), err))
+		return
+	}
+	b.builds.WithLabelValues("error").Inc()
+	if md, mdErr := msg.Metadata(); mdErr == nil && md.NumDelivered >= maxDeliver {
+		b.logger.Error("dataset not built, giving up", "request_id", req.RequestID, "deliveries", md.NumDelivered, "error", err)
+		b.fail(ctx, js, msg, failure(req, event.DatasetFailedError, err))
+		return
+	}
+	b.logger.Warn("dataset not built, will retry", "request_id", req.RequestID, "error", err)
+	_ = msg.NakWithDelay(5 * time.Second)
+}
+
+// reasonOf maps a refusal to the stable reason id of its DatasetFailed.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, offline.ErrUnknownView):
+		return event.DatasetFailedUnknownView
+	case errors.Is(err, offline.ErrUnknownFeature):
+		return event.DatasetFailedUnknownFeature
 	default:
-		b.builds.WithLabelValues("error").Inc()
-		b.logger.Warn("dataset not built, will retry", "request_id", req.RequestID, "error", err)
-		_ = msg.NakWithDelay(5 * time.Second)
+		return event.DatasetFailedBadRequest
 	}
 }
 
-func (b *Builder) publish(ctx context.Context, js jetstream.JetStream, ready event.DatasetReady) error {
-	e := ce.New()
-	e.SetID("dataset-ready-" + ready.RequestID)
-	e.SetSource(Source)
-	e.SetType(event.TypeDatasetReady)
-	e.SetSubject(ready.RequestID)
-	e.SetTime(time.Now().UTC())
-	if err := e.SetData(ce.ApplicationJSON, ready); err != nil {
-		return fmt.Errorf("encode dataset ready: %w", err)
+// failure returns the DatasetFailed answering req.
+func failure(req event.DatasetRequested, reason string, err error) event.DatasetFailed {
+	id := req.RequestID
+	if id == "" {
+		id = "unknown"
 	}
-	subject, err := event.Subject(event.TypeDatasetReady)
+	return event.DatasetFailed{
+		RequestID: id, Reason: reason, Message: err.Error(),
+		Features: req.Features, LabelStream: req.LabelStream, Start: req.Start, End: req.End, JobID: req.JobID,
+	}
+}
+
+// fail publishes failed and terminates msg; if the publication fails, msg is
+// redelivered later, to fail again and publish then.
+func (b *Builder) fail(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg, failed event.DatasetFailed) {
+	if len(failed.Message) > 4096 {
+		failed.Message = failed.Message[:4096]
+	}
+	if failed.RequestID == "" {
+		failed.RequestID = "unknown"
+	}
+	if err := b.publish(ctx, js, event.TypeDatasetFailed, "dataset-failed-"+failed.RequestID, failed.RequestID, failed); err != nil {
+		b.logger.Warn("dataset failure not published, will retry", "request_id", failed.RequestID, "error", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	_ = msg.Term()
+}
+
+func (b *Builder) publishReady(ctx context.Context, js jetstream.JetStream, ready event.DatasetReady) error {
+	return b.publish(ctx, js, event.TypeDatasetReady, "dataset-ready-"+ready.RequestID, ready.RequestID, ready)
+}
+
+func (b *Builder) publish(ctx context.Context, js jetstream.JetStream, typ, id, subj string, data any) error {
+	e := ce.New()
+	e.SetID(id)
+	e.SetSource(Source)
+	e.SetType(typ)
+	e.SetSubject(subj)
+	e.SetTime(time.Now().UTC())
+	if err := e.SetData(ce.ApplicationJSON, data); err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	subject, err := event.Subject(typ)
 	if err != nil {
 		return err
 	}
 	msg, err := event.ToNATSMsg(e, b.prefix+subject)
 	if err != nil {
-		return fmt.Errorf("encode dataset ready: %w", err)
+		return fmt.Errorf("encode %s: %w", typ, err)
 	}
 	if _, err := js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("publish dataset ready: %w", err)
+		return fmt.Errorf("publish %s: %w", typ, err)
 	}
 	return nil
 }

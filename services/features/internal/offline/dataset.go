@@ -21,6 +21,9 @@ import (
 // or feature; the error names it.
 var ErrUnknownFeature = errors.New("unknown feature")
 
+// ErrUnknownView reports a feature reference whose view is not applied.
+var ErrUnknownView = errors.New("unknown view")
+
 // Views finds applied views by name.
 type Views interface {
 	View(name string) (*tiles.Plan, bool)
@@ -47,7 +50,7 @@ func ResolveRefs(views Views, refs []string) ([]Ref, error) {
 		}
 		p, ok := views.View(view)
 		if !ok {
-			return nil, fmt.Errorf("%w %q: no view %q", ErrUnknownFeature, r, view)
+			return nil, fmt.Errorf("%w %q in %q", ErrUnknownView, view, r)
 		}
 		f, idx, ok := p.View.Feature(feat)
 		if !ok {
