@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +33,9 @@ func TestDatasetsBuildAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	reqSubject, _ := event.Subject(event.TypeDatasetRequested)
+	var handlers sync.WaitGroup
 	sub, err := nc.Subscribe(reqSubject, func(m *nats.Msg) {
+		defer handlers.Done()
 		re, err := event.FromNATSMsg(m)
 		if err != nil {
 			t.Error(err)
@@ -54,6 +57,21 @@ func TestDatasetsBuildAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := nc.Flush(); err != nil { // the server knows the subscription
+		t.Fatal(err)
+	}
+	// The stand-in finishes its answers (one per request) before the server
+	// stops.
+	handlers.Add(2)
+	defer func() {
+		done := make(chan struct{})
+		go func() { handlers.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("the stand-in did not answer both requests")
+		}
+	}()
 	defer func() { _ = sub.Unsubscribe() }()
 	build := func(features string) (int, string, string) {
 		var out, errOut bytes.Buffer
