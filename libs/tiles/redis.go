@@ -135,6 +135,36 @@ func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64
 	return out, nil
 }
 
+// ReadEach reads the features of entities in one view, each at its own
+// instant asOf[i], in one pipelined round trip; out[i] holds the plan's
+// features of entities[i] at asOf[i], computed as Read computes them.
+func (s *Store) ReadEach(ctx context.Context, p *Plan, entities []string, asOf []int64) ([][]Value, error) {
+	if len(asOf) != len(entities) {
+		return nil, fmt.Errorf("read view %s: %d entities, %d instants", p.View.Name, len(entities), len(asOf))
+	}
+	fields := make([][]string, len(entities))
+	cmds := make([]*redis.SliceCmd, len(entities))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, e := range entities {
+			fields[i] = p.ReadFields(asOf[i])
+			cmds[i] = pipe.HMGet(ctx, s.Key(p, e), fields[i]...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read view %s: %w", p.View.Name, err)
+	}
+	out := make([][]Value, len(entities))
+	for i, c := range cmds {
+		st, err := p.load(fields[i], c.Val(), true)
+		if err != nil {
+			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
+		}
+		out[i] = p.read(st, asOf[i], p.covers(asOf[i]))
+	}
+	return out, nil
+}
+
 // Update is a run of events of one entity in one view, in Kafka order.
 type Update struct {
 	Plan   *Plan
@@ -142,6 +172,10 @@ type Update struct {
 	Events []Event
 	// Outcomes is filled by Apply: one per event.
 	Outcomes []Outcome
+	// Newest is filled by Apply: the newest event time (Unix ms) of the
+	// entity's state once the events are applied, replays and earlier
+	// batches included; 0 when the state holds no event.
+	Newest int64
 }
 
 // Apply applies updates in two pipelined round trips: it reads the touched
@@ -196,6 +230,10 @@ func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
 		u.Outcomes = u.Outcomes[:0]
 		for _, e := range u.Events {
 			u.Outcomes = append(u.Outcomes, st.Apply(u.Plan, e, now))
+		}
+		u.Newest = 0
+		if st.Events > 0 {
+			u.Newest = st.Newest
 		}
 		if !st.metaDirty {
 			continue

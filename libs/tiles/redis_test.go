@@ -67,6 +67,13 @@ func TestStore(t *testing.T) {
 		apply(i, i+50)
 	}
 	apply(300, 600) // a replay
+	up := &tiles.Update{Plan: p, Entity: "u1", Events: all["u1"][590:600]}
+	if err := st.Apply(ctx, []*tiles.Update{up}, T0); err != nil {
+		t.Fatal(err)
+	}
+	if want := build(p, all["u1"], T0).Newest; up.Newest != want {
+		t.Errorf("Update.Newest after a replay %d, want the state's %d", up.Newest, want)
+	}
 	got, err := st.Read(ctx, p, append(slices.Clone(entities), "nobody"), T0)
 	if err != nil {
 		t.Fatal(err)
@@ -81,6 +88,24 @@ func TestStore(t *testing.T) {
 		if v.V != nil {
 			t.Errorf("unknown entity: %v", got[3])
 		}
+	}
+	// ReadEach at one instant per entity equals Read at that instant.
+	instants := []int64{T0, T0 - int64(time.Hour/time.Millisecond), T0 - int64(30*time.Second/time.Millisecond)}
+	each, err := st.ReadEach(ctx, p, entities, instants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range entities {
+		one, err := st.Read(ctx, p, []string{e}, instants[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(each[i], one[0]) {
+			t.Errorf("ReadEach of %s at %d:\n got %v\nwant %v", e, instants[i], each[i], one[0])
+		}
+	}
+	if _, err := st.ReadEach(ctx, p, entities, instants[:1]); err == nil {
+		t.Error("ReadEach with fewer instants than entities: no error")
 	}
 	// Old tiles are pruned: no tile older than the retention of its level.
 	names, err := rdb.HKeys(ctx, st.Key(p, "u1")).Result()

@@ -2,8 +2,9 @@
 // validated events of every stream (tributary.events.*) and the labels
 // (tributary.labels) with one consumer group, appends them to ClickHouse,
 // applies the events to the per-entity tiles of every view over their stream
-// in Redis, dead-letters what it cannot apply, and only then commits the
-// offsets. A replay after a crash changes no value: each entity's Redis hash
+// in Redis, appends the features of the entities it touched to the
+// feature_history table, dead-letters what it cannot apply, and only then
+// commits the offsets. A replay after a crash changes no value: each entity's Redis hash
 // keeps the last offset it applied per partition, written in the same
 // MULTI/EXEC as its tiles.
 package materialize
@@ -288,6 +289,13 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 	if err := m.store.Apply(ctx, order, m.now().UnixMilli()); err != nil {
 		return err
 	}
+	history, err := m.history(ctx, order)
+	if err != nil {
+		return err
+	}
+	if err := m.offline.InsertHistory(ctx, history); err != nil {
+		return err
+	}
 	lateSeen := map[*kgo.Record]bool{}
 	for _, a := range applied {
 		o := a.update.Outcomes[a.index]
@@ -322,6 +330,57 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 	}
 	m.logger.Debug("batch applied", "records", len(recs), "keys", len(order), "dead_lettered", len(dlq))
 	return nil
+}
+
+// history reads, after the batch was applied, the features of each touched
+// entity of each view at the entity's newest event time (one pipelined round
+// trip per view, with the read API's code) and returns them as
+// feature_history rows. The instant is the newest event of the entity's
+// state, not only of the batch: it is the batch's newest when events arrive
+// in time order, and otherwise the state would hold events after the
+// instant. A replayed record changes neither the state nor its newest time,
+// so a replay yields the same rows, whatever its batch boundaries.
+func (m *Materializer) history(ctx context.Context, order []*tiles.Update) ([]offline.HistoryRow, error) {
+	byPlan := map[*tiles.Plan][]*tiles.Update{}
+	var plans []*tiles.Plan
+	for _, u := range order {
+		if len(u.Events) == 0 || u.Newest == 0 {
+			continue
+		}
+		if _, ok := byPlan[u.Plan]; !ok {
+			plans = append(plans, u.Plan)
+		}
+		byPlan[u.Plan] = append(byPlan[u.Plan], u)
+	}
+	var rows []offline.HistoryRow
+	for _, p := range plans {
+		ups := byPlan[p]
+		entities := make([]string, len(ups))
+		asOf := make([]int64, len(ups))
+		for i, u := range ups {
+			entities[i] = u.Entity
+			asOf[i] = u.Newest
+		}
+		vals, err := m.store.ReadEach(ctx, p, entities, asOf)
+		if err != nil {
+			return nil, fmt.Errorf("read feature history: %w", err)
+		}
+		for i, u := range ups {
+			last := u.Events[len(u.Events)-1].Seq
+			for j, f := range p.View.Features {
+				row := offline.HistoryRow{
+					View: p.View.Name, Version: p.View.Version, EntityKey: u.Entity, Feature: f.Name,
+					AsOf: time.UnixMilli(asOf[i]), Value: vals[i][j].V,
+					Partition: last.Partition, Offset: last.Offset,
+				}
+				if vals[i][j].V != nil {
+					row.EventTime = time.UnixMilli(vals[i][j].Time)
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	return rows, nil
 }
 
 func labelRow(e *ce.Event, r *kgo.Record) (offline.LabelRow, error) {

@@ -232,3 +232,62 @@ func (s *Store) ScanPartition(ctx context.Context, stream string, partition int3
 	}
 	return nil
 }
+
+// HistoryRow is a row of the feature_history table: the value of one
+// feature of one entity at AsOf, as the online store read it.
+type HistoryRow struct {
+	View, Version, EntityKey, Feature string
+	AsOf                              time.Time
+	// Value is nil (no value), an int64, a float64, a bool or a string.
+	Value any
+	// EventTime is the event time of the newest event Value includes (zero
+	// when Value is nil).
+	EventTime time.Time
+	Partition int32
+	Offset    int64
+}
+
+// InsertHistory appends rows to the feature_history table in one batch.
+func (s *Store) InsertHistory(ctx context.Context, rows []HistoryRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.database+".feature_history (view, version, entity_key, feature, as_of, as_of_ms, value, value_string, event_time, event_time_ms, kafka_partition, kafka_offset)")
+	if err != nil {
+		return fmt.Errorf("prepare feature history insert: %w", err)
+	}
+	for _, r := range rows {
+		at, atms := secMs(r.AsOf)
+		var num *float64
+		var str *string
+		switch v := r.Value.(type) {
+		case int64:
+			f := float64(v)
+			num = &f
+		case float64:
+			num = &v
+		case bool:
+			f := 0.0
+			if v {
+				f = 1
+			}
+			num = &f
+		case string:
+			str = &v
+		}
+		var et *time.Time
+		var etms uint16
+		if r.Value != nil && !r.EventTime.IsZero() {
+			t, ms := secMs(r.EventTime)
+			et, etms = &t, ms
+		}
+		if err := b.Append(r.View, r.Version, r.EntityKey, r.Feature, at, atms, num, str, et, etms, r.Partition, r.Offset); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("append feature history row: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("insert %d feature history rows: %w", len(rows), err)
+	}
+	return nil
+}
