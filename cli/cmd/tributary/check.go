@@ -216,7 +216,8 @@ func waitReady(ctx context.Context, probe func(context.Context) error, wait, int
 		}
 		// An attempt cut short by the end of the wait says less than the
 		// one before it ("connection refused").
-		if lastErr == nil || ctx.Err() == nil {
+		cutShort := ctx.Err() != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled))
+		if lastErr == nil || !cutShort {
 			lastErr = err
 		}
 		select {
