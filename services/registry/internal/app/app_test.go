@@ -1,62 +1,21 @@
 package app
 
 import (
-	"flag"
-	"io"
-	"strings"
 	"testing"
+
+	"github.com/tributary-ml/tributary/libs/service"
+	"github.com/tributary-ml/tributary/libs/service/servicetest"
 )
 
-func parse(t *testing.T, args ...string) (*Config, error) {
-	t.Helper()
-	var cfg Config
-	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	return &cfg, cfg.Validate()
-}
-
 func TestConfigFlags(t *testing.T) {
-	var cfg Config
-	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	for _, name := range []string{
-		"nats.url",
-	} {
-		if fs.Lookup(name) == nil {
-			t.Errorf("flag -%s not registered", name)
-		}
-	}
-	for _, name := range []string{
-		"kafka.brokers",
-		"redis.addr",
-		"clickhouse.addr",
-	} {
-		if fs.Lookup(name) != nil {
-			t.Errorf("flag -%s registered, but registry does not use it", name)
-		}
-	}
+	servicetest.CheckDependencyFlags(t, &Config{}, "nats")
 }
 
 func TestConfigValidate(t *testing.T) {
-	if _, err := parse(t); err != nil {
+	if err := servicetest.ParseConfig(t, &Config{}); err != nil {
 		t.Fatalf("defaults are invalid: %v", err)
 	}
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"nats.url", []string{"-nats.url="}, "nats.url"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := parse(t, tc.args...)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("want an error naming %s, got %v", tc.want, err)
-			}
-		})
-	}
+	servicetest.CheckInvalid(t, func() service.AppConfig { return &Config{} }, []servicetest.Invalid{
+		{Name: "nats.url", Args: []string{"-nats.url="}, Want: "nats.url"},
+	})
 }
