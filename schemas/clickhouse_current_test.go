@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,14 +210,20 @@ func migrationFiles(t *testing.T, database string) []docFile {
 	return out
 }
 
-// seedStatements returns the statements of seedFile for database.
-func seedStatements(t *testing.T, database string) docFile {
+// nowPlaceholder in seedFile stands for the test's start, in seconds since
+// the epoch: the same instant on both releases, so that their rows are equal,
+// and recent, for queries over the last hour.
+const nowPlaceholder = "${now}"
+
+// seedStatements returns the statements of seedFile for database and now.
+func seedStatements(t *testing.T, database string, now time.Time) docFile {
 	t.Helper()
 	b, err := os.ReadFile(seedFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts, err := chx.Migration{File: seedFile, SQL: string(b)}.Statements(database)
+	sql := strings.ReplaceAll(string(b), nowPlaceholder, strconv.FormatInt(now.Unix(), 10))
+	stmts, err := chx.Migration{File: seedFile, SQL: sql}.Statements(database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,26 +294,34 @@ func schemaQuery(database string) string {
 // on the ClickHouse server of the tests (18.16 in CI) and on a current
 // release in-process (chdb, ClickHouse 26.x, from the python of `make pyenv`),
 // over the same seed rows: every statement must run on both, every query must
-// return rows, the same number on both, and the migrations must give the
-// same columns on both.
+// return rows, the same rows on both, and the migrations must give the same
+// columns on both.
 func TestClickHouseDocumentedSQL(t *testing.T) {
 	queries := documentedQueries(t)
+	now := time.Now()
 	var server, current *sqlRun
-	t.Run("server", func(t *testing.T) { server = runOnServer(t, queries) })
-	t.Run("chdb", func(t *testing.T) { current = runOnChdb(t, queries) })
+	t.Run("server", func(t *testing.T) { server = runOnServer(t, queries, now) })
+	t.Run("chdb", func(t *testing.T) { current = runOnChdb(t, queries, now) })
 	if server == nil || current == nil {
 		return // a part failed or was skipped: nothing to compare
 	}
-	if fmt.Sprint(server.schema) != fmt.Sprint(current.schema) {
+	if !reflect.DeepEqual(server.schema, current.schema) {
 		t.Errorf("the migrations give other columns on ClickHouse %s than on %s:\n%s\n%q\n%s\n%q",
 			server.version, current.version, server.version, server.schema, current.version, current.schema)
 	}
 	for _, q := range queries {
-		for i := range q.Statements {
+		for i, stmt := range q.Statements {
 			k := stmtKey(q.File, i+1)
-			if server.rows[k] != current.rows[k] {
-				t.Errorf("%s statement %d returns %d rows on ClickHouse %s and %d on %s", q.File, i+1,
-					server.rows[k], server.version, current.rows[k], current.version)
+			a, b := server.results[k], current.results[k]
+			switch {
+			case a.n != b.n:
+				t.Errorf("%s statement %d returns %d rows on ClickHouse %s and %d on %s\n%s", q.File, i+1,
+					a.n, server.version, b.n, current.version, stmt)
+			case a.plain && b.plain && !reflect.DeepEqual(a.rows, b.rows):
+				t.Errorf("%s statement %d returns other rows on ClickHouse %s than on %s (sorted, tab-separated):\n%q\n%q\n%s",
+					q.File, i+1, server.version, current.version, a.rows, b.rows, stmt)
+			case !a.plain || !b.plain:
+				t.Logf("%s statement %d: only the number of rows is compared (a value is not a number, string or time)", q.File, i+1)
 			}
 		}
 	}
@@ -314,19 +330,28 @@ func TestClickHouseDocumentedSQL(t *testing.T) {
 // sqlRun is what one release gave.
 type sqlRun struct {
 	version string
-	schema  []string       // schemaQuery after the migrations
-	rows    map[string]int // rows returned by each documented statement, by stmtKey
+	schema  []string               // schemaQuery after the migrations
+	results map[string]queryResult // of each documented statement, by stmtKey
+}
+
+// queryResult is what a query returned, in a form both releases can be
+// compared in: each row's values rendered as text and joined by tabs, the
+// rows sorted (a query without ORDER BY may return them in any order).
+type queryResult struct {
+	n     int
+	rows  []string
+	plain bool // every value rendered: NULL, numbers, strings, times only
 }
 
 func stmtKey(file string, index int) string { return fmt.Sprintf("%s#%d", file, index) }
 
 // runOnServer migrates a fresh database of the real server, inserts the seed
 // and runs the queries. It returns nil when something failed.
-func runOnServer(t *testing.T, queries []docFile) *sqlRun {
+func runOnServer(t *testing.T, queries []docFile, now time.Time) *sqlRun {
 	conn, db := testConn(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run := &sqlRun{rows: map[string]int{}}
+	run := &sqlRun{results: map[string]queryResult{}}
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&run.version); err != nil {
 		t.Fatalf("server version: %v", err)
 	}
@@ -335,7 +360,7 @@ func runOnServer(t *testing.T, queries []docFile) *sqlRun {
 		t.Fatal(err)
 	}
 	run.schema = queryStrings(t, conn, schemaQuery(db))
-	seed := seedStatements(t, db)
+	seed := seedStatements(t, db, now)
 	for i, stmt := range seed.Statements {
 		if err := conn.Exec(ctx, stmt); err != nil {
 			t.Fatalf("%s statement %d on ClickHouse %s: %v\n%s", seed.File, i+1, run.version, err, stmt)
@@ -344,14 +369,14 @@ func runOnServer(t *testing.T, queries []docFile) *sqlRun {
 	tables := migratedTables(t)
 	for _, q := range queries {
 		for i, stmt := range q.Statements {
-			n, err := countRows(ctx, conn, onDatabase(stmt, db, tables))
+			res, err := serverRows(ctx, conn, onDatabase(stmt, db, tables))
 			switch {
 			case err != nil:
 				t.Errorf("%s statement %d fails on ClickHouse %s: %v\n%s", q.File, i+1, run.version, err, stmt)
-			case n == 0:
+			case res.n == 0:
 				t.Errorf("%s statement %d returns no rows on ClickHouse %s: add rows for it to schemas/%s\n%s", q.File, i+1, run.version, seedFile, stmt)
 			}
-			run.rows[stmtKey(q.File, i+1)] = n
+			run.results[stmtKey(q.File, i+1)] = res
 		}
 	}
 	if t.Failed() {
@@ -360,16 +385,138 @@ func runOnServer(t *testing.T, queries []docFile) *sqlRun {
 	return run
 }
 
-func countRows(ctx context.Context, conn driver.Conn, query string) (int, error) {
+// serverRows runs a query and renders its rows (see queryResult).
+func serverRows(ctx context.Context, conn driver.Conn, query string) (queryResult, error) {
 	rows, err := conn.Query(ctx, query)
 	if err != nil {
-		return 0, err
+		return queryResult{}, err
 	}
-	n := 0
+	defer rows.Close()
+	types := rows.ColumnTypes()
+	res := queryResult{plain: true}
 	for rows.Next() {
-		n++
+		dest := make([]any, len(types))
+		for i, ct := range types {
+			dest[i] = reflect.New(ct.ScanType()).Interface()
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return queryResult{}, err
+		}
+		vals := make([]string, len(dest))
+		for i, d := range dest {
+			v, ok := renderGo(reflect.ValueOf(d), types[i].DatabaseTypeName())
+			vals[i], res.plain = v, res.plain && ok
+		}
+		res.rows = append(res.rows, strings.Join(vals, "\t"))
+		res.n++
 	}
-	return n, errors.Join(rows.Err(), rows.Close())
+	if err := rows.Err(); err != nil {
+		return queryResult{}, err
+	}
+	sort.Strings(res.rows)
+	return res, nil
+}
+
+// renderGo renders a scanned value as renderJSON renders chdb's: NULL,
+// integers in decimal, floats in their shortest form without exponent,
+// strings as they are, DateTime as 2006-01-02 15:04:05 (in the column's time
+// zone) and Date as 2006-01-02. Other types report false.
+func renderGo(v reflect.Value, dbType string) (string, bool) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return "NULL", true
+		}
+		v = v.Elem()
+	}
+	if tm, ok := v.Interface().(time.Time); ok {
+		base := strings.TrimSuffix(strings.TrimPrefix(dbType, "Nullable("), ")")
+		if base == "Date" || base == "Date32" {
+			return tm.Format("2006-01-02"), true
+		}
+		return tm.Format("2006-01-02 15:04:05"), true
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return v.String(), true
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10), true
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(v.Uint(), 10), true
+	case reflect.Float32, reflect.Float64:
+		return strconv.FormatFloat(v.Float(), 'f', -1, 64), true
+	case reflect.Bool:
+		return strconv.FormatBool(v.Bool()), true
+	}
+	return fmt.Sprint(v.Interface()), false
+}
+
+// renderJSON renders a value of chdb's JSONCompact output (decoded with
+// UseNumber) as renderGo renders the server's: 64-bit integers arrive quoted,
+// times as strings in the column's time zone.
+func renderJSON(v any) (string, bool) {
+	switch v := v.(type) {
+	case nil:
+		return "NULL", true
+	case string:
+		return v, true
+	case bool:
+		return strconv.FormatBool(v), true
+	case json.Number:
+		if _, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
+			return v.String(), true
+		}
+		if _, err := strconv.ParseUint(v.String(), 10, 64); err == nil {
+			return v.String(), true
+		}
+		f, err := v.Float64()
+		if err != nil {
+			return v.String(), false
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), true
+	}
+	return fmt.Sprint(v), false
+}
+
+func TestRender(t *testing.T) {
+	f, n := 3.0, (*float64)(nil)
+	tm := time.Date(2026, 11, 26, 10, 5, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		goVal  any
+		dbType string
+		json   string
+		want   string
+	}{
+		{&f, "Nullable(Float64)", `3`, "3"},
+		{12.5, "Float64", `12.5`, "12.5"},
+		{1e-7, "Float64", `1e-7`, "0.0000001"},
+		{&n, "Nullable(Float64)", `null`, "NULL"},
+		{int64(-42), "Int64", `"-42"`, "-42"},
+		{uint64(18446744073709551615), "UInt64", `"18446744073709551615"`, "18446744073709551615"},
+		{uint16(250), "UInt16", `250`, "250"},
+		{"it's", "String", `"it's"`, "it's"},
+		{tm, "DateTime('UTC')", `"2026-11-26 10:05:00"`, "2026-11-26 10:05:00"},
+		{&tm, "Nullable(Date)", `"2026-11-26"`, "2026-11-26"},
+	} {
+		g, ok := renderGo(reflect.ValueOf(tt.goVal), tt.dbType)
+		if g != tt.want || !ok {
+			t.Errorf("renderGo(%v, %s) = %q, %v; want %q", tt.goVal, tt.dbType, g, ok, tt.want)
+		}
+		dec := json.NewDecoder(strings.NewReader(tt.json))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		if j, ok := renderJSON(v); j != tt.want || !ok {
+			t.Errorf("renderJSON(%s) = %q, %v; want %q", tt.json, j, ok, tt.want)
+		}
+	}
+	if _, ok := renderGo(reflect.ValueOf([]string{"a"}), "Array(String)"); ok {
+		t.Error("renderGo of an array reports a plain value")
+	}
+	if _, ok := renderJSON([]any{"a"}); ok {
+		t.Error("renderJSON of an array reports a plain value")
+	}
 }
 
 // chdbRequest and chdbReport are the input and output of testdata/chdb_run.py.
@@ -400,7 +547,7 @@ type chdbReport struct {
 // runOnChdb runs testdata/chdb_run.py with TRIBUTARY_PYTHON: the migrations
 // twice, the seed and the queries, verbatim, on database tributary of a
 // session of its own. It returns nil when something failed.
-func runOnChdb(t *testing.T, queries []docFile) *sqlRun {
+func runOnChdb(t *testing.T, queries []docFile, now time.Time) *sqlRun {
 	python := os.Getenv("TRIBUTARY_PYTHON")
 	if python == "" {
 		if testing.Short() {
@@ -414,7 +561,7 @@ func runOnChdb(t *testing.T, queries []docFile) *sqlRun {
 		Database:    docDatabase,
 		Migrations:  migrationFiles(t, docDatabase),
 		SchemaQuery: schemaQuery(docDatabase),
-		Seed:        []docFile{seedStatements(t, docDatabase)},
+		Seed:        []docFile{seedStatements(t, docDatabase, now)},
 		Queries:     queries,
 	}
 	in, err := json.Marshal(req)
@@ -431,12 +578,14 @@ func runOnChdb(t *testing.T, queries []docFile) *sqlRun {
 		t.Fatalf("run testdata/chdb_run.py with TRIBUTARY_PYTHON=%s: %v\n%s\n(is it the python of `make pyenv`?)", python, err, stderr.String())
 	}
 	var rep chdbReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+	dec := json.NewDecoder(&stdout)
+	dec.UseNumber()
+	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("read the report of testdata/chdb_run.py: %v\n%s\n%s", err, stdout.String(), stderr.String())
 	}
 	version := "ClickHouse " + rep.ClickHouse + " (chdb " + rep.Chdb + ")"
 	t.Logf("%s: %d statements in %v", version, len(rep.Results), time.Since(start).Round(time.Millisecond))
-	run := &sqlRun{version: "chdb " + rep.Chdb + " (ClickHouse " + rep.ClickHouse + ")", rows: map[string]int{}}
+	run := &sqlRun{version: version, results: map[string]queryResult{}}
 	var schemas [][]string
 	for _, r := range rep.Results {
 		if !r.OK {
@@ -454,7 +603,17 @@ func runOnChdb(t *testing.T, queries []docFile) *sqlRun {
 			if r.Rows == 0 {
 				t.Errorf("%s statement %d returns no rows on %s: add rows for it to schemas/%s\n%s", r.File, r.Index, version, seedFile, r.SQL)
 			}
-			run.rows[stmtKey(r.File, r.Index)] = r.Rows
+			res := queryResult{n: r.Rows, plain: true}
+			for _, row := range r.Data {
+				vals := make([]string, len(row))
+				for i, v := range row {
+					s, ok := renderJSON(v)
+					vals[i], res.plain = s, res.plain && ok
+				}
+				res.rows = append(res.rows, strings.Join(vals, "\t"))
+			}
+			sort.Strings(res.rows)
+			run.results[stmtKey(r.File, r.Index)] = res
 		}
 	}
 	if want := 2*statementCount(req.Migrations) + 2 + statementCount(req.Seed) + statementCount(queries) + 1; len(rep.Results) != want {
