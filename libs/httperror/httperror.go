@@ -38,16 +38,8 @@ type Detail struct {
 	Message string `json:"message"`
 }
 
-// Reasons every service may answer, beside its own.
-const (
-	ReasonNotFound         reason.ID = "not_found"          // no route for the path
-	ReasonMethodNotAllowed reason.ID = "method_not_allowed" // the path exists, not with this method
-	ReasonInternal         reason.ID = "internal"           // a bug or an unexpected failure; the log says more
-	ReasonUnavailable      reason.ID = "unavailable"        // a dependency is down; retry after Retry-After
-)
-
 // Write answers status (4xx or 5xx) with the envelope. An empty reason is
-// ReasonInternal for a 5xx status and "bad_request" style ids (the status
+// reason.Internal for a 5xx status and "bad_request" style ids (the status
 // text in snake_case) for a 4xx one.
 func Write(w http.ResponseWriter, status int, id reason.ID, msg string, details ...Detail) {
 	WriteBody(w, status, Body{Error: msg, Reason: id, Details: details})
@@ -78,19 +70,19 @@ func WriteBody(w http.ResponseWriter, status int, b Body) {
 	_, _ = w.Write(out.Bytes())
 }
 
-// StatusReason is the default reason of a status: ReasonInternal for a 5xx
-// status (ReasonUnavailable for 503), otherwise the status text in
+// StatusReason is the default reason of a status: reason.Internal for a 5xx
+// status (reason.Unavailable for 503), otherwise the status text in
 // snake_case ("not_found", "request_entity_too_large").
 func StatusReason(status int) reason.ID {
 	switch {
 	case status == http.StatusServiceUnavailable:
-		return ReasonUnavailable
+		return reason.Unavailable
 	case status >= 500:
-		return ReasonInternal
+		return reason.Internal
 	}
 	text := http.StatusText(status)
 	if text == "" {
-		return ReasonInternal
+		return reason.Internal
 	}
 	var b strings.Builder
 	for _, c := range strings.ToLower(text) {
@@ -125,10 +117,10 @@ func Unmatched(mux *http.ServeMux) http.Handler {
 		case http.StatusMethodNotAllowed:
 			allow := rec.header.Get("Allow")
 			w.Header().Set("Allow", allow)
-			Write(w, http.StatusMethodNotAllowed, ReasonMethodNotAllowed,
+			Write(w, http.StatusMethodNotAllowed, reason.MethodNotAllowed,
 				fmt.Sprintf("method %s not allowed on %s (allowed: %s)", cut(r.Method, 32), path, allow))
 		case http.StatusNotFound, 0:
-			Write(w, http.StatusNotFound, ReasonNotFound, "no route for "+cut(r.Method, 32)+" "+path)
+			Write(w, http.StatusNotFound, reason.NotFound, "no route for "+cut(r.Method, 32)+" "+path)
 		default: // a status ServeMux does not send for unmatched requests today
 			for k, v := range rec.header {
 				w.Header()[k] = v
@@ -142,7 +134,7 @@ func Unmatched(mux *http.ServeMux) http.Handler {
 // NotFound answers every request with 404 not_found.
 func NotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		Write(w, http.StatusNotFound, ReasonNotFound, "no route for "+cut(r.Method, 32)+" "+cut(r.URL.Path, 256))
+		Write(w, http.StatusNotFound, reason.NotFound, "no route for "+cut(r.Method, 32)+" "+cut(r.URL.Path, 256))
 	})
 }
 
@@ -252,7 +244,7 @@ func Parse(status int, body []byte) *Error {
 	}
 	e.Reason, e.ID, e.Details = raw.Reason, raw.ID, raw.Details
 	if raw.Error == nil && raw.Reason == "" { // ingest: {"status":"unavailable","message":...}
-		e.Reason = ReasonUnavailable
+		e.Reason = reason.Unavailable
 	}
 	var s string
 	var obj struct {

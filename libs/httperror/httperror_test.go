@@ -198,7 +198,7 @@ func TestErrorIs(t *testing.T) {
 func TestNotFound(t *testing.T) {
 	w := httptest.NewRecorder()
 	httperror.NotFound().ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
-	if e := httperror.Parse(w.Code, w.Body.Bytes()); e.Status != 404 || e.Reason != httperror.ReasonNotFound || e.Body.Error != "no route for GET /x" {
+	if e := httperror.Parse(w.Code, w.Body.Bytes()); e.Status != 404 || e.Reason != reason.NotFound || e.Body.Error != "no route for GET /x" {
 		t.Errorf("NotFound answered %+v", e)
 	}
 }
