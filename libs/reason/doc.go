@@ -5,13 +5,12 @@
 // metric.
 //
 // An ID is snake_case ASCII and never renamed once released; a service adds
-// new ones. Each service lists its ids in a Catalog, with the HTTP status and
-// whether a rejection is dead-lettered, so its README table and its tests
-// come from one list:
-//
-//	var Reasons = reason.Catalog{
-//		{ID: ReasonMalformedJSON, Status: http.StatusBadRequest, DeadLettered: true, Doc: "the body is not JSON"},
-//	}
-//
-// and a test in the service calls Reasons.Validate().
+// new ones. The ids live here, not in the services, because the readers of
+// the answers and of the dead-letter topic (the cli, the monitor, the e2e
+// suite) cannot import a service's internal packages. Common holds the ids
+// every HTTP service answers (not_found, method_not_allowed, unavailable,
+// internal); Ingest, Features and Registry each service's catalog, with the
+// HTTP status and whether a refusal is dead-lettered, so a README table
+// (Catalog.Markdown) and the tests come from one list. One id means one
+// thing, with one status, in every catalog.
 package reason
