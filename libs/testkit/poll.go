@@ -61,7 +61,8 @@ func pollError(took time.Duration, attempts int, last, prev, cause error) error 
 }
 
 // Eventually fails the test unless f returns nil within timeout, reporting
-// f's last error. f runs on the test's goroutine, so it may call t.Fatal. The
+// f's last error. f runs on the test's goroutine, so it may call t.Fatal; an
+// f that blocks is not interrupted (use EventuallyContext for I/O). The
 // wait ends early, with the same report, when the test binary's -timeout is
 // near.
 func Eventually(t testing.TB, timeout time.Duration, f func() error) {
@@ -93,20 +94,17 @@ func Never(t testing.TB, d time.Duration, f func() error) {
 	ctx, cancel := testContext(t, d)
 	defer cancel()
 	start := time.Now()
+	end, _ := ctx.Deadline()
 	wait := minInterval
 	for {
 		if err := f(); err != nil {
 			t.Fatalf("after %s: %v", time.Since(start).Round(time.Millisecond), err)
 		}
-		if ctx.Err() != nil {
+		left := time.Until(end)
+		if left <= 0 {
 			return
 		}
-		tm := time.NewTimer(min(wait, time.Until(start.Add(d))))
-		select {
-		case <-ctx.Done():
-			tm.Stop()
-		case <-tm.C:
-		}
+		time.Sleep(min(wait, left)) // Never must wait d out: this is the pause between checks
 		wait = min(2*wait, maxInterval)
 	}
 }
