@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
@@ -136,9 +137,47 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	pub := lifecycle.NewPublisher(js, prefix, a.rt.Propagator, a.logger, a.rt.Registerer)
 	reg := registry.New(st, pub, a.logger, a.rt.Registerer)
+	// What an upload killed mid-way (kill -9) left: its spool file and
+	// the object-store chunks written before its object was.
+	if n, err := registry.CleanSpool(a.cfg.UploadDir); err != nil {
+		a.logger.Warn("spool not cleaned", "err", err)
+	} else if n > 0 {
+		a.logger.Info("stale upload spool files removed", "files", n)
+	}
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		a.sweep(ctx, reg)
+	}()
+	defer func() { <-sweepDone }()
 	routes := httpapi.New(reg, a.logger, a.cfg.UploadDir, a.cfg.MaxArtifactBytes).Routes()
 	a.routes.Store(&routes)
 	close(a.ready)
 	a.logger.Info("registry open", "bucket", prefix+natsx.BucketModels, "subjects", model.Subject(prefix, ">"))
 	return natsapi.New(reg, prefix, a.logger).Run(ctx, nc)
+}
+
+// orphanGrace is how old the newest chunk of an upload without an object
+// must be before the sweep removes its chunks: longer than any pause of an
+// upload in progress (an HTTP upload may take httpapi's 15 minute transfer
+// timeout in all).
+const orphanGrace = time.Hour
+
+// sweep removes orphaned artifact chunks at start and then every
+// orphanGrace, until ctx ends.
+func (a *App) sweep(ctx context.Context, reg *registry.Registry) {
+	for {
+		n, err := reg.SweepArtifacts(ctx, orphanGrace)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.logger.Warn("orphaned artifact chunks not swept", "err", err)
+		case n > 0:
+			a.logger.Info("orphaned artifact chunks removed", "uploads", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(orphanGrace):
+		}
+	}
 }

@@ -213,7 +213,7 @@ func Request(modelName string, a model.Artifact, defVersion string) model.Regist
 // PutBytes stores data as an artifact.
 func PutBytes(t testing.TB, st *store.Store, data []byte) model.Artifact {
 	t.Helper()
-	a, err := model.PutArtifact(context.Background(), st.ObjectStore(), bytes.NewReader(data))
+	a, err := st.PutArtifact(context.Background(), bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("put artifact: %v", err)
 	}
