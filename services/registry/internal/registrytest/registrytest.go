@@ -166,6 +166,12 @@ func (e *Embedded) Restart() {
 // a publisher on it.
 func NewRegistry(t testing.TB, js jetstream.JetStream, prefix string) (*registry.Registry, *store.Store) {
 	t.Helper()
+	return NewRegistryWith(t, js, prefix, prometheus.NewRegistry())
+}
+
+// NewRegistryWith is NewRegistry with the registry's metrics on reg.
+func NewRegistryWith(t testing.TB, js jetstream.JetStream, prefix string, reg *prometheus.Registry) (*registry.Registry, *store.Store) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := store.Open(ctx, js, prefix)
@@ -173,7 +179,6 @@ func NewRegistry(t testing.TB, js jetstream.JetStream, prefix string) (*registry
 		t.Fatalf("open store: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
 	pub := lifecycle.NewPublisher(js, prefix, nil, logger, reg)
 	return registry.New(st, pub, logger, reg), st
 }
