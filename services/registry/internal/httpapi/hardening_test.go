@@ -375,7 +375,6 @@ func counterValue(t *testing.T, g prometheus.Gatherer, name string, labels map[s
 	return 0
 }
 
-
 // Deleting an alias removes it, writes an audit entry and publishes
 // tributary.model.alias_deleted.v1; a stale conditional delete conflicts.
 func TestDeleteAlias(t *testing.T) {
