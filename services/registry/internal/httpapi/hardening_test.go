@@ -237,7 +237,14 @@ func TestMetadataTooLarge(t *testing.T) {
 func TestNATSGoesAway(t *testing.T) {
 	srv := registrytest.StartEmbedded(t)
 	_, js := registrytest.Connect(t, srv.URL())
-	prefix := registrytest.Isolated(t, js)
+	// The server's store is the test's temporary directory: no cleanup,
+	// which could not reach the stopped server anyway.
+	const prefix = ""
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := natsx.Bootstrap(ctx, js, natsx.BootstrapConfig{Replicas: 1, Storage: "file", KVHistory: 8}); err != nil {
+		t.Fatal(err)
+	}
 	url, _ := serve(t, js, prefix)
 	name := registrytest.ModelName(t)
 	decode[model.Version](t, upload(t, url, registrytest.Request(name, model.Artifact{}, ""), writeBytes([]byte("weights"))), http.StatusCreated)

@@ -128,8 +128,9 @@ type Upload func(context.Context) (model.Artifact, error)
 // first version) and returns it. With upload nil the artifact must be in
 // the object store already; otherwise upload stores it, after the request
 // id is claimed (so that a retry overlapping its first attempt uploads
-// nothing), and req.Artifact, where set, must match what it stored. The
-// artifact is read in full to verify its sha256 and size. The version
+// nothing), and req.Artifact, where set, must match what it stored. An
+// artifact already in the object store is read in full to verify its
+// sha256 and size (by upload too, when it finds it stored). The version
 // number is the model's counter plus one, taken by compare-and-set, so
 // concurrent registrations, on any number of replicas, get distinct
 // consecutive numbers. A crash between taking the number and writing the
@@ -182,8 +183,12 @@ func (s *Store) Register(ctx context.Context, req model.RegisterRequest, upload 
 		}
 		return *prior, nil
 	}
-	if _, err := model.VerifyArtifact(ctx, s.obs, req.Artifact.SHA256, req.Artifact.Size); err != nil {
-		return model.Version{}, err
+	if upload == nil {
+		// (An upload has just stored the artifact, or read the stored
+		// copy in full and found it intact.)
+		if _, err := model.VerifyArtifact(ctx, s.obs, req.Artifact.SHA256, req.Artifact.Size); err != nil {
+			return model.Version{}, err
+		}
 	}
 	n, err := s.nextVersion(ctx, req.Model)
 	if err != nil {
