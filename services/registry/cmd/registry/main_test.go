@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +57,25 @@ func TestAPIUnavailableWithoutNATS(t *testing.T) {
 	}
 	if code := p.Stop(10 * time.Second); code != 0 {
 		t.Fatalf("exit code %d; logs:\n%s", code, p.Logs())
+	}
+}
+
+// A spool file that an upload killed mid-way (kill -9) left in the upload
+// directory is removed when the service starts again.
+func TestStartCleansSpool(t *testing.T) {
+	servicetest.RequireServers(t, "nats")
+	dir := t.TempDir()
+	stale := filepath.Join(dir, "tributary-registry-upload-4242")
+	if err := os.WriteFile(stale, make([]byte, 1<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := servicetest.Start(t, program(), "-registry.upload-dir", dir)
+	p.WaitReady(30 * time.Second)
+	p.WaitLog(10*time.Second, func(r map[string]any) bool { return r["msg"] == "stale upload spool files removed" })
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale spool file after the start: %v", err)
+	}
+	if code := p.Stop(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, p.Logs())
 	}
 }
