@@ -41,6 +41,9 @@ type Config struct {
 	// UploadDir is where HTTP uploads are spooled ("" for the system's
 	// temporary directory).
 	UploadDir string
+	// OrphanChunkAge is how old the newest chunk of an upload that never
+	// stored its object must be before the chunks are removed.
+	OrphanChunkAge time.Duration
 }
 
 // deps points at the dependency configurations in c.
@@ -53,12 +56,16 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.deps().RegisterFlags(fs)
 	fs.Int64Var(&c.MaxArtifactBytes, "registry.max-artifact-bytes", 1<<30, "Largest artifact accepted by an HTTP upload, in bytes.")
 	fs.StringVar(&c.UploadDir, "registry.upload-dir", "", "Directory where HTTP uploads are spooled before they go to the object store (default: the system's temporary directory).")
+	fs.DurationVar(&c.OrphanChunkAge, "registry.orphan-chunk-age", time.Hour, "Object-store chunks that no artifact refers to are removed (at start, then at this interval) once their newest chunk is this old: longer than any pause of an upload in progress.")
 }
 
 // Validate checks the configuration without contacting anything.
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.deps().Validate())
+	if c.OrphanChunkAge <= 0 {
+		errs = append(errs, fmt.Errorf("registry.orphan-chunk-age: must be positive, got %s", c.OrphanChunkAge))
+	}
 	if c.MaxArtifactBytes <= 0 {
 		errs = append(errs, fmt.Errorf("registry.max-artifact-bytes: must be positive, got %d", c.MaxArtifactBytes))
 	}
@@ -157,17 +164,11 @@ func (a *App) Run(ctx context.Context) error {
 	return natsapi.New(reg, prefix, a.logger).Run(ctx, nc)
 }
 
-// orphanGrace is how old the newest chunk of an upload without an object
-// must be before the sweep removes its chunks: longer than any pause of an
-// upload in progress (an HTTP upload may take httpapi's 15 minute transfer
-// timeout in all).
-const orphanGrace = time.Hour
-
 // sweep removes orphaned artifact chunks at start and then every
-// orphanGrace, until ctx ends.
+// OrphanChunkAge, until ctx ends.
 func (a *App) sweep(ctx context.Context, reg *registry.Registry) {
 	for {
-		n, err := reg.SweepArtifacts(ctx, orphanGrace)
+		n, err := reg.SweepArtifacts(ctx, a.cfg.OrphanChunkAge)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			a.logger.Warn("orphaned artifact chunks not swept", "err", err)
@@ -177,7 +178,7 @@ func (a *App) sweep(ctx context.Context, reg *registry.Registry) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(orphanGrace):
+		case <-time.After(a.cfg.OrphanChunkAge):
 		}
 	}
 }
