@@ -60,6 +60,13 @@ func TestAPIUnavailableWithoutNATS(t *testing.T) {
 	if e, ok := p.Checks()["store"]; !ok || e == "" {
 		t.Fatalf("store readiness check: present %v, error %q", ok, e)
 	}
+	// A wrong route is the JSON 404, counted as unmatched.
+	if code, body := p.Get("/v1/nothing"); code != 404 || !strings.Contains(string(body), `"id": "not_found"`) {
+		t.Fatalf("GET /v1/nothing: %d %s", code, body)
+	}
+	if code, body := p.Get("/metrics"); code != 200 || !strings.Contains(string(body), `tributary_registry_http_requests_total{code="404",handler="unmatched"} 1`) {
+		t.Fatalf("metrics of the unmatched request: %d\n%s", code, body)
+	}
 	if code := p.Stop(10 * time.Second); code != 0 {
 		t.Fatalf("exit code %d; logs:\n%s", code, p.Logs())
 	}

@@ -93,7 +93,12 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	}
 	a := &App{cfg: cfg, rt: rt, logger: rt.Logger, clients: clients, ready: make(chan struct{})}
 	probe := httpapi.New(nil, rt.Logger, "", 1)
-	for pattern := range probe.Routes() {
+	for pattern, h := range probe.Routes() {
+		if pattern == httpapi.Unmatched {
+			// Needs no store: a wrong route is 404 even before NATS is up.
+			rt.Handle(pattern, h)
+			continue
+		}
 		rt.Handle(pattern, a.route(pattern))
 	}
 	rt.AddCheck("store", func(context.Context) error {

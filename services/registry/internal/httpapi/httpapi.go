@@ -60,9 +60,13 @@ func (a *API) Routes() map[string]http.Handler {
 		"DELETE /v1/models/{model}/aliases/{alias}":          http.HandlerFunc(a.deleteAlias),
 		"POST /v1/models/{model}/rollback":                   http.HandlerFunc(a.rollback),
 		"GET /v1/models/{model}/audit":                       http.HandlerFunc(a.audit),
-		"/":                                                  http.HandlerFunc(a.unmatched),
+		Unmatched:                                            http.HandlerFunc(a.unmatched),
 	}
 }
+
+// Unmatched is the pattern of the handler of requests that match no route
+// (it uses no registry).
+const Unmatched = "/"
 
 // servicePatterns are the routes of the service runtime beside the API's.
 var servicePatterns = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
@@ -76,7 +80,7 @@ func (a *API) unmatched(w http.ResponseWriter, r *http.Request) {
 	r.Pattern = ""
 	probe := http.NewServeMux()
 	for pattern := range a.Routes() {
-		if pattern != "/" {
+		if pattern != Unmatched {
 			probe.Handle(pattern, http.NotFoundHandler())
 		}
 	}
