@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -236,7 +237,7 @@ func TestMetadataTooLarge(t *testing.T) {
 // once instead of 500 after a timeout. The test runs its own nats-server.
 func TestNATSGoesAway(t *testing.T) {
 	srv := registrytest.StartEmbedded(t)
-	_, js := registrytest.Connect(t, srv.URL())
+	nc, js := registrytest.Connect(t, srv.URL())
 	// The server's store is the test's temporary directory: no cleanup,
 	// which could not reach the stopped server anyway.
 	const prefix = ""
@@ -249,6 +250,17 @@ func TestNATSGoesAway(t *testing.T) {
 	name := registrytest.ModelName(t)
 	decode[model.Version](t, upload(t, url, registrytest.Request(name, model.Artifact{}, ""), writeBytes([]byte("weights"))), http.StatusCreated)
 	srv.Shutdown()
+	// The client notices the closed connection by itself (a request sent
+	// before it does waits for its timeout, then is unavailable too).
+	tick, timeout := time.NewTicker(10*time.Millisecond), time.After(10*time.Second)
+	defer tick.Stop()
+	for nc.Status() == nats.CONNECTED {
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatal("the client did not notice that the server stopped")
+		}
+	}
 	for _, path := range []string{"/v1/models", "/v1/models/" + name, "/v1/models/" + name + "/versions/1", "/v1/models/" + name + "/versions/1/artifact"} {
 		start := time.Now()
 		e := decode[httpapi.ErrorBody](t, do(t, "GET", url+path, ""), http.StatusServiceUnavailable)

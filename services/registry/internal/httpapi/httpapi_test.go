@@ -276,6 +276,10 @@ func TestLargeArtifact(t *testing.T) {
 	}
 	start = time.Now()
 	resp := do(t, "GET", f.url+"/v1/models/"+name+"/versions/1/artifact", "")
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("download: status %d: %s", resp.StatusCode, b)
+	}
 	h.Reset()
 	n, err := io.Copy(h, resp.Body)
 	resp.Body.Close()
