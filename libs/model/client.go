@@ -25,17 +25,20 @@ import (
 // Reply. The registry's replicas subscribe in the queue group QueueGroup, so
 // each request is answered once.
 //
-//	verb      request            result
-//	register  RegisterRequest    Version
-//	models    ModelsRequest      []ModelInfo
-//	model     ModelRequest       ModelInfo
-//	versions  ModelRequest       []Version
-//	version   VersionRequest     Version (Version may be an alias)
-//	alias     MoveAliasRequest   AuditEntry
-//	delete_alias DeleteAliasRequest AuditEntry (deleted set)
-//	rollback  RollbackRequest    AuditEntry
-//	archive   ArchiveRequest     Version
-//	audit     ModelRequest       []AuditEntry
+//	verb          request             result
+//	register      RegisterRequest     Version
+//	models        ModelsRequest       []ModelInfo
+//	model         ModelRequest        ModelInfo
+//	versions      ModelRequest        []Version
+//	version       VersionRequest      Version (Version may be an alias)
+//	alias         MoveAliasRequest    AuditEntry
+//	delete_alias  DeleteAliasRequest  AuditEntry (Deleted set)
+//	rollback      RollbackRequest     AuditEntry
+//	archive       ArchiveRequest      Version
+//	audit         ModelRequest        []AuditEntry
+//
+// The registry decodes request data strictly (UnmarshalStrict): a field it
+// does not know is ErrInvalidRequest.
 //
 // NATS messages are limited (1 MB by default), so artifacts never travel in
 // a request: the caller stores the artifact in the object store first
