@@ -144,6 +144,18 @@ type ModelAliasMoved struct {
 	Rollback bool `json:"rollback,omitempty"`
 }
 
+// ModelAliasDeleted is the data of TypeModelAliasDeleted: an alias was
+// removed.
+type ModelAliasDeleted struct {
+	Model string `json:"model"`
+	Alias string `json:"alias"`
+	// FromVersion is the version the alias pointed at.
+	FromVersion int `json:"from_version"`
+	// Actor is who or what deleted the alias.
+	Actor  string `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+}
+
 // ModelArchived is the data of TypeModelArchived.
 type ModelArchived struct {
 	Model   string `json:"model"`
@@ -320,6 +332,8 @@ func NewPayload(eventType string) (any, error) {
 		return new(ModelRegistered), nil
 	case TypeModelAliasMoved:
 		return new(ModelAliasMoved), nil
+	case TypeModelAliasDeleted:
+		return new(ModelAliasDeleted), nil
 	case TypeModelArchived:
 		return new(ModelArchived), nil
 	case TypeTrainRequested:

@@ -52,8 +52,8 @@ func TestSchemaFilesMatchTypes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("files in schemas/events:\n got %q\nwant %q", got, want)
 	}
-	if n := len(event.Types()); n != 14 {
-		t.Errorf("Types() has %d types, want the 14 platform event types", n)
+	if n := len(event.Types()); n != 15 {
+		t.Errorf("Types() has %d types, want the 15 platform event types", n)
 	}
 }
 
@@ -195,6 +195,7 @@ func TestInvalidExamples(t *testing.T) {
 		event.TypePredictionLogged:    {Field: "/version", Rule: "minimum"},
 		event.TypeModelRegistered:     {Field: "/artifact_sha256", Rule: "pattern"},
 		event.TypeModelAliasMoved:     {Field: "/weight", Rule: "maximum"},
+		event.TypeModelAliasDeleted:   {Field: "/from_version", Rule: "minimum"},
 		event.TypeModelArchived:       {Field: "/model", Rule: "pattern"},
 		event.TypeTrainRequested:      {Field: "/trigger", Rule: "enum"},
 		event.TypeTrainStarted:        {Field: "/runner", Rule: "required"},

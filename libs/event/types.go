@@ -24,6 +24,9 @@ const (
 	// TypeModelAliasMoved: an alias (production, canary, shadow, ...) now
 	// points at another version. Payload ModelAliasMoved.
 	TypeModelAliasMoved = "tributary.model.alias_moved.v1"
+	// TypeModelAliasDeleted: an alias was removed; nothing resolves it
+	// any more. Payload ModelAliasDeleted.
+	TypeModelAliasDeleted = "tributary.model.alias_deleted.v1"
 	// TypeModelArchived: a model version was archived. Payload
 	// ModelArchived.
 	TypeModelArchived = "tributary.model.archived.v1"
@@ -106,6 +109,7 @@ var typeTable = [...]typeInfo{
 	{TypePredictionLogged, onKafka, TopicPredictions},
 	{TypeModelRegistered, onNATS, ""},
 	{TypeModelAliasMoved, onNATS, ""},
+	{TypeModelAliasDeleted, onNATS, ""},
 	{TypeModelArchived, onNATS, ""},
 	{TypeTrainRequested, onNATS, ""},
 	{TypeTrainStarted, onNATS, ""},

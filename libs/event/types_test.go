@@ -48,6 +48,7 @@ func TestSubject(t *testing.T) {
 	}{
 		{event.TypeModelRegistered, "tributary.model.registered", nil},
 		{event.TypeModelAliasMoved, "tributary.model.alias_moved", nil},
+		{event.TypeModelAliasDeleted, "tributary.model.alias_deleted", nil},
 		{event.TypeModelArchived, "tributary.model.archived", nil},
 		{event.TypeTrainRequested, "tributary.train.requested", nil},
 		{event.TypeTrainStarted, "tributary.train.started", nil},

@@ -25,16 +25,20 @@ import (
 // Reply. The registry's replicas subscribe in the queue group QueueGroup, so
 // each request is answered once.
 //
-//	verb      request            result
-//	register  RegisterRequest    Version
-//	models    ModelsRequest      []ModelInfo
-//	model     ModelRequest       ModelInfo
-//	versions  ModelRequest       []Version
-//	version   VersionRequest     Version (Version may be an alias)
-//	alias     MoveAliasRequest   AuditEntry
-//	rollback  RollbackRequest    AuditEntry
-//	archive   ArchiveRequest     Version
-//	audit     ModelRequest       []AuditEntry
+//	verb          request             result
+//	register      RegisterRequest     Version
+//	models        ModelsRequest       []ModelInfo
+//	model         ModelRequest        ModelInfo
+//	versions      ModelRequest        []Version
+//	version       VersionRequest      Version (Version may be an alias)
+//	alias         MoveAliasRequest    AuditEntry
+//	delete_alias  DeleteAliasRequest  AuditEntry (Deleted set)
+//	rollback      RollbackRequest     AuditEntry
+//	archive       ArchiveRequest      Version
+//	audit         ModelRequest        []AuditEntry
+//
+// The registry decodes request data strictly (UnmarshalStrict): a field it
+// does not know is ErrInvalidRequest.
 //
 // NATS messages are limited (1 MB by default), so artifacts never travel in
 // a request: the caller stores the artifact in the object store first
@@ -46,9 +50,11 @@ const (
 	VerbVersions = "versions"
 	VerbVersion  = "version"
 	VerbAlias    = "alias"
-	VerbRollback = "rollback"
-	VerbArchive  = "archive"
-	VerbAudit    = "audit"
+	// VerbDeleteAlias removes an alias.
+	VerbDeleteAlias = "delete_alias"
+	VerbRollback    = "rollback"
+	VerbArchive     = "archive"
+	VerbAudit       = "audit"
 
 	// SubjectPrefix is the domain of the registry's request subjects,
 	// outside the JetStream stream.
@@ -61,7 +67,7 @@ const (
 
 // Verbs lists the verbs of the request-reply API.
 func Verbs() []string {
-	return []string{VerbRegister, VerbModels, VerbModel, VerbVersions, VerbVersion, VerbAlias, VerbRollback, VerbArchive, VerbAudit}
+	return []string{VerbRegister, VerbModels, VerbModel, VerbVersions, VerbVersion, VerbAlias, VerbDeleteAlias, VerbRollback, VerbArchive, VerbAudit}
 }
 
 // Subject is the request subject of verb; prefix is the test prefix of
@@ -147,11 +153,7 @@ func (c *Client) objectStore(ctx context.Context) (jetstream.ObjectStore, error)
 // PutArtifact stores an artifact in the object store (see the package
 // function PutArtifact) and returns its address for RegisterRequest.
 func (c *Client) PutArtifact(ctx context.Context, r io.ReadSeeker) (Artifact, error) {
-	obs, err := c.objectStore(ctx)
-	if err != nil {
-		return Artifact{}, err
-	}
-	return PutArtifact(ctx, obs, r)
+	return PutArtifact(ctx, c.js, c.prefix+natsx.ObjectStoreArtifacts, r)
 }
 
 // OpenArtifact opens a version's artifact, verified as it is read (see the
@@ -199,6 +201,12 @@ func (c *Client) Version(ctx context.Context, name string, ref VersionRef) (Vers
 func (c *Client) MoveAlias(ctx context.Context, req MoveAliasRequest) (AuditEntry, error) {
 	var out AuditEntry
 	return out, c.call(ctx, VerbAlias, req, &out)
+}
+
+// DeleteAlias removes an alias; the audit entry it returns has Deleted set.
+func (c *Client) DeleteAlias(ctx context.Context, req DeleteAliasRequest) (AuditEntry, error) {
+	var out AuditEntry
+	return out, c.call(ctx, VerbDeleteAlias, req, &out)
 }
 
 // Rollback moves production back to its previous version.

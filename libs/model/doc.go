@@ -10,8 +10,10 @@
 //     definitions in tributary_features that the registry checks before it
 //     moves an alias (FeatureViewKey, FeatureView);
 //   - content-addressed artifacts in the object store tributary_artifacts,
-//     written with PutArtifact and read with OpenArtifact, which verifies
-//     the sha256 of every byte it returns;
+//     written with PutArtifact (which never replaces an intact object, and
+//     replaces a corrupted one) and read with OpenArtifact, which verifies
+//     the sha256 of every byte it returns; SweepArtifactChunks removes what
+//     killed uploads left;
 //   - the NATS request-reply subjects of the registry and Client, which
 //     speaks them;
 //   - Error with stable ids (Code), which travel over NATS and HTTP so that

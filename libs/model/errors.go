@@ -14,6 +14,10 @@ type Code string
 const (
 	CodeInvalidName        Code = "invalid_name"
 	CodeInvalidRequest     Code = "invalid_request"
+	CodeTooLarge           Code = "too_large"
+	CodeUnsupportedMedia   Code = "unsupported_media_type"
+	CodeNotFound           Code = "not_found"
+	CodeMethodNotAllowed   Code = "method_not_allowed"
 	CodeModelNotFound      Code = "model_not_found"
 	CodeVersionNotFound    Code = "version_not_found"
 	CodeAliasNotFound      Code = "alias_not_found"
@@ -54,6 +58,10 @@ func (e *Error) Is(target error) bool {
 var (
 	ErrInvalidName        = &Error{Code: CodeInvalidName}
 	ErrInvalidRequest     = &Error{Code: CodeInvalidRequest}
+	ErrTooLarge           = &Error{Code: CodeTooLarge}
+	ErrUnsupportedMedia   = &Error{Code: CodeUnsupportedMedia}
+	ErrNotFound           = &Error{Code: CodeNotFound}
+	ErrMethodNotAllowed   = &Error{Code: CodeMethodNotAllowed}
 	ErrModelNotFound      = &Error{Code: CodeModelNotFound}
 	ErrVersionNotFound    = &Error{Code: CodeVersionNotFound}
 	ErrAliasNotFound      = &Error{Code: CodeAliasNotFound}
@@ -86,8 +94,10 @@ func CodeOf(err error) Code {
 	return CodeInternal
 }
 
-// HTTPStatus is the HTTP status of an error code: 400 for bad input, 404 for
-// what does not exist, 409 for a state that forbids the change (a lost
+// HTTPStatus is the HTTP status of an error code: 400 for bad input, 413 for
+// a body or artifact over its limit, 415 for a body that is not JSON (or
+// multipart where allowed), 404 for what does not exist (not_found: no such
+// route), 405 for a route without that method, 409 for a state that forbids the change (a lost
 // compare-and-set, an archived or aliased version, feature definitions no
 // longer applied, nothing to roll back to), 422 for a corrupted artifact, 503
 // while the registry is not connected yet, 500 otherwise.
@@ -95,7 +105,13 @@ func HTTPStatus(code Code) int {
 	switch code {
 	case CodeInvalidName, CodeInvalidRequest:
 		return http.StatusBadRequest
-	case CodeModelNotFound, CodeVersionNotFound, CodeAliasNotFound, CodeArtifactNotFound:
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case CodeMethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case CodeNotFound, CodeModelNotFound, CodeVersionNotFound, CodeAliasNotFound, CodeArtifactNotFound:
 		return http.StatusNotFound
 	case CodeConflict, CodeVersionArchived, CodeVersionAliased, CodeFeaturesNotApplied, CodeNoRollbackTarget:
 		return http.StatusConflict

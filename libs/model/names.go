@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Well-known aliases. Any other valid name is a user-defined alias.
@@ -21,6 +22,20 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 func ValidateName(what, name string) error {
 	if !namePattern.MatchString(name) {
 		return Errorf(CodeInvalidName, "invalid %s name %q: want 1 to 64 letters, digits, '_' or '-', starting with a letter or digit", what, name)
+	}
+	return nil
+}
+
+// ValidateAliasName checks the name of a new alias: a valid name
+// (ValidateName) that is not all digits, since a version reference of
+// digits ("3") is read as a version number and such an alias could never
+// be resolved.
+func ValidateAliasName(name string) error {
+	if err := ValidateName("alias", name); err != nil {
+		return err
+	}
+	if strings.Trim(name, "0123456789") == "" {
+		return Errorf(CodeInvalidName, "invalid alias name %q: all digits, which reads as a version number; use a name with a letter", name)
 	}
 	return nil
 }

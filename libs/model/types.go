@@ -140,7 +140,11 @@ type AuditEntry struct {
 	Weight      *float64  `json:"weight,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
 	Rollback    bool      `json:"rollback,omitempty"`
-	// Revision is the revision of the alias key the move wrote.
+	// Deleted is true for the deletion of the alias (ToVersion 0,
+	// FromVersion the version it pointed at).
+	Deleted bool `json:"deleted,omitempty"`
+	// Revision is the revision of the alias key the move wrote (for a
+	// deletion, the revision of the delete marker).
 	Revision uint64 `json:"revision"`
 }
 
@@ -287,7 +291,7 @@ func (r MoveAliasRequest) Validate() error {
 	if err := ValidateName("model", r.Model); err != nil {
 		return err
 	}
-	if err := ValidateName("alias", r.Alias); err != nil {
+	if err := ValidateAliasName(r.Alias); err != nil {
 		return err
 	}
 	if r.Version < 1 {
@@ -305,6 +309,29 @@ func (r MoveAliasRequest) Validate() error {
 		return Errorf(CodeInvalidRequest, "weight %v: must be between 0 and 1", *r.Weight)
 	}
 	return nil
+}
+
+// DeleteAliasRequest removes an alias.
+type DeleteAliasRequest struct {
+	Model  string `json:"model"`
+	Alias  string `json:"alias"`
+	Actor  string `json:"actor"`
+	Reason string `json:"reason,omitempty"`
+	// ExpectedRevision, when set, makes the deletion conditional: it fails
+	// with ErrConflict unless the alias key is at this revision.
+	ExpectedRevision *uint64 `json:"expected_revision,omitempty"`
+}
+
+// Validate checks the request. Any valid name is accepted (also a numeric
+// one that an older registry let through), so that it can be removed.
+func (r DeleteAliasRequest) Validate() error {
+	if err := ValidateName("model", r.Model); err != nil {
+		return err
+	}
+	if err := ValidateName("alias", r.Alias); err != nil {
+		return err
+	}
+	return checkActorReason(r.Actor, r.Reason)
 }
 
 func checkActorReason(actor, reason string) error {

@@ -38,14 +38,16 @@ Subcommands:
   versions <model>                       a model's versions
   register -metadata <file.json> -artifact <file> [<model>]
                                          register a version: metadata is a RegisterRequest (lineage)
-  alias <model> <alias> <version>        point an alias at a version (-weight for canary)
+  alias <model> <alias> <version>        point an alias at a version (-weight for canary, -expect-revision)
+  delete-alias <model> <alias>           remove an alias (-expect-revision); recorded in the audit trail
   rollback <model>                       move production back to its previous version
   archive <model> <version>              archive a version
   audit <model>                          the alias moves of a model
   download <model> <version>|<alias>     download an artifact, verified by sha256 (-out)
 
-Common flags: -registry.url, -o table|json, -timeout; alias, rollback and
-archive take -actor (default: the user name) and -reason.`
+Common flags: -registry.url, -o table|json, -timeout; alias, delete-alias,
+rollback and archive take -actor (default: the user name) and -reason.
+The metadata file is decoded strictly: an unknown field is an error.`
 
 // modelsOptions are the flags shared by the models subcommands.
 type modelsOptions struct {
@@ -54,9 +56,9 @@ type modelsOptions struct {
 	timeout time.Duration
 	actor   string
 	reason  string
-	// alias
-	weight         float64
-	expectRevision int64
+	// alias, delete-alias: set only when given on the command line
+	weight         *float64
+	expectRevision *uint64
 	// register
 	metadata string
 	artifact string
@@ -86,8 +88,10 @@ func parseModelsFlags(sub string, args []string, lookupEnv func(string) (string,
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long (uploads and downloads: 10 times this).")
 	fs.StringVar(&o.actor, "actor", defaultActor(), "Who makes the change, for the audit trail.")
 	fs.StringVar(&o.reason, "reason", "", "Why, for the audit trail.")
-	fs.Float64Var(&o.weight, "weight", -1, "Traffic weight of the canary alias, 0 to 1.")
-	fs.Int64Var(&o.expectRevision, "expect-revision", -1, "Move the alias only if it is at this revision (0: only if it does not exist).")
+	var weight float64
+	var expectRevision uint64
+	fs.Float64Var(&weight, "weight", 0, "Traffic weight of the canary alias, 0 to 1 (required for canary).")
+	fs.Uint64Var(&expectRevision, "expect-revision", 0, "Move or delete the alias only if it is at this revision (0: move only if it does not exist).")
 	fs.StringVar(&o.metadata, "metadata", "", "register: JSON file with the registration (format, lineage; model and artifact may be omitted).")
 	fs.StringVar(&o.artifact, "artifact", "", "register: the artifact file.")
 	fs.StringVar(&o.out, "out", "", "download: file to write (default <model>-v<version>.<format>; - for stdout).")
@@ -106,6 +110,16 @@ func parseModelsFlags(sub string, args []string, lookupEnv func(string) (string,
 	if err := service.ParseFlags(fs, nil, lookupEnv); err != nil {
 		return o, nil, err
 	}
+	// Whatever value they have, these are sent only when given: the
+	// registry, not a sentinel here, judges -weight -0.5.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "weight":
+			o.weight = &weight
+		case "expect-revision":
+			o.expectRevision = &expectRevision
+		}
+	})
 	if o.output != "table" && o.output != "json" {
 		return o, nil, fmt.Errorf("-o %q: want table or json", o.output)
 	}
@@ -138,7 +152,7 @@ func models(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return err
 	}
 	want := map[string][2]int{ // min and max positional arguments
-		"list": {0, 0}, "show": {1, 2}, "versions": {1, 1}, "register": {0, 1}, "alias": {3, 3},
+		"list": {0, 0}, "show": {1, 2}, "versions": {1, 1}, "register": {0, 1}, "alias": {3, 3}, "delete-alias": {2, 2},
 		"rollback": {1, 1}, "archive": {2, 2}, "audit": {1, 1}, "download": {2, 2},
 	}
 	n, ok := want[sub]
@@ -213,17 +227,32 @@ func models(ctx context.Context, args []string, lookupEnv func(string) (string, 
 			return fmt.Errorf("alias: version %q: want a version number", pos[2])
 		}
 		body := map[string]any{"version": version, "actor": o.actor, "reason": o.reason}
-		if o.weight >= 0 {
-			body["weight"] = o.weight
+		if o.weight != nil {
+			body["weight"] = *o.weight
 		}
-		if o.expectRevision >= 0 {
-			body["expected_revision"] = o.expectRevision
+		if o.expectRevision != nil {
+			body["expected_revision"] = *o.expectRevision
 		}
 		var e model.AuditEntry
 		if err := c.call(ctx, "PUT", "/v1/models/"+esc(pos[0])+"/aliases/"+esc(pos[1]), body, &e); err != nil {
 			return err
 		}
 		return render(stdout, o.output, e, func(w *tabwriter.Writer) { showMove(w, e) })
+	case "delete-alias":
+		if o.weight != nil {
+			return errors.New("delete-alias: -weight does not apply")
+		}
+		body := map[string]any{"actor": o.actor, "reason": o.reason}
+		if o.expectRevision != nil {
+			body["expected_revision"] = *o.expectRevision
+		}
+		var e model.AuditEntry
+		if err := c.call(ctx, "DELETE", "/v1/models/"+esc(pos[0])+"/aliases/"+esc(pos[1]), body, &e); err != nil {
+			return err
+		}
+		return render(stdout, o.output, e, func(w *tabwriter.Writer) {
+			fmt.Fprintf(w, "deleted %s of %s (was version %d), revision %d\n", e.Alias, e.Model, e.FromVersion, e.Revision)
+		})
 	case "rollback":
 		var e model.AuditEntry
 		if err := c.call(ctx, "POST", "/v1/models/"+esc(pos[0])+"/rollback", map[string]any{"actor": o.actor, "reason": o.reason}, &e); err != nil {
@@ -246,7 +275,11 @@ func models(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return render(stdout, o.output, es, func(w *tabwriter.Writer) {
 			fmt.Fprintln(w, "AT\tALIAS\tFROM\tTO\tWEIGHT\tBY\tROLLBACK\tREASON")
 			for _, e := range es {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%v\t%s\n", e.At.Format(time.RFC3339), e.Alias, fromVersion(e.FromVersion), e.ToVersion, weight(e.Weight), e.Actor, e.Rollback, e.Reason)
+				to := strconv.Itoa(e.ToVersion)
+				if e.Deleted {
+					to = "deleted"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", e.At.Format(time.RFC3339), e.Alias, fromVersion(e.FromVersion), to, weight(e.Weight), e.Actor, e.Rollback, e.Reason)
 			}
 		})
 	case "download":
@@ -328,7 +361,9 @@ func register(ctx context.Context, c *registryHTTP, o modelsOptions, pos []strin
 		return model.Version{}, fmt.Errorf("register: %w", err)
 	}
 	var meta model.RegisterRequest
-	if err := json.Unmarshal(raw, &meta); err != nil {
+	// Strict, as the registry's API: a misspelt field would otherwise be
+	// dropped here and register a version without it.
+	if err := model.UnmarshalStrict(raw, &meta); err != nil {
 		return model.Version{}, fmt.Errorf("register: metadata %s: %w", o.metadata, err)
 	}
 	if len(pos) == 1 {

@@ -68,6 +68,8 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(model.Version{Model: "fraud", Version: 4, Artifact: model.Artifact{SHA256: strings.Repeat("b", 64), Size: 5}})
 	case r.URL.Path == "/v1/models/fraud/aliases/canary":
 		json.NewEncoder(w).Encode(model.AuditEntry{Model: "fraud", Alias: "canary", ToVersion: 3, Weight: ptr(0.1), Revision: 7})
+	case r.URL.Path == "/v1/models/fraud/aliases/shadow" && r.Method == "DELETE":
+		json.NewEncoder(w).Encode(model.AuditEntry{Model: "fraud", Alias: "shadow", FromVersion: 2, Deleted: true, Revision: 11})
 	case r.URL.Path == "/v1/models/fraud/rollback":
 		json.NewEncoder(w).Encode(model.AuditEntry{Model: "fraud", Alias: "production", FromVersion: 3, ToVersion: 2, Rollback: true, Revision: 9})
 	case r.URL.Path == "/v1/models/fraud/versions/2/artifact":
@@ -169,5 +171,82 @@ func TestModelsCommand(t *testing.T) {
 		if _, err := runModelsCmd(t, srv.URL, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// The metadata file is decoded strictly, as the registry's API decodes it:
+// a misspelt field is an error, not a version registered without it.
+func TestModelsRegisterStrictMetadata(t *testing.T) {
+	f := &fakeRegistry{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	dir := t.TempDir()
+	art := filepath.Join(dir, "model.bin")
+	os.WriteFile(art, []byte("bytes"), 0o600)
+	for _, tc := range []struct{ name, meta, want string }{
+		{"misspelt field", `{"format":"linear","lineage":{"trainer":"go","feature_definitons":{"txn":"v1"}}}`, `unknown field "feature_definitons"`},
+		{"unknown top-level field", `{"format":"linear","colour":"red"}`, `unknown field "colour"`},
+		{"trailing data", `{"format":"linear"} {"format":"onnx"}`, "trailing data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := filepath.Join(dir, "meta.json")
+			os.WriteFile(meta, []byte(tc.meta), 0o600)
+			_, err := runModelsCmd(t, srv.URL, "register", "fraud", "-metadata", meta, "-artifact", art)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("register: %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if len(f.requests) != 0 {
+		t.Fatalf("the registry was called: %v", f.requests)
+	}
+}
+
+// -weight and -expect-revision are sent when given, whatever their value:
+// the registry judges them (a negative weight is out of range, not
+// missing).
+func TestModelsAliasFlags(t *testing.T) {
+	f := &fakeRegistry{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	if _, err := runModelsCmd(t, srv.URL, "alias", "fraud", "canary", "3", "-weight", "-0.5"); err != nil {
+		t.Fatal(err)
+	}
+	if last := f.bodies[len(f.bodies)-1]; !strings.Contains(last, `"weight":-0.5`) {
+		t.Fatalf("alias body %s, want the weight as given", last)
+	}
+	if _, err := runModelsCmd(t, srv.URL, "alias", "fraud", "canary", "3", "-weight", "0", "-expect-revision", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if last := f.bodies[len(f.bodies)-1]; !strings.Contains(last, `"weight":0`) || !strings.Contains(last, `"expected_revision":0`) {
+		t.Fatalf("alias body %s, want weight 0 and expected_revision 0", last)
+	}
+	if _, err := runModelsCmd(t, srv.URL, "alias", "fraud", "canary", "3"); err != nil {
+		t.Fatal(err)
+	}
+	if last := f.bodies[len(f.bodies)-1]; strings.Contains(last, "weight") || strings.Contains(last, "expected_revision") {
+		t.Fatalf("alias body %s, want neither flag", last)
+	}
+	if _, err := runModelsCmd(t, srv.URL, "alias", "fraud", "canary", "3", "-expect-revision", "-1"); err == nil {
+		t.Fatal("a negative -expect-revision was accepted")
+	}
+}
+
+func TestModelsDeleteAlias(t *testing.T) {
+	f := &fakeRegistry{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	out, err := runModelsCmd(t, srv.URL, "delete-alias", "fraud", "shadow", "-actor", "alice", "-reason", "done", "-expect-revision", "10")
+	if err != nil || !strings.Contains(out, "deleted shadow of fraud (was version 2), revision 11") {
+		t.Fatalf("delete-alias: %v\n%s", err, out)
+	}
+	if got := f.requests[len(f.requests)-1]; got != "DELETE /v1/models/fraud/aliases/shadow" {
+		t.Fatalf("request %s", got)
+	}
+	if last := f.bodies[len(f.bodies)-1]; !strings.Contains(last, `"actor":"alice"`) || !strings.Contains(last, `"expected_revision":10`) || !strings.Contains(last, `"reason":"done"`) {
+		t.Fatalf("delete-alias body %s", last)
+	}
+	if _, err := runModelsCmd(t, srv.URL, "delete-alias", "fraud"); err == nil || !strings.Contains(err.Error(), "1 arguments") {
+		t.Fatalf("delete-alias without an alias: %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
@@ -40,6 +41,9 @@ type Config struct {
 	// UploadDir is where HTTP uploads are spooled ("" for the system's
 	// temporary directory).
 	UploadDir string
+	// OrphanChunkAge is how old the newest chunk of an upload that never
+	// stored its object must be before the chunks are removed.
+	OrphanChunkAge time.Duration
 }
 
 // deps points at the dependency configurations in c.
@@ -52,12 +56,16 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.deps().RegisterFlags(fs)
 	fs.Int64Var(&c.MaxArtifactBytes, "registry.max-artifact-bytes", 1<<30, "Largest artifact accepted by an HTTP upload, in bytes.")
 	fs.StringVar(&c.UploadDir, "registry.upload-dir", "", "Directory where HTTP uploads are spooled before they go to the object store (default: the system's temporary directory).")
+	fs.DurationVar(&c.OrphanChunkAge, "registry.orphan-chunk-age", time.Hour, "Object-store chunks that no artifact refers to are removed (at start, then at this interval) once their newest chunk is this old: longer than any pause of an upload in progress.")
 }
 
 // Validate checks the configuration without contacting anything.
 func (c *Config) Validate() error {
 	var errs []error
 	errs = append(errs, c.deps().Validate())
+	if c.OrphanChunkAge <= 0 {
+		errs = append(errs, fmt.Errorf("registry.orphan-chunk-age: must be positive, got %s", c.OrphanChunkAge))
+	}
 	if c.MaxArtifactBytes <= 0 {
 		errs = append(errs, fmt.Errorf("registry.max-artifact-bytes: must be positive, got %d", c.MaxArtifactBytes))
 	}
@@ -85,7 +93,12 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	}
 	a := &App{cfg: cfg, rt: rt, logger: rt.Logger, clients: clients, ready: make(chan struct{})}
 	probe := httpapi.New(nil, rt.Logger, "", 1)
-	for pattern := range probe.Routes() {
+	for pattern, h := range probe.Routes() {
+		if pattern == httpapi.Unmatched {
+			// Needs no store: a wrong route is 404 even before NATS is up.
+			rt.Handle(pattern, h)
+			continue
+		}
 		rt.Handle(pattern, a.route(pattern))
 	}
 	rt.AddCheck("store", func(context.Context) error {
@@ -136,9 +149,41 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	pub := lifecycle.NewPublisher(js, prefix, a.rt.Propagator, a.logger, a.rt.Registerer)
 	reg := registry.New(st, pub, a.logger, a.rt.Registerer)
+	// What an upload killed mid-way (kill -9) left: its spool file and
+	// the object-store chunks written before its object was.
+	if n, err := registry.CleanSpool(a.cfg.UploadDir); err != nil {
+		a.logger.Warn("spool not cleaned", "err", err)
+	} else if n > 0 {
+		a.logger.Info("stale upload spool files removed", "files", n)
+	}
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		a.sweep(ctx, reg)
+	}()
+	defer func() { <-sweepDone }()
 	routes := httpapi.New(reg, a.logger, a.cfg.UploadDir, a.cfg.MaxArtifactBytes).Routes()
 	a.routes.Store(&routes)
 	close(a.ready)
 	a.logger.Info("registry open", "bucket", prefix+natsx.BucketModels, "subjects", model.Subject(prefix, ">"))
 	return natsapi.New(reg, prefix, a.logger).Run(ctx, nc)
+}
+
+// sweep removes orphaned artifact chunks at start and then every
+// OrphanChunkAge, until ctx ends.
+func (a *App) sweep(ctx context.Context, reg *registry.Registry) {
+	for {
+		n, err := reg.SweepArtifacts(ctx, a.cfg.OrphanChunkAge)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.logger.Warn("orphaned artifact chunks not swept", "err", err)
+		case n > 0:
+			a.logger.Info("orphaned artifact chunks removed", "uploads", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(a.cfg.OrphanChunkAge):
+		}
+	}
 }

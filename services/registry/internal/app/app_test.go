@@ -17,5 +17,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 	servicetest.CheckInvalid(t, func() service.AppConfig { return &Config{} }, []servicetest.Invalid{
 		{Name: "nats.url", Args: []string{"-nats.url="}, Want: "nats.url"},
+		{Name: "orphan chunk age", Args: []string{"-registry.orphan-chunk-age=0s"}, Want: "registry.orphan-chunk-age"},
 	})
 }

@@ -14,14 +14,17 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/services/registry/internal/registry"
 )
 
-// maxJSONBody bounds a JSON request body (lineage with reference
-// distributions included).
+// maxJSONBody bounds a JSON request body or metadata part (lineage with
+// reference distributions included) as it is read; the store then bounds
+// the version record to what fits in a KV value (Registry.MaxMetadataBytes,
+// about 1 MB).
 const maxJSONBody = 8 << 20
 
 // transferTimeout is the read or write deadline of an artifact upload or
@@ -54,9 +57,50 @@ func (a *API) Routes() map[string]http.Handler {
 		"POST /v1/models/{model}/versions/{version}/archive": http.HandlerFunc(a.archive),
 		"GET /v1/models/{model}/aliases":                     http.HandlerFunc(a.aliases),
 		"PUT /v1/models/{model}/aliases/{alias}":             http.HandlerFunc(a.moveAlias),
+		"DELETE /v1/models/{model}/aliases/{alias}":          http.HandlerFunc(a.deleteAlias),
 		"POST /v1/models/{model}/rollback":                   http.HandlerFunc(a.rollback),
 		"GET /v1/models/{model}/audit":                       http.HandlerFunc(a.audit),
+		Unmatched:                                            http.HandlerFunc(a.unmatched),
 	}
+}
+
+// Unmatched is the pattern of the handler of requests that match no route
+// (it uses no registry).
+const Unmatched = "/"
+
+// servicePatterns are the routes of the service runtime beside the API's.
+var servicePatterns = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
+
+// unmatched answers a request that matches no route with the JSON error
+// body: 405 method_not_allowed (with Allow) when the path has routes for
+// other methods, 404 not_found otherwise.
+func (a *API) unmatched(w http.ResponseWriter, r *http.Request) {
+	// The runtime's metrics label requests by the pattern the mux matched;
+	// this catch-all is no route, so it keeps the "unmatched" label.
+	r.Pattern = ""
+	probe := http.NewServeMux()
+	for pattern := range a.Routes() {
+		if pattern != Unmatched {
+			probe.Handle(pattern, http.NotFoundHandler())
+		}
+	}
+	for _, pattern := range servicePatterns {
+		probe.Handle(pattern, http.NotFoundHandler())
+	}
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		pr := r.Clone(r.Context())
+		pr.Method = m
+		if _, pattern := probe.Handler(pr); pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		a.fail(w, r, model.Errorf(model.CodeMethodNotAllowed, "%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+		return
+	}
+	a.fail(w, r, model.Errorf(model.CodeNotFound, "%s %s: no such route", r.Method, r.URL.Path))
 }
 
 // ErrorBody is the body of an error response.
@@ -89,11 +133,48 @@ func (a *API) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBody))
+// reject counts a request of operation op refused here, then answers it.
+func (a *API) reject(w http.ResponseWriter, r *http.Request, op string, err error) {
+	a.fail(w, r, a.reg.Reject(op, err))
+}
+
+// requireJSON refuses a body that is not declared application/json.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return model.Errorf(model.CodeUnsupportedMedia, "Content-Type %q: want application/json", ct)
+	}
+	return nil
+}
+
+// decodeBody decodes a JSON request body strictly (requireJSON, then
+// decodeStrict).
+func decodeBody(r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	return decodeStrict(r.Body, "request body", v)
+}
+
+// decodeStrict decodes one JSON value from r into v: unknown fields and
+// trailing data are refused (invalid_request), and so is a body over
+// maxJSONBody (too_large).
+func decodeStrict(r io.Reader, what string, v any) error {
+	lr := &limitedReader{r: r, n: maxJSONBody, what: what}
+	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return model.Errorf(model.CodeInvalidRequest, "request body: %v", err)
+	err := dec.Decode(v)
+	if err == nil {
+		var extra json.RawMessage
+		if derr := dec.Decode(&extra); !errors.Is(derr, io.EOF) {
+			err = errors.New("trailing data after the JSON value")
+		}
+	}
+	if lr.exceeded {
+		return lr.tooLarge()
+	}
+	if err != nil {
+		return model.Errorf(model.CodeInvalidRequest, "%s: %v", what, err)
 	}
 	return nil
 }
@@ -134,65 +215,76 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 // to disk, never held in memory. With a JSON body, the request names an
 // artifact already in the object store.
 func (a *API) register(w http.ResponseWriter, r *http.Request) {
+	const op = "register"
 	name := r.PathValue("model")
 	if err := model.ValidateName("model", name); err != nil {
-		a.fail(w, r, err)
+		a.reject(w, r, op, err)
 		return
 	}
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType != "multipart/form-data" {
+	ct := r.Header.Get("Content-Type")
+	mediaType, _, err := mime.ParseMediaType(ct)
+	switch {
+	case err == nil && mediaType == "application/json":
 		var req model.RegisterRequest
-		if err := decodeJSON(r, &req); err != nil {
-			a.fail(w, r, err)
+		if err := decodeStrict(r.Body, "request body", &req); err != nil {
+			a.reject(w, r, op, err)
 			return
 		}
 		if err := matchModel(name, &req); err != nil {
-			a.fail(w, r, err)
+			a.reject(w, r, op, err)
 			return
 		}
 		v, err := a.reg.Register(r.Context(), req)
 		a.created(w, r, v, err)
 		return
+	case err != nil || mediaType != "multipart/form-data":
+		a.reject(w, r, op, model.Errorf(model.CodeUnsupportedMedia, "Content-Type %q: want multipart/form-data (metadata and artifact) or application/json", ct))
+		return
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(transferTimeout))
 	mr, err := r.MultipartReader()
 	if err != nil {
-		a.fail(w, r, model.Errorf(model.CodeInvalidRequest, "multipart body: %v", err))
+		a.reject(w, r, op, model.Errorf(model.CodeInvalidRequest, "multipart body: %v", err))
 		return
 	}
 	part, err := mr.NextPart()
 	if err != nil || part.FormName() != "metadata" {
-		a.fail(w, r, model.Errorf(model.CodeInvalidRequest, "multipart body: the first part must be \"metadata\""))
+		a.reject(w, r, op, model.Errorf(model.CodeInvalidRequest, "multipart body: the first part must be \"metadata\""))
 		return
 	}
 	var req model.RegisterRequest
-	dec := json.NewDecoder(io.LimitReader(part, maxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		a.fail(w, r, model.Errorf(model.CodeInvalidRequest, "metadata part: %v", err))
+	if err := decodeStrict(part, "metadata part", &req); err != nil {
+		a.reject(w, r, op, err)
 		return
 	}
 	if err := matchModel(name, &req); err != nil {
-		a.fail(w, r, err)
+		a.reject(w, r, op, err)
 		return
 	}
 	// Validate everything but the artifact before reading it.
 	probe := req
 	probe.Artifact = model.Artifact{SHA256: fmt.Sprintf("%064d", 0), Size: 1}
+	if req.Artifact.SHA256 != "" {
+		probe.Artifact.SHA256 = req.Artifact.SHA256
+	}
+	if req.Artifact.Size != 0 {
+		probe.Artifact.Size = req.Artifact.Size
+	}
 	if err := probe.Validate(); err != nil {
-		a.fail(w, r, err)
+		a.reject(w, r, op, err)
+		return
+	}
+	if req.Artifact.Size > a.maxSize {
+		a.reject(w, r, op, model.Errorf(model.CodeTooLarge, "artifact.size %d: larger than %d bytes (registry.max-artifact-bytes)", req.Artifact.Size, a.maxSize))
 		return
 	}
 	part, err = mr.NextPart()
 	if err != nil || part.FormName() != "artifact" {
-		a.fail(w, r, model.Errorf(model.CodeInvalidRequest, "multipart body: the second part must be \"artifact\""))
+		a.reject(w, r, op, model.Errorf(model.CodeInvalidRequest, "multipart body: the second part must be \"artifact\""))
 		return
 	}
-	body := &limitedReader{r: part, n: a.maxSize}
+	body := &limitedReader{r: part, n: a.maxSize, what: "artifact", limitName: "registry.max-artifact-bytes"}
 	v, err := a.reg.RegisterUpload(r.Context(), req, body, a.tmpDir)
-	if body.exceeded {
-		err = model.Errorf(model.CodeInvalidRequest, "artifact: larger than %d bytes (registry.max-artifact-bytes)", a.maxSize)
-	}
 	a.created(w, r, v, err)
 }
 
@@ -215,21 +307,32 @@ func matchModel(name string, req *model.RegisterRequest) error {
 	return nil
 }
 
-// limitedReader fails once more than n bytes are read.
+// limitedReader fails with ErrTooLarge once more than n bytes are read.
 type limitedReader struct {
-	r        io.Reader
-	n        int64
-	exceeded bool
+	r         io.Reader
+	n         int64
+	what      string
+	limitName string // the flag that sets the limit, if any
+	read      int64
+	exceeded  bool
 }
 
-var errTooLarge = errors.New("artifact too large")
+func (l *limitedReader) tooLarge() error {
+	if l.limitName != "" {
+		return model.Errorf(model.CodeTooLarge, "%s: larger than %d bytes (%s)", l.what, l.n, l.limitName)
+	}
+	return model.Errorf(model.CodeTooLarge, "%s: larger than %d bytes", l.what, l.n)
+}
 
 func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.exceeded {
+		return 0, l.tooLarge()
+	}
 	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	if l.n < 0 {
+	l.read += int64(n)
+	if l.read > l.n {
 		l.exceeded = true
-		return n, errTooLarge
+		return n, l.tooLarge()
 	}
 	return n, err
 }
@@ -284,12 +387,12 @@ type actorBody struct {
 func (a *API) archive(w http.ResponseWriter, r *http.Request) {
 	n, ok := model.VersionRef(r.PathValue("version")).Number()
 	if !ok {
-		a.fail(w, r, model.Errorf(model.CodeInvalidRequest, "version %q: want a version number", r.PathValue("version")))
+		a.reject(w, r, "archive", model.Errorf(model.CodeInvalidRequest, "version %q: want a version number", r.PathValue("version")))
 		return
 	}
 	var b actorBody
-	if err := decodeJSON(r, &b); err != nil {
-		a.fail(w, r, err)
+	if err := decodeBody(r, &b); err != nil {
+		a.reject(w, r, "archive", err)
 		return
 	}
 	v, err := a.reg.Archive(r.Context(), model.ArchiveRequest{Model: r.PathValue("model"), Version: n, Actor: b.Actor, Reason: b.Reason})
@@ -307,8 +410,8 @@ type moveBody struct {
 
 func (a *API) moveAlias(w http.ResponseWriter, r *http.Request) {
 	var b moveBody
-	if err := decodeJSON(r, &b); err != nil {
-		a.fail(w, r, err)
+	if err := decodeBody(r, &b); err != nil {
+		a.reject(w, r, "move_alias", err)
 		return
 	}
 	e, err := a.reg.MoveAlias(r.Context(), model.MoveAliasRequest{
@@ -320,10 +423,30 @@ func (a *API) moveAlias(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) rollback(w http.ResponseWriter, r *http.Request) {
 	var b actorBody
-	if err := decodeJSON(r, &b); err != nil {
-		a.fail(w, r, err)
+	if err := decodeBody(r, &b); err != nil {
+		a.reject(w, r, "rollback", err)
 		return
 	}
 	e, err := a.reg.Rollback(r.Context(), model.RollbackRequest{Model: r.PathValue("model"), Actor: b.Actor, Reason: b.Reason})
+	a.reply(w, r, e, err)
+}
+
+// deleteBody is the body of an alias deletion.
+type deleteBody struct {
+	Actor            string  `json:"actor"`
+	Reason           string  `json:"reason,omitempty"`
+	ExpectedRevision *uint64 `json:"expected_revision,omitempty"`
+}
+
+func (a *API) deleteAlias(w http.ResponseWriter, r *http.Request) {
+	var b deleteBody
+	if err := decodeBody(r, &b); err != nil {
+		a.reject(w, r, "delete_alias", err)
+		return
+	}
+	e, err := a.reg.DeleteAlias(r.Context(), model.DeleteAliasRequest{
+		Model: r.PathValue("model"), Alias: r.PathValue("alias"),
+		Actor: b.Actor, Reason: b.Reason, ExpectedRevision: b.ExpectedRevision,
+	})
 	a.reply(w, r, e, err)
 }

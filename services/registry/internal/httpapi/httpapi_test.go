@@ -276,6 +276,10 @@ func TestLargeArtifact(t *testing.T) {
 	}
 	start = time.Now()
 	resp := do(t, "GET", f.url+"/v1/models/"+name+"/versions/1/artifact", "")
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("download: status %d: %s", resp.StatusCode, b)
+	}
 	h.Reset()
 	n, err := io.Copy(h, resp.Body)
 	resp.Body.Close()
@@ -298,8 +302,8 @@ func TestUploadLimitsAndOrder(t *testing.T) {
 	f := newFixtureMax(t, 1024)
 	name := registrytest.ModelName(t)
 	meta := registrytest.Request(name, model.Artifact{}, "")
-	e := decode[httpapi.ErrorBody](t, upload(t, f.url, meta, func(w io.Writer) error { return prng(w, 4096, 1) }), http.StatusBadRequest)
-	if e.Error.Code != model.CodeInvalidRequest || !strings.Contains(e.Error.Message, "larger than 1024 bytes") {
+	e := decode[httpapi.ErrorBody](t, upload(t, f.url, meta, func(w io.Writer) error { return prng(w, 4096, 1) }), http.StatusRequestEntityTooLarge)
+	if e.Error.Code != model.CodeTooLarge || !strings.Contains(e.Error.Message, "larger than 1024 bytes") {
 		t.Fatalf("oversized artifact: %+v", e.Error)
 	}
 	bad := meta

@@ -42,20 +42,36 @@ func New(reg *registry.Registry, prefix string, logger *slog.Logger) *Server {
 // Run subscribes to every verb's subject and answers until ctx ends, then
 // unsubscribes and waits for the requests in flight.
 func (s *Server) Run(ctx context.Context, nc *nats.Conn) error {
-	var wg sync.WaitGroup
+	var (
+		wg sync.WaitGroup
+		// mu orders every wg.Add before the wg.Wait of the shutdown: a
+		// callback still running after the unsubscribe (nats.go does not
+		// wait for it) sees closing and drops its message instead.
+		mu      sync.Mutex
+		closing bool
+	)
 	sem := make(chan struct{}, maxInFlight)
 	var subs []*nats.Subscription
 	defer func() {
 		for _, sub := range subs {
 			_ = sub.Unsubscribe()
 		}
+		mu.Lock()
+		closing = true
+		mu.Unlock()
 		wg.Wait()
 	}()
 	for _, verb := range model.Verbs() {
 		subject := model.Subject(s.prefix, verb)
 		sub, err := nc.QueueSubscribe(subject, model.QueueGroup, func(m *nats.Msg) {
-			sem <- struct{}{}
+			mu.Lock()
+			if closing {
+				mu.Unlock()
+				return // the requester times out and retries another replica
+			}
 			wg.Add(1)
+			mu.Unlock()
+			sem <- struct{}{} // bounded concurrency: the subscription's pending buffer holds the rest
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				s.handle(context.WithoutCancel(ctx), verb, m)
@@ -115,22 +131,33 @@ func toError(err error) *model.Error {
 	return &model.Error{Code: model.CodeInternal, Message: err.Error()}
 }
 
-func decode[T any](m *nats.Msg) (T, error) {
+// decode decodes a request's data strictly, like the HTTP API: unknown
+// fields and trailing data are refused, and counted as a rejection of the
+// verb's operation.
+func decode[T any](s *Server, verb string, m *nats.Msg) (T, error) {
 	var v T
 	e, err := event.FromNATSMsg(m)
 	if err != nil {
-		return v, model.Errorf(model.CodeInvalidRequest, "request is not a CloudEvent: %v", err)
+		return v, s.reg.Reject(operations[verb], model.Errorf(model.CodeInvalidRequest, "request is not a CloudEvent: %v", err))
 	}
-	if err := json.Unmarshal(e.Data(), &v); err != nil {
-		return v, model.Errorf(model.CodeInvalidRequest, "request data: %v", err)
+	if err := model.UnmarshalStrict(e.Data(), &v); err != nil {
+		return v, s.reg.Reject(operations[verb], model.Errorf(model.CodeInvalidRequest, "request data: %v", err))
 	}
 	return v, nil
+}
+
+// operations are the metric's operation names of the verbs.
+var operations = map[string]string{
+	model.VerbRegister: "register", model.VerbModels: "models", model.VerbModel: "model",
+	model.VerbVersions: "versions", model.VerbVersion: "version", model.VerbAlias: "move_alias",
+	model.VerbDeleteAlias: "delete_alias", model.VerbRollback: "rollback", model.VerbArchive: "archive",
+	model.VerbAudit: "audit",
 }
 
 func (s *Server) dispatch(ctx context.Context, verb string, m *nats.Msg) (any, error) {
 	switch verb {
 	case model.VerbRegister:
-		req, err := decode[model.RegisterRequest](m)
+		req, err := decode[model.RegisterRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}
@@ -138,43 +165,49 @@ func (s *Server) dispatch(ctx context.Context, verb string, m *nats.Msg) (any, e
 	case model.VerbModels:
 		return s.reg.Models(ctx)
 	case model.VerbModel:
-		req, err := decode[model.ModelRequest](m)
+		req, err := decode[model.ModelRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}
 		return s.reg.Model(ctx, req.Model)
 	case model.VerbVersions:
-		req, err := decode[model.ModelRequest](m)
+		req, err := decode[model.ModelRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}
 		return s.reg.Versions(ctx, req.Model)
 	case model.VerbVersion:
-		req, err := decode[model.VersionRequest](m)
+		req, err := decode[model.VersionRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}
 		return s.reg.Version(ctx, req.Model, req.Version)
+	case model.VerbDeleteAlias:
+		req, err := decode[model.DeleteAliasRequest](s, verb, m)
+		if err != nil {
+			return nil, err
+		}
+		return s.reg.DeleteAlias(ctx, req)
 	case model.VerbAlias:
-		req, err := decode[model.MoveAliasRequest](m)
+		req, err := decode[model.MoveAliasRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}
 		return s.reg.MoveAlias(ctx, req)
 	case model.VerbRollback:
-		req, err := decode[model.RollbackRequest](m)
+		req, err := decode[model.RollbackRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}
 		return s.reg.Rollback(ctx, req)
 	case model.VerbArchive:
-		req, err := decode[model.ArchiveRequest](m)
+		req, err := decode[model.ArchiveRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}
 		return s.reg.Archive(ctx, req)
 	case model.VerbAudit:
-		req, err := decode[model.ModelRequest](m)
+		req, err := decode[model.ModelRequest](s, verb, m)
 		if err != nil {
 			return nil, err
 		}

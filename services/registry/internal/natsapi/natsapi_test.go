@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	ce "github.com/cloudevents/sdk-go/v2/event"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/services/registry/internal/natsapi"
@@ -109,6 +112,19 @@ func TestClientOverNATS(t *testing.T) {
 	if audit, err := c.Audit(ctx, name); err != nil || len(audit) != 3 {
 		t.Fatalf("audit: %+v, %v", audit, err)
 	}
+	if _, err := c.MoveAlias(ctx, model.MoveAliasRequest{Model: name, Alias: "shadow", Version: 3, Actor: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	del, err := c.DeleteAlias(ctx, model.DeleteAliasRequest{Model: name, Alias: "shadow", Actor: "a", Reason: "done"})
+	if err != nil || !del.Deleted || del.FromVersion != 3 {
+		t.Fatalf("delete alias: %+v, %v", del, err)
+	}
+	if _, err := c.Version(ctx, name, "shadow"); !errors.Is(err, model.ErrAliasNotFound) {
+		t.Fatalf("version of a deleted alias: %v", err)
+	}
+	if _, err := c.DeleteAlias(ctx, model.DeleteAliasRequest{Model: name, Alias: "shadow", Actor: "a"}); !errors.Is(err, model.ErrAliasNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
 	ms, err := c.Models(ctx)
 	if err != nil || len(ms) != 1 || ms[0].Name != name {
 		t.Fatalf("models: %+v, %v", ms, err)
@@ -137,8 +153,112 @@ func TestClientOverNATS(t *testing.T) {
 	if !strings.Contains(string(reply.Data()), `"id":"invalid_request"`) || reply.Type() != model.ReplyType {
 		t.Fatalf("reply to garbage: %s %s", reply.Type(), reply.Data())
 	}
+	// Unknown fields are refused, as by the HTTP API: a misspelt field
+	// must not register a version without what it meant to say.
+	for _, data := range []string{
+		`{"model":"` + name + `","versoin":"1"}`,
+		`{"model":"` + name + `"} {}`,
+	} {
+		e := ce.New()
+		e.SetID(registrytest.RandomID(t))
+		e.SetSource("/test")
+		e.SetType(model.RequestType(model.VerbModel))
+		if err := e.SetData(ce.ApplicationJSON, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := event.ToNATSMsg(e, model.Subject(prefix, model.VerbModel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := nc.RequestMsgWithContext(ctx, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, err := event.FromNATSMsg(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(reply.Data()), `"id":"invalid_request"`) {
+			t.Errorf("reply to %s: %s, want invalid_request", data, reply.Data())
+		}
+	}
 	// The request subjects stay outside the stream.
 	if event.InStream(model.Subject("", model.VerbRegister)) {
 		t.Fatal("request subject captured by the stream")
+	}
+}
+
+// Stopping the server while requests keep arriving, more than it handles
+// at once, neither races on its WaitGroup (run with -race) nor leaves a
+// handler running after Run returned.
+func TestShutdownUnderLoad(t *testing.T) {
+	url := registrytest.RealNATSURL(t)
+	nc, js := registrytest.Connect(t, url)
+	prefix := registrytest.Isolated(t, js)
+	rnc, rjs := registrytest.Connect(t, url)
+	metrics := prometheus.NewRegistry()
+	reg, st := registrytest.NewRegistryWith(t, rjs, prefix, metrics)
+	// Registrations read their artifact in full: slow enough that the
+	// requests queue behind the server's bound of requests in flight.
+	a := registrytest.PutBytes(t, st, bytes.Repeat([]byte("slow "), 400000))
+	name := registrytest.ModelName(t)
+	c := model.NewClient(nc, js, model.WithPrefix(prefix), model.WithTimeout(2*time.Second))
+	handled := func() float64 {
+		mfs, err := metrics.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n float64
+		for _, mf := range mfs {
+			if mf.GetName() == "tributary_registry_operations_total" {
+				for _, m := range mf.GetMetric() {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+		return n
+	}
+	for round := 0; round < 3; round++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		srv := natsapi.New(reg, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		go func() { done <- srv.Run(ctx, rnc) }()
+		deadline := time.Now().Add(5 * time.Second)
+		for _, err := c.Models(ctx); err != nil; _, err = c.Models(ctx) {
+			if time.Now().After(deadline) {
+				t.Fatalf("registry not answering: %v", err)
+			}
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := 0; i < 96; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_, _ = c.Register(context.Background(), registrytest.Request(name, a, ""))
+				}
+			}()
+		}
+		time.AfterFunc(300*time.Millisecond, cancel)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("Run did not return after its context ended")
+		}
+		atReturn := handled()
+		close(stop)
+		wg.Wait() // the requesters time out: nothing answers any more
+		if after := handled(); after != atReturn {
+			t.Fatalf("round %d: %v operations handled after Run returned", round, after-atReturn)
+		}
 	}
 }

@@ -54,7 +54,7 @@ func TestCorruptedArtifact(t *testing.T) {
 			t.Fatalf("register of a corrupted artifact: %v", err)
 		}
 		// Uploading the real content again repairs it.
-		if _, err := model.PutArtifact(ctx, obs, bytes.NewReader([]byte("the real model "+name))); err != nil {
+		if _, err := f.st.PutArtifact(ctx, bytes.NewReader([]byte("the real model "+name))); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := readArtifact(t, f, name, "1"); err != nil {

@@ -166,6 +166,12 @@ func (e *Embedded) Restart() {
 // a publisher on it.
 func NewRegistry(t testing.TB, js jetstream.JetStream, prefix string) (*registry.Registry, *store.Store) {
 	t.Helper()
+	return NewRegistryWith(t, js, prefix, prometheus.NewRegistry())
+}
+
+// NewRegistryWith is NewRegistry with the registry's metrics on reg.
+func NewRegistryWith(t testing.TB, js jetstream.JetStream, prefix string, reg *prometheus.Registry) (*registry.Registry, *store.Store) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, err := store.Open(ctx, js, prefix)
@@ -173,7 +179,6 @@ func NewRegistry(t testing.TB, js jetstream.JetStream, prefix string) (*registry
 		t.Fatalf("open store: %v", err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
 	pub := lifecycle.NewPublisher(js, prefix, nil, logger, reg)
 	return registry.New(st, pub, logger, reg), st
 }
@@ -213,7 +218,7 @@ func Request(modelName string, a model.Artifact, defVersion string) model.Regist
 // PutBytes stores data as an artifact.
 func PutBytes(t testing.TB, st *store.Store, data []byte) model.Artifact {
 	t.Helper()
-	a, err := model.PutArtifact(context.Background(), st.ObjectStore(), bytes.NewReader(data))
+	a, err := st.PutArtifact(context.Background(), bytes.NewReader(data))
 	if err != nil {
 		t.Fatalf("put artifact: %v", err)
 	}

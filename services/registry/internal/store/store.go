@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/model"
@@ -25,11 +27,20 @@ const maxCASAttempts = 200
 
 // Store is the registry's state.
 type Store struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
 	models   jetstream.KeyValue
 	features jetstream.KeyValue
 	obs      jetstream.ObjectStore
-	now      func() time.Time
+	// artifacts is the object store's bucket name.
+	artifacts string
+	now       func() time.Time
 }
+
+// valueHeadroom is what a KV value of a version must leave of the
+// server's maximum payload: room for the archival record written later,
+// and for the message's headers.
+const valueHeadroom = 8 << 10
 
 // Open opens the bucket tributary_models, tributary_features and the object
 // store tributary_artifacts (each name prefixed with prefix, for tests);
@@ -47,11 +58,51 @@ func Open(ctx context.Context, js jetstream.JetStream, prefix string) (*Store, e
 	if err != nil {
 		return nil, fmt.Errorf("open object store %s: %w", prefix+natsx.ObjectStoreArtifacts, err)
 	}
-	return &Store{models: models, features: features, obs: obs, now: func() time.Time { return time.Now().UTC() }}, nil
+	return &Store{
+		nc: js.Conn(), js: js, models: models, features: features, obs: obs,
+		artifacts: prefix + natsx.ObjectStoreArtifacts,
+		now:       func() time.Time { return time.Now().UTC() },
+	}, nil
 }
 
-// ObjectStore is the artifact store, for uploads (model.PutArtifact).
+// ObjectStore is the artifact store, for reads (model.OpenArtifact).
 func (s *Store) ObjectStore() jetstream.ObjectStore { return s.obs }
+
+// PutArtifact stores an artifact (model.PutArtifact).
+func (s *Store) PutArtifact(ctx context.Context, r io.ReadSeeker) (model.Artifact, error) {
+	return model.PutArtifact(ctx, s.js, s.artifacts, r)
+}
+
+// SweepArtifacts removes the chunks of uploads that died before they
+// stored their object, once older than olderThan
+// (model.SweepArtifactChunks).
+func (s *Store) SweepArtifacts(ctx context.Context, olderThan time.Duration) (int, error) {
+	return model.SweepArtifactChunks(ctx, s.js, s.artifacts, olderThan)
+}
+
+// Available returns ErrUnavailable while the connection to NATS is down,
+// so that callers answer at once instead of waiting for a timeout.
+func (s *Store) Available() error {
+	if st := s.nc.Status(); st != nats.CONNECTED {
+		return model.Errorf(model.CodeUnavailable, "the registry is not connected to NATS (%s): retry later", st)
+	}
+	return nil
+}
+
+// Unavailable turns an error of a NATS call that failed because NATS is
+// unreachable (a timeout, a closed connection, no JetStream responder)
+// into ErrUnavailable; other errors are returned as they are.
+func (s *Store) Unavailable(err error) error {
+	if err == nil || model.CodeOf(err) != model.CodeInternal {
+		return err
+	}
+	if s.nc.Status() != nats.CONNECTED || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, jetstream.ErrNoHeartbeat) || errors.Is(err, context.DeadlineExceeded) {
+		return model.Errorf(model.CodeUnavailable, "NATS did not answer: %v", err)
+	}
+	return err
+}
 
 // isConflict reports a lost compare-and-set of Create or Update.
 func isConflict(err error) bool {
@@ -70,36 +121,93 @@ func getJSON[T any](ctx context.Context, kv jetstream.KeyValue, key string) (T, 
 	return v, e.Revision(), nil
 }
 
+// Upload stores a registration's artifact and returns its address.
+type Upload func(context.Context) (model.Artifact, error)
+
 // Register stores a new version of req.Model (creating the model on its
-// first version) and returns it. The artifact must be in the object store
-// and is read in full to verify its sha256 and size. The version number is
-// the model's counter plus one, taken by compare-and-set, so concurrent
-// registrations, on any number of replicas, get distinct consecutive
-// numbers. A crash between taking the number and writing the version skips
-// that number for good (it is never reused).
-func (s *Store) Register(ctx context.Context, req model.RegisterRequest) (v model.Version, err error) {
-	if err := req.Validate(); err != nil {
+// first version) and returns it. With upload nil the artifact must be in
+// the object store already; otherwise upload stores it, after the request
+// id is claimed (so that a retry overlapping its first attempt uploads
+// nothing), and req.Artifact, where set, must match what it stored. An
+// artifact already in the object store is read in full to verify its
+// sha256 and size (by upload too, when it finds it stored). The version
+// number is the model's counter plus one, taken by compare-and-set, so
+// concurrent registrations, on any number of replicas, get distinct
+// consecutive numbers. A crash between taking the number and writing the
+// version skips that number for good (it is never reused).
+func (s *Store) Register(ctx context.Context, req model.RegisterRequest, upload Upload) (v model.Version, err error) {
+	probe := req
+	if upload != nil {
+		// The artifact is known after the upload: check the rest now.
+		if probe.Artifact.SHA256 == "" {
+			probe.Artifact.SHA256 = strings.Repeat("0", 64)
+		}
+		if probe.Artifact.Size == 0 {
+			probe.Artifact.Size = 1
+		}
+	}
+	if err := probe.Validate(); err != nil {
 		return model.Version{}, err
 	}
+	if err := s.checkVersionSize(req); err != nil {
+		return model.Version{}, err
+	}
+	var prior *model.Version
 	if req.RequestID != "" {
-		prior, claimRev, cerr := s.claim(ctx, req)
-		if cerr != nil {
-			return model.Version{}, cerr
+		var claimRev uint64
+		prior, claimRev, err = s.claim(ctx, req)
+		if err != nil {
+			return model.Version{}, err
 		}
-		if prior != nil {
-			return *prior, nil
+		if prior == nil {
+			// err is the named result: settle sees how the registration ended.
+			defer func() { s.settle(req, claimRev, v.Version, err) }()
 		}
-		// err is the named result: settle sees how the registration ended.
-		defer func() { s.settle(req, claimRev, v.Version, err) }()
 	}
-	if _, err := model.VerifyArtifact(ctx, s.obs, req.Artifact.SHA256, req.Artifact.Size); err != nil {
-		return model.Version{}, err
+	if upload != nil {
+		a, err := upload(ctx)
+		if err != nil {
+			return model.Version{}, err
+		}
+		if req.Artifact.SHA256 != "" && req.Artifact.SHA256 != a.SHA256 {
+			return model.Version{}, model.Errorf(model.CodeInvalidRequest, "artifact has sha256 %s, the request's artifact.sha256 says %s", a.SHA256, req.Artifact.SHA256)
+		}
+		if req.Artifact.Size != 0 && req.Artifact.Size != a.Size {
+			return model.Version{}, model.Errorf(model.CodeInvalidRequest, "artifact has %d bytes, the request's artifact.size says %d", a.Size, req.Artifact.Size)
+		}
+		req.Artifact = a
+	}
+	if prior != nil {
+		if prior.Artifact != req.Artifact {
+			return model.Version{}, model.Errorf(model.CodeConflict, "request id %s registered version %d with another artifact", req.RequestID, prior.Version)
+		}
+		return *prior, nil
+	}
+	if upload == nil {
+		// (An upload has just stored the artifact, or read the stored
+		// copy in full and found it intact.)
+		if _, err := model.VerifyArtifact(ctx, s.obs, req.Artifact.SHA256, req.Artifact.Size); err != nil {
+			return model.Version{}, err
+		}
 	}
 	n, err := s.nextVersion(ctx, req.Model)
 	if err != nil {
 		return model.Version{}, err
 	}
-	v = model.Version{
+	v = s.newVersion(req, n)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return model.Version{}, fmt.Errorf("encode version: %w", err)
+	}
+	key := model.VersionKey(req.Model, n)
+	if _, err := s.models.Create(ctx, key, b); err != nil {
+		return model.Version{}, fmt.Errorf("write %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func (s *Store) newVersion(req model.RegisterRequest, n int) model.Version {
+	return model.Version{
 		Model:        req.Model,
 		Version:      n,
 		Format:       req.Format,
@@ -110,15 +218,31 @@ func (s *Store) Register(ctx context.Context, req model.RegisterRequest) (v mode
 		RegisteredBy: req.Actor,
 		RequestID:    req.RequestID,
 	}
-	b, err := json.Marshal(v)
+}
+
+// MaxMetadataBytes is the largest registration metadata (a version record
+// in JSON) the registry stores: the KV value of a version is one NATS
+// message, so it must fit the server's maximum payload (1 MB by default)
+// with some headroom.
+func (s *Store) MaxMetadataBytes() int {
+	return max(int(s.nc.MaxPayload())-valueHeadroom, 0)
+}
+
+// checkVersionSize refuses, with ErrTooLarge, a registration whose version
+// record would not fit in a KV value, before it takes a version number.
+func (s *Store) checkVersionSize(req model.RegisterRequest) error {
+	if req.Artifact.SHA256 == "" {
+		req.Artifact.SHA256 = strings.Repeat("0", 64)
+	}
+	b, err := json.Marshal(s.newVersion(req, math.MaxInt32))
 	if err != nil {
-		return model.Version{}, fmt.Errorf("encode version: %w", err)
+		return fmt.Errorf("encode version: %w", err)
 	}
-	key := model.VersionKey(req.Model, n)
-	if _, err := s.models.Create(ctx, key, b); err != nil {
-		return model.Version{}, fmt.Errorf("write %s: %w", key, err)
+	if limit := s.MaxMetadataBytes(); len(b) > limit {
+		return model.Errorf(model.CodeTooLarge, "registration metadata of model %s: %d bytes as a version record, the registry stores at most %d (NATS max_payload less %d): make the reference distributions or params smaller",
+			req.Model, len(b), limit, valueHeadroom)
 	}
-	return v, nil
+	return nil
 }
 
 // claimTimeout is how long a claimed request id blocks a retry before the
@@ -133,8 +257,9 @@ type registration struct {
 }
 
 // claim makes req's request id this registration's, by compare-and-set. It
-// returns the version when a registration with the id already succeeded,
-// ErrConflict while another one runs, and otherwise the claim's revision.
+// returns the version when a registration with the id already succeeded
+// (the caller compares its artifact), ErrConflict while another one runs,
+// and otherwise the claim's revision.
 func (s *Store) claim(ctx context.Context, req model.RegisterRequest) (*model.Version, uint64, error) {
 	key := model.RequestKey(req.Model, req.RequestID)
 	b, err := json.Marshal(registration{ClaimedAt: s.now()})
@@ -152,9 +277,6 @@ func (s *Store) claim(ctx context.Context, req model.RegisterRequest) (*model.Ve
 			v, err := s.Version(ctx, req.Model, model.VersionRef(strconv.Itoa(rec.Version)))
 			if err != nil {
 				return nil, 0, err
-			}
-			if v.Artifact != req.Artifact {
-				return nil, 0, model.Errorf(model.CodeConflict, "request id %s registered version %d with another artifact", req.RequestID, v.Version)
 			}
 			return &v, 0, nil
 		case s.now().Sub(rec.ClaimedAt) < claimTimeout:
@@ -423,11 +545,86 @@ func (s *Store) MoveAlias(ctx context.Context, req model.MoveAliasRequest) (mode
 	if err != nil && !errors.Is(err, model.ErrAliasNotFound) {
 		return model.AuditEntry{}, err
 	}
-	if req.ExpectedRevision != nil && *req.ExpectedRevision != cur.Revision {
-		return model.AuditEntry{}, model.Errorf(model.CodeConflict,
-			"alias %s of model %s is at revision %d, the move expected %d: it was moved meanwhile", req.Alias, req.Model, cur.Revision, *req.ExpectedRevision)
+	if err := expectRevision(req.Model, req.Alias, "move", cur, exists, req.ExpectedRevision); err != nil {
+		return model.AuditEntry{}, err
 	}
 	return s.writeAlias(ctx, cur, exists, req.Model, req.Alias, req.Version, req.Weight, req.Actor, req.Reason, false, nil)
+}
+
+// expectRevision checks a conditional change (move or delete) of an alias
+// against its current state.
+func expectRevision(name, alias, change string, cur model.Alias, exists bool, expected *uint64) error {
+	switch {
+	case expected == nil || *expected == cur.Revision && exists == (*expected != 0):
+		return nil
+	case !exists:
+		return model.Errorf(model.CodeConflict, "alias %s of model %s does not exist, the %s expected it at revision %d", alias, name, change, *expected)
+	case *expected == 0:
+		return model.Errorf(model.CodeConflict, "alias %s of model %s exists (revision %d), the %s expected it not to", alias, name, cur.Revision, change)
+	}
+	return model.Errorf(model.CodeConflict, "alias %s of model %s is at revision %d, the %s expected %d: it was changed meanwhile", alias, name, cur.Revision, change, *expected)
+}
+
+// DeleteAlias removes an alias, by compare-and-set on its revision like
+// MoveAlias, and records the deletion in the audit trail (an entry with
+// deleted set and the version it pointed at as from_version). Its rollback
+// history goes with it. A process that dies between the delete and the
+// audit write loses that audit entry (the deletion itself stands).
+func (s *Store) DeleteAlias(ctx context.Context, req model.DeleteAliasRequest) (model.AuditEntry, error) {
+	if err := req.Validate(); err != nil {
+		return model.AuditEntry{}, err
+	}
+	cur, err := s.Alias(ctx, req.Model, req.Alias)
+	exists := err == nil
+	if err != nil && !(errors.Is(err, model.ErrAliasNotFound) && req.ExpectedRevision != nil) {
+		return model.AuditEntry{}, err
+	}
+	if err := expectRevision(req.Model, req.Alias, "delete", cur, exists, req.ExpectedRevision); err != nil {
+		return model.AuditEntry{}, err
+	}
+	if !exists { // expected revision 0 of a missing alias: nothing to delete
+		return model.AuditEntry{}, model.Errorf(model.CodeAliasNotFound, "model %q has no alias %q", req.Model, req.Alias)
+	}
+	// The previous move's entry, if a crash lost it.
+	if err := s.writeAudit(ctx, auditOf(cur)); err != nil {
+		return model.AuditEntry{}, err
+	}
+	key := model.AliasKey(req.Model, req.Alias)
+	if err := s.models.Delete(ctx, key, jetstream.LastRevision(cur.Revision)); err != nil {
+		if isConflict(err) {
+			return model.AuditEntry{}, model.Errorf(model.CodeConflict, "alias %s of model %s was moved or deleted by someone else meanwhile: read it again and retry", req.Alias, req.Model)
+		}
+		return model.AuditEntry{}, fmt.Errorf("delete %s: %w", key, err)
+	}
+	// The delete marker's revision names the audit entry: by the
+	// compare-and-set it is the first revision after cur's.
+	rev, err := s.deleteRevision(ctx, key, cur.Revision)
+	if err != nil {
+		return model.AuditEntry{}, err
+	}
+	entry := model.AuditEntry{
+		Model: req.Model, Alias: req.Alias, At: s.now(), Actor: req.Actor, Reason: req.Reason,
+		FromVersion: cur.Version, Deleted: true, Revision: rev,
+	}
+	if err := s.writeAudit(ctx, entry); err != nil {
+		return model.AuditEntry{}, err
+	}
+	return entry, nil
+}
+
+// deleteRevision finds the revision of the delete marker that followed
+// revision after of key.
+func (s *Store) deleteRevision(ctx context.Context, key string, after uint64) (uint64, error) {
+	hist, err := s.models.History(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("read history of %s: %w", key, err)
+	}
+	for _, e := range hist {
+		if e.Revision() > after && e.Operation() == jetstream.KeyValueDelete {
+			return e.Revision(), nil
+		}
+	}
+	return 0, fmt.Errorf("history of %s: no delete after revision %d", key, after)
 }
 
 // Rollback moves production back to the version it pointed at before the
@@ -514,7 +711,10 @@ func (s *Store) writeAlias(ctx context.Context, cur model.Alias, exists bool, na
 		rev, err = s.models.Create(ctx, key, b)
 	}
 	if isConflict(err) {
-		return model.AuditEntry{}, model.Errorf(model.CodeConflict, "alias %s of model %s was moved by someone else meanwhile: read it again and retry", alias, name)
+		if !exists {
+			return model.AuditEntry{}, model.Errorf(model.CodeConflict, "alias %s of model %s was created by someone else meanwhile: read it again and retry", alias, name)
+		}
+		return model.AuditEntry{}, model.Errorf(model.CodeConflict, "alias %s of model %s was moved or deleted by someone else meanwhile: read it again and retry", alias, name)
 	}
 	if err != nil {
 		return model.AuditEntry{}, fmt.Errorf("write %s: %w", key, err)
