@@ -7,7 +7,6 @@ package modelfile
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -209,8 +208,8 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Is matches an Error of the same reason without detail (the Err values).
 func (e *Error) Is(target error) bool {
-	var t *Error
-	return errors.As(target, &t) && t.Detail == "" && t.Reason == e.Reason
+	t, ok := target.(*Error)
+	return ok && t.Detail == "" && t.Reason == e.Reason
 }
 
 // Errors to match with errors.Is.
