@@ -103,7 +103,7 @@ func TrainLogistic(ctx context.Context, d *learn.Dataset, task learn.Task, cfg L
 	}
 	st := fitStandardizer(d)
 	obj := &logisticObjective{
-		z:       st.matrix(d),
+		z:       st.matrix(d, cfg.Workers),
 		y:       d.Y,
 		rows:    d.Rows,
 		cols:    d.Cols,
