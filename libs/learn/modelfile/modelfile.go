@@ -143,6 +143,10 @@ func Decode(raw []byte) (learn.Model, Header, error) {
 	return m, h, nil
 }
 
+// maxClasses bounds the classes of a multiclass model, so that sizes
+// computed from them cannot overflow.
+const maxClasses = 1 << 16
+
 func checkHeader(h *Header) error {
 	bad := func(format string, args ...any) error {
 		return &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf(format, args...)}
@@ -153,8 +157,8 @@ func checkHeader(h *Header) error {
 			return bad("binary model with %d classes, want 2", h.Classes)
 		}
 	case learn.TaskMulticlass:
-		if h.Classes < 2 {
-			return bad("multiclass model with %d classes, want at least 2", h.Classes)
+		if h.Classes < 2 || h.Classes > maxClasses {
+			return bad("multiclass model with %d classes, want 2 to %d", h.Classes, maxClasses)
 		}
 	case learn.TaskRegression:
 		if h.Classes != 0 {
