@@ -409,6 +409,9 @@ func TestExperiments(t *testing.T) {
 func TestListAndCompareColumns(t *testing.T) {
 	st := runstest.Store(t, runstest.JetStream(t, 0))
 	ctx := ctxT(t)
+	if none, err := st.List(ctx, runs.Filter{}); err != nil || len(none) != 0 {
+		t.Fatalf("list of an empty bucket: %v, %v", none, err)
+	}
 	a := newRun(t, st, runs.Run{Model: "fraud", StartTime: 1000, Params: map[string]string{"lr": "0.1"}})
 	b := newRun(t, st, runs.Run{Model: "fraud", StartTime: 2000, Params: map[string]string{"depth": "3"}})
 	newRun(t, st, runs.Run{Model: "churn", StartTime: 3000})
