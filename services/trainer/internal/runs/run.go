@@ -64,6 +64,8 @@ type Run struct {
 	// highest step, then timestamp, then value, as MLflow picks it); the
 	// full history of a key is its History.
 	Metrics map[string]Metric `json:"metrics,omitempty"`
+	// Series counts the points of each metric key's history.
+	Series map[string]Series `json:"series,omitempty"`
 
 	// Filled in by the trainer's jobs; empty for runs that only MLflow
 	// clients wrote.
@@ -207,9 +209,18 @@ type Experiment struct {
 	Tags             map[string]string `json:"tags,omitempty"`
 }
 
-// History is the logged values of one metric of one run, in the order they
-// were logged; when it grew past Limits.HistoryPoints the oldest points were
-// dropped and counted in Dropped.
+// Series counts the history of one metric key: the points kept, and those
+// logged after Limits.HistoryPoints were kept, which only moved the latest
+// value.
+type Series struct {
+	Points  int64 `json:"points"`
+	Dropped int64 `json:"dropped,omitempty"`
+}
+
+// History is the logged values of one metric of one run, by timestamp (then
+// step); identical points (same value, step, timestamp and dataset) are
+// one. Dropped counts the points logged after Limits.HistoryPoints were
+// kept.
 type History struct {
 	RunID   string   `json:"run_id"`
 	Key     string   `json:"key"`
@@ -224,7 +235,7 @@ type Limits struct {
 	Params        int // params per run
 	Tags          int // tags per run
 	MetricKeys    int // distinct metric keys per run
-	HistoryPoints int // points kept per metric key (the oldest are dropped)
+	HistoryPoints int // points kept per metric key (later ones only move the latest value)
 	LogBytes      int // bytes kept per output stream (the end)
 	Artifacts     int // artifacts per run
 }
@@ -232,7 +243,8 @@ type Limits struct {
 // DefaultLimits are the limits of a store opened without WithLimits. The
 // counts stop runaway scripts early; RecordBytes is the bound that always
 // holds: a change that would encode a run record past it is refused with
-// ErrLimitExceeded, and a metric history past it drops its oldest points.
+// ErrLimitExceeded. Metric points are KV entries of their own (about 270
+// bytes each), so HistoryPoints bounds a key's history to about 13 MB.
 // 512 KiB stays well below the NATS default max payload of 1 MiB (Open
 // lowers it further when the server's is smaller).
 var DefaultLimits = Limits{
@@ -240,7 +252,7 @@ var DefaultLimits = Limits{
 	Params:        1000,
 	Tags:          1000,
 	MetricKeys:    1000,
-	HistoryPoints: 5000,
+	HistoryPoints: 50000,
 	LogBytes:      32 << 10,
 	Artifacts:     100,
 }

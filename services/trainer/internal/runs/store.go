@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	mrand "math/rand/v2"
@@ -426,10 +427,15 @@ type Batch struct {
 
 // LogBatch logs metrics, params and tags on a run. Params are immutable:
 // logging a param again with the same value changes nothing, with another
-// value it fails with ErrInvalid and nothing of the batch is written. The
-// run record (params, tags, latest metric values) is written first, in one
-// compare-and-set; then each metric key's history. A point identical to
-// one already in the history (a client's retry) is not added again.
+// value it fails with ErrInvalid and nothing of the batch is written.
+//
+// Each metric point is first written as a KV entry of its own, keyed by its
+// content (step, timestamp, value, dataset), so writing it again — a
+// client's retry, a replayed call — changes nothing. Then the run record
+// (params, tags, the latest value and the point count of each key) is
+// written in one compare-and-set. A call that fails between the two may
+// leave points in the history that the run's latest values do not show
+// yet; its retry completes it.
 func (s *Store) LogBatch(ctx context.Context, id string, b Batch) (Run, error) {
 	for _, p := range b.Params {
 		if err := validParam(p.Key, p.Value); err != nil {
@@ -445,6 +451,9 @@ func (s *Store) LogBatch(ctx context.Context, id string, b Batch) (Run, error) {
 		if err := validKey("metric", m.Key); err != nil {
 			return Run{}, err
 		}
+		if err := validValue("metric", m.Key, m.Dataset, MaxKeyBytes); err != nil {
+			return Run{}, err
+		}
 		if b.Metrics[i].Timestamp == 0 {
 			b.Metrics[i].Timestamp = s.nowMillis()
 		}
@@ -456,11 +465,63 @@ func (s *Store) LogBatch(ctx context.Context, id string, b Batch) (Run, error) {
 		}
 		seen[p.Key] = p.Value
 	}
-	r, err := s.Update(ctx, id, func(r *Run) error {
+	checkParams := func(r *Run) error {
 		for _, p := range b.Params {
 			if old, ok := r.Params[p.Key]; ok && old != p.Value {
 				return errorf(CodeInvalid, "param %q of run %s was already logged with value %q: params cannot change (new value %q)", p.Key, id, old, p.Value)
 			}
+		}
+		return nil
+	}
+	// What became of each point: written, already there (a retry), or
+	// dropped because its key's history is full.
+	const (
+		written = iota + 1
+		duplicate
+		dropped
+	)
+	fate := make([]int, len(b.Metrics))
+	if len(b.Metrics) > 0 {
+		cur, err := s.Run(ctx, id)
+		if err != nil {
+			return Run{}, err
+		}
+		if err := checkParams(&cur); err != nil {
+			return Run{}, err
+		}
+		room := map[string]int64{}
+		newKeys := 0
+		for _, m := range b.Metrics {
+			if _, ok := room[m.Key]; ok {
+				continue
+			}
+			room[m.Key] = int64(s.limits.HistoryPoints) - cur.Series[m.Key].Points
+			if _, ok := cur.Metrics[m.Key]; !ok {
+				newKeys++
+			}
+		}
+		if n := len(cur.Metrics) + newKeys; n > s.limits.MetricKeys {
+			return Run{}, errorf(CodeLimitExceeded, "run %s: %d metric keys, the limit is %d", id, n, s.limits.MetricKeys)
+		}
+		for i, m := range b.Metrics {
+			if room[m.Key] <= 0 {
+				fate[i] = dropped
+				continue
+			}
+			created, err := s.putPoint(ctx, id, m)
+			if err != nil {
+				return Run{}, err
+			}
+			fate[i] = duplicate
+			if created {
+				fate[i] = written
+				room[m.Key]--
+			}
+		}
+	}
+	return s.Update(ctx, id, func(r *Run) error {
+		if err := checkParams(r); err != nil {
+			return err
 		}
 		if len(b.Params) > 0 && r.Params == nil {
 			r.Params = map[string]string{}
@@ -480,97 +541,96 @@ func (s *Store) LogBatch(ctx context.Context, id string, b Batch) (Run, error) {
 		if len(b.Metrics) > 0 && r.Metrics == nil {
 			r.Metrics = map[string]Metric{}
 		}
-		for _, m := range b.Metrics {
+		if len(b.Metrics) > 0 && r.Series == nil {
+			r.Series = map[string]Series{}
+		}
+		for i, m := range b.Metrics {
 			if cur, ok := r.Metrics[m.Key]; !ok || m.newer(cur) {
 				r.Metrics[m.Key] = m
 			}
+			sr := r.Series[m.Key]
+			switch fate[i] {
+			case written:
+				sr.Points++
+			case dropped:
+				sr.Dropped++
+			}
+			r.Series[m.Key] = sr
 		}
 		return nil
 	})
+}
+
+// pointKey is the KV key of one metric point: its content, so that writing
+// the same point twice writes one entry.
+func pointKey(runID string, m Metric) string {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], math.Float64bits(float64(m.Value)))
+	h.Write(b[:])
+	h.Write([]byte(m.Dataset))
+	return metricKey(runID, m.Key) + "." + strconv.FormatInt(m.Timestamp, 10) + "_" + strconv.FormatInt(m.Step, 10) + "_" + strconv.FormatUint(h.Sum64(), 16)
+}
+
+// putPoint writes a metric point; created is false when it was there
+// already.
+func (s *Store) putPoint(ctx context.Context, runID string, m Metric) (created bool, err error) {
+	b, err := json.Marshal(m)
 	if err != nil {
-		return Run{}, err
+		return false, fmt.Errorf("encode metric %q: %w", m.Key, err)
 	}
-	byKey := map[string][]Metric{}
-	var keys []string
-	for _, m := range b.Metrics {
-		if _, ok := byKey[m.Key]; !ok {
-			keys = append(keys, m.Key)
+	if _, err := s.kv.Create(ctx, pointKey(runID, m), b); err != nil {
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return false, nil
 		}
-		byKey[m.Key] = append(byKey[m.Key], m)
+		return false, fmt.Errorf("log metric %q of run %s: %w", m.Key, runID, err)
 	}
-	for _, k := range keys {
-		if err := s.appendHistory(ctx, id, k, byKey[k]); err != nil {
-			return Run{}, err
-		}
-	}
-	return r, nil
+	return true, nil
 }
 
-// samePoint reports whether two points are the same logged value (NaN
-// equal to NaN).
-func samePoint(a, b Metric) bool {
-	same := a.Value == b.Value || (math.IsNaN(float64(a.Value)) && math.IsNaN(float64(b.Value)))
-	return same && a.Step == b.Step && a.Timestamp == b.Timestamp && a.Dataset == b.Dataset
-}
-
-func (s *Store) appendHistory(ctx context.Context, runID, key string, points []Metric) error {
-	hk := metricKey(runID, key)
-	_, err := casUpdate(ctx, s.kv, hk, func(h History, found bool) (History, []byte, error) {
-		if !found {
-			h = History{RunID: runID, Key: key}
-		}
-		// Only the recent tail is compared: a retry resends what it sent
-		// last.
-		tail := h.Points[max(0, len(h.Points)-2*len(points)-16):]
-	next:
-		for _, p := range points {
-			for _, q := range tail {
-				if samePoint(p, q) {
-					continue next
-				}
-			}
-			h.Points = append(h.Points, p)
-		}
-		if over := len(h.Points) - s.limits.HistoryPoints; over > 0 {
-			h.Points = slices.Delete(h.Points, 0, over)
-			h.Dropped += int64(over)
-		}
-		for {
-			b, err := json.Marshal(h)
-			if err != nil {
-				return h, nil, fmt.Errorf("encode %s: %w", hk, err)
-			}
-			if len(b) <= s.limits.RecordBytes || len(h.Points) <= 1 {
-				return h, b, nil
-			}
-			drop := max(1, len(h.Points)/10)
-			h.Points = slices.Delete(h.Points, 0, drop)
-			h.Dropped += int64(drop)
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("log metric %q of run %s: %w", key, runID, err)
-	}
-	return nil
-}
-
-// History returns the logged values of a metric of a run (ErrNotFound when
-// the run does not exist; no points when the metric was never logged).
+// History returns the logged values of a metric of a run, by timestamp
+// then step (ErrNotFound when the run does not exist; no points when the
+// metric was never logged).
 func (s *Store) History(ctx context.Context, runID, key string) (History, error) {
 	if err := errors.Join(ValidID("run", runID), validKey("metric", key)); err != nil {
 		return History{}, err
 	}
-	h, _, err := getJSON[History](ctx, s.kv, metricKey(runID, key))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		if _, err := s.Run(ctx, runID); err != nil {
-			return History{}, err
-		}
-		return History{RunID: runID, Key: key, Points: []Metric{}}, nil
+	r, err := s.Run(ctx, runID)
+	if err != nil {
+		return History{}, err
 	}
+	h := History{RunID: runID, Key: key, Points: []Metric{}, Dropped: r.Series[key].Dropped}
+	filter := metricKey(runID, key) + ".*"
+	w, err := s.kv.Watch(ctx, filter, jetstream.IgnoreDeletes())
 	if err != nil {
 		return History{}, fmt.Errorf("read metric %q of run %s: %w", key, runID, err)
 	}
-	return h, nil
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return History{}, fmt.Errorf("read metric %q of run %s: %w", key, runID, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return History{}, fmt.Errorf("read metric %q of run %s: watcher closed", key, runID)
+			}
+			if e == nil { // every current entry has been sent
+				sort.Slice(h.Points, func(i, j int) bool {
+					a, b := h.Points[i], h.Points[j]
+					if a.Timestamp != b.Timestamp {
+						return a.Timestamp < b.Timestamp
+					}
+					return a.Step < b.Step
+				})
+				return h, nil
+			}
+			var m Metric
+			if err := json.Unmarshal(e.Value(), &m); err != nil {
+				return History{}, fmt.Errorf("decode %s: %w", e.Key(), err)
+			}
+			h.Points = append(h.Points, m)
+		}
+	}
 }
 
 // AppendLog adds output of a runner to the run's log, keeping the last

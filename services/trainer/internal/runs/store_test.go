@@ -221,8 +221,8 @@ func TestLimits(t *testing.T) {
 		r := newRun(t, st, runs.Run{})
 		for i := range 5 {
 			var b runs.Batch
-			for j := range 50 {
-				step := int64(i*50 + j)
+			for j := range 30 {
+				step := int64(i*30 + j)
 				b.Metrics = append(b.Metrics, runs.Metric{Key: "loss", Value: runs.Float(step), Step: step, Timestamp: 1 + step})
 			}
 			if _, err := st.LogBatch(ctx, r.ID, b); err != nil {
@@ -233,28 +233,12 @@ func TestLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(h.Points) != 100 || h.Dropped != 150 || h.Points[0].Step != 150 || h.Points[99].Step != 249 {
-			t.Fatalf("history: %d points from step %d, dropped %d; want 100 from 150, dropped 150", len(h.Points), h.Points[0].Step, h.Dropped)
+		if len(h.Points) != 100 || h.Dropped != 50 || h.Points[0].Step != 0 || h.Points[99].Step != 99 {
+			t.Fatalf("history: %d points from step %d, dropped %d; want the first 100, dropped 50", len(h.Points), h.Points[0].Step, h.Dropped)
 		}
-	})
-
-	t.Run("history bytes", func(t *testing.T) {
-		st := runstest.Store(t, js, runs.WithLimits(runs.Limits{RecordBytes: 4 << 10}))
-		r := newRun(t, st, runs.Run{})
-		var b runs.Batch
-		for i := range 1000 {
-			b.Metrics = append(b.Metrics, runs.Metric{Key: "loss", Value: runs.Float(i), Step: int64(i), Timestamp: int64(i + 1)})
-		}
-		if _, err := st.LogBatch(ctx, r.ID, b); err != nil {
-			t.Fatal(err)
-		}
-		h, err := st.History(ctx, r.ID, "loss")
-		if err != nil {
-			t.Fatal(err)
-		}
-		enc, _ := json.Marshal(h)
-		if len(enc) > 4<<10 || h.Dropped == 0 || int(h.Dropped)+len(h.Points) != 1000 || h.Points[len(h.Points)-1].Step != 999 {
-			t.Fatalf("history of %d bytes, %d points, dropped %d", len(enc), len(h.Points), h.Dropped)
+		got, _ := st.Run(ctx, r.ID)
+		if got.Metrics["loss"].Step != 149 || got.Series["loss"] != (runs.Series{Points: 100, Dropped: 50}) {
+			t.Fatalf("the latest value must follow the dropped points: %+v %+v", got.Metrics["loss"], got.Series["loss"])
 		}
 	})
 
@@ -267,6 +251,9 @@ func TestLimits(t *testing.T) {
 		}
 		if _, err := st.LogBatch(ctx, r.ID, b); !errors.Is(err, runs.ErrLimitExceeded) {
 			t.Fatalf("4 metric keys with a limit of 3: %v", err)
+		}
+		if h, err := st.History(ctx, r.ID, "m0"); err != nil || len(h.Points) != 0 {
+			t.Fatalf("a refused batch wrote points: %+v, %v", h, err)
 		}
 	})
 
@@ -348,7 +335,10 @@ func TestMetricsLatestAndHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(h.Points) != 2 || h.Points[0].Value != 0.7 || h.Points[1].Value != 0.9 {
-		t.Errorf("auc history %+v, want both points once, in logging order", h.Points)
+		t.Errorf("auc history %+v, want both points once, by timestamp", h.Points)
+	}
+	if s := got.Series["auc"]; s.Points != 2 || s.Dropped != 0 {
+		t.Errorf("auc series %+v after a retried batch, want 2 points", s)
 	}
 	if h, err := st.History(ctx, r.ID, "never"); err != nil || len(h.Points) != 0 {
 		t.Errorf("history of an unlogged metric: %+v, %v", h, err)
