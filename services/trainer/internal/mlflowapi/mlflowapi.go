@@ -309,9 +309,6 @@ func (a *API) createRun(st *runs.Store, r *http.Request) (any, error) {
 	if err := decode(r, &req); err != nil {
 		return nil, err
 	}
-	if len(req.Tags) > runs.DefaultLimits.Tags {
-		return nil, invalid("%d tags, the limit is %d", len(req.Tags), runs.DefaultLimits.Tags)
-	}
 	tags := map[string]string{}
 	for _, t := range req.Tags {
 		tags[t.Key] = t.Value
@@ -321,11 +318,8 @@ func (a *API) createRun(st *runs.Store, r *http.Request) (any, error) {
 		name = tags[runs.TagRunName]
 	}
 	run := runs.Run{
-		ExperimentID: req.ExperimentID, Name: name, UserID: req.UserID,
+		ID: runs.NewRunID(), ExperimentID: req.ExperimentID, Name: name, UserID: req.UserID,
 		StartTime: int64(req.StartTime), Tags: tags, Status: runs.StatusRunning,
-	}
-	if run.ID == "" {
-		run.ID = runs.NewRunID()
 	}
 	if run.Name == "" {
 		run.Name = "run-" + run.ID[:8]
