@@ -330,7 +330,7 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
 			return Run{}, err
 		}
 	}
-	r.Metrics = nil // logged with LogBatch, which keeps the history
+	r.Metrics, r.Series = nil, nil // logged with LogBatch, which keeps the history
 	b, err := s.encodeRun(&r)
 	if err != nil {
 		return Run{}, err
