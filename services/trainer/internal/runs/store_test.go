@@ -113,10 +113,10 @@ func TestConcurrentLogging(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each)
 	for g := range writers {
+		w := runstest.Store(t, js) // each writer a replica of its own
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := runstest.Store(t, js) // a replica of its own
 			for i := range each {
 				step := int64(g*each + i)
 				_, err := w.LogBatch(ctx, r.ID, runs.Batch{
