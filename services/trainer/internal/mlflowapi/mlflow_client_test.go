@@ -114,6 +114,8 @@ type scriptResult struct {
 	MissingRun          *string  `json:"missing_run"`
 	DuplicateExperiment *string  `json:"duplicate_experiment"`
 	MissingExperiment   bool     `json:"missing_experiment"`
+	FailedRunID         string   `json:"failed_run_id"`
+	KilledRunID         string   `json:"killed_run_id"`
 	Run                 readBack `json:"run"`
 	MLflowVersion       string   `json:"mlflow_version"`
 }
@@ -188,6 +190,13 @@ func TestRealMLflowClient(t *testing.T) {
 		}
 		if res.StatusDuring != "RUNNING" {
 			t.Errorf("status inside the with block %s", res.StatusDuring)
+		}
+
+		for id, want := range map[string]runs.Status{res.FailedRunID: runs.StatusFailed, res.KilledRunID: runs.StatusKilled} {
+			r, err := st.Run(ctx, id)
+			if err != nil || r.Status != want || r.EndTime == 0 || r.ExperimentID != exp.ID {
+				t.Errorf("run %s: %+v, %v; want it %s with an end time", id, r, err, want)
+			}
 		}
 
 		r, err := st.Run(ctx, res.RunID)

@@ -78,6 +78,16 @@ def own():
         out["missing_run"] = error_code(lambda: client.get_run("0123456789abcdef0123456789abcdef"))
         out["duplicate_experiment"] = error_code(lambda: client.create_experiment(name))
     out["missing_experiment"] = client.get_experiment_by_name("no-such-experiment-" + name) is None
+    # A script that raises inside the run ends it FAILED; end_run can say KILLED.
+    try:
+        with mlflow.start_run(run_name="py-fails") as failing:
+            out["failed_run_id"] = failing.info.run_id
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    killed = mlflow.start_run(run_name="py-killed")
+    out["killed_run_id"] = killed.info.run_id
+    mlflow.end_run(status="KILLED")
     out["run"] = read_back(client, run_id)
     return out
 
