@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/services/trainer/internal/mlflowapi"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runs"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runstest"
 )
@@ -271,7 +272,7 @@ func TestRealMLflowClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := runScript(t, py, srv.URL, "resume", "MLFLOW_RUN_ID="+job.ID)
+		res := runScript(t, py, srv.URL, "resume", mlflowapi.TrackingEnv(srv.URL, job.ID)...)
 		if res.RunID != job.ID || res.StatusDuring != "RUNNING" {
 			t.Fatalf("resumed run %s (status %s), want %s", res.RunID, res.StatusDuring, job.ID)
 		}

@@ -502,3 +502,12 @@ func (a *API) logBatch(st *runs.Store, r *http.Request) (any, error) {
 	_, err = st.LogBatch(r.Context(), id, b)
 	return struct{}{}, err
 }
+
+// TrackingEnv is the environment that makes an mlflow client in a child
+// process log into run runID of the API at trackingURI (the trainer's base
+// URL, such as http://trainer:8083): the exec runner adds it to the
+// command's environment, and the script's mlflow.start_run() resumes the
+// job's run.
+func TrackingEnv(trackingURI, runID string) []string {
+	return []string{"MLFLOW_TRACKING_URI=" + trackingURI, "MLFLOW_RUN_ID=" + runID}
+}
