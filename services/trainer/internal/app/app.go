@@ -21,6 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/deps"
@@ -52,10 +54,11 @@ func (c *Config) Validate() error {
 
 // App is the running trainer service.
 type App struct {
-	cfg     Config
-	logger  *slog.Logger
-	clients *deps.Clients
-	store   atomic.Pointer[runs.Store] // nil until the bucket is open
+	cfg        Config
+	logger     *slog.Logger
+	clients    *deps.Clients
+	registerer prometheus.Registerer
+	store      atomic.Pointer[runs.Store] // nil until the bucket is open
 }
 
 // New connects to the service's dependencies (without waiting for them: a
@@ -68,7 +71,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, logger: rt.Logger, clients: clients}
+	a := &App{cfg: cfg, logger: rt.Logger, clients: clients, registerer: rt.Registerer}
 	for pattern, h := range mlflowapi.New(a.store.Load, rt.Logger).Routes() {
 		rt.Handle(pattern, h)
 	}
@@ -95,7 +98,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	bucket := a.cfg.JetStream.Prefix + natsx.BucketJobs
 	for {
-		st, err := runs.Open(ctx, js, a.cfg.JetStream.Prefix)
+		st, err := runs.Open(ctx, js, a.cfg.JetStream.Prefix, runs.WithRegisterer(a.registerer))
 		if err == nil {
 			a.store.Store(st)
 			a.logger.Info("run store open", "bucket", bucket, "record_bytes", st.Limits().RecordBytes)

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/tributary-ml/tributary/libs/natsx"
 )
@@ -42,9 +44,11 @@ const (
 
 // Store keeps runs and experiments in the KV bucket tributary_jobs.
 type Store struct {
-	kv     jetstream.KeyValue
-	limits Limits
-	now    func() time.Time
+	kv        jetstream.KeyValue
+	limits    Limits
+	now       func() time.Time
+	reg       prometheus.Registerer
+	conflicts prometheus.Counter
 }
 
 // Option configures a Store.
@@ -52,6 +56,10 @@ type Option func(*Store)
 
 // WithLimits sets the store's limits (zero fields keep their defaults).
 func WithLimits(l Limits) Option { return func(s *Store) { s.limits = l.withDefaults() } }
+
+// WithRegisterer registers the store's metrics on reg (default: none); one
+// store per registerer.
+func WithRegisterer(reg prometheus.Registerer) Option { return func(s *Store) { s.reg = reg } }
 
 // WithClock sets the store's clock (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
@@ -69,6 +77,13 @@ func Open(ctx context.Context, js jetstream.JetStream, prefix string, opts ...Op
 	for _, o := range opts {
 		o(s)
 	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry() // metrics kept, not exported
+	}
+	s.conflicts = promauto.With(s.reg).NewCounter(prometheus.CounterOpts{
+		Name: "tributary_trainer_runs_cas_conflicts_total",
+		Help: "Compare-and-set writes of run records that lost to another writer and were retried.",
+	})
 	if nc := js.Conn(); nc != nil {
 		if mp := int(nc.MaxPayload()) - payloadHeadroom; mp > 0 && mp < s.limits.RecordBytes {
 			s.limits.RecordBytes = mp
@@ -138,7 +153,7 @@ func backoff(ctx context.Context, attempt int) error {
 // on the revision read, retrying from the read when another writer won.
 // change sees the zero T and found false when the key does not exist; it
 // returns the value to write, or an error that stops the update.
-func casUpdate[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(cur T, found bool) (T, []byte, error)) (T, error) {
+func casUpdate[T any](ctx context.Context, kv jetstream.KeyValue, key string, conflicts prometheus.Counter, change func(cur T, found bool) (T, []byte, error)) (T, error) {
 	var zero T
 	for attempt := 0; attempt < maxCASAttempts; attempt++ {
 		cur, rev, err := getJSON[T](ctx, kv, key)
@@ -164,6 +179,7 @@ func casUpdate[T any](ctx context.Context, kv jetstream.KeyValue, key string, ch
 		if !isConflict(err) {
 			return zero, fmt.Errorf("write %s: %w", key, err)
 		}
+		conflicts.Inc()
 		if err := backoff(ctx, attempt); err != nil {
 			return zero, fmt.Errorf("write %s: %w", key, err)
 		}
@@ -367,7 +383,7 @@ func (s *Store) Update(ctx context.Context, id string, change func(*Run) error) 
 	if err := ValidID("run", id); err != nil {
 		return Run{}, err
 	}
-	return casUpdate(ctx, s.kv, runKey(id), func(r Run, found bool) (Run, []byte, error) {
+	return casUpdate(ctx, s.kv, runKey(id), s.conflicts, func(r Run, found bool) (Run, []byte, error) {
 		if !found {
 			return Run{}, nil, errorf(CodeNotFound, "no run with id %s", id)
 		}

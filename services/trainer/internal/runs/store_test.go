@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/tributary-ml/tributary/services/trainer/internal/runs"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runstest"
 )
@@ -71,7 +74,8 @@ func TestCreateAndGetRun(t *testing.T) {
 // reads again and applies the change on top, and both changes are kept.
 func TestUpdateRetriesConflict(t *testing.T) {
 	js := runstest.JetStream(t, 0)
-	st, other := runstest.Store(t, js), runstest.Store(t, js)
+	reg := prometheus.NewRegistry()
+	st, other := runstest.Store(t, js, runs.WithRegisterer(reg)), runstest.Store(t, js)
 	ctx := ctxT(t)
 	r := newRun(t, st, runs.Run{})
 	calls := 0
@@ -90,6 +94,13 @@ func TestUpdateRetriesConflict(t *testing.T) {
 	}
 	if calls != 2 {
 		t.Errorf("change ran %d times, want 2 (one lost compare-and-set, one retry)", calls)
+	}
+	want := `# HELP tributary_trainer_runs_cas_conflicts_total Compare-and-set writes of run records that lost to another writer and were retried.
+# TYPE tributary_trainer_runs_cas_conflicts_total counter
+tributary_trainer_runs_cas_conflicts_total 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "tributary_trainer_runs_cas_conflicts_total"); err != nil {
+		t.Error(err)
 	}
 	stored, err := st.Run(ctx, r.ID)
 	if err != nil {
