@@ -86,6 +86,9 @@ func TestServesRuns(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"lr"`) || !strings.Contains(string(body), `"auc"`) {
 		t.Fatalf("GET /v1/runs/compare: %d %s", code, body)
 	}
+	if _, metrics := p.Get("/metrics"); !strings.Contains(string(metrics), "tributary_trainer_runs_cas_conflicts_total 0") {
+		t.Errorf("/metrics lacks the run store's conflict counter")
+	}
 	if code := p.Stop(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, p.Logs())
 	}
