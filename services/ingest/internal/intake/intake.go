@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 )
@@ -134,6 +136,7 @@ type Intake struct {
 	events   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	dlq      *prometheus.CounterVec
+	panics   *prometheus.CounterVec
 	mu       sync.Mutex
 	rejected map[Reason]int // since the last summary log
 }
@@ -157,6 +160,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 			Name: "tributary_ingest_dlq_records_total",
 			Help: "Records written to the dead-letter topic, by outcome (ok, error).",
 		}, []string{"outcome"}),
+		panics: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_ingest_panics_total",
+			Help: "Panics recovered while handling one event or request, by path (http, kafka); each is answered internal_error and dead-lettered.",
+		}, []string{"path"}),
 	}
 }
 
@@ -180,7 +187,7 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 	waits := make([]*pending, len(items))
 	for i := range items {
 		it := &items[i]
-		p, res := in.prepare(wctx, src, received, it)
+		p, res := in.safePrepare(wctx, src, received, it)
 		if p == nil {
 			results[i] = res
 			results[i].ID = it.eventID()
@@ -208,6 +215,32 @@ func (it *Item) eventID() string {
 		return it.Event.ID()
 	}
 	return ""
+}
+
+// safePrepare is prepare, recovering from a panic on this one item: it is
+// counted, logged with its stack and dead-lettered as internal_error, so
+// that no input can stop the service or, on the raw path, be read again
+// and again.
+func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item) (p *pending, res Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			in.Panicked(src, r, debug.Stack())
+			failed := *it
+			failed.Rejection = reject(ReasonInternalError, "ingest failed on this event (%v); it is on the dead-letter topic", r)
+			if failed.Raw == nil && failed.Event != nil {
+				failed.Raw = failed.Event.Data()
+			}
+			failed.Event = nil // the event in binary mode may be what failed
+			p, res = in.prepare(ctx, src, received, &failed)
+		}
+	}()
+	return in.prepare(ctx, src, received, it)
+}
+
+// Panicked counts and logs a panic recovered while handling src's input.
+func (in *Intake) Panicked(src Source, r any, stack []byte) {
+	in.panics.WithLabelValues(src.Path).Inc()
+	in.logger.Error("panic handling an event", "origin", src.Origin, "panic", fmt.Sprint(r), "stack", string(stack))
 }
 
 // prepare checks an item and starts its write (to its topic, or to the
@@ -296,6 +329,9 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	if it.Size > in.cfg.MaxEventBytes {
 		return nil, reject(ReasonEventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
 	}
+	if rej := checkAttributes(e); rej != nil {
+		return nil, rej, nil
+	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
 		return nil, reject(ReasonForbiddenType, "type: this API key may not send %q", e.Type()), nil
 	}
@@ -317,6 +353,10 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	if err != nil {
 		var se *streamspec.Error
 		switch {
+		case errors.Is(err, jsondoc.ErrNumberRange):
+			return nil, reject(ReasonNumberOutOfRange, "data: %v", err), nil
+		case errors.Is(err, jsondoc.ErrDuplicateKey):
+			return nil, reject(ReasonDuplicateKey, "data: %v", err), nil
 		case errors.Is(err, streamspec.ErrMalformedData):
 			return nil, reject(ReasonMalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
 		case errors.As(err, &se) && se.Schema:
@@ -327,6 +367,9 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 			return nil, reject(ReasonInvalidEventTime, "data: %s", violations(se)), nil
 		}
 		return nil, nil, err
+	}
+	if len(fields.EntityKey) > MaxAttributeBytes {
+		return nil, reject(ReasonInvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
 	}
 	t, field := fields.EventTime, "data"+s.EventTime
 	if s.EventTime == "" {
@@ -375,30 +418,38 @@ func isJSON(ct string) bool {
 }
 
 // deadLetter builds the dead-letter record of a rejected item: the event in
-// binary mode when it decoded, else the bytes and headers received.
+// binary mode when it decoded, else the bytes and headers received. It
+// fits Kafka whatever the input: the value is cut to MaxEventBytes and the
+// headers to MaxDeadLetterHeaderBytes (then tributary_truncated: true).
 func (in *Intake) deadLetter(ctx context.Context, src Source, received time.Time, it *Item, rej *Rejection) *kgo.Record {
 	topic := in.cfg.TopicPrefix + event.TopicDLQ
 	var rec *kgo.Record
-	if it.Event != nil {
+	if it.Event != nil && rej.Reason != ReasonInternalError {
 		if r, err := event.ToKafkaRecord(ctx, *it.Event, topic); err == nil {
 			rec = r
 		}
 	}
 	if rec == nil {
-		rec = &kgo.Record{Topic: topic, Value: it.Raw, Headers: append([]kgo.RecordHeader(nil), it.Headers...)}
+		rec = &kgo.Record{Topic: topic, Value: it.Raw, Headers: it.Headers}
 	}
+	if len(rec.Key) > MaxAttributeBytes {
+		rec.Key = nil
+	}
+	headers, truncated := boundHeaders(rec.Headers)
+	rec.Headers = headers
 	if len(rec.Value) > in.cfg.MaxEventBytes {
 		rec.Value = rec.Value[:in.cfg.MaxEventBytes]
+		truncated = true
+	}
+	if truncated {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")})
 	}
-	msg := rej.Message
-	if len(msg) > 4096 {
-		msg = msg[:4096]
-	}
+	msg := cutBytes([]byte(rej.Message), maxMessage)
+	origin := cutBytes([]byte(src.Origin), maxHeaderName)
 	rec.Headers = append(rec.Headers,
 		kgo.RecordHeader{Key: HeaderReason, Value: []byte(rej.Reason)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
-		kgo.RecordHeader{Key: HeaderOrigin, Value: []byte(src.Origin)},
+		kgo.RecordHeader{Key: HeaderError, Value: msg},
+		kgo.RecordHeader{Key: HeaderOrigin, Value: origin},
 		kgo.RecordHeader{Key: HeaderReceived, Value: []byte(received.Format(time.RFC3339Nano))},
 	)
 	return rec
