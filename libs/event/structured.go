@@ -32,7 +32,7 @@ func DecodeStructured(raw []byte) (*ce.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEvent, err)
 	}
-	e := ce.New()
+	var e ce.Event
 	if err := e.UnmarshalJSON(fixed); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}

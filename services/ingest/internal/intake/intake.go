@@ -39,6 +39,12 @@ type Config struct {
 	MaxFuture      time.Duration
 	MaxPast        time.Duration
 	ProduceTimeout time.Duration
+	// OutageTimeout replaces ProduceTimeout while Kafka is known down
+	// (see Health); 0: answer at once.
+	OutageTimeout time.Duration
+	// Health, when set, is the producer's (kgo.WithHooks); else intake
+	// learns of outages from requests that time out only.
+	Health *Health
 	// TopicPrefix is prepended to every topic written (tests only).
 	TopicPrefix string
 	// Propagator, when set, writes the trace context of Submit's ctx into
@@ -57,6 +63,8 @@ func (c Config) Validate() error {
 		return errors.New("events.max-past: must be positive")
 	case c.ProduceTimeout <= 0:
 		return errors.New("produce.timeout: must be positive")
+	case c.OutageTimeout < 0 || c.OutageTimeout > c.ProduceTimeout:
+		return errors.New("produce.outage-timeout: must be between 0 and produce.timeout")
 	}
 	return nil
 }
@@ -132,6 +140,7 @@ type Intake struct {
 	producer Producer
 	dedup    *dedup.Window
 	now      func() time.Time
+	health   *Health
 
 	events   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -144,8 +153,12 @@ type Intake struct {
 // New returns an intake.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Lookup, producer Producer, window *dedup.Window) *Intake {
 	f := promauto.With(reg)
+	health := cfg.Health
+	if health == nil {
+		health = NewHealth()
+	}
 	return &Intake{
-		cfg: cfg, logger: logger, streams: streams, producer: producer, dedup: window, now: time.Now,
+		cfg: cfg, logger: logger, streams: streams, producer: producer, dedup: window, now: time.Now, health: health,
 		rejected: map[Reason]int{},
 		events: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_ingest_events_total",
@@ -179,8 +192,16 @@ type pending struct {
 // It returns when Kafka has acknowledged every record, or after the produce
 // timeout (the records not acknowledged by then are Unavailable, and stay
 // in the producer's bounded buffer until delivered or timed out).
+//
+// While Kafka is known down (see Health) the wait is OutageTimeout instead,
+// also for a request already waiting when the outage becomes known.
 func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result {
-	wctx, cancel := context.WithTimeout(ctx, in.cfg.ProduceTimeout)
+	timeout := in.cfg.ProduceTimeout
+	down, outage := in.health.state()
+	if down {
+		timeout = in.cfg.OutageTimeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	received := in.now().UTC()
 	results := make([]Result, len(items))
@@ -195,17 +216,37 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 		}
 		waits[i] = p
 	}
+	acked := false
+	var timedOut bool
 	for i, p := range waits {
 		if p == nil {
 			continue
 		}
 		var err error
-		select {
-		case err = <-p.done:
-		case <-wctx.Done():
-			err = fmt.Errorf("kafka did not acknowledge within %v: %w", in.cfg.ProduceTimeout, wctx.Err())
+	wait:
+		for {
+			select {
+			case err = <-p.done:
+				acked = acked || err == nil
+				break wait
+			case <-outage: // known down now: wait OutageTimeout at most
+				outage, down = nil, true
+				var stop context.CancelFunc
+				wctx, stop = context.WithTimeout(wctx, in.cfg.OutageTimeout)
+				defer stop()
+			case <-wctx.Done():
+				timedOut = true
+				err = fmt.Errorf("kafka did not acknowledge within %v: %w", timeout, wctx.Err())
+				if down {
+					err = fmt.Errorf("kafka is unreachable (no acknowledgement since the outage began, waited %v): %w", in.cfg.OutageTimeout, wctx.Err())
+				}
+				break wait
+			}
 		}
 		results[i] = in.finish(src, items[i], p, err)
+	}
+	if timedOut && !acked && ctx.Err() == nil {
+		in.health.markDown() // a whole wait without an acknowledgement
 	}
 	return results
 }
@@ -281,6 +322,9 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		in.latency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 		if rej != nil {
 			in.dlq.WithLabelValues(outcome).Inc()
+		}
+		if err == nil {
+			in.health.markUp()
 		}
 		// The claim ends when Kafka answers, also after Submit stopped
 		// waiting: a retry then finds the event written.
