@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/event"
@@ -52,10 +53,19 @@ func TestDecodeStructured(t *testing.T) {
 			if ke, err := event.FromKafkaRecord(r); err != nil || string(ke.Data()) != tc.data {
 				t.Fatalf("kafka: %v %v", ke, err)
 			}
+			// And NATS.
+			msg := &nats.Msg{Subject: "s", Data: []byte(tc.raw), Header: nats.Header{"Content-Type": []string{"application/cloudevents+json"}}}
+			if ne, err := event.FromNATSMsg(msg); err != nil || string(ne.Data()) != tc.data {
+				t.Fatalf("nats: %v %v", ne, err)
+			}
 		})
 	}
 	r := &kgo.Record{Value: []byte(head + `,"Upper":"x"}`), Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}}
 	if _, err := event.FromKafkaRecord(r); !errors.Is(err, event.ErrInvalidEvent) {
 		t.Fatalf("kafka, upper-case extension: %v", err)
+	}
+	msg := &nats.Msg{Subject: "s", Data: r.Value, Header: nats.Header{"Content-Type": []string{"application/cloudevents+json"}}}
+	if _, err := event.FromNATSMsg(msg); !errors.Is(err, event.ErrInvalidEvent) {
+		t.Fatalf("nats, upper-case extension: %v", err)
 	}
 }

@@ -50,7 +50,21 @@ func (e *Error) Unwrap() error { return e.Err }
 // document must not outlive b's contents, nor be used after b changes.
 // Syntax errors say where; a refused value is a *Error.
 func Parse(b []byte) (any, error) {
-	p := parser{b: b}
+	v, err := parse(b, false)
+	var refused *Error
+	if errors.As(err, &refused) {
+		// A document that is not well formed is that first: its syntax
+		// error wins over a refused value before it.
+		if _, serr := parse(b, true); serr != nil {
+			return nil, serr
+		}
+	}
+	return v, err
+}
+
+// parse is Parse; lax skips the checks of well-formed values.
+func parse(b []byte, lax bool) (any, error) {
+	p := parser{b: b, lax: lax}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -65,8 +79,9 @@ func Parse(b []byte) (any, error) {
 const maxDepth = 10000 // as encoding/json
 
 type parser struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	lax bool // no duplicate-key or range checks
 }
 
 var errEnd = errors.New("unexpected end of JSON input")
@@ -157,7 +172,7 @@ func (p *parser) object(depth int) (any, error) {
 		if err != nil {
 			return nil, under(err, k)
 		}
-		if _, dup := m[k]; dup {
+		if _, dup := m[k]; dup && !p.lax {
 			return nil, &Error{Pointer: "/" + escape(k), Err: ErrDuplicateKey, Detail: fmt.Sprintf("key %q appears more than once in its object", cut(k))}
 		}
 		m[k] = v
@@ -288,7 +303,7 @@ func (p *parser) number() (any, error) {
 		}
 	}
 	lit := p.b[start:p.i]
-	if detail := checkRange(lit); detail != "" {
+	if detail := checkRange(lit); detail != "" && !p.lax {
 		return nil, &Error{Err: ErrNumberRange, Detail: detail}
 	}
 	return json.Number(alias(lit)), nil
