@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/streamspec"
@@ -203,5 +204,20 @@ func TestDeadLetterFits(t *testing.T) {
 		if header(r, intake.HeaderReason) == "" || header(r, "ce_id") == "" {
 			t.Errorf("dead letter lost its reason or id: %d headers", len(r.Headers))
 		}
+	}
+}
+
+// TestTooLargeForKafka: a record Kafka refuses as too large (a topic with a
+// smaller max.message.bytes than ingest's limits assume) is a permanent
+// rejection, not a 503 the producer would retry forever.
+func TestTooLargeForKafka(t *testing.T) {
+	p := &producer{answer: func(*kgo.Record) error { return kerr.MessageTooLarge }}
+	in, _ := setupStream(t, p, plain)
+	res := in.Submit(context.Background(), src, []intake.Item{item("ok", `{"k":"a"}`), item("bad", `{"nok":1}`)})
+	if res[0].Outcome != intake.Rejected || res[0].Reason != intake.ReasonEventTooLarge {
+		t.Errorf("event record too large: %+v", res[0])
+	}
+	if res[1].Outcome != intake.Rejected || res[1].Reason != intake.ReasonSchemaViolation || !strings.Contains(res[1].Message, "not kept") {
+		t.Errorf("dead-letter record too large: %+v", res[1])
 	}
 }

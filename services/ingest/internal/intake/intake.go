@@ -15,6 +15,7 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/propagation"
 
@@ -339,6 +340,13 @@ func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
 	switch {
 	case err != nil && errors.Is(err, kgo.ErrMaxBuffered):
 		res.Outcome, res.Message = Unavailable, "ingest's buffer towards Kafka is full"
+	case err != nil && errors.Is(err, kerr.MessageTooLarge) && p.dlq != nil:
+		// Permanent: a 503 would be retried forever. The limits keep
+		// dead-letter records below the producer's batch size; a topic
+		// with a smaller max.message.bytes can still refuse one.
+		res.Outcome, res.Reason, res.Message = Rejected, p.dlq.Reason, p.dlq.Message+" (its dead-letter record was too large for Kafka and is not kept)"
+	case err != nil && errors.Is(err, kerr.MessageTooLarge):
+		res.Outcome, res.Reason, res.Message = Rejected, ReasonEventTooLarge, "event: Kafka refused its record as too large (the topic's max.message.bytes)"
 	case err != nil:
 		res.Outcome, res.Message = Unavailable, "kafka did not take the event: "+err.Error()
 	case p.dlq != nil:
