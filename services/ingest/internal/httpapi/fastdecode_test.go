@@ -25,6 +25,11 @@ var fastSeeds = []string{
 	`{"specversion":"1.0","id":"1","source":"/s","type":"t","dataschema":"x","data":[1]}`,
 	`{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"2026-11-26T10:00:00Z","tracestate":"","datacontenttype":"application/cloudevents+json","data":1e3}`,
 	`{}`, `[]`, `1`,
+	// The hardening issue's inputs, which decodeFast leaves to event.DecodeStructured.
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","x":"1","x":"2"}`,
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","MyExt":"x","myext":"y"}`,
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64": "AAE="}`,
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"p":1e1000000000,"p":2}}`,
 }
 
 // FuzzDecodeFast checks that decodeFast, where it decodes an event, makes
