@@ -32,6 +32,7 @@ func TestDecodeStructured(t *testing.T) {
 		{"data and data_base64", head + `,"data":1,"data_base64":"AAE="}`, jsondoc.ErrDuplicateKey, ""},
 		{"data_base64 not base64", head + `,"data_base64":"!!"}`, event.ErrInvalidEvent, ""},
 		{"not an object", `[1]`, event.ErrInvalidEvent, ""},
+		{"number beyond float64 in data", head + `,"data":{"p":[1,1e400]}}`, jsondoc.ErrNumberRange, ""},
 		{"trailing data", head + `}{}`, event.ErrInvalidEvent, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -197,6 +197,7 @@ func TestRejections(t *testing.T) {
 		{"binary: bad extension name", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-binext", "ce-source": "/s", "ce-type": clickType, "ce-Bad_Name": "x"}, body: goodData("u")}, 400, intake.ReasonInvalidAttribute, "", "m-binext"},
 		// The hardening issue's inputs: each once got no answer, 503 forever, or was accepted.
 		{"number beyond float64", request{contentType: structured, body: click("m-hugenum", `{"user_id":"u","item_id":"i","price":1e1000000000}`, nil)}, 400, intake.ReasonNumberOutOfRange, "/price", "m-hugenum"},
+		{"number beyond float64, slow path", request{contentType: structured, body: click("m-hugenum2", `{"user_id":"u","item_id":"i","price":1e400}`, map[string]any{"dataschema": "https://example.com/s"})}, 400, intake.ReasonNumberOutOfRange, "/price", "m-hugenum2"},
 		{"key twice in data", request{contentType: structured, body: click("m-dupdata", `{"user_id":"u","item_id":"i","user_id":"v"}`, nil)}, 400, intake.ReasonDuplicateKey, "/user_id", "m-dupdata"},
 		{"attribute twice", request{contentType: structured, body: `{"specversion":"1.0","id":"m-dupattr","source":"/s","type":"` + clickType + `","id":"other","data":{}}`}, 400, intake.ReasonDuplicateKey, "id", "m-dupattr"},
 		{"upper-case extension", request{contentType: structured, body: click("m-upper", goodData("u"), map[string]any{"MyExt": "x"})}, 400, intake.ReasonInvalidAttribute, "MyExt", "m-upper"},

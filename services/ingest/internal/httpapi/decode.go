@@ -119,9 +119,12 @@ func diagnoseStructured(raw []byte) intake.Item {
 		return rejected(intake.ReasonMalformedJSON, raw, "event: not a JSON object: %v", err)
 	}
 	e, decodeErr := event.DecodeStructured(raw)
-	var dup *jsondoc.Error
-	if errors.As(decodeErr, &dup) && errors.Is(dup, jsondoc.ErrDuplicateKey) {
-		return rejected(intake.ReasonDuplicateKey, raw, "event: %v", dup)
+	var refused *jsondoc.Error
+	if errors.As(decodeErr, &refused) {
+		if errors.Is(refused, jsondoc.ErrNumberRange) { // in the data
+			return rejected(intake.ReasonNumberOutOfRange, raw, "data: %v", refused)
+		}
+		return rejected(intake.ReasonDuplicateKey, raw, "event: %v", refused)
 	}
 	for _, name := range requiredAttrs {
 		v, ok := attrs[name]

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	ce "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 )
 
 var fastSeeds = []string{
@@ -54,6 +57,12 @@ func checkFast(t *testing.T, raw []byte) bool {
 	}
 	var want ce.Event
 	if err := want.UnmarshalJSON(raw); err != nil {
+		// The one difference: sdk-go refuses data with a number float64
+		// cannot hold; decodeFast leaves the data to the stream's check,
+		// which refuses it with its own reason (number_out_of_range).
+		if _, derr := jsondoc.Parse(got.DataEncoded); errors.Is(derr, jsondoc.ErrNumberRange) {
+			return true
+		}
 		t.Fatalf("decodeFast(%s) = %v, sdk-go: %v", raw, got, err)
 	}
 	if !bytes.Equal(got.DataEncoded, want.DataEncoded) || (got.DataEncoded == nil) != (want.DataEncoded == nil) {

@@ -146,6 +146,8 @@ func (c *Consumer) item(r *kgo.Record) intake.Item {
 			reason = intake.ReasonUnsupportedSpecVersion
 		case errors.Is(err, jsondoc.ErrDuplicateKey):
 			reason = intake.ReasonDuplicateKey
+		case errors.Is(err, jsondoc.ErrNumberRange):
+			reason = intake.ReasonNumberOutOfRange
 		case strings.Contains(err.Error(), "missing"):
 			reason = intake.ReasonMissingAttribute
 		}

@@ -102,6 +102,8 @@ func TestRawTopics(t *testing.T) {
 		record(t, raw, "r-dup", clicks.Type, `{"user":"frank","user":"grace"}`),
 		{Topic: raw, Value: []byte(`{"specversion":"1.0","id":"r-upper","source":"/s","type":"com.example.raw.click.v1","MyExt":"x","data":{"user":"h"}}`),
 			Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}},
+		{Topic: raw, Value: []byte(`{"specversion":"1.0","id":"r-structnum","source":"/s","type":"com.example.raw.click.v1","data":{"user":"i","price":1e400}}`),
+			Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}},
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -122,12 +124,14 @@ func TestRawTopics(t *testing.T) {
 	if len(good) != 2 || string(good[0].Key) != "alice" || string(good[1].Key) != "carol" {
 		t.Fatalf("stream topic: %d records %v", len(good), good)
 	}
-	dlq := kafkatest.Read(t, brokers, prefix+event.TopicDLQ, 7, 30*time.Second, 500*time.Millisecond)
+	dlq := kafkatest.Read(t, brokers, prefix+event.TopicDLQ, 8, 30*time.Second, 500*time.Millisecond)
 	reasons := map[string]string{}
 	for _, r := range dlq {
 		id := kafkatest.Header(r, "ce_id")
-		if id == "" && strings.Contains(string(r.Value), "r-upper") {
-			id = "r-upper" // not decoded: the record as received
+		for _, marker := range []string{"r-upper", "r-structnum"} {
+			if id == "" && strings.Contains(string(r.Value), marker) {
+				id = marker // not decoded: the record as received
+			}
 		}
 		reasons[id] = kafkatest.Header(r, intake.HeaderReason)
 		if kafkatest.Header(r, intake.HeaderOrigin) != raw {
@@ -135,7 +139,7 @@ func TestRawTopics(t *testing.T) {
 		}
 	}
 	want := map[string]string{"r-bad": "schema_violation", "r-other": "stream_mismatch", "": "not_cloudevent",
-		"r-hugenum": "number_out_of_range", "r-panic": "internal_error", "r-dup": "duplicate_key", "r-upper": "invalid_attribute"}
+		"r-hugenum": "number_out_of_range", "r-panic": "internal_error", "r-dup": "duplicate_key", "r-upper": "invalid_attribute", "r-structnum": "number_out_of_range"}
 	if len(dlq) != len(want) || len(reasons) != len(want) {
 		t.Fatalf("dead letters: %v", reasons)
 	}
