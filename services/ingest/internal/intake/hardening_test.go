@@ -221,3 +221,36 @@ func TestTooLargeForKafka(t *testing.T) {
 		t.Errorf("dead-letter record too large: %+v", res[1])
 	}
 }
+
+// panicOnce panics when first asked to write to the stream's topic.
+type panicOnce struct {
+	*producer
+	done bool
+}
+
+func (p *panicOnce) TryProduce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	if !p.done && r.Topic != "tributary.dlq" {
+		p.done = true
+		panic("producer bug")
+	}
+	p.producer.TryProduce(ctx, r, promise)
+}
+
+// TestPanicAfterClaim: a panic after the event's (source, id) was claimed
+// frees the claim, so that a retry is written rather than waiting forever
+// for a write that never started.
+func TestPanicAfterClaim(t *testing.T) {
+	p := &panicOnce{producer: &producer{}}
+	s, err := streamspec.Parse([]byte(`{"name":"s","type":"com.example.t.v1","entity_key":"/k","schema":{"type":"object"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := intake.New(intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second, OutageTimeout: time.Second},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), lookup{s}, p, dedup.New(time.Minute, 100))
+	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Reason != intake.ReasonInternalError {
+		t.Fatalf("first: %+v", res[0])
+	}
+	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Outcome != intake.Accepted {
+		t.Fatalf("retry: %+v", res[0])
+	}
+}

@@ -292,6 +292,8 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 	rej := it.Rejection
 	var rec *kgo.Record
 	var claim *dedup.Claim
+	var once sync.Once
+	release := func(written bool) { once.Do(func() { claim.Done(written) }) }
 	if rej == nil {
 		var err error
 		rec, rej, err = in.check(ctx, received, it)
@@ -309,6 +311,12 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		case dup:
 			return nil, in.count(src, Result{Outcome: Duplicate}, "")
 		}
+		defer func() {
+			if r := recover(); r != nil {
+				release(false) // a panic before the write: free the pair
+				panic(r)       // for safePrepare
+			}
+		}()
 	} else {
 		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", src.Origin, "reason", string(rej.Reason), "error", rej.Message)
 		rec = in.deadLetter(ctx, src, received, it, rej)
@@ -329,7 +337,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		}
 		// The claim ends when Kafka answers, also after Submit stopped
 		// waiting: a retry then finds the event written.
-		claim.Done(err == nil)
+		release(err == nil)
 		p.done <- err
 	})
 	return p, Result{}
