@@ -51,8 +51,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Syntax errors say where; a refused value is a *Error.
 func Parse(b []byte) (any, error) {
 	v, err := parse(b, false)
-	var refused *Error
-	if errors.As(err, &refused) {
+	if _, refused := err.(*Error); refused {
 		// A document that is not well formed is that first: its syntax
 		// error wins over a refused value before it.
 		if _, serr := parse(b, true); serr != nil {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ce "github.com/cloudevents/sdk-go/v2"
@@ -187,6 +188,7 @@ type pending struct {
 	claim *dedup.Claim
 	dlq   *Rejection // set for a dead-letter record
 	id    string
+	ended atomic.Bool // the claim was ended (by the promise, or by a panic)
 }
 
 // Submit checks and writes items and returns a result per item, in order.
@@ -292,8 +294,6 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 	rej := it.Rejection
 	var rec *kgo.Record
 	var claim *dedup.Claim
-	var once sync.Once
-	release := func(written bool) { once.Do(func() { claim.Done(written) }) }
 	if rej == nil {
 		var err error
 		rec, rej, err = in.check(ctx, received, it)
@@ -311,17 +311,19 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		case dup:
 			return nil, in.count(src, Result{Outcome: Duplicate}, "")
 		}
-		defer func() {
-			if r := recover(); r != nil {
-				release(false) // a panic before the write: free the pair
-				panic(r)       // for safePrepare
-			}
-		}()
 	} else {
 		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", src.Origin, "reason", string(rej.Reason), "error", rej.Message)
 		rec = in.deadLetter(ctx, src, received, it, rej)
 	}
 	p := &pending{done: make(chan error, 1), claim: claim, dlq: rej, id: it.eventID()}
+	defer func() {
+		if r := recover(); r != nil {
+			if p.ended.CompareAndSwap(false, true) {
+				p.claim.Done(false) // the write never started: free the pair for a retry
+			}
+			panic(r) // for safePrepare
+		}
+	}()
 	start := time.Now()
 	in.producer.TryProduce(context.Background(), rec, func(_ *kgo.Record, err error) {
 		outcome := "ok"
@@ -337,7 +339,9 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		}
 		// The claim ends when Kafka answers, also after Submit stopped
 		// waiting: a retry then finds the event written.
-		release(err == nil)
+		if p.ended.CompareAndSwap(false, true) {
+			p.claim.Done(err == nil)
+		}
 		p.done <- err
 	})
 	return p, Result{}

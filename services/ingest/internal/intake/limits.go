@@ -65,19 +65,25 @@ func checkAttributes(e *ce.Event) *Rejection {
 			return r
 		}
 	}
-	names := make([]string, 0, len(c.GetExtensions()))
-	for name := range c.GetExtensions() {
-		names = append(names, name)
+	exts := c.GetExtensions()
+	size := func(v any) int {
+		if s, ok := v.(string); ok {
+			return len(s)
+		}
+		s, _ := types.Format(v)
+		return len(s)
 	}
-	sort.Strings(names) // the same event, the same message
-	for _, name := range names {
-		n := 0
-		if s, err := types.Format(c.GetExtensions()[name]); err == nil {
-			n = len(s)
+	var tooLarge []string
+	for name, v := range exts {
+		if n := size(v); n > MaxAttributeBytes {
+			tooLarge = append(tooLarge, name)
+		} else {
+			total += len(name) + n
 		}
-		if r := over(name, n); r != nil {
-			return r
-		}
+	}
+	if len(tooLarge) > 0 {
+		sort.Strings(tooLarge) // the same event, the same message
+		return over(tooLarge[0], size(exts[tooLarge[0]]))
 	}
 	if total > MaxAttributesBytes {
 		return reject(ReasonAttributeTooLarge, "attributes: %d bytes of names and values, more than the limit of %d", total, MaxAttributesBytes)
