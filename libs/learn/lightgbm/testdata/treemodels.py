@@ -111,13 +111,16 @@ def save_text(path, text, gz):
 
 
 def with_thresholds(x, thresholds, rng):
-    """Rows whose numeric features sit exactly on split thresholds."""
+    """Rows whose numeric features sit exactly on split thresholds, or one
+    float64 step either side of them (XGBoost rounds those to float32 and
+    so to the threshold itself)."""
     rows = []
     for j, values in thresholds.items():
         for v in sorted(values)[:: max(1, len(values) // 6)]:
-            r = x[rng.integers(0, len(x))].copy()
-            r[j] = v
-            rows.append(r)
+            for w in (v, np.nextafter(v, -np.inf), np.nextafter(v, np.inf)):
+                r = x[rng.integers(0, len(x))].copy()
+                r[j] = w
+                rows.append(r)
     return np.array(rows)
 
 
