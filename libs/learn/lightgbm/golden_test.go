@@ -90,7 +90,7 @@ func inputHeader(t testing.TB) []string {
 	return strings.Split(first, ",")
 }
 
-func close(got, want float64) bool {
+func near(got, want float64) bool {
 	d := math.Abs(got - want)
 	return d <= relTol*math.Abs(want) || d <= absTol
 }
@@ -144,7 +144,7 @@ func TestGolden(t *testing.T) {
 			for i, row := range inputs {
 				m.Predict(row, out)
 				for k := range out {
-					if !close(out[k], want[i][k]) {
+					if !near(out[k], want[i][k]) {
 						if bad++; bad <= 5 {
 							t.Errorf("row %d output %d: got %.17g, lightgbm %.17g", i, k, out[k], want[i][k])
 						}

@@ -3,6 +3,7 @@ package lightgbm
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -21,7 +22,9 @@ func Parse(r io.Reader) (*Model, error) {
 	p.sc.Buffer(make([]byte, 0, 64<<10), maxLine)
 	m, err := p.model()
 	if err != nil {
-		if serr := p.sc.Err(); serr != nil {
+		if serr := p.sc.Err(); errors.Is(serr, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%w: line %d is longer than %d bytes", ErrFormat, p.line+1, maxLine)
+		} else if serr != nil {
 			return nil, fmt.Errorf("read lightgbm model: %w", serr)
 		}
 		return nil, err

@@ -183,10 +183,14 @@ func ParseBytes(b []byte) (*Model, error) {
 		}
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	return build(&doc)
+	return build(&doc, catBudget+4*len(b))
 }
 
-func build(doc *jsonDoc) (*Model, error) {
+// catBudget bounds the words of categorical bitsets beyond 4 per input byte:
+// a category id of a few bytes can otherwise ask for a bitset of megabytes.
+const catBudget = 1 << 20
+
+func build(doc *jsonDoc, catWords int) (*Model, error) {
 	l := doc.Learner
 	if l == nil {
 		return nil, fmt.Errorf("%w: no learner object", ErrFormat)
@@ -245,7 +249,7 @@ func build(doc *jsonDoc) (*Model, error) {
 		if g < 0 || g >= m.outputs {
 			return nil, fmt.Errorf("%w: tree %d is for output %d of %d", ErrFormat, i, g, m.outputs)
 		}
-		if err := m.addTree(&trees.Trees[i]); err != nil {
+		if err := m.addTree(&trees.Trees[i], catWords); err != nil {
 			return nil, fmt.Errorf("tree %d: %w", i, err)
 		}
 		m.groups = append(m.groups, int32(g))
@@ -389,7 +393,7 @@ func (m *Model) setBase(s string) error {
 // addTree appends one tree, checking every index, and that no node is
 // reached twice from the root (so prediction always ends at a leaf; nodes
 // not reached at all are deleted ones and harmless).
-func (m *Model) addTree(t *jsonTree) error {
+func (m *Model) addTree(t *jsonTree, catWords int) error {
 	n := len(t.LeftChildren)
 	if n == 0 {
 		return fmt.Errorf("%w: no nodes", ErrFormat)
@@ -446,7 +450,7 @@ func (m *Model) addTree(t *jsonTree) error {
 		}
 		m.nodes = append(m.nodes, nd)
 	}
-	if err := m.addCategories(t, base, n); err != nil {
+	if err := m.addCategories(t, base, n, catWords); err != nil {
 		return err
 	}
 	if err := checkTree(m.nodes[base:], base); err != nil {
@@ -458,7 +462,7 @@ func (m *Model) addTree(t *jsonTree) error {
 
 // addCategories builds the bitsets of the tree's categorical splits from
 // categories_nodes, categories_segments, categories_sizes and categories.
-func (m *Model) addCategories(t *jsonTree, base, n int) error {
+func (m *Model) addCategories(t *jsonTree, base, n, budget int) error {
 	k := len(t.CategoriesNodes)
 	if len(t.CategoriesSegments) != k || len(t.CategoriesSizes) != k {
 		return fmt.Errorf("%w: categories_nodes, _segments and _sizes have %d, %d and %d entries",
@@ -484,8 +488,8 @@ func (m *Model) addCategories(t *jsonTree, base, n int) error {
 		}
 		words := (hi + 32) / 32 // enough for category hi; 0 when there is none
 		start := len(m.catBits)
-		if int64(start)+words > math.MaxUint32 {
-			return fmt.Errorf("%w: too many categories", ErrUnsupported)
+		if int64(start)+words > int64(budget) {
+			return fmt.Errorf("%w: categorical splits need bitsets of more than %d words (category ids up to %d)", ErrUnsupported, budget, hi)
 		}
 		m.catBits = append(m.catBits, make([]uint32, words)...)
 		for _, c := range cats {
