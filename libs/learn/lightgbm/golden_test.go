@@ -26,7 +26,12 @@ const (
 // NAME.gz.
 func readModelFile(t testing.TB, name string) []byte {
 	t.Helper()
-	path := filepath.Join("testdata", name)
+	return readModelIn(t, "testdata", name)
+}
+
+func readModelIn(t testing.TB, dir, name string) []byte {
+	t.Helper()
+	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -53,7 +58,12 @@ func readModelFile(t testing.TB, name string) []byte {
 // readCSV reads rows of numbers ("nan" for NaN), skipping header lines.
 func readCSV(t testing.TB, name string, header int) [][]float64 {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
+	return readCSVIn(t, "testdata", name, header)
+}
+
+func readCSVIn(t testing.TB, dir, name string, header int) [][]float64 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +90,9 @@ func readCSV(t testing.TB, name string, header int) [][]float64 {
 	return rows
 }
 
-func inputHeader(t testing.TB) []string {
+func inputHeader(t testing.TB, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "inputs.csv"))
+	b, err := os.ReadFile(filepath.Join(dir, "inputs.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,66 +105,70 @@ func near(got, want float64) bool {
 	return d <= relTol*math.Abs(want) || d <= absTol
 }
 
+type golden struct {
+	name      string
+	version   string
+	task      learn.Task
+	outputs   int
+	trees     int
+	objective string
+}
+
+var goldens = []golden{
+	{"binary", "v4", learn.TaskBinary, 1, 60, "binary"},
+	{"multiclass", "v4", learn.TaskMulticlass, 4, 160, "multiclass"},
+	{"regression", "v4", learn.TaskRegression, 1, 60, "regression"},
+	{"poisson", "v4", learn.TaskRegression, 1, 40, "poisson"},
+	{"large", "v4", learn.TaskBinary, 1, 500, "binary"},
+	{"v3_binary", "v3", learn.TaskBinary, 1, 60, "binary"},
+	{"v3_multiclass", "v3", learn.TaskMulticlass, 4, 160, "multiclass"},
+}
+
 // TestGolden compares Predict with LightGBM's Booster.predict on the
 // committed models and inputs (testdata/treemodels.py made them).
 func TestGolden(t *testing.T) {
-	inputs := readCSV(t, "inputs.csv", 1)
-	header := inputHeader(t)
-	tests := []struct {
-		name       string
-		version    string
-		task       learn.Task
-		outputs    int
-		trees      int
-		objective  string
-		categories bool
-	}{
-		{"binary", "v4", learn.TaskBinary, 1, 60, "binary", true},
-		{"multiclass", "v4", learn.TaskMulticlass, 4, 160, "multiclass", true},
-		{"regression", "v4", learn.TaskRegression, 1, 60, "regression", true},
-		{"poisson", "v4", learn.TaskRegression, 1, 40, "poisson", true},
-		{"large", "v4", learn.TaskBinary, 1, 500, "binary", true},
-		{"v3_binary", "v3", learn.TaskBinary, 1, 60, "binary", true},
-		{"v3_multiclass", "v3", learn.TaskMulticlass, 4, 160, "multiclass", true},
+	for _, tt := range goldens {
+		t.Run(tt.name, func(t *testing.T) { checkGolden(t, "testdata", tt) })
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m, err := ParseBytes(readModelFile(t, tt.name+".txt"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.Version() != tt.version || m.Task() != tt.task || m.Outputs() != tt.outputs ||
-				m.Trees() != tt.trees || m.Objective() != tt.objective {
-				t.Fatalf("version %s task %s outputs %d trees %d objective %s, want %s %s %d %d %s",
-					m.Version(), m.Task(), m.Outputs(), m.Trees(), m.Objective(),
-					tt.version, tt.task, tt.outputs, tt.trees, tt.objective)
-			}
-			if got := strings.Join(m.Features(), ","); got != strings.Join(header, ",") {
-				t.Fatalf("features %s, want %s", got, strings.Join(header, ","))
-			}
-			if tt.categories && len(m.catBits) == 0 {
-				t.Fatal("the model has no categorical split; the test would not cover them")
-			}
-			want := readCSV(t, tt.name+".expected.csv", 0)
-			if len(want) != len(inputs) {
-				t.Fatalf("%d expected rows for %d inputs", len(want), len(inputs))
-			}
-			out := make([]float64, m.Outputs())
-			bad := 0
-			for i, row := range inputs {
-				m.Predict(row, out)
-				for k := range out {
-					if !near(out[k], want[i][k]) {
-						if bad++; bad <= 5 {
-							t.Errorf("row %d output %d: got %.17g, lightgbm %.17g", i, k, out[k], want[i][k])
-						}
-					}
+}
+
+// checkGolden checks model tt.name in dir against its expected outputs.
+func checkGolden(t *testing.T, dir string, tt golden) {
+	t.Helper()
+	inputs := readCSVIn(t, dir, "inputs.csv", 1)
+	m, err := ParseBytes(readModelIn(t, dir, tt.name+".txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Version() != tt.version || m.Task() != tt.task || m.Outputs() != tt.outputs ||
+		m.Trees() != tt.trees || m.Objective() != tt.objective {
+		t.Fatalf("version %s task %s outputs %d trees %d objective %s, want %v",
+			m.Version(), m.Task(), m.Outputs(), m.Trees(), m.Objective(), tt)
+	}
+	if got, want := strings.Join(m.Features(), ","), strings.Join(inputHeader(t, dir), ","); got != want {
+		t.Fatalf("features %s, want %s", got, want)
+	}
+	if len(m.catBits) == 0 {
+		t.Fatal("the model has no categorical split; the test would not cover them")
+	}
+	want := readCSVIn(t, dir, tt.name+".expected.csv", 0)
+	if len(want) != len(inputs) {
+		t.Fatalf("%d expected rows for %d inputs", len(want), len(inputs))
+	}
+	out := make([]float64, m.Outputs())
+	bad := 0
+	for i, row := range inputs {
+		m.Predict(row, out)
+		for k := range out {
+			if !near(out[k], want[i][k]) {
+				if bad++; bad <= 5 {
+					t.Errorf("row %d output %d: got %.17g, lightgbm %.17g", i, k, out[k], want[i][k])
 				}
 			}
-			if bad > 0 {
-				t.Errorf("%d of %d values differ", bad, len(inputs)*m.Outputs())
-			}
-		})
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d values differ", bad, len(inputs)*m.Outputs())
 	}
 }
 

@@ -27,7 +27,12 @@ const (
 // NAME.gz.
 func readModelFile(t testing.TB, name string) []byte {
 	t.Helper()
-	path := filepath.Join("testdata", name)
+	return readModelIn(t, "testdata", name)
+}
+
+func readModelIn(t testing.TB, dir, name string) []byte {
+	t.Helper()
+	path := filepath.Join(dir, name)
 	if _, err := os.Stat(path); err == nil {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -54,7 +59,12 @@ func readModelFile(t testing.TB, name string) []byte {
 // readCSV reads rows of numbers ("nan" for NaN), skipping header lines.
 func readCSV(t testing.TB, name string, header int) [][]float64 {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
+	return readCSVIn(t, "testdata", name, header)
+}
+
+func readCSVIn(t testing.TB, dir, name string, header int) [][]float64 {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +91,9 @@ func readCSV(t testing.TB, name string, header int) [][]float64 {
 	return rows
 }
 
-func inputHeader(t testing.TB) []string {
+func inputHeader(t testing.TB, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "inputs.csv"))
+	b, err := os.ReadFile(filepath.Join(dir, "inputs.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,17 +132,19 @@ var goldens = []golden{
 // committed models and inputs (../lightgbm/testdata/treemodels.py made
 // them).
 func TestGolden(t *testing.T) {
-	inputs := readCSV(t, "inputs.csv", 1)
-	header := inputHeader(t)
 	for _, tt := range goldens {
-		t.Run(tt.name, func(t *testing.T) {
-			m, err := ParseBytes(readModelFile(t, tt.name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			check(t, m, tt, header, inputs, readCSV(t, tt.name+".expected.csv", 0))
-		})
+		t.Run(tt.name, func(t *testing.T) { checkGolden(t, "testdata", tt) })
 	}
+}
+
+// checkGolden checks model tt.name in dir against its expected outputs.
+func checkGolden(t *testing.T, dir string, tt golden) {
+	t.Helper()
+	m, err := ParseBytes(readModelIn(t, dir, tt.name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, m, tt, inputHeader(t, dir), readCSVIn(t, dir, "inputs.csv", 1), readCSVIn(t, dir, tt.name+".expected.csv", 0))
 }
 
 func check(t *testing.T, m *Model, tt golden, header []string, inputs, want [][]float64) {
@@ -221,7 +233,7 @@ func TestLegacyFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check(t, m, goldens[7], inputHeader(t), readCSV(t, "inputs.csv", 1), readCSV(t, "v2_binary.expected.csv", 0))
+	check(t, m, goldens[7], inputHeader(t, "testdata"), readCSV(t, "inputs.csv", 1), readCSV(t, "v2_binary.expected.csv", 0))
 }
 
 func TestPredictShortRow(t *testing.T) {

@@ -8,12 +8,14 @@ output for them. The Go tests in libs/learn/lightgbm and libs/learn/xgboost
 compare their predictions to these.
 
 usage (from a virtual environment with deploy/local/python/requirements.txt):
-    python treemodels.py current OUTDIR_LIGHTGBM OUTDIR_XGBOOST
+    python treemodels.py current LIGHTGBM_DIR XGBOOST_DIR
         lightgbm 4.x (version=v4) and xgboost 3.x JSON models
-    python treemodels.py legacy OUTDIR_LIGHTGBM OUTDIR_XGBOOST
+    python treemodels.py legacy LIGHTGBM_DIR XGBOOST_DIR
         lightgbm 3.3.5 (version=v3) and xgboost 2.1.x JSON models; run from a
         second venv (python3.11: lightgbm==3.3.5 xgboost-cpu==2.1.4
         numpy==1.26.4 scipy==1.13.1), after `current` wrote inputs.csv
+    A directory given as "-" skips that library. The Go tests run `current`
+    into a temporary directory when TRIBUTARY_PYTHON is set (make test).
 
 Outputs per model NAME: NAME.txt / NAME.json (gzipped as .gz when large) and
 NAME.expected.csv (one line per input row, one column per output, %.17g).
@@ -243,8 +245,10 @@ def main():
     version, lgb_dir, xgb_dir = sys.argv[1:4]
     if version not in ("current", "legacy"):
         sys.exit("usage: treemodels.py current|legacy LIGHTGBM_DIR XGBOOST_DIR")
-    run_lightgbm(version, lgb_dir)
-    run_xgboost(version, xgb_dir)
+    if lgb_dir != "-":
+        run_lightgbm(version, lgb_dir)
+    if xgb_dir != "-":
+        run_xgboost(version, xgb_dir)
 
 
 if __name__ == "__main__":
