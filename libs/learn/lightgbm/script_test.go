@@ -33,7 +33,7 @@ func TestScript(t *testing.T) {
 		t.Fatalf("run treemodels.py with TRIBUTARY_PYTHON=%s: %v\n%s", python, err, stderr.String())
 	}
 	for _, tt := range goldens {
-		if !(tt.version == "v4") {
+		if tt.version != "v4" {
 			continue
 		}
 		t.Run(tt.name, func(t *testing.T) {
