@@ -122,6 +122,8 @@ var goldens = []golden{
 	{"large", "v4", learn.TaskBinary, 1, 500, "binary"},
 	{"v3_binary", "v3", learn.TaskBinary, 1, 60, "binary"},
 	{"v3_multiclass", "v3", learn.TaskMulticlass, 4, 160, "multiclass"},
+	{"ova", "v4", learn.TaskMulticlass, 4, 60, "multiclassova"},
+	{"forest", "v4", learn.TaskBinary, 1, 20, "binary"}, // boosting=rf: average_output
 }
 
 // TestGolden compares Predict with LightGBM's Booster.predict on the

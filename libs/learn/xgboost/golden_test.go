@@ -126,6 +126,7 @@ var goldens = []golden{
 	{"large", "3.4.1", "gbtree", "binary:logistic", learn.TaskBinary, 1, 500},
 	{"v2_binary", "2.1.4", "gbtree", "binary:logistic", learn.TaskBinary, 1, 60},
 	{"v2_multiclass", "2.1.4", "gbtree", "multi:softprob", learn.TaskMulticlass, 4, 120},
+	{"forest", "3.4.1", "gbtree", "binary:logistic", learn.TaskBinary, 1, 12}, // num_parallel_tree 4
 }
 
 // TestGolden compares Predict with XGBoost's Booster.predict on the

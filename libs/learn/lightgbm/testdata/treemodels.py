@@ -164,6 +164,9 @@ def lightgbm_models(version):
         "regression": ({"objective": "regression", "num_leaves": 15, "zero_as_missing": True}, yreg, 60),
         "poisson": ({"objective": "poisson", "num_leaves": 7}, ypois, 40),
         "large": ({"objective": "binary", "num_leaves": 7, "learning_rate": 0.05}, ybin, 500),
+        "ova": ({"objective": "multiclassova", "num_class": 4, "num_leaves": 7}, ymc, 15),
+        "forest": ({"objective": "binary", "boosting": "rf", "num_leaves": 15, "bagging_freq": 1,
+                    "bagging_fraction": 0.7, "feature_fraction": 0.8}, ybin, 20),
     }
     if version == "legacy":
         specs = {"v3_binary": specs["binary"], "v3_multiclass": specs["multiclass"]}
@@ -217,6 +220,8 @@ def run_xgboost(version, outdir):
         "dart": ({"objective": "binary:logistic", "booster": "dart", "rate_drop": 0.2,
                   "skip_drop": 0.3}, ybin, 30),
         "large": ({"objective": "binary:logistic", "max_depth": 3, "eta": 0.05}, ybin, 500),
+        "forest": ({"objective": "binary:logistic", "num_parallel_tree": 4, "subsample": 0.8,
+                    "colsample_bynode": 0.8, "eta": 1.0}, ybin, 3),
     }
     if version == "legacy":
         specs = {"v2_binary": specs["binary"], "v2_multiclass": specs["multiclass"]}
