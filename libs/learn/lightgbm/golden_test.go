@@ -158,10 +158,15 @@ func checkGolden(t *testing.T, dir string, tt golden) {
 		t.Fatalf("%d expected rows for %d inputs", len(want), len(inputs))
 	}
 	out := make([]float64, m.Outputs())
-	bad := 0
+	bad, same, worst := 0, 0, 0.0
 	for i, row := range inputs {
 		m.Predict(row, out)
 		for k := range out {
+			if out[k] == want[i][k] {
+				same++
+			} else {
+				worst = max(worst, math.Abs(out[k]-want[i][k])/math.Abs(want[i][k]))
+			}
 			if !near(out[k], want[i][k]) {
 				if bad++; bad <= 5 {
 					t.Errorf("row %d output %d: got %.17g, lightgbm %.17g", i, k, out[k], want[i][k])
@@ -172,6 +177,7 @@ func checkGolden(t *testing.T, dir string, tt golden) {
 	if bad > 0 {
 		t.Errorf("%d of %d values differ", bad, len(inputs)*m.Outputs())
 	}
+	t.Logf("%d of %d values bit-identical to %s's, the others within %.2g relative", same, len(inputs)*m.Outputs(), "lightgbm", worst)
 }
 
 // TestMissingTypes checks that the golden models exercise each missing type

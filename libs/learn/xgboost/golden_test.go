@@ -165,10 +165,15 @@ func check(t *testing.T, m *Model, tt golden, header []string, inputs, want [][]
 		t.Fatalf("%d expected rows for %d inputs", len(want), len(inputs))
 	}
 	out := make([]float64, m.Outputs())
-	bad := 0
+	bad, same, worst := 0, 0, 0.0
 	for i, row := range inputs {
 		m.Predict(row, out)
 		for k := range out {
+			if out[k] == want[i][k] {
+				same++
+			} else {
+				worst = max(worst, math.Abs(out[k]-want[i][k])/math.Abs(want[i][k]))
+			}
 			if !near(out[k], want[i][k]) {
 				if bad++; bad <= 5 {
 					t.Errorf("row %d output %d: got %.9g, xgboost %.9g", i, k, out[k], want[i][k])
@@ -179,6 +184,7 @@ func check(t *testing.T, m *Model, tt golden, header []string, inputs, want [][]
 	if bad > 0 {
 		t.Errorf("%d of %d values differ", bad, len(inputs)*m.Outputs())
 	}
+	t.Logf("%d of %d values bit-identical to %s's, the others within %.2g relative", same, len(inputs)*m.Outputs(), "xgboost", worst)
 }
 
 // TestSoftmax: for multi:softmax XGBoost's predict returns the most probable

@@ -108,8 +108,8 @@ func (m *Model) Predict(row, out []float64) {
 	out = out[:m.outputs]
 	switch m.transform {
 	case identity:
-	case logistic:
-		out[0] = float64(float32(1 / (1 + math.Exp(-out[0]))))
+	case logistic: // in float32 like XGBoost's 1.0f / (1.0f + expf(-x))
+		out[0] = float64(1 / (1 + float32(math.Exp(-out[0]))))
 	case exponential:
 		out[0] = float64(float32(math.Exp(out[0])))
 	case softmax:
