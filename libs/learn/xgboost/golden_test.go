@@ -297,6 +297,7 @@ func TestErrorsAreTyped(t *testing.T) {
 		{"not json", "binf\x00\x00", ErrFormat},
 		{"truncated", good[:len(good)/2], ErrFormat},
 		{"no learner", `{"version":[3,4,1]}`, ErrFormat},
+		{"ubjson", "{L\x00\x00\x00\x00\x00\x00\x00\x07learner{L", ErrUnsupported},
 		{"gblinear", strings.Replace(good, `"name":"gbtree"`, `"name":"gblinear"`, 1), ErrUnsupported},
 		{"ranking", strings.Replace(good, `"binary:logistic"`, `"rank:ndcg"`, 1), ErrUnsupported},
 		{"multi-target", strings.Replace(good, `"num_target":"1"`, `"num_target":"2"`, 1), ErrUnsupported},

@@ -175,15 +175,28 @@ func Parse(r io.Reader) (*Model, error) {
 
 // ParseBytes is Parse over a model held in memory.
 func ParseBytes(b []byte) (*Model, error) {
+	if isUBJSON(b) {
+		return nil, fmt.Errorf("%w: UBJSON (save the model with a .json name)", ErrUnsupported)
+	}
 	var doc jsonDoc
 	if err := json.Unmarshal(quoteNonFinite(b), &doc); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
-			return nil, fmt.Errorf("%w: not a complete JSON document (UBJSON and the legacy binary format are not read): %v", ErrFormat, err)
+			return nil, fmt.Errorf("%w: not a complete JSON document (the legacy binary format is not read): %v", ErrFormat, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	return build(&doc, catBudget+4*len(b))
+}
+
+// isUBJSON tells XGBoost's UBJSON (an object whose first key is
+// length-prefixed: {L<8 bytes>learner or {i<1 byte>learner) from JSON.
+func isUBJSON(b []byte) bool {
+	if len(b) < 2 || b[0] != '{' || !bytes.ContainsRune([]byte("iUIlL"), rune(b[1])) {
+		return false
+	}
+	head := b[:min(len(b), 24)]
+	return bytes.Contains(head, []byte("learner")) || bytes.Contains(head, []byte("version"))
 }
 
 // catBudget bounds the words of categorical bitsets beyond 4 per input byte:
