@@ -127,6 +127,7 @@ var goldens = []golden{
 	{"v2_binary", "2.1.4", "gbtree", "binary:logistic", learn.TaskBinary, 1, 60},
 	{"v2_multiclass", "2.1.4", "gbtree", "multi:softprob", learn.TaskMulticlass, 4, 120},
 	{"forest", "3.4.1", "gbtree", "binary:logistic", learn.TaskBinary, 1, 12}, // num_parallel_tree 4
+	{"v2_dart", "2.1.4", "dart", "binary:logistic", learn.TaskBinary, 1, 30},
 }
 
 // TestGolden compares Predict with XGBoost's Booster.predict on the

@@ -224,7 +224,7 @@ def run_xgboost(version, outdir):
                     "colsample_bynode": 0.8, "eta": 1.0}, ybin, 3),
     }
     if version == "legacy":
-        specs = {"v2_binary": specs["binary"], "v2_multiclass": specs["multiclass"]}
+        specs = {"v2_binary": specs["binary"], "v2_multiclass": specs["multiclass"], "v2_dart": specs["dart"]}
     boosters = {name: xgb.train({**base, **params}, dm(xtr, y), rounds)
                 for name, (params, y, rounds) in specs.items()}
     inputs = os.path.join(outdir, "inputs.csv")
