@@ -124,10 +124,14 @@ var goldens = []golden{
 	{"v3_multiclass", "v3", learn.TaskMulticlass, 4, 160, "multiclass"},
 	{"ova", "v4", learn.TaskMulticlass, 4, 60, "multiclassova"},
 	{"forest", "v4", learn.TaskBinary, 1, 20, "binary"}, // boosting=rf: average_output
+	// lightgbm 2.3.1 writes version=v3 as well.
+	{"v2_binary", "v3", learn.TaskBinary, 1, 60, "binary"},
+	{"v2_multiclass", "v3", learn.TaskMulticlass, 4, 160, "multiclass"},
 }
 
 // TestGolden compares Predict with LightGBM's Booster.predict on the
-// committed models and inputs (testdata/treemodels.py made them).
+// committed models and inputs (testdata/treemodels.py made them; v3_ and
+// v2_ are from lightgbm 3.3.5 and 2.3.1).
 func TestGolden(t *testing.T) {
 	for _, tt := range goldens {
 		t.Run(tt.name, func(t *testing.T) { checkGolden(t, "testdata", tt) })

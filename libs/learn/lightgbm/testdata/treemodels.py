@@ -13,7 +13,9 @@ usage (from a virtual environment with deploy/local/python/requirements.txt):
     python treemodels.py legacy LIGHTGBM_DIR XGBOOST_DIR
         lightgbm 3.3.5 (version=v3) and xgboost 2.1.x JSON models; run from a
         second venv (python3.11: lightgbm==3.3.5 xgboost-cpu==2.1.4
-        numpy==1.26.4 scipy==1.13.1), after `current` wrote inputs.csv
+        numpy==1.26.4 scipy==1.13.1), after `current` wrote inputs.csv;
+        from a third (python3.8: lightgbm==2.3.1 numpy==1.24.4 scipy==1.10.1
+        scikit-learn==1.3.2) with XGBOOST_DIR "-", lightgbm 2.x (version=v2)
     A directory given as "-" skips that library. The Go tests run `current`
     into a temporary directory when TRIBUTARY_PYTHON is set (make test).
 
@@ -169,7 +171,9 @@ def lightgbm_models(version):
                     "bagging_fraction": 0.7, "feature_fraction": 0.8}, ybin, 20),
     }
     if version == "legacy":
-        specs = {"v3_binary": specs["binary"], "v3_multiclass": specs["multiclass"]}
+        # The format version is the major version: v3 from 3.x, v2 from 2.x.
+        v = "v" + lgb.__version__.split(".")[0]
+        specs = {v + "_binary": specs["binary"], v + "_multiclass": specs["multiclass"]}
     return lgb, base, specs, xtr, xte
 
 
