@@ -12,7 +12,7 @@ import (
 // on any row, or fails with an error wrapping ErrFormat or ErrUnsupported;
 // it never panics. Seeds: the committed models, whole and truncated.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"binary.txt", "poisson.txt", "regression.txt", "multiclass.txt", "v3_binary.txt"} {
+	for _, name := range []string{"binary.txt", "poisson.txt", "regression.txt", "multiclass.txt", "v3_binary.txt", "v2_binary.txt"} {
 		b := readModelFile(f, name)
 		f.Add(b[:len(b)/2]) // truncated
 		// The first trees only, so that the fuzzer runs fast.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,14 +125,13 @@ var goldens = []golden{
 	{"v3_multiclass", "v3", learn.TaskMulticlass, 4, 160, "multiclass"},
 	{"ova", "v4", learn.TaskMulticlass, 4, 60, "multiclassova"},
 	{"forest", "v4", learn.TaskBinary, 1, 20, "binary"}, // boosting=rf: average_output
-	// lightgbm 2.3.1 writes version=v3 as well.
-	{"v2_binary", "v3", learn.TaskBinary, 1, 60, "binary"},
-	{"v2_multiclass", "v3", learn.TaskMulticlass, 4, 160, "multiclass"},
+	{"v2_binary", "v2", learn.TaskBinary, 1, 60, "binary"},
+	{"v2_multiclass", "v2", learn.TaskMulticlass, 4, 160, "multiclass"},
 }
 
 // TestGolden compares Predict with LightGBM's Booster.predict on the
 // committed models and inputs (testdata/treemodels.py made them; v3_ and
-// v2_ are from lightgbm 3.3.5 and 2.3.1).
+// v2_ are from lightgbm 3.3.5 and 2.1.2).
 func TestGolden(t *testing.T) {
 	for _, tt := range goldens {
 		t.Run(tt.name, func(t *testing.T) { checkGolden(t, "testdata", tt) })
@@ -258,6 +258,7 @@ func BenchmarkPredictLarge(b *testing.B) {
 
 func TestErrorsAreTyped(t *testing.T) {
 	good := string(readModelFile(t, "binary.txt"))
+	v2 := string(readModelFile(t, "v2_binary.txt"))
 	tests := []struct {
 		name  string
 		model string
@@ -278,6 +279,8 @@ func TestErrorsAreTyped(t *testing.T) {
 		{"short leaf values", strings.Replace(good, "leaf_value=", "leaf_value=1 ", 1), ErrFormat},
 		{"bad number", strings.Replace(good, "threshold=", "threshold=x", 1), ErrFormat},
 		{"tree out of order", strings.Replace(good, "Tree=1\n", "Tree=2\n", 1), ErrFormat},
+		{"v2 truncated at a tree", v2[:strings.Index(v2, "Tree=3\n")], ErrFormat},
+		{"v2 truncated at a tree, no tree_sizes", regexp.MustCompile(`(?m)^tree_sizes=.*\n`).ReplaceAllString(v2[:strings.Index(v2, "Tree=3\n")], ""), ErrFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -222,17 +222,25 @@ func (m *Model) setObjective(spec string, numClass int) error {
 	return nil
 }
 
-// trees reads the Tree=N blocks up to "end of trees".
+// trees reads the Tree=N blocks up to "end of trees" (v3, v4), or in v2,
+// which has no such line, up to the feature importances, the pandas
+// categories or the end of the file.
 func (p *parser) trees(m *Model, h map[string]string) error {
+	_, sized := h["tree_sizes"]
+	v2 := m.version == "v2"
 	for {
 		line, ok := p.next()
 		if !ok {
+			if v2 && sized {
+				return m.finish(h)
+			}
 			return p.errorf(`file ends after %d trees without "end of trees" (truncated?)`, len(m.roots))
 		}
 		switch {
 		case line == "":
 			continue
-		case line == "end of trees":
+		case line == "end of trees",
+			v2 && (line == "feature importances:" || strings.HasPrefix(line, "pandas_categorical:")):
 			return m.finish(h)
 		case strings.HasPrefix(line, "Tree="):
 			if line != "Tree="+strconv.Itoa(len(m.roots)) {
