@@ -1,6 +1,6 @@
 // Package lightgbm reads LightGBM text model files (what Booster.save_model
-// and model_to_string write: format v4 from LightGBM 4.x, v3 from 2.2 to 3.x,
-// v2 from 2.0 and 2.1) into a Model that predicts what LightGBM's own
+// and model_to_string write: format v4 from LightGBM 4.x, v3 from 3.x and
+// 2.3, v2 from 2.1) into a Model that predicts what LightGBM's own
 // Booster.predict does.
 //
 // A row holds the model's features in the order of Model.Features (the
