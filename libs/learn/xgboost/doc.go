@@ -1,6 +1,6 @@
 // Package xgboost reads XGBoost JSON models (what Booster.save_model("m.json")
 // writes; tested with files of XGBoost 2.1 and 3.4: default_left as
-// integers, or as the booleans of XGBoost 1.x before 1.6; base_score as a
+// integers, or as the booleans older writers used; base_score as a
 // number or a vector string such as "[4.6E-1]"; the bare NaN and Infinity
 // XGBoost writes) into a Model that predicts what XGBoost's own
 // Booster.predict does, with all the trees.
