@@ -166,49 +166,83 @@ func compareNumeric(ref model.Distribution, s *Sketch, cfg Config) ([]Metric, er
 	}, nil
 }
 
-// BinMidpoints returns the representative point of each bin that the
-// binned Wasserstein distance puts a bin's values at: the bin's middle,
-// where the first bin starts at lo and the last ends at hi (the smallest
-// and largest values of both samples, when they fall outside the edges).
-func BinMidpoints(edges []float64, lo, hi float64) []float64 {
+// BinExtents returns where the values of each bin can lie: bin i of
+// edges, narrowed to [lo, hi] (the smallest and largest value of the
+// sample), where the first bin reaches down to lo and the last up to hi
+// (they hold the values beyond the edges).
+func BinExtents(edges []float64, lo, hi float64) (from, to []float64) {
 	n := len(edges) - 1
-	mids := make([]float64, n)
-	for i := range mids {
-		l, h := edges[i], edges[i+1]
-		if i == 0 {
-			l = math.Min(l, lo)
+	from, to = make([]float64, n), make([]float64, n)
+	for i := range n {
+		l, h := math.Inf(-1), math.Inf(1)
+		if i > 0 {
+			l = edges[i]
 		}
-		if i == n-1 {
-			h = math.Max(h, hi)
+		if i < n-1 {
+			h = edges[i+1]
 		}
-		mids[i] = l + (h-l)/2
+		from[i], to[i] = math.Max(l, lo), math.Min(h, hi)
+		if from[i] > to[i] { // no value can be in this bin
+			from[i], to[i] = edges[i], edges[i+1]
+		}
 	}
-	return mids
+	return from, to
 }
 
-// wassersteinBinned is the Wasserstein-1 distance between the reference's
-// and the window's bin counts with every value at its bin's midpoint, and
-// the bound of its difference from the raw samples' distance: moving each
-// value to its bin's midpoint moves it by at most half the bin's width, so
-// each side's distance to its binned form is at most Σ share_i·width_i/2.
+// wassersteinBinned is the Wasserstein-1 distance between the reference and
+// the window with the values of bin i put at one point c_i, the middle of
+// the bin's extent in the reference (BinExtents with the reference's Min
+// and Max), the same point on both sides so that two equal histograms are
+// at distance 0. The window's values below the reference's Min and above
+// its Max (counted by the sketch) go to two more points, the middles of
+// [window Min, reference Min] and [reference Max, window Max], where the
+// reference has no mass.
+//
+// It returns the bound of the difference from the raw samples' distance:
+// moving a value to its point moves it by at most the distance from the
+// point to the farther end of where the value can lie, so by the triangle
+// inequality |W(raw) − W(binned)| ≤ Σ p_i·(h_i−l_i)/2 + Σ q_j·r_j, with p
+// and q the shares, [l_i, h_i] the reference's extents and r_j the largest
+// move of a window value of point j.
 func wassersteinBinned(ref model.Distribution, s *Sketch) (dist, bound float64, err error) {
+	n := len(ref.Edges) - 1
+	rf, rt := BinExtents(ref.Edges, ref.Min, ref.Max)
 	lo, hi := math.Min(ref.Min, s.min), math.Max(ref.Max, s.max)
-	mids := BinMidpoints(ref.Edges, lo, hi)
-	dist, err = WassersteinWeighted(mids, mids, int64s(ref.Counts), int64s(s.counts))
+	wf, wt := BinExtents(ref.Edges, lo, hi)
+	points := make([]float64, 0, n+2)
+	rw := make([]float64, 0, n+2)
+	ww := make([]float64, 0, n+2)
+	wc := int64s(s.counts)
+	// The values outside the reference's range are in the outer bins when
+	// the reference's range reaches into them (always for model.NewNumeric).
+	split := ref.Bin(ref.Min) == 0 && ref.Bin(ref.Max) == n-1 && (s.below > 0 || s.above > 0)
+	if split {
+		wc[0] -= float64(s.below)
+		wc[n-1] -= float64(s.above)
+		if s.below > 0 {
+			points = append(points, s.min+(ref.Min-s.min)/2)
+			rw, ww = append(rw, 0), append(ww, float64(s.below))
+			bound += float64(s.below) / float64(s.count) * (ref.Min - s.min) / 2
+		}
+		wf, wt = rf, rt
+	}
+	for i := range n {
+		c := rf[i] + (rt[i]-rf[i])/2
+		points = append(points, c)
+		rw, ww = append(rw, float64(ref.Counts[i])), append(ww, wc[i])
+		bound += float64(ref.Counts[i]) / float64(ref.Count) * (rt[i] - rf[i]) / 2
+		if wc[i] > 0 {
+			bound += wc[i] / float64(s.count) * math.Max(math.Abs(c-wf[i]), math.Abs(wt[i]-c))
+		}
+	}
+	if split && s.above > 0 {
+		points = append(points, ref.Max+(s.max-ref.Max)/2)
+		rw, ww = append(rw, 0), append(ww, float64(s.above))
+		bound += float64(s.above) / float64(s.count) * (s.max - ref.Max) / 2
+	}
+	dist, err = WassersteinWeighted(points, points, rw, ww)
 	if err != nil {
 		return 0, 0, err
-	}
-	n := len(ref.Edges) - 1
-	for i := range n {
-		l, h := ref.Edges[i], ref.Edges[i+1]
-		if i == 0 {
-			l = math.Min(l, lo)
-		}
-		if i == n-1 {
-			h = math.Max(h, hi)
-		}
-		share := float64(ref.Counts[i])/float64(ref.Count) + float64(s.counts[i])/float64(s.count)
-		bound += share * (h - l) / 2
 	}
 	return dist, bound, nil
 }

@@ -162,3 +162,16 @@ func (w *Window) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
+
+// DecodeWindow decodes a window snapshot made by MarshalJSON (or
+// json.Marshal); every failure, malformed JSON included, wraps ErrCorrupt.
+func DecodeWindow(b []byte) (*Window, error) {
+	var w Window
+	if err := json.Unmarshal(b, &w); err != nil {
+		if !errors.Is(err, ErrCorrupt) {
+			err = fmt.Errorf("decode window: %w: %w", ErrCorrupt, err)
+		}
+		return nil, err
+	}
+	return &w, nil
+}
