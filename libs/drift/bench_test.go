@@ -118,5 +118,5 @@ func BenchmarkDrift1Mx50(b *testing.B) {
 			b.Fatalf("hour counted %d values, want %d", rep.Features[0].Count, perWindow*windows)
 		}
 	}
-	b.ReportMetric((cpuTime(b) - start).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime(b)-start).Seconds()/float64(b.N), "cpu-s/op")
 }
