@@ -4,7 +4,7 @@ go 1.26.0
 
 require github.com/tributary-ml/tributary/schemas v0.0.0
 
-require gonum.org/v1/gonum v0.17.0 // indirect
+require gonum.org/v1/gonum v0.17.0
 
 require (
 	github.com/ClickHouse/ch-go v0.75.0 // indirect

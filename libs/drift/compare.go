@@ -112,6 +112,9 @@ func CompareWindow(ref model.Reference, w *Window, cfg Config) (Report, error) {
 // categorical ones chi-squared and Jensen–Shannon on ref's categories plus
 // one column for the rest (ref.Other against the window's unseen values).
 func Compare(name string, ref model.Distribution, s *Sketch, cfg Config) (FeatureReport, error) {
+	if err := ref.Validate(); err != nil {
+		return FeatureReport{}, fmt.Errorf("compare %q: reference: %w", name, err)
+	}
 	if err := s.fits(ref); err != nil {
 		return FeatureReport{}, fmt.Errorf("compare %q: %w", name, err)
 	}

@@ -126,6 +126,9 @@ func TestWindowHourIsMergeOfFiveMinutes(t *testing.T) {
 			}
 		}
 	}
+	if _, err := json.Marshal(want); err != nil {
+		t.Errorf("encode the report: %v", err)
+	}
 	roundMetrics(&want)
 	roundMetrics(&got)
 	if !reflect.DeepEqual(got, want) {
