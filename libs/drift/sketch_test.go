@@ -3,6 +3,7 @@ package drift
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -399,6 +400,18 @@ func TestCompare(t *testing.T) {
 func TestConfig(t *testing.T) {
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("default config: %v", err)
+	}
+	var c Config
+	fs := flag.NewFlagSet("monitor", flag.ContinueOnError)
+	c.RegisterFlags(fs, "drift.")
+	if c != DefaultConfig() {
+		t.Errorf("flag defaults %+v, want %+v", c, DefaultConfig())
+	}
+	if err := fs.Parse([]string{"-drift.psi-threshold=0.25", "-drift.min-count=500", "-drift.ks-p-value=0.01"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.PSI != 0.25 || c.MinCount != 500 || c.KSPValue != 0.01 || c.JensenShannon != 0.1 {
+		t.Errorf("parsed %+v", c)
 	}
 	bad := DefaultConfig()
 	bad.KSPValue, bad.PSI, bad.MinCount = 1, 0, 0
