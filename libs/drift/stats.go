@@ -173,7 +173,8 @@ func logNFactorialDivNPowN(n float64) float64 {
 }
 
 // pelzGoodSF is the Pelz–Good (1976) approximation of P(D_n > x), a port of
-// scipy.stats._ksstats._kolmogn_PelzGood(n, x, cdf=False).
+// scipy.stats._ksstats._kolmogn_PelzGood(n, x, cdf=False) (scipy is
+// BSD-3-Clause licensed; the series is Pelz and Good, 1976).
 func pelzGoodSF(n, x float64) float64 {
 	z := math.Sqrt(n) * x
 	z2, z3, z4, z6 := z*z, z*z*z, z*z*z*z, math.Pow(z, 6)
