@@ -33,9 +33,10 @@ type Config struct {
 
 // DefaultConfig returns the thresholds of common practice:
 //
-//   - PSI 0.2: the credit-scoring rule of thumb (below 0.1 stable, 0.1–0.2
-//     a moderate shift, above 0.2 a significant one), used by Evidently
-//     and NannyML as the default too.
+//   - PSI 0.2: the credit-scoring rule of thumb (below 0.1 no significant
+//     change, 0.1–0.2 a moderate shift, above 0.2 a significant one; some
+//     texts use 0.25). Evidently's default is 0.1, which alerts on
+//     moderate shifts too.
 //   - KS and chi-squared p-value 0.05: the conventional significance level,
 //     Evidently's default for both tests.
 //   - Jensen–Shannon distance 0.1: Evidently's default (its jensenshannon
