@@ -28,16 +28,16 @@ func TestCopiesCountOnce(t *testing.T) {
 	evs := []tiles.Event{
 		idEvent(0, T0, "a", 1),
 		idEvent(1, T0+1000, "b", 2),
-		idEvent(2, T0, "a", 1),          // copy of a: duplicate
-		idEvent(3, T0+hour, "c", 3),     //
-		idEvent(4, T0, "a", 1),          // copy of a, still within the lateness of c
-		idEvent(5, T0+3*hour, "d", 4),   // a is now older than the lateness
-		idEvent(6, T0, "a", 1),          // copy of a: late (its entry is void)
-		idEvent(7, T0+3*hour, "e", 5),   //
-		idEvent(8, T0+1000, "b", 2),     // copy of b: late
-		idEvent(9, T0+3*hour, "d", 4),   // copy of d: duplicate
-		idEvent(9, T0+3*hour, "zz", 9),  // a replay of offset 9: duplicate
-		idEvent(10, T0+3*hour, "", 6),   // an event without an id is not checked: ID of "" is still an ID
+		idEvent(2, T0, "a", 1),         // copy of a: duplicate
+		idEvent(3, T0+hour, "c", 3),    //
+		idEvent(4, T0, "a", 1),         // copy of a, still within the lateness of c
+		idEvent(5, T0+3*hour, "d", 4),  // a is now older than the lateness
+		idEvent(6, T0, "a", 1),         // copy of a: late (its entry is void)
+		idEvent(7, T0+3*hour, "e", 5),  //
+		idEvent(8, T0+1000, "b", 2),    // copy of b: late
+		idEvent(9, T0+3*hour, "d", 4),  // copy of d: duplicate
+		idEvent(9, T0+3*hour, "zz", 9), // a replay of offset 9: duplicate
+		idEvent(10, T0+3*hour, "", 6),  // an event without an id is not checked: ID of "" is still an ID
 		{Time: T0 + 3*hour, Seq: tiles.Seq{Partition: 2, Offset: 11}, Fields: map[string]any{"x": 7.0}},
 		{Time: T0 + 3*hour, Seq: tiles.Seq{Partition: 2, Offset: 12}, Fields: map[string]any{"x": 7.0}}, // no ID: counts again
 	}
