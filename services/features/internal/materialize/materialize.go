@@ -69,7 +69,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("materializer.retry-backoff: %v is not positive", c.Backoff)
 	case c.ReadyMaxLag <= 0:
 		return fmt.Errorf("materializer.ready-max-lag: %v is not positive", c.ReadyMaxLag)
-	case c.InstanceID != "-" && strings.ContainsFunc(c.InstanceID, func(r rune) bool { return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') }):
+	case c.InstanceID != "-" && strings.ContainsFunc(c.InstanceID, func(r rune) bool {
+		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}):
 		return fmt.Errorf("materializer.instance-id: %q: only letters, digits, '.', '_' and '-'", c.InstanceID)
 	}
 	return nil
