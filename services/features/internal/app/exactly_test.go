@@ -60,7 +60,7 @@ func TestOnlineEqualsOfflineHardInputs(t *testing.T) {
 		if i%3 == 0 {
 			u = "user-future"
 		}
-		c := click{User: u, At: now.Add(time.Duration(1+r.Int64N(int64(4*time.Minute)))).Truncate(time.Millisecond), Price: float64(r.IntN(20000)) / 100, Item: fmt.Sprintf("item-%d", r.IntN(30)), Page: "future"}
+		c := click{User: u, At: now.Add(time.Duration(1 + r.Int64N(int64(4*time.Minute)))).Truncate(time.Millisecond), Price: float64(r.IntN(20000)) / 100, Item: fmt.Sprintf("item-%d", r.IntN(30)), Page: "future"}
 		recs = append(recs, h.clickRecord(fmt.Sprintf("f-%d", i), c))
 	}
 	// user-copy: 10 events, each re-sent once later under the same id.
