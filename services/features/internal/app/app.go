@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	off := offline.NewStore(clients.ClickHouse, cfg.ClickHouse.Database)
 	filler := materialize.NewBackfiller(clients.Redis, cfg.Prefix, store, off)
 	mat := materialize.New(mcfg, rt.Logger, rt.Registerer, consumer, owned, filler, views, store, off)
-	rt.AddCheck("materializer", func(context.Context) error { return mat.Ready() })
+	rt.AddCheck("materializer", mat.Ready)
 	api.New(views, store, rt.Logger).Register(rt.Handle)
 
 	kv := func(ctx context.Context) (jetstream.KeyValue, error) {

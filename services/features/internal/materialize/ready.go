@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -116,29 +117,87 @@ var ErrNotReady = errors.New("materializer not ready")
 // its consumer group (with or without partitions: more replicas than
 // partitions leave some idle) and, on every partition it owns that has
 // records left to read, its newest applied record is at most
-// Config.ReadyMaxLag old.
-func (m *Materializer) Ready() error {
+// Config.ReadyMaxLag old. A partition it has fetched nothing from since it
+// started is asked of Kafka: behind when its end offset is past the
+// group's committed offset.
+func (m *Materializer) Ready(ctx context.Context) error {
 	if !m.owned.Joined() {
 		return fmt.Errorf("%w: not a member of consumer group %s yet (joining; a replica that just died may hold the partitions until its session times out)", ErrNotReady, m.cfg.Group)
 	}
 	now := m.now()
 	var behind []string
+	unknown := map[string][]int32{}
+	owned := m.owned.All()
 	m.progress.mu.Lock()
-	for topic, parts := range m.owned.All() {
+	for topic, parts := range owned {
 		for _, part := range parts {
 			pp := m.progress.parts[topic][part]
-			if pp == nil || !pp.known || pp.next >= pp.hw {
-				continue
-			}
-			if age := now.Sub(pp.newest); age > m.cfg.ReadyMaxLag {
-				behind = append(behind, fmt.Sprintf("%s/%d (%d records behind, newest applied %s old)", topic, part, pp.hw-pp.next, age.Round(time.Millisecond)))
+			switch {
+			case pp == nil || !pp.known:
+				unknown[topic] = append(unknown[topic], part)
+			case pp.next >= pp.hw:
+			default:
+				if pp.newest.IsZero() {
+					behind = append(behind, fmt.Sprintf("%s/%d (%d records behind, none applied since the start)", topic, part, pp.hw-pp.next))
+				} else if age := now.Sub(pp.newest); age > m.cfg.ReadyMaxLag {
+					behind = append(behind, fmt.Sprintf("%s/%d (%d records behind, newest applied %s old)", topic, part, pp.hw-pp.next, age.Round(time.Millisecond)))
+				}
 			}
 		}
 	}
 	m.progress.mu.Unlock()
+	if len(unknown) > 0 {
+		more, err := m.backlog(ctx, unknown)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNotReady, err)
+		}
+		behind = append(behind, more...)
+	}
 	if len(behind) > 0 {
 		sort.Strings(behind)
 		return fmt.Errorf("%w: lagging on %s", ErrNotReady, strings.Join(behind, ", "))
 	}
 	return nil
+}
+
+// backlog lists the partitions among parts whose end offset is past the
+// group's committed offset (or, without one, past their start).
+func (m *Materializer) backlog(ctx context.Context, parts map[string][]int32) ([]string, error) {
+	adm := kadm.NewClient(m.client)
+	topics := make([]string, 0, len(parts))
+	for t := range parts {
+		topics = append(topics, t)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets: %w", err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	committed, err := adm.FetchOffsets(ctx, m.cfg.Group)
+	if err != nil {
+		return nil, fmt.Errorf("fetch committed offsets of group %s: %w", m.cfg.Group, err)
+	}
+	var out []string
+	for t, ps := range parts {
+		for _, p := range ps {
+			end, ok := ends.Lookup(t, p)
+			if !ok || end.Err != nil {
+				continue
+			}
+			at := int64(0)
+			if s, ok := starts.Lookup(t, p); ok && s.Err == nil {
+				at = s.Offset
+			}
+			if c, ok := committed.Lookup(t, p); ok && c.Err == nil && c.At >= 0 {
+				at = c.At
+			}
+			if end.Offset > at {
+				out = append(out, fmt.Sprintf("%s/%d (%d records behind, none applied since the start)", t, p, end.Offset-at))
+			}
+		}
+	}
+	return out, nil
 }
