@@ -141,7 +141,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo
 		wait: waitUntil, progress: newProgress(),
 		records: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_features_materialized_records_total",
-			Help: "Records consumed by the materializer by outcome: applied (to a view), stored (no view reads it), duplicate (already applied: a replay), late and the dead-letter reasons.",
+			Help: "Records consumed by the materializer by outcome: applied (to a view), stored (no view reads it), duplicate (already applied: a replay, or a copy with the same source and id), late and the dead-letter reasons.",
 		}, []string{"outcome"}),
 		batchDur: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tributary_features_materialize_batch_duration_seconds",
