@@ -24,6 +24,7 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/event"
@@ -209,14 +210,17 @@ func (m *Materializer) Run(ctx context.Context) error {
 					m.client.AllowRebalance()
 					return nil
 				}
-				if errors.Is(err, tiles.ErrFenced) {
+				if errors.Is(err, tiles.ErrFenced) || lostMembership(err) {
 					// Another consumer applied events of these entities
-					// since this one read them: it owns the partitions
-					// now (this one's session timed out, or it paused).
-					// Drop the batch, uncommitted, and read it again from
-					// its start: if the partitions are still this
-					// consumer's, the records apply as duplicates of what
-					// the other one wrote; if not, the group revokes them.
+					// since this one read them, or the group no longer
+					// counts this one as a member: the partitions are (or
+					// are about to be) another's (this one's session timed
+					// out, or it paused). Retrying would block the
+					// rebalance for good. Drop the batch, uncommitted, and
+					// read it again from its start: if the partitions are
+					// still this consumer's, the records apply as
+					// duplicates of what was written; if not, the group
+					// revokes them.
 					m.logger.Warn("batch fenced off by another consumer of its partitions, dropped", "records", len(recs), "error", err)
 					m.client.SetOffsets(rewind(recs))
 					break
@@ -328,18 +332,18 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 		})
 		evRecs = append(evRecs, r)
 	}
+	batch, err := m.store.Prepare(ctx, order, m.now().UnixMilli())
+	if err != nil {
+		return err
+	}
 	// An event counts from min(event time, arrival); the arrival is the
-	// record timestamp, from ingest's clock. Apply nothing before this
+	// record timestamp, from ingest's clock. Write nothing before this
 	// clock reaches it, so that no read at this clock's now sees an event
 	// that counts from later.
 	if newest > 0 {
 		if err := m.wait(ctx, time.UnixMilli(newest)); err != nil {
 			return err
 		}
-	}
-	batch, err := m.store.Prepare(ctx, order, m.now().UnixMilli())
-	if err != nil {
-		return err
 	}
 	// ClickHouse gets the events that count (applied by a view), and
 	// those of streams no view reads: never a replay (already stored when
@@ -407,6 +411,13 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 	}
 	m.logger.Debug("batch applied", "records", len(recs), "keys", len(order), "dead_lettered", len(dlq))
 	return nil
+}
+
+// lostMembership reports a commit refused because this consumer is no
+// longer a member of its group's current generation.
+func lostMembership(err error) bool {
+	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 // waitUntil sleeps until the wall clock reaches t, or ctx ends.
