@@ -23,6 +23,8 @@ func TestActionHelp(t *testing.T) {
 		{[]string{"streams", "apply", "-h"}, 0, "Usage: tributary streams apply FILE"},
 		{[]string{"streams", "delete", "-h"}, 0, "Usage: tributary streams apply FILE"},
 		{[]string{"streams", "apply", "--help"}, 0, "Usage: tributary streams apply FILE"},
+		{[]string{"datasets", "-h"}, 0, "tributary datasets build"},
+		{[]string{"datasets", "build", "-h"}, 0, "tributary datasets build"},
 		// A flag after the action is parsed (and checked) as a flag.
 		{[]string{"features", "apply", "-timeout", "0s", "x.yaml"}, 1, "-timeout: must be positive"},
 		{[]string{"streams", "list", "-timeout", "0s"}, 1, "-timeout: must be positive"},
