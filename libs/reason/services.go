@@ -140,7 +140,7 @@ func Registry() Catalog {
 		{FeaturesNotApplied, conflict, false, "the version's feature definitions are not the applied ones; the message names each view, the applied definition and the one the version needs"},
 		{NoRollbackTarget, conflict, false, "no production alias, or no earlier version to go back to"},
 		{ArtifactCorrupt, http.StatusUnprocessableEntity, false, "the stored artifact does not match its sha256 (or the object store's own digest)"},
-		{Unavailable, http.StatusServiceUnavailable, false, "the service is not connected to NATS: not yet, or no longer (answered at once while the connection is down; a NATS call that timed out or lost its connection midway also ends as `unavailable`); retry after `Retry-After`"},
+		{Unavailable, http.StatusServiceUnavailable, false, "the service is not connected to NATS: not yet, or no longer (answered at once while the connection is down; a NATS call that timed out or lost its connection midway also ends as `unavailable`); retry later (over HTTP after `Retry-After`)"},
 		{Internal, http.StatusInternalServerError, false, "anything else (logged)"},
 	}
 }

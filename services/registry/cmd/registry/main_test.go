@@ -27,6 +27,39 @@ func TestHelp(t *testing.T) {
 	servicetest.CheckHelp(t, program(), "testdata/help.txt", "../../README.md")
 }
 
+// Markers around the generated table of reasons in the README.
+const (
+	reasonsBegin = "<!-- reasons:begin (generated from reason.Registry() by TestReasonsDoc; UPDATE_GOLDEN=1 go test ./cmd/... rewrites it) -->"
+	reasonsEnd   = "<!-- reasons:end -->"
+)
+
+// TestReasonsDoc keeps the README's table of reasons the Markdown of
+// reason.Registry(); UPDATE_GOLDEN=1 rewrites it.
+func TestReasonsDoc(t *testing.T) {
+	const path = "../../README.md"
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	begin, end := bytes.Index(readme, []byte(reasonsBegin)), bytes.Index(readme, []byte(reasonsEnd))
+	if begin < 0 || end < begin {
+		t.Fatalf("%s has no table of reasons between %q and %q", path, reasonsBegin, reasonsEnd)
+	}
+	var want bytes.Buffer
+	want.Write(readme[:begin+len(reasonsBegin)])
+	want.WriteString("\n" + reason.Registry().Markdown())
+	want.Write(readme[end:])
+	if os.Getenv(servicetest.UpdateEnv) != "" {
+		if err := os.WriteFile(path, want.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(readme, want.Bytes()) {
+		t.Errorf("%s: the table of reasons is not reason.Registry().Markdown() (run with %s=1 to rewrite it)", path, servicetest.UpdateEnv)
+	}
+}
+
 func TestDockerfile(t *testing.T) {
 	if got := program().HTTPAddr; got != ":8084" {
 		t.Errorf("default HTTP address %q, want :8084", got)
