@@ -3,7 +3,6 @@ package gbdt
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 
 	"github.com/tributary-ml/tributary/libs/learn"
@@ -67,13 +66,13 @@ func (m *Model) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON decodes and checks a model; a model that would not predict
 // safely (a wrong version, a tree that loops or indexes out of range, a
-// non-finite value) is rejected with an *Error of reason invalid_model.
+// non-finite value) is rejected with an error wrapping ErrInvalidModel.
 func (m *Model) UnmarshalJSON(data []byte) error {
 	var in modelJSON
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return errorf(ReasonInvalidModel, "decode model: %v", err)
+		return invalidModel("decode: %v", err)
 	}
 	got, err := fromJSON(&in)
 	if err != nil {
@@ -93,9 +92,7 @@ func Load(data []byte) (*Model, error) {
 }
 
 func fromJSON(in *modelJSON) (*Model, error) {
-	bad := func(format string, args ...any) error {
-		return errorf(ReasonInvalidModel, "model: %s", fmt.Sprintf(format, args...))
-	}
+	bad := invalidModel
 	if in.FormatVersion != FormatVersion {
 		return nil, bad("format_version %d, this build reads %d", in.FormatVersion, FormatVersion)
 	}

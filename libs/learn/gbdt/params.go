@@ -114,12 +114,13 @@ func (p Params) withDefaults() Params {
 	return p
 }
 
-// Validate checks the parameters (after defaults are applied).
+// Validate checks the parameters (after defaults are applied); an error is
+// a *learn.DataError of reason bad_param (unknown_task for the task).
 func (p Params) Validate() error {
-	bad := func(format string, args ...any) error { return errorf(ReasonInvalidParams, format, args...) }
+	bad := badParam
 	switch {
 	case p.Task != learn.TaskBinary && p.Task != learn.TaskMulticlass && p.Task != learn.TaskRegression:
-		return bad("unknown task %q (want binary, multiclass or regression)", p.Task)
+		return learn.NewDataError(learn.ReasonBadTask, "gbdt task %q, want binary, multiclass or regression", p.Task)
 	case p.MaxIter < 1:
 		return bad("max_iter %d, want at least 1", p.MaxIter)
 	case !(p.LearningRate > 0) || math.IsInf(p.LearningRate, 0):

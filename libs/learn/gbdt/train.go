@@ -11,10 +11,10 @@ import (
 )
 
 // Train fits a gradient-boosted tree ensemble to ds for p.Task. NaN
-// features are missing values; an empty set, a single-class label set, a
-// NaN or infinite label (or one that is not a class id) and an infinite
-// feature are rejected with an *Error. Train returns ctx's error when ctx
-// ends between two iterations.
+// features are missing values. A set learn.CheckTraining refuses (empty,
+// single class, NaN/Inf or out-of-range labels, infinite features) and bad
+// parameters are rejected with a *learn.DataError. Train returns ctx's
+// error when ctx ends between two iterations.
 func Train(ctx context.Context, ds *learn.Dataset, p Params) (*Model, error) {
 	p = p.withDefaults()
 	if err := p.Validate(); err != nil {
@@ -32,58 +32,16 @@ func Train(ctx context.Context, ds *learn.Dataset, p Params) (*Model, error) {
 	return t.run(ctx)
 }
 
-// checkDataset validates ds for task and returns the number of raw scores
-// per row (the number of classes for multiclass, else 1).
+// checkDataset validates ds for task (learn.CheckTraining) and returns the
+// number of raw scores per row: the number of classes for multiclass, else 1.
 func checkDataset(ds *learn.Dataset, task learn.Task) (int, error) {
-	if ds == nil {
-		return 0, errorf(ReasonEmptyDataset, "no dataset")
+	if err := learn.CheckTraining(ds, task); err != nil {
+		return 0, fmt.Errorf("check gbdt training set: %w", err)
 	}
-	if err := ds.Validate(); err != nil {
-		return 0, errorf(ReasonEmptyDataset, "%v", err)
+	if task == learn.TaskMulticlass {
+		return ds.Classes, nil
 	}
-	k := 1
-	switch task {
-	case learn.TaskMulticlass:
-		k = ds.Classes
-		if k == 0 { // count them
-			for _, y := range ds.Y {
-				if y >= 0 && y < 1<<20 && y == math.Trunc(y) {
-					k = max(k, int(y)+1)
-				}
-			}
-		}
-		if k < 2 {
-			k = 2
-		}
-	}
-	seen := map[float64]bool{}
-	for i, y := range ds.Y {
-		if math.IsNaN(y) || math.IsInf(y, 0) {
-			return 0, errorf(ReasonInvalidLabel, "label of row %d is %v", i, y)
-		}
-		switch task {
-		case learn.TaskBinary:
-			if y != 0 && y != 1 {
-				return 0, errorf(ReasonInvalidLabel, "label of row %d is %v, want 0 or 1", i, y)
-			}
-		case learn.TaskMulticlass:
-			if y < 0 || y >= float64(k) || y != math.Trunc(y) {
-				return 0, errorf(ReasonInvalidLabel, "label of row %d is %v, want a class 0..%d", i, y, k-1)
-			}
-		}
-		if task != learn.TaskRegression && len(seen) < 2 {
-			seen[y] = true
-		}
-	}
-	if task != learn.TaskRegression && len(seen) < 2 {
-		return 0, errorf(ReasonSingleClass, "all %d labels are class %v", ds.Rows, ds.Y[0])
-	}
-	for i, v := range ds.X {
-		if math.IsInf(v, 0) {
-			return 0, errorf(ReasonInfiniteFeature, "feature %d of row %d is %v", i%ds.Cols, i/ds.Cols, v)
-		}
-	}
-	return k, nil
+	return 1, nil
 }
 
 // trainer holds the state of one Train call.
@@ -115,7 +73,7 @@ func (t *trainer) run(ctx context.Context) (*Model, error) {
 	ds, p, k := t.ds, &t.p, t.k
 	t.split()
 	if len(t.train) == 0 {
-		return nil, errorf(ReasonEmptyDataset, "no training rows left after holding out the validation split")
+		return nil, learn.NewDataError(learn.ReasonEmpty, "no training rows left after holding out the validation split")
 	}
 	bn := fitBinner(ds.X, ds.Cols, t.train, p.MaxBins, p.Seed, t.workers)
 	codes := bn.transform(ds.X, ds.Cols, t.train, t.workers)
