@@ -85,7 +85,7 @@ func (m *Model) UnmarshalJSON(data []byte) error {
 // Load decodes a model from its JSON encoding.
 func Load(data []byte) (*Model, error) {
 	var m Model
-	if err := json.Unmarshal(data, &m); err != nil {
+	if err := m.UnmarshalJSON(data); err != nil {
 		return nil, err
 	}
 	return &m, nil
