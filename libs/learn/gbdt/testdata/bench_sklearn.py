@@ -1,12 +1,13 @@
 """The scikit-learn side of the GBDT training benchmark (bench_test.go).
 
   bench_sklearn.py gen DIR ROWS COLS SEED
-      make_classification(ROWS, COLS, random_state=SEED) written to DIR/x.f64
-      (row-major float64, little-endian) and DIR/y.f64; the first 80% of the
-      rows are the training split, the rest the holdout.
-  bench_sklearn.py fit DIR ROWS COLS
+      make_classification(ROWS, COLS, n_informative=10, n_redundant=5,
+      random_state=SEED) written to DIR/x.f64 (row-major float64,
+      little-endian) and DIR/y.f64.
+  bench_sklearn.py fit DIR ROWS COLS TRAIN
       fits HistGradientBoostingClassifier (defaults: max_iter 100, 31 leaves,
-      early stopping auto) on the training split and prints one JSON line:
+      early stopping auto, all cores) on the first TRAIN rows, scores the
+      others, and prints one JSON line:
       {"seconds": fit time, "auc": holdout AUC, "n_iter": iterations}.
 """
 
@@ -33,7 +34,7 @@ def main():
         return
     x = np.fromfile(f"{d}/x.f64", dtype="<f8").reshape(rows, cols)
     y = np.fromfile(f"{d}/y.f64", dtype="<f8")
-    cut = rows * 8 // 10
+    cut = int(sys.argv[5])
     clf = HistGradientBoostingClassifier(random_state=0)
     start = time.perf_counter()
     clf.fit(x[:cut], y[:cut])
