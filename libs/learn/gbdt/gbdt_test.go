@@ -186,11 +186,13 @@ func encode(t *testing.T, m *Model) []byte {
 // TestDeterministic: the same data, parameters and seed give a
 // byte-identical model, whatever the number of workers.
 func TestDeterministic(t *testing.T) {
-	ds := synth(learn.TaskBinary, 20000, 10, 9, 0.1) // > 10k rows: early stopping, seeded split
+	// > 10k rows: early stopping, seeded split; > 65536 training rows:
+	// partitions split across workers
+	ds := synth(learn.TaskBinary, 80000, 10, 9, 0.1)
 	var first []byte
 	for _, workers := range []int{2, 2, 1, 3} {
 		p := DefaultParams(learn.TaskBinary)
-		p.Seed, p.Workers, p.MaxIter = 42, workers, 30
+		p.Seed, p.Workers, p.MaxIter = 42, workers, 15
 		b := encode(t, mustTrain(t, ds, p))
 		if first == nil {
 			first = b
@@ -201,7 +203,7 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 	p := DefaultParams(learn.TaskBinary)
-	p.Seed, p.MaxIter = 43, 30
+	p.Seed, p.MaxIter = 43, 15
 	if bytes.Equal(encode(t, mustTrain(t, ds, p)), first) {
 		t.Error("another seed (another validation split) gave the same model")
 	}

@@ -55,7 +55,8 @@ type grower struct {
 	constHess bool // the hessian is 1 for every row (squared error)
 
 	order  []int32   // row ids, grouped by leaf
-	buf    []int32   // partition scratch
+	buf    []int32   // partition scratch (left rows)
+	buf2   []int32   // partition scratch (right rows)
 	og, oh []float32 // gradients of a node's rows, in order
 	free   [][]featHist
 	best   []split // per feature, scratch of the split search (two children)
@@ -73,6 +74,7 @@ func newGrower(codes [][]uint8, bn *binner, p *Params, workers int, constHess bo
 		codes: codes, bn: bn, p: p, workers: workers, constHess: constHess,
 		order: make([]int32, n),
 		buf:   make([]int32, n),
+		buf2:  make([]int32, n),
 		og:    make([]float32, n),
 		oh:    make([]float32, n),
 		best:  make([]split, 2*len(codes)),
@@ -201,24 +203,60 @@ func (gr *grower) threshold(f int, b uint8) float64 {
 }
 
 // partition reorders order[start:end] so the rows going left come first,
-// each side keeping its order.
+// each side keeping its order. Large ranges are split into one chunk per
+// worker: each chunk splits its rows into buf (left) and buf2 (right),
+// then the pieces are copied back in chunk order.
 func (gr *grower) partition(start, end int, s *split) {
-	col := gr.codes[s.feature]
 	ord := gr.order[start:end]
-	buf := gr.buf[:0]
-	w := 0
-	bin, ml := s.bin, s.missingLeft
+	n := len(ord)
+	workers := min(gr.workers, maxWorkersPartition)
+	if n < 1<<16 {
+		workers = 1
+	}
+	var lefts [maxWorkersPartition]int
+	bound := func(c int) int { return c * n / workers }
+	left, right := gr.buf[start:end], gr.buf2[start:end]
+	col := gr.codes[s.feature]
+	forEach(workers, workers, func(c int) {
+		lo, hi := bound(c), bound(c+1)
+		lefts[c] = partitionChunk(ord[lo:hi], left[lo:hi], right[lo:hi], col, s.bin, s.missingLeft)
+	})
+	// copy back: all left pieces, then all right pieces
+	nL := 0
+	for c := range workers {
+		nL += lefts[c]
+	}
+	l, r := 0, nL
+	for c := range workers {
+		lo, hi := bound(c), bound(c+1)
+		nl, nr := lefts[c], hi-lo-lefts[c]
+		copy(ord[l:l+nl], left[lo:lo+nl])
+		copy(ord[r:r+nr], right[lo:lo+nr])
+		l, r = l+nl, r+nr
+	}
+}
+
+// partitionChunk writes the rows of ord going left to left, the others to
+// right, in order, and returns the number going left.
+func partitionChunk(ord, left, right []int32, col []uint8, bin uint8, missingLeft bool) int {
+	nl, nr := 0, 0
+	right = right[:len(ord)]
+	left = left[:len(ord)]
 	for _, i := range ord {
 		c := col[i]
-		if c <= bin || (c == missingBin && ml) {
-			ord[w] = i
-			w++
+		if c <= bin || (c == missingBin && missingLeft) {
+			left[nl] = i
+			nl++
 		} else {
-			buf = append(buf, i)
+			right[nr] = i
+			nr++
 		}
 	}
-	copy(ord[w:], buf)
+	return nl
 }
+
+// maxWorkersPartition bounds the chunks of a parallel partition.
+const maxWorkersPartition = 64
 
 // buildRoot builds the histograms of all rows.
 func (gr *grower) buildRoot(hist []featHist) {

@@ -114,13 +114,7 @@ func (t *trainer) run(ctx context.Context) (*Model, error) {
 			nodes := gr.grow(t.g[c], t.h[c])
 			tr := tree{nodes: append([]node(nil), nodes...)}
 			m.trees = append(m.trees, tr)
-			raw := t.raw[c]
-			for _, l := range gr.leaves {
-				v := nodes[l.node].value
-				for _, i := range gr.order[l.start:l.end] {
-					raw[i] += v
-				}
-			}
+			t.addLeaves(c, gr, nodes)
 			if len(t.valid) > 0 {
 				t.addValid(c, &tr)
 			}
@@ -287,6 +281,24 @@ func (t *trainer) gradients() {
 			}
 		})
 	}
+}
+
+// addLeaves adds the leaf values of the tree just grown to the raw scores
+// of output c of the training rows, by the rows each leaf holds.
+func (t *trainer) addLeaves(c int, gr *grower, nodes []node) {
+	raw := t.raw[c]
+	forRange(t.workers, len(gr.order), func(lo, hi int) {
+		for _, l := range gr.leaves {
+			a, b := max(l.start, lo), min(l.end, hi)
+			if a >= b {
+				continue
+			}
+			v := nodes[l.node].value
+			for _, i := range gr.order[a:b] {
+				raw[i] += v
+			}
+		}
+	})
 }
 
 // addValid adds tree tr's output to the validation rows' raw scores of
