@@ -27,6 +27,7 @@ const (
 	BreastCancer   = "breast_cancer"  // scikit-learn's breast-cancer data, 569 x 30, binary
 	Classification = "classification" // make_classification, 100k x 20, binary
 	Regression     = "regression"     // make_regression plus a non-linear part, 100k x 20
+	Multiclass     = "multiclass"     // make_classification, 5000 x 10, 4 classes
 )
 
 // Header is a fixture's JSON header (<name>.json).

@@ -23,6 +23,7 @@ func TestFixturesDecode(t *testing.T) {
 		{BreastCancer, learn.TaskBinary, 569, 30},
 		{Classification, learn.TaskBinary, 100_000, 20},
 		{Regression, learn.TaskRegression, 100_000, 20},
+		{Multiclass, learn.TaskMulticlass, 5000, 10},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -38,6 +39,18 @@ func TestFixturesDecode(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc.task == learn.TaskMulticlass && (f.Train.Classes != 4 || f.Holdout.Classes != 4) {
+				t.Fatalf("multiclass fixture has %d classes", f.Train.Classes)
+			}
+			if tc.task != learn.TaskRegression {
+				ref := refs.Datasets[tc.name][LogisticRegression]
+				mean, std := colStats(f.Train)
+				for j := range mean {
+					if !close(mean[j], ref.TrainMean[j]) || !close(std[j], ref.TrainStd[j]) {
+						t.Fatalf("column %d: mean %v std %v, scikit-learn saw %v %v", j, mean[j], std[j], ref.TrainMean[j], ref.TrainStd[j])
+					}
+				}
+			}
 			if tc.task == learn.TaskBinary {
 				pos := 0
 				for _, y := range f.Train.Y {
@@ -48,13 +61,6 @@ func TestFixturesDecode(t *testing.T) {
 				}
 				if pos == 0 || pos == f.Train.Rows {
 					t.Fatalf("train labels are one class")
-				}
-				ref := refs.Datasets[tc.name][LogisticRegression]
-				mean, std := colStats(f.Train)
-				for j := range mean {
-					if !close(mean[j], ref.TrainMean[j]) || !close(std[j], ref.TrainStd[j]) {
-						t.Fatalf("column %d: mean %v std %v, scikit-learn saw %v %v", j, mean[j], std[j], ref.TrainMean[j], ref.TrainStd[j])
-					}
 				}
 			}
 			if tc.task == learn.TaskRegression {

@@ -39,7 +39,8 @@ type Reference struct {
 	// on standardized inputs.
 	TrainMean        []float64 `json:"train_mean"`
 	TrainStd         []float64 `json:"train_std"`
-	CoefStandardized []float64 `json:"coef_standardized"`
+	CoefStandardized []float64 `json:"coef_standardized"` // multiclass: class after class
+	Intercepts       []float64 `json:"intercepts"`        // multiclass: one per class
 	Iterations       int       `json:"iterations"`
 	// Ridge: the coefficients on raw inputs.
 	Coef      []float64 `json:"coef"`

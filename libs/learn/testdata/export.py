@@ -23,6 +23,7 @@ Data sets:
                      target of make_regression plus a Friedman-style
                      non-linear part (sin of a product, a square, an
                      absolute value) and Gaussian noise, so that trees matter
+    multiclass       make_classification, 5000 x 10, 4 classes, seeded
 
 Split: the first 80% of the rows (in the order stored) train, the last 20%
 are the holdout, like a time-ordered split; every learner, here and in Go,
@@ -155,6 +156,25 @@ def classification():
     return X, y, names, desc
 
 
+def multiclass():
+    X, y = make_classification(
+        n_samples=5_000,
+        n_features=10,
+        n_informative=6,
+        n_redundant=2,
+        n_classes=4,
+        n_clusters_per_class=2,
+        flip_y=0.03,
+        class_sep=1.0,
+        random_state=20261204,
+    )
+    names = ["f%02d" % i for i in range(10)]
+    desc = ("make_classification(n_samples=5000, n_features=10, n_informative=6, "
+            "n_redundant=2, n_classes=4, n_clusters_per_class=2, flip_y=0.03, "
+            "class_sep=1.0, random_state=20261204)")
+    return X, y, names, desc
+
+
 def regression():
     X, y_lin = make_regression(
         n_samples=100_000,
@@ -174,6 +194,44 @@ def regression():
             "random_state=20261202) X; y = 0.2*y_linear + 10 sin(pi x0 x1) + "
             "20 (x2-0.5)^2 + 10 |x3| + 5 max(x4,0) x5 + N(0, 5^2) noise (seed 20261203)")
     return X, y, names, desc
+
+
+def reference_multiclass(X, y, split):
+    Xtr, ytr, Xho, yho = X[:split], y[:split], X[split:], y[split:]
+    lr = make_pipeline(StandardScaler(), LogisticRegression(**LR_PARAMS))
+    lr.fit(Xtr, ytr)
+    p_lr = lr.predict_proba(Xho)
+    scaler = lr.named_steps["standardscaler"]
+    est = lr.named_steps["logisticregression"]
+    hgb = HistGradientBoostingClassifier(**HGB_PARAMS)
+    hgb.fit(Xtr, ytr)
+    p_hgb = hgb.predict_proba(Xho)
+
+    def figures(p):
+        return {
+            "holdout_auc": metrics.roc_auc_score(yho, p, multi_class="ovr", average="macro"),
+            "holdout_log_loss": metrics.log_loss(yho, y_proba=p),
+            "holdout_accuracy": metrics.accuracy_score(yho, p.argmax(axis=1)),
+        }
+
+    return {
+        "logistic_regression": {
+            "estimator": "StandardScaler + LogisticRegression (multinomial)",
+            "params": LR_PARAMS,
+            **figures(p_lr),
+            "train_mean": scaler.mean_.tolist(),
+            "train_std": scaler.scale_.tolist(),
+            # Class after class, as the Go model stores them.
+            "coef_standardized": est.coef_.ravel().tolist(),
+            "intercepts": est.intercept_.tolist(),
+            "iterations": int(est.n_iter_[0]),
+        },
+        "hist_gradient_boosting": {
+            "estimator": "HistGradientBoostingClassifier",
+            "params": HGB_PARAMS,
+            **figures(p_hgb),
+        },
+    }
 
 
 def reference_classification(X, y, split):
@@ -318,11 +376,14 @@ def main():
         ("breast_cancer", breast_cancer, "binary"),
         ("classification", classification, "binary"),
         ("regression", regression, "regression"),
+        ("multiclass", multiclass, "multiclass"),
     ]:
         X, y, names, desc = make()
         Xd, yd, split = write_fixture(outdir, name, task, X, y, names, desc)
         if task == "regression":
             reference["datasets"][name] = reference_regression(Xd, yd, split)
+        elif task == "multiclass":
+            reference["datasets"][name] = reference_multiclass(Xd, yd, split)
         else:
             reference["datasets"][name] = reference_classification(Xd, yd, split)
         print(name, json.dumps(reference["datasets"][name], default=str)[:400], file=sys.stderr)

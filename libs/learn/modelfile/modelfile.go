@@ -1,0 +1,221 @@
+// Package modelfile reads and writes the model file of Tributary's built-in
+// learners: one versioned JSON document that every built-in model uses, so
+// the trainer saves and serving and batch scoring load models in one way.
+// The format is described in libs/learn/README.md.
+package modelfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/linear"
+)
+
+// Format and Version are what a model file's "format" and "version" say.
+const (
+	Format  = "tributary.model"
+	Version = 1
+)
+
+// decoders knows every kind of model: a kind is one line here. A decoder
+// gets the checked header and the raw "model" object, and checks the object
+// against the header.
+var decoders = map[string]decoder{
+	linear.KindLogistic: adapt(linear.DecodeLogistic),
+	linear.KindRidge:    adapt(linear.DecodeRidge),
+}
+
+type decoder func(info learn.ModelInfo, body []byte) (learn.Model, error)
+
+func adapt[M learn.Model](f func(learn.ModelInfo, []byte) (M, error)) decoder {
+	return func(info learn.ModelInfo, body []byte) (learn.Model, error) { return f(info, body) }
+}
+
+// Kinds returns the model kinds Load knows, sorted.
+func Kinds() []string {
+	kinds := make([]string, 0, len(decoders))
+	for k := range decoders {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	return kinds
+}
+
+// Header is a model file without its model: what the model is.
+type Header struct {
+	Format  string `json:"format"`
+	Version int    `json:"version"`
+	learn.ModelInfo
+}
+
+// file is the whole document.
+type file struct {
+	Header
+	Model json.RawMessage `json:"model"`
+}
+
+// Model is what Save writes: a built-in model whose JSON encoding is its
+// kind's "model" object.
+type Model interface {
+	learn.Model
+	json.Marshaler
+}
+
+// Save writes m as a model file.
+func Save(w io.Writer, m Model) error {
+	info := m.Info()
+	if _, ok := decoders[info.Kind]; !ok {
+		return fmt.Errorf("save model: %w", &Error{Reason: ReasonUnknownKind, Detail: fmt.Sprintf("kind %q is not one of %v", info.Kind, Kinds())})
+	}
+	body, err := m.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("save %s model: %w", info.Kind, err)
+	}
+	doc, err := json.Marshal(file{Header: Header{Format: Format, Version: Version, ModelInfo: info}, Model: body})
+	if err != nil {
+		return fmt.Errorf("save %s model: %w", info.Kind, err)
+	}
+	if _, err := w.Write(append(doc, '\n')); err != nil {
+		return fmt.Errorf("save %s model: %w", info.Kind, err)
+	}
+	return nil
+}
+
+// Load reads a model file and returns its model, ready to predict, and its
+// header. It returns an *Error for anything that is not a model file it
+// can use: not JSON or not a model file (ReasonNotModelFile), a version it
+// does not read (ReasonUnsupportedVersion), a kind it does not know
+// (ReasonUnknownKind) or a model that does not hold together (ReasonCorrupt).
+func Load(r io.Reader) (learn.Predictor, Header, error) {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, Header{}, fmt.Errorf("read model file: %w", err)
+	}
+	m, h, err := Decode(raw)
+	if err != nil {
+		return nil, h, err
+	}
+	return m, h, nil
+}
+
+// Decode is Load from bytes, returning the model with its Info.
+func Decode(raw []byte) (learn.Model, Header, error) {
+	var f file
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&f); err != nil {
+		return nil, Header{}, &Error{Reason: ReasonNotModelFile, Detail: "not JSON: " + err.Error()}
+	}
+	if dec.More() {
+		return nil, Header{}, &Error{Reason: ReasonNotModelFile, Detail: "data after the JSON document"}
+	}
+	h := f.Header
+	if h.Format != Format {
+		return nil, h, &Error{Reason: ReasonNotModelFile, Detail: fmt.Sprintf("format is %q, want %q", h.Format, Format)}
+	}
+	if h.Version != Version {
+		return nil, h, &Error{Reason: ReasonUnsupportedVersion, Detail: fmt.Sprintf("version %d; this build reads version %d", h.Version, Version)}
+	}
+	dec1, ok := decoders[h.Kind]
+	if !ok {
+		return nil, h, &Error{Reason: ReasonUnknownKind, Detail: fmt.Sprintf("kind %q is not one of %v", h.Kind, Kinds())}
+	}
+	if err := checkHeader(&h); err != nil {
+		return nil, h, err
+	}
+	if len(f.Model) == 0 || string(f.Model) == "null" {
+		return nil, h, &Error{Reason: ReasonCorrupt, Detail: "no model object"}
+	}
+	m, err := dec1(h.ModelInfo, f.Model)
+	if err != nil {
+		return nil, h, &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf("%s model: %v", h.Kind, err), Err: err}
+	}
+	got := m.Info()
+	if got.Kind != h.Kind || got.Task != h.Task || got.Classes != h.Classes || !slices.Equal(got.Features, h.Features) {
+		return nil, h, &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf("the %s model describes itself as %+v, the header says %+v", h.Kind, got, h.ModelInfo)}
+	}
+	if want := outputs(h.Task, h.Classes); m.Outputs() != want {
+		return nil, h, &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf("the %s model has %d outputs, a %s model has %d", h.Kind, m.Outputs(), h.Task, want)}
+	}
+	return m, h, nil
+}
+
+func checkHeader(h *Header) error {
+	bad := func(format string, args ...any) error {
+		return &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf(format, args...)}
+	}
+	switch h.Task {
+	case learn.TaskBinary:
+		if h.Classes != 2 {
+			return bad("binary model with %d classes, want 2", h.Classes)
+		}
+	case learn.TaskMulticlass:
+		if h.Classes < 2 {
+			return bad("multiclass model with %d classes, want at least 2", h.Classes)
+		}
+	case learn.TaskRegression:
+		if h.Classes != 0 {
+			return bad("regression model with %d classes, want none", h.Classes)
+		}
+	default:
+		return bad("unknown task %q", h.Task)
+	}
+	if len(h.Features) == 0 {
+		return bad("model has no features")
+	}
+	seen := make(map[string]bool, len(h.Features))
+	for _, name := range h.Features {
+		if name == "" || seen[name] {
+			return bad("feature name %q is empty or repeated", name)
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+func outputs(task learn.Task, classes int) int {
+	if task == learn.TaskMulticlass {
+		return classes
+	}
+	return 1
+}
+
+// Reason is the stable id of why a model file was refused.
+type Reason string
+
+// Reasons.
+const (
+	ReasonNotModelFile       Reason = "not_model_file"      // not JSON, or not format tributary.model
+	ReasonUnsupportedVersion Reason = "unsupported_version" // a version this build does not read
+	ReasonUnknownKind        Reason = "unknown_model_kind"  // a kind this build does not know
+	ReasonCorrupt            Reason = "corrupt_model"       // the header or the model does not hold together
+)
+
+// Error says why a model file was refused. Match it with errors.Is against
+// the Err values, or read Reason with errors.As.
+type Error struct {
+	Reason Reason
+	Detail string
+	Err    error // the decoder's error, if any
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("load model file: %s: %s", e.Reason, e.Detail) }
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is matches an Error of the same reason without detail (the Err values).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Detail == "" && t.Reason == e.Reason
+}
+
+// Errors to match with errors.Is.
+var (
+	ErrNotModelFile       = &Error{Reason: ReasonNotModelFile}
+	ErrUnsupportedVersion = &Error{Reason: ReasonUnsupportedVersion}
+	ErrUnknownKind        = &Error{Reason: ReasonUnknownKind}
+	ErrCorrupt            = &Error{Reason: ReasonCorrupt}
+)
