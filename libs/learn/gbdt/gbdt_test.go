@@ -220,7 +220,7 @@ func TestRoundTrip(t *testing.T) {
 			p.MaxIter = 20
 			m := mustTrain(t, ds, p)
 			b := encode(t, m)
-			got, err := Load(b)
+			got, err := Decode(m.Info(), b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -377,9 +377,9 @@ func TestPredictDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// TestLoadRejectsInvalid: model files that would mispredict or crash are
+// TestDecodeRejectsInvalid: model files that would mispredict or crash are
 // refused with ErrInvalidModel.
-func TestLoadRejectsInvalid(t *testing.T) {
+func TestDecodeRejectsInvalid(t *testing.T) {
 	ds := synth(learn.TaskRegression, 500, 5, 1, 0)
 	p := stump(learn.TaskRegression)
 	p.MaxIter = 2
@@ -394,28 +394,39 @@ func TestLoadRejectsInvalid(t *testing.T) {
 		return b
 	}
 	tree0 := func(m map[string]any) map[string]any { return m["trees"].([]any)[0].(map[string]any) }
+	info := mustTrain(t, ds, p).Info()
 	for _, c := range []struct {
 		name string
+		info func(learn.ModelInfo) learn.ModelInfo
 		data []byte
 	}{
-		{"not json", []byte("{")},
-		{"version 2", edit(func(m map[string]any) { m["format_version"] = 2 })},
-		{"unknown field", edit(func(m map[string]any) { m["extra"] = 1 })},
-		{"unknown task", edit(func(m map[string]any) { m["task"] = "ranking" })},
-		{"missing tree", edit(func(m map[string]any) { m["trees"] = m["trees"].([]any)[:1] })},
-		{"child loop", edit(func(m map[string]any) { tree0(m)["left"].([]any)[0] = 0 })},
-		{"child out of range", edit(func(m map[string]any) { tree0(m)["right"].([]any)[0] = 99 })},
-		{"feature out of range", edit(func(m map[string]any) { tree0(m)["feature"].([]any)[0] = 5 })},
-		{"short arrays", edit(func(m map[string]any) { tree0(m)["value"] = []any{0} })},
-		{"baseline count", edit(func(m map[string]any) { m["baseline"] = []any{0, 1} })},
+		{"not json", nil, []byte("{")},
+		{"unknown field", nil, edit(func(m map[string]any) { m["extra"] = 1 })},
+		{"missing tree", nil, edit(func(m map[string]any) { m["trees"] = m["trees"].([]any)[:1] })},
+		{"child loop", nil, edit(func(m map[string]any) { tree0(m)["left"].([]any)[0] = 0 })},
+		{"child out of range", nil, edit(func(m map[string]any) { tree0(m)["right"].([]any)[0] = 99 })},
+		{"feature out of range", nil, edit(func(m map[string]any) { tree0(m)["feature"].([]any)[0] = 5 })},
+		{"short arrays", nil, edit(func(m map[string]any) { tree0(m)["value"] = []any{0} })},
+		{"baseline count", nil, edit(func(m map[string]any) { m["baseline"] = []any{0, 1} })},
+		{"fewer features in the header", func(i learn.ModelInfo) learn.ModelInfo { i.Features = i.Features[:2]; return i }, good},
+		{"regression with classes", func(i learn.ModelInfo) learn.ModelInfo { i.Classes = 3; return i }, good},
+		{"multiclass header for one output", func(i learn.ModelInfo) learn.ModelInfo {
+			i.Task, i.Classes = learn.TaskMulticlass, 3
+			return i
+		}, good},
+		{"unknown task", func(i learn.ModelInfo) learn.ModelInfo { i.Task = "ranking"; return i }, good},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := Load(c.data); !errors.Is(err, ErrInvalidModel) {
+			in := info
+			if c.info != nil {
+				in = c.info(info)
+			}
+			if _, err := Decode(in, c.data); !errors.Is(err, ErrInvalidModel) {
 				t.Fatalf("err %v, want ErrInvalidModel", err)
 			}
 		})
 	}
-	if _, err := Load(good); err != nil {
+	if _, err := Decode(info, good); err != nil {
 		t.Fatalf("the unedited model: %v", err)
 	}
 }

@@ -8,21 +8,17 @@ import (
 	"github.com/tributary-ml/tributary/libs/learn"
 )
 
-// FormatVersion is the version of the model's JSON layout. A loader
-// rejects a model of any other version.
-const FormatVersion = 1
+// Kind is the model file kind of a GBDT model (libs/learn/modelfile).
+const Kind = "gbdt"
 
-// modelJSON is the documented layout of a model file (see FORMAT.md).
-type modelJSON struct {
-	FormatVersion int        `json:"format_version"`
-	Task          learn.Task `json:"task"`
-	NumFeatures   int        `json:"num_features"`
-	Features      []string   `json:"features,omitempty"`
-	Classes       int        `json:"classes,omitempty"`
-	Iterations    int        `json:"iterations"`
-	Baseline      []float64  `json:"baseline"`
-	Trees         []treeJSON `json:"trees"`
-	Params        Params     `json:"params"`
+// body is the "model" object of a GBDT model file (README.md, "Model
+// file"); the file's header holds the kind, task, features and classes.
+type body struct {
+	NumFeatures int        `json:"num_features"` // len of the header's features, checked on decoding
+	Iterations  int        `json:"iterations"`
+	Baseline    []float64  `json:"baseline"`
+	Trees       []treeJSON `json:"trees"`
+	Params      Params     `json:"params"`
 }
 
 // treeJSON is one tree, column-wise: entry i of every array is node i.
@@ -35,19 +31,24 @@ type treeJSON struct {
 	Value       []float64 `json:"value"`        // leaf value (0 for an inner node)
 }
 
-// MarshalJSON encodes the model in the layout described in FORMAT.md. The
-// same model always encodes to the same bytes.
+// Info describes the model for its model file's header.
+func (m *Model) Info() learn.ModelInfo {
+	classes := m.classes
+	if m.task == learn.TaskBinary {
+		classes = 2
+	}
+	return learn.ModelInfo{Kind: Kind, Task: m.task, Features: append([]string(nil), m.features...), Classes: classes}
+}
+
+// MarshalJSON encodes the model file's "model" object. The same model
+// always encodes to the same bytes.
 func (m *Model) MarshalJSON() ([]byte, error) {
-	out := modelJSON{
-		FormatVersion: FormatVersion,
-		Task:          m.task,
-		NumFeatures:   m.nFeatures,
-		Features:      m.features,
-		Classes:       m.classes,
-		Iterations:    m.iterations,
-		Baseline:      m.baseline,
-		Trees:         make([]treeJSON, len(m.trees)),
-		Params:        m.params,
+	out := body{
+		NumFeatures: len(m.features),
+		Iterations:  m.iterations,
+		Baseline:    m.baseline,
+		Trees:       make([]treeJSON, len(m.trees)),
+		Params:      m.params,
 	}
 	for i, t := range m.trees {
 		n := len(t.nodes)
@@ -64,57 +65,40 @@ func (m *Model) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// UnmarshalJSON decodes and checks a model; a model that would not predict
-// safely (a wrong version, a tree that loops or indexes out of range, a
-// non-finite value) is rejected with an error wrapping ErrInvalidModel.
-func (m *Model) UnmarshalJSON(data []byte) error {
-	var in modelJSON
+// Decode decodes the "model" object of a model file of kind gbdt, whose
+// header is info, and checks it: a model that would not predict safely
+// (a tree that loops or reads out of range, a non-finite value, counts
+// that disagree with the header) is refused with an error wrapping
+// ErrInvalidModel.
+func Decode(info learn.ModelInfo, data []byte) (*Model, error) {
+	var in body
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return invalidModel("decode: %v", err)
+		return nil, invalidModel("decode: %v", err)
 	}
-	got, err := fromJSON(&in)
-	if err != nil {
-		return err
-	}
-	*m = *got
-	return nil
-}
-
-// Load decodes a model from its JSON encoding.
-func Load(data []byte) (*Model, error) {
-	var m Model
-	if err := m.UnmarshalJSON(data); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
-func fromJSON(in *modelJSON) (*Model, error) {
 	bad := invalidModel
-	if in.FormatVersion != FormatVersion {
-		return nil, bad("format_version %d, this build reads %d", in.FormatVersion, FormatVersion)
-	}
 	k := 1
-	switch in.Task {
-	case learn.TaskBinary, learn.TaskRegression:
-		if in.Classes != 0 {
-			return nil, bad("classes %d for task %s", in.Classes, in.Task)
+	switch info.Task {
+	case learn.TaskBinary:
+		if info.Classes != 2 {
+			return nil, bad("binary model with %d classes", info.Classes)
+		}
+	case learn.TaskRegression:
+		if info.Classes != 0 {
+			return nil, bad("regression model with %d classes", info.Classes)
 		}
 	case learn.TaskMulticlass:
-		if in.Classes < 2 {
-			return nil, bad("classes %d, want at least 2", in.Classes)
+		if info.Classes < 2 {
+			return nil, bad("multiclass model with %d classes", info.Classes)
 		}
-		k = in.Classes
+		k = info.Classes
 	default:
-		return nil, bad("unknown task %q", in.Task)
+		return nil, bad("unknown task %q", info.Task)
 	}
-	if in.NumFeatures < 1 {
-		return nil, bad("num_features %d", in.NumFeatures)
-	}
-	if len(in.Features) != 0 && len(in.Features) != in.NumFeatures {
-		return nil, bad("%d feature names for %d features", len(in.Features), in.NumFeatures)
+	nf := len(info.Features)
+	if nf < 1 || nf != in.NumFeatures {
+		return nil, bad("the header names %d features, the model has %d", nf, in.NumFeatures)
 	}
 	if len(in.Baseline) != k {
 		return nil, bad("%d baseline values, want %d", len(in.Baseline), k)
@@ -128,10 +112,10 @@ func fromJSON(in *modelJSON) (*Model, error) {
 		return nil, bad("%d trees for %d iterations of %d", len(in.Trees), in.Iterations, k)
 	}
 	m := &Model{
-		task: in.Task, features: in.Features, nFeatures: in.NumFeatures, baseline: in.Baseline,
+		task: info.Task, features: append([]string(nil), info.Features...), baseline: in.Baseline,
 		iterations: in.Iterations, params: in.Params, trees: make([]tree, len(in.Trees)),
 	}
-	if in.Task == learn.TaskMulticlass {
+	if info.Task == learn.TaskMulticlass {
 		m.classes = k
 	}
 	for i, tj := range in.Trees {
@@ -154,8 +138,8 @@ func fromJSON(in *modelJSON) (*Model, error) {
 				if math.IsNaN(nd.value) || math.IsInf(nd.value, 0) {
 					return nil, bad("tree %d node %d: leaf value %v", i, j, nd.value)
 				}
-			case nd.feature < 0 || int(nd.feature) >= in.NumFeatures:
-				return nil, bad("tree %d node %d: feature %d of %d", i, j, nd.feature, in.NumFeatures)
+			case nd.feature < 0 || int(nd.feature) >= nf:
+				return nil, bad("tree %d node %d: feature %d of %d", i, j, nd.feature, nf)
 			case math.IsNaN(nd.threshold):
 				return nil, bad("tree %d node %d: threshold NaN", i, j)
 			case nd.left <= int32(j) || nd.right <= int32(j) || int(nd.left) >= n || int(nd.right) >= n:

@@ -58,7 +58,6 @@ func (t *tree) eval(x []float64) float64 {
 type Model struct {
 	task       learn.Task
 	features   []string
-	nFeatures  int
 	classes    int       // multiclass only
 	baseline   []float64 // per output: the raw score before any tree
 	trees      []tree    // iteration-major: trees[i*k+c] is iteration i, class c
@@ -66,7 +65,7 @@ type Model struct {
 	params     Params
 }
 
-var _ learn.Predictor = (*Model)(nil)
+var _ learn.Model = (*Model)(nil)
 
 // Task returns what the model predicts.
 func (m *Model) Task() learn.Task { return m.task }
@@ -75,7 +74,7 @@ func (m *Model) Task() learn.Task { return m.task }
 func (m *Model) Features() []string { return m.features }
 
 // NumFeatures is the length of the rows Predict expects.
-func (m *Model) NumFeatures() int { return m.nFeatures }
+func (m *Model) NumFeatures() int { return len(m.features) }
 
 // Iterations is the number of boosting iterations the model holds (fewer
 // than MaxIter when training stopped early).

@@ -81,11 +81,10 @@ func (t *trainer) run(ctx context.Context) (*Model, error) {
 	t.yValid = gather(ds.Y, t.valid)
 
 	m := &Model{
-		task:      p.Task,
-		features:  ds.Features,
-		nFeatures: ds.Cols,
-		baseline:  baseline(p.Task, k, t.yTrain),
-		params:    *p,
+		task:     p.Task,
+		features: ds.FeatureNames(),
+		baseline: baseline(p.Task, k, t.yTrain),
+		params:   *p,
 	}
 	if p.Task == learn.TaskMulticlass {
 		m.classes = k
