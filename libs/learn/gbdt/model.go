@@ -129,8 +129,13 @@ func sigmoid(z float64) float64 {
 	return e / (1 + e)
 }
 
-// softmax turns logits into probabilities in place.
+// softmax turns logits into probabilities in place. An infinite logit
+// (only a hand-made model file gets one) counts as the largest finite one,
+// so the result is never NaN.
 func softmax(z []float64) {
+	for i, v := range z {
+		z[i] = min(max(v, -math.MaxFloat64), math.MaxFloat64)
+	}
 	m := z[0]
 	for _, v := range z[1:] {
 		m = max(m, v)
