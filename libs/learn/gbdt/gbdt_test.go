@@ -430,3 +430,58 @@ func TestDecodeRejectsInvalid(t *testing.T) {
 		t.Fatalf("the unedited model: %v", err)
 	}
 }
+
+// leafOf returns the index of the leaf row x falls into.
+func leafOf(t *tree, x []float64) int32 {
+	i := int32(0)
+	for {
+		n := &t.nodes[i]
+		if n.feature < 0 {
+			return i
+		}
+		v := x[n.feature]
+		if v <= n.threshold || (v != v && n.defaultLeft) {
+			i = n.left
+		} else {
+			i = n.right
+		}
+	}
+}
+
+// TestTreeShapeLimits: every tree keeps to max_leaves and max_depth, and
+// every leaf holds at least min_samples_leaf training rows.
+func TestTreeShapeLimits(t *testing.T) {
+	ds := synth(learn.TaskRegression, 5000, 8, 21, 0.1)
+	for _, c := range []struct{ leaves, depth, minLeaf int }{{31, 0, 20}, {8, 0, 100}, {31, 3, 5}, {2, 0, 1}} {
+		p := DefaultParams(learn.TaskRegression)
+		p.MaxIter, p.MaxLeaves, p.MaxDepth, p.MinSamplesLeaf = 5, c.leaves, c.depth, c.minLeaf
+		m := mustTrain(t, ds, p)
+		for ti := range m.trees {
+			tr := &m.trees[ti]
+			depth := make([]int, len(tr.nodes))
+			leaves := 0
+			for i, n := range tr.nodes {
+				if n.feature < 0 {
+					leaves++
+					continue
+				}
+				depth[n.left], depth[n.right] = depth[i]+1, depth[i]+1
+				if c.depth > 0 && depth[i]+1 > c.depth {
+					t.Errorf("%+v tree %d: node %d at depth %d", c, ti, n.left, depth[i]+1)
+				}
+			}
+			if leaves > c.leaves || leaves < 2 {
+				t.Errorf("%+v tree %d: %d leaves", c, ti, leaves)
+			}
+			count := map[int32]int{}
+			for i := range ds.Rows {
+				count[leafOf(tr, ds.Row(i))]++
+			}
+			for leaf, n := range count {
+				if n < c.minLeaf {
+					t.Errorf("%+v tree %d: leaf %d holds %d rows", c, ti, leaf, n)
+				}
+			}
+		}
+	}
+}
