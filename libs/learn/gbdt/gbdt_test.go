@@ -283,8 +283,13 @@ func TestEarlyStopping(t *testing.T) {
 		t.Errorf("auto early stopping on 5000 rows ran %d iterations, want 200 (off below 10k rows)", m.Iterations())
 	}
 	p.EarlyStopping = EarlyStoppingOn
-	if m := mustTrain(t, ds, p); m.Iterations() >= 50 {
+	m := mustTrain(t, ds, p)
+	if m.Iterations() >= 50 {
 		t.Errorf("early stopping on noise ran %d iterations, want fewer than 50", m.Iterations())
+	}
+	fit := m.Fit()
+	if !fit.StoppedEarly || fit.ValidationRows != 500 || fit.TrainRows != 4500 || len(fit.ValidationLoss) != m.Iterations()+1 {
+		t.Errorf("fit %+v after %d iterations", fit, m.Iterations())
 	}
 }
 

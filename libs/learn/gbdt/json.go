@@ -19,6 +19,7 @@ type body struct {
 	Baseline    []float64  `json:"baseline"`
 	Trees       []treeJSON `json:"trees"`
 	Params      Params     `json:"params"`
+	Fit         FitInfo    `json:"fit"`
 }
 
 // treeJSON is one tree, column-wise: entry i of every array is node i.
@@ -49,6 +50,7 @@ func (m *Model) MarshalJSON() ([]byte, error) {
 		Baseline:    m.baseline,
 		Trees:       make([]treeJSON, len(m.trees)),
 		Params:      m.params,
+		Fit:         m.fit,
 	}
 	for i, t := range m.trees {
 		n := len(t.nodes)
@@ -113,7 +115,7 @@ func Decode(info learn.ModelInfo, data []byte) (*Model, error) {
 	}
 	m := &Model{
 		task: info.Task, features: append([]string(nil), info.Features...), baseline: in.Baseline,
-		iterations: in.Iterations, params: in.Params, trees: make([]tree, len(in.Trees)),
+		iterations: in.Iterations, params: in.Params, fit: in.Fit, trees: make([]tree, len(in.Trees)),
 	}
 	if info.Task == learn.TaskMulticlass {
 		m.classes = k

@@ -63,6 +63,17 @@ type Model struct {
 	trees      []tree    // iteration-major: trees[i*k+c] is iteration i, class c
 	iterations int
 	params     Params
+	fit        FitInfo
+}
+
+// FitInfo tells how training went; the model file keeps it as provenance.
+type FitInfo struct {
+	TrainRows      int  `json:"train_rows"`
+	ValidationRows int  `json:"validation_rows"` // 0 without early stopping
+	StoppedEarly   bool `json:"stopped_early"`
+	// ValidationLoss is the mean validation loss before the first tree and
+	// after each iteration (empty without early stopping).
+	ValidationLoss []float64 `json:"validation_loss,omitempty"`
 }
 
 var _ learn.Model = (*Model)(nil)
@@ -79,6 +90,9 @@ func (m *Model) NumFeatures() int { return len(m.features) }
 // Iterations is the number of boosting iterations the model holds (fewer
 // than MaxIter when training stopped early).
 func (m *Model) Iterations() int { return m.iterations }
+
+// Fit tells how training went.
+func (m *Model) Fit() FitInfo { return m.fit }
 
 // Params returns the hyper-parameters the model was trained with.
 func (m *Model) Params() Params { return m.params }

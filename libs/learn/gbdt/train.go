@@ -100,6 +100,7 @@ func (t *trainer) run(ctx context.Context) (*Model, error) {
 	}
 	gr := newGrower(codes, bn, p, t.workers, p.Task == learn.TaskRegression)
 
+	m.fit.TrainRows, m.fit.ValidationRows = len(t.train), len(t.valid)
 	var scores []float64 // -validation loss, before the first tree and after each iteration
 	if len(t.valid) > 0 {
 		scores = append(scores, -t.validLoss())
@@ -122,9 +123,13 @@ func (t *trainer) run(ctx context.Context) (*Model, error) {
 		if len(t.valid) > 0 {
 			scores = append(scores, -t.validLoss())
 			if shouldStop(scores, p.NIterNoChange, p.Tol) {
+				m.fit.StoppedEarly = it+1 < p.MaxIter
 				break
 			}
 		}
+	}
+	for _, s := range scores {
+		m.fit.ValidationLoss = append(m.fit.ValidationLoss, -s)
 	}
 	return m, nil
 }
