@@ -159,3 +159,18 @@ func median(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// BenchmarkTrainBinary300k is a shorter BenchmarkTrainBinary1M, for
+// comparing changes.
+func BenchmarkTrainBinary300k(b *testing.B) {
+	ds := synth(learn.TaskBinary, 300_000, 20, 7, 0)
+	p := DefaultParams(learn.TaskBinary)
+	p.EarlyStopping = EarlyStoppingOff
+	p.MaxIter = 50
+	b.ResetTimer()
+	for range b.N {
+		if _, err := Train(context.Background(), ds, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -258,16 +258,26 @@ func partitionChunk(ord, left, right []int32, col []uint8, bin uint8, missingLef
 // maxWorkersPartition bounds the chunks of a parallel partition.
 const maxWorkersPartition = 64
 
-// buildRoot builds the histograms of all rows.
+// buildRoot builds the histograms of all rows, two features per pass.
 func (gr *grower) buildRoot(hist []featHist) {
 	g, h := gr.g, gr.h
-	forEach(gr.workers, gr.nFeat(), func(f int) {
-		hf := &hist[f]
-		*hf = featHist{}
+	nf := gr.nFeat()
+	forEach(gr.workers, (nf+1)/2, func(pair int) {
+		f := 2 * pair
+		hist[f] = featHist{}
+		if f+1 == nf {
+			if gr.constHess {
+				histRootConst(&hist[f], gr.codes[f], g)
+			} else {
+				histRoot(&hist[f], gr.codes[f], g, h)
+			}
+			return
+		}
+		hist[f+1] = featHist{}
 		if gr.constHess {
-			histRootConst(hf, gr.codes[f], g)
+			histRootConst2(&hist[f], &hist[f+1], gr.codes[f], gr.codes[f+1], g)
 		} else {
-			histRoot(hf, gr.codes[f], g, h)
+			histRoot2(&hist[f], &hist[f+1], gr.codes[f], gr.codes[f+1], g, h)
 		}
 	})
 }
@@ -325,29 +335,49 @@ func (gr *grower) buildChildren(small, large *leaf) {
 		}
 	})
 	nf := gr.nFeat()
-	forEach(workers, nf, func(f int) {
-		hs, hl := &small.hist[f], &large.hist[f]
-		*hs = featHist{}
+	forEach(workers, (nf+1)/2, func(pair int) {
+		f := 2 * pair
+		if f+1 == nf {
+			small.hist[f] = featHist{}
+			if gr.constHess {
+				histGatherConst(&small.hist[f], gr.codes[f], ord, og)
+			} else {
+				histGather(&small.hist[f], gr.codes[f], ord, og, oh)
+			}
+			gr.subtractAndSearch(small, large, f)
+			return
+		}
+		small.hist[f], small.hist[f+1] = featHist{}, featHist{}
 		if gr.constHess {
-			histGatherConst(hs, gr.codes[f], ord, og)
+			histGatherConst2(&small.hist[f], &small.hist[f+1], gr.codes[f], gr.codes[f+1], ord, og)
 		} else {
-			histGather(hs, gr.codes[f], ord, og, oh)
+			histGather2(&small.hist[f], &small.hist[f+1], gr.codes[f], gr.codes[f+1], ord, og, oh)
 		}
-		for b := range hl {
-			hl[b].g -= hs[b].g
-			hl[b].h -= hs[b].h
-			hl[b].n -= hs[b].n
-		}
-		gr.best[f], gr.best[nf+f] = split{}, split{}
-		if gr.splittable(small) {
-			gr.bestSplit(hs, f, small, &gr.best[f])
-		}
-		if gr.splittable(large) {
-			gr.bestSplit(hl, f, large, &gr.best[nf+f])
-		}
+		gr.subtractAndSearch(small, large, f)
+		gr.subtractAndSearch(small, large, f+1)
 	})
 	gr.pick(small, gr.best[:nf])
 	gr.pick(large, gr.best[nf:2*nf])
+}
+
+// subtractAndSearch derives large's histogram of feature f by subtracting
+// small's from it (it held the parent's), and finds both children's best
+// split on f.
+func (gr *grower) subtractAndSearch(small, large *leaf, f int) {
+	nf := gr.nFeat()
+	hs, hl := &small.hist[f], &large.hist[f]
+	for b := range hl {
+		hl[b].g -= hs[b].g
+		hl[b].h -= hs[b].h
+		hl[b].n -= hs[b].n
+	}
+	gr.best[f], gr.best[nf+f] = split{}, split{}
+	if gr.splittable(small) {
+		gr.bestSplit(hs, f, small, &gr.best[f])
+	}
+	if gr.splittable(large) {
+		gr.bestSplit(hl, f, large, &gr.best[nf+f])
+	}
 }
 
 // bestSplit scans the bins of feature f of leaf l for the split with the
