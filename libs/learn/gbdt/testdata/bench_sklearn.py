@@ -8,7 +8,8 @@
       fits HistGradientBoostingClassifier (defaults: max_iter 100, 31 leaves,
       early stopping auto, all cores) on the first TRAIN rows, scores the
       others, and prints one JSON line:
-      {"seconds": fit time, "auc": holdout AUC, "n_iter": iterations}.
+      {"seconds": fit wall time, "cpu_seconds": fit CPU time of all threads,
+       "auc": holdout AUC, "n_iter": iterations}.
 """
 
 import json
@@ -36,11 +37,11 @@ def main():
     y = np.fromfile(f"{d}/y.f64", dtype="<f8")
     cut = int(sys.argv[5])
     clf = HistGradientBoostingClassifier(random_state=0)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     clf.fit(x[:cut], y[:cut])
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     auc = roc_auc_score(y[cut:], clf.predict_proba(x[cut:])[:, 1])
-    print(json.dumps({"seconds": seconds, "auc": auc, "n_iter": int(clf.n_iter_)}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "auc": auc, "n_iter": int(clf.n_iter_)}))
 
 
 if __name__ == "__main__":
