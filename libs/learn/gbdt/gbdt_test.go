@@ -327,6 +327,7 @@ func TestBadInput(t *testing.T) {
 		}, learn.ErrSingleClass},
 		{"NaN label", learn.TaskRegression, func(d *learn.Dataset, _ *Params) { d.Y[7] = math.NaN() }, learn.ErrBadLabel},
 		{"Inf label", learn.TaskRegression, func(d *learn.Dataset, _ *Params) { d.Y[7] = math.Inf(-1) }, learn.ErrBadLabel},
+		{"regression label beyond float32", learn.TaskRegression, func(d *learn.Dataset, _ *Params) { d.Y[3] = 1e38 }, learn.ErrBadLabel},
 		{"label 2 for binary", learn.TaskBinary, func(d *learn.Dataset, _ *Params) { d.Y[3] = 2 }, learn.ErrBadLabel},
 		{"Inf feature", learn.TaskBinary, func(d *learn.Dataset, _ *Params) { d.X[10] = math.Inf(1) }, learn.ErrBadFeature},
 		{"multiclass without classes", learn.TaskMulticlass, func(d *learn.Dataset, _ *Params) {}, learn.ErrShape},
@@ -488,5 +489,24 @@ func TestTreeShapeLimits(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestZeroHessians: when every row's hessian is 0 (probabilities
+// saturated at exactly 0 or 1) the tree cannot split and must learn
+// nothing rather than 0/0.
+func TestZeroHessians(t *testing.T) {
+	ds := synth(learn.TaskBinary, 100, 5, 1, 0)
+	rows := make([]int32, ds.Rows)
+	for i := range rows {
+		rows[i] = int32(i)
+	}
+	p := DefaultParams(learn.TaskBinary).withDefaults()
+	bn := fitBinner(ds.X, ds.Cols, rows, p.MaxBins, 0, 1)
+	gr := newGrower(bn.transform(ds.X, ds.Cols, rows, 1), bn, &p, 1, false)
+	g, h := make([]float32, ds.Rows), make([]float32, ds.Rows)
+	nodes := gr.grow(g, h)
+	if len(nodes) != 1 || nodes[0].value != 0 {
+		t.Fatalf("tree %+v, want one leaf of value 0", nodes)
 	}
 }

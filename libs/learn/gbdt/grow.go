@@ -117,7 +117,7 @@ func (gr *grower) grow(g, h []float32) []node {
 		root.g += b.g
 		root.h += b.h
 	}
-	gr.findSplits(root, nil)
+	gr.findSplits(root)
 	gr.consider(root)
 
 	nLeaves := 1
@@ -134,7 +134,12 @@ func (gr *grower) grow(g, h []float32) []node {
 	}
 	lr, l2 := gr.p.LearningRate, gr.p.L2
 	for _, l := range gr.leaves {
-		gr.nodes[l.node].value = -lr * l.g / (l.h + l2)
+		// Split children have a hessian sum of at least
+		// minHessianToSplit; an unsplit root may have none (every row's
+		// probability saturated), and then learns nothing.
+		if den := l.h + l2; den >= minHessianToSplit {
+			gr.nodes[l.node].value = -lr * l.g / den
+		}
 	}
 	return gr.nodes
 }
@@ -282,26 +287,17 @@ func (gr *grower) buildRoot(hist []featHist) {
 	})
 }
 
-// findSplits finds the best split of a (and of b, if not nil) over all
-// features, from their histograms.
-func (gr *grower) findSplits(a, b *leaf) {
+// findSplits finds the best split of l over all features, from its
+// histograms.
+func (gr *grower) findSplits(l *leaf) {
 	nf := gr.nFeat()
 	forEach(gr.workers, nf, func(f int) {
 		gr.best[f] = split{}
-		if gr.splittable(a) {
-			gr.bestSplit(&a.hist[f], f, a, &gr.best[f])
-		}
-		if b != nil {
-			gr.best[nf+f] = split{}
-			if gr.splittable(b) {
-				gr.bestSplit(&b.hist[f], f, b, &gr.best[nf+f])
-			}
+		if gr.splittable(l) {
+			gr.bestSplit(&l.hist[f], f, l, &gr.best[f])
 		}
 	})
-	gr.pick(a, gr.best[:nf])
-	if b != nil {
-		gr.pick(b, gr.best[nf:2*nf])
-	}
+	gr.pick(l, gr.best[:nf])
 }
 
 // pick keeps the best of the per-feature splits, in feature order.

@@ -41,8 +41,20 @@ func checkDataset(ds *learn.Dataset, task learn.Task) (int, error) {
 	if task == learn.TaskMulticlass {
 		return ds.Classes, nil
 	}
+	if task == learn.TaskRegression {
+		// gradients are float32
+		for i, y := range ds.Y {
+			if math.Abs(y) > maxRegressionLabel {
+				return 0, fmt.Errorf("check gbdt training set: %w", learn.NewDataError(learn.ReasonBadLabel,
+					"label of row %d is %v, beyond the ±%g a gbdt regression takes", i, y, maxRegressionLabel))
+			}
+		}
+	}
 	return 1, nil
 }
+
+// maxRegressionLabel bounds regression labels, so gradients fit a float32.
+const maxRegressionLabel = 1e37
 
 // trainer holds the state of one Train call.
 type trainer struct {
