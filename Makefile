@@ -2,6 +2,7 @@
 #   make run         install and start the local stack and all six services
 #   make test        start the local stack, run every module's tests and the e2e suite
 #   make lint        gofmt, go vet and staticcheck over every module
+#   make pyenv       build (first time) the tests' Python environment from deploy/local/python/requirements.txt
 #   make bench       start the local stack and run the benchmarks
 #   make build       build the six services and the cli into bin/
 #   make infra-up    install (first time) and start Kafka, NATS, Redis, ClickHouse
@@ -22,6 +23,9 @@ INFRA    := deploy/local/infra.sh
 STATICCHECK_VERSION := v0.7.0
 TOOLS_DIR := $(or $(TRIBUTARY_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tributary)/tools
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
+# The tests' one Python environment, $(TOOLS_DIR)/pyenv-<sha256 of the
+# requirements>, built by deploy/local/pyenv.sh (see deploy/local/README.md).
+PYENV := TRIBUTARY_TOOLS_DIR=$(TOOLS_DIR) deploy/local/pyenv.sh
 
 # Test knobs: `make test TEST_FLAGS=-short` skips what needs the real stack.
 TEST_FLAGS ?=
@@ -29,7 +33,7 @@ TEST_TIMEOUT ?= 15m
 # Length of each load scenario of `make bench`.
 BENCH_DURATION ?= 10s
 
-.PHONY: help run test bench build lint infra-up infra-down clean tools
+.PHONY: help run test bench build lint infra-up infra-down clean tools pyenv
 
 help:
 	@sed -n 's/^#   //p' $(MAKEFILE_LIST)
@@ -49,8 +53,12 @@ infra-down:
 run: build infra-up
 	@deploy/local/run.sh $(BIN)
 
-test: infra-up
+pyenv:
+	@$(PYENV) ensure >/dev/null
+
+test: infra-up pyenv
 	@eval "$$($(INFRA) env)"; \
+	export TRIBUTARY_PYTHON="$$($(PYENV) path)"; \
 	start=$$(date +%s); \
 	for m in $(MODULES); do \
 		echo "== go test $$m"; \

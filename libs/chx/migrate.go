@@ -139,7 +139,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, fsys fs.FS,
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", database, err)
 	}
-	if err := conn.Exec(ctx, migrationsTableDDL(database)); err != nil {
+	if err := conn.Exec(ctx, MigrationsTableDDL(database)); err != nil {
 		return nil, fmt.Errorf("create %s.%s: %w", database, MigrationsTable, err)
 	}
 	recorded, err := recordedMigrations(ctx, conn, database)
@@ -170,7 +170,10 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, fsys fs.FS,
 	return pending, nil
 }
 
-func migrationsTableDDL(database string) string {
+// MigrationsTableDDL is the statement Migrate runs first, on every start, to
+// create MigrationsTable in database (which must be a plain identifier).
+// Exported so that tests can run it on other ClickHouse releases.
+func MigrationsTableDDL(database string) string {
 	return `CREATE TABLE IF NOT EXISTS ` + database + `.` + MigrationsTable + ` (
 	version    UInt32   COMMENT 'Migration version: NNN of NNN_name.sql.',
 	name       String   COMMENT 'Migration name: name of NNN_name.sql.',

@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/tributary-ml/tributary/libs/httperror"
 )
 
 // Timeouts of the HTTP server. Handlers that need longer (streaming) extend
@@ -41,12 +43,15 @@ func newHTTPMetrics(reg prometheus.Registerer, service string) *httpMetrics {
 
 // instrument wraps the service's mux. The handler label is the pattern the
 // mux matched (ServeMux records it in the request), so its values are bounded
-// by the registered patterns; requests that matched none are "unmatched".
+// by the registered patterns; requests that matched none are "unmatched",
+// and answered with the JSON error body of libs/httperror (404 not_found,
+// 405 method_not_allowed).
 func (m *httpMetrics) instrument(mux *http.ServeMux) http.Handler {
+	h := httperror.Unmatched(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		mux.ServeHTTP(sw, r)
+		h.ServeHTTP(sw, r)
 		handler := r.Pattern
 		if handler == "" {
 			handler = "unmatched"

@@ -206,3 +206,21 @@ func TestPredictAllocatesNothing(t *testing.T) {
 		t.Fatalf("Predict allocates %v times", n)
 	}
 }
+
+func TestSoftmaxOfHugeScores(t *testing.T) {
+	cases := []struct {
+		in, want []float64
+	}{
+		{[]float64{0, 0}, []float64{0.5, 0.5}},
+		{[]float64{1000, 0, -1000}, []float64{1, 0, 0}},
+		{[]float64{math.Inf(1), 3, math.Inf(1)}, []float64{0.5, 0, 0.5}},
+		{[]float64{math.Inf(-1), 0}, []float64{0, 1}},
+	}
+	for _, tc := range cases {
+		v := slices.Clone(tc.in)
+		softmax(v)
+		if !slices.Equal(v, tc.want) {
+			t.Errorf("softmax(%v) = %v, want %v", tc.in, v, tc.want)
+		}
+	}
+}

@@ -103,7 +103,7 @@ func TrainLogistic(ctx context.Context, d *learn.Dataset, task learn.Task, cfg L
 	}
 	st := fitStandardizer(d)
 	obj := &logisticObjective{
-		z:       st.matrix(d),
+		z:       st.matrix(d, cfg.Workers),
 		y:       d.Y,
 		rows:    d.Rows,
 		cols:    d.Cols,
@@ -253,11 +253,27 @@ func sigmoid(eta float64) float64 {
 	return e / (1 + e)
 }
 
-// softmax turns scores into probabilities in place.
+// softmax turns scores into probabilities in place. Scores of +Inf (from
+// a raw value too large for float64) share the whole probability.
 func softmax(v []float64) {
 	top := math.Inf(-1)
 	for _, s := range v {
 		top = max(top, s)
+	}
+	if math.IsInf(top, 1) {
+		n := 0.0
+		for _, s := range v {
+			if math.IsInf(s, 1) {
+				n++
+			}
+		}
+		for k, s := range v {
+			v[k] = 0
+			if math.IsInf(s, 1) {
+				v[k] = 1 / n
+			}
+		}
+		return
 	}
 	var sum float64
 	for k, s := range v {

@@ -63,12 +63,15 @@ func (s *standardizer) apply(row, z []float64) {
 	}
 }
 
-// matrix standardizes every row of d into a new row-major matrix.
-func (s *standardizer) matrix(d *learn.Dataset) []float64 {
+// matrix standardizes every row of d into a new row-major matrix, on up
+// to workers goroutines.
+func (s *standardizer) matrix(d *learn.Dataset, workers int) []float64 {
 	z := make([]float64, len(d.X))
-	for i := range d.Rows {
-		s.apply(d.Row(i), z[i*d.Cols:(i+1)*d.Cols])
-	}
+	blockSums(d.Rows, 0, workers, nil, func(lo, hi int, _ []float64) {
+		for i := lo; i < hi; i++ {
+			s.apply(d.Row(i), z[i*d.Cols:(i+1)*d.Cols])
+		}
+	})
 	return z
 }
 

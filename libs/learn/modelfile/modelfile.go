@@ -1,7 +1,3 @@
-// Package modelfile reads and writes the model file of Tributary's built-in
-// learners: one versioned JSON document that every built-in model uses, so
-// the trainer saves and serving and batch scoring load models in one way.
-// The format is described in libs/learn/README.md.
 package modelfile
 
 import (
@@ -145,6 +141,10 @@ func Decode(raw []byte) (learn.Model, Header, error) {
 	return m, h, nil
 }
 
+// maxClasses bounds the classes of a multiclass model, so that sizes
+// computed from them cannot overflow.
+const maxClasses = 1 << 16
+
 func checkHeader(h *Header) error {
 	bad := func(format string, args ...any) error {
 		return &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf(format, args...)}
@@ -155,8 +155,8 @@ func checkHeader(h *Header) error {
 			return bad("binary model with %d classes, want 2", h.Classes)
 		}
 	case learn.TaskMulticlass:
-		if h.Classes < 2 {
-			return bad("multiclass model with %d classes, want at least 2", h.Classes)
+		if h.Classes < 2 || h.Classes > maxClasses {
+			return bad("multiclass model with %d classes, want 2 to %d", h.Classes, maxClasses)
 		}
 	case learn.TaskRegression:
 		if h.Classes != 0 {
