@@ -2,14 +2,14 @@
 # Training time of the built-in logistic regression beside scikit-learn's
 # LogisticRegression (standardized) on the same 1M x 20 rows, in the same run.
 #
-#   libs/learn/bench/lr_vs_sklearn.sh PYTHON [ROUNDS]
+#   libs/learn/bench/lr_vs_sklearn.sh [PYTHON [ROUNDS]]
 #
-# PYTHON is a python with the pins of deploy/local/python/requirements.txt
-# (make pyenv's TRIBUTARY_PYTHON). The two sides alternate ROUNDS times
+# PYTHON is a python with the pins of deploy/local/python/requirements.txt,
+# by default $TRIBUTARY_PYTHON (`deploy/local/pyenv.sh path`, after make pyenv). The two sides alternate ROUNDS times
 # (default 3), so that a noisy machine slows both alike; the best time of
 # each side counts. Prints one line per run and then the ratio Go/sklearn.
 set -euo pipefail
-py=${1:?usage: lr_vs_sklearn.sh PYTHON [ROUNDS]}
+py=${1:-${TRIBUTARY_PYTHON:?usage: lr_vs_sklearn.sh PYTHON [ROUNDS], or set TRIBUTARY_PYTHON}}
 rounds=${2:-3}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 tmp=$(mktemp -d)
