@@ -2,10 +2,11 @@
 # Training time of the built-in GBDT beside scikit-learn's
 # HistGradientBoostingClassifier on the same 1M x 20 rows, in the same run.
 #
-#   libs/learn/bench/gbdt_vs_sklearn.sh PYTHON [ROUNDS]
+#   libs/learn/bench/gbdt_vs_sklearn.sh [PYTHON [ROUNDS]]
 #
-# PYTHON is a python with the pins of deploy/local/python/requirements.txt
-# (make pyenv's TRIBUTARY_PYTHON). Both sides use scikit-learn's defaults
+# PYTHON is a python with the pins of deploy/local/python/requirements.txt,
+# by default $TRIBUTARY_PYTHON (`deploy/local/pyenv.sh path`, after make
+# pyenv). Both sides use scikit-learn's defaults
 # with early stopping off (100 iterations, 31 leaves). The two sides
 # alternate ROUNDS times (default 3), so that a noisy machine slows both
 # alike; the best time of each side counts. scikit-learn runs twice a round:
@@ -14,7 +15,7 @@
 # it many times slower; the faster counts. Prints one line per run and then
 # the ratio Go/sklearn.
 set -euo pipefail
-py=${1:?usage: gbdt_vs_sklearn.sh PYTHON [ROUNDS]}
+py=${1:-${TRIBUTARY_PYTHON:?usage: gbdt_vs_sklearn.sh PYTHON [ROUNDS], or set TRIBUTARY_PYTHON}}
 rounds=${2:-3}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 tmp=$(mktemp -d)
