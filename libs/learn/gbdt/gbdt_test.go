@@ -293,6 +293,24 @@ func TestEarlyStopping(t *testing.T) {
 	}
 }
 
+// TestParamsValidate: a train request that sets only the task is valid;
+// the trainer can check a request before it trains.
+func TestParamsValidate(t *testing.T) {
+	if err := (Params{Task: learn.TaskBinary}).Validate(); err != nil {
+		t.Errorf("only the task: %v", err)
+	}
+	if err := (Params{Task: learn.TaskBinary, MaxLeaves: 1}).Validate(); !errors.Is(err, learn.ErrBadParam) {
+		t.Errorf("max_leaves 1: %v, want bad_param", err)
+	}
+	var p Params
+	if err := json.Unmarshal([]byte(`{"task":"regression","max_iter":50,"l2":1.5,"early_stopping":"off"}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Validate(); err != nil || p.MaxIter != 50 || p.L2 != 1.5 || p.EarlyStopping != EarlyStoppingOff {
+		t.Errorf("decoded %+v, validate %v", p, err)
+	}
+}
+
 func TestShouldStop(t *testing.T) {
 	for _, c := range []struct {
 		scores []float64

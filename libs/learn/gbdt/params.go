@@ -114,9 +114,11 @@ func (p Params) withDefaults() Params {
 	return p
 }
 
-// Validate checks the parameters (after defaults are applied); an error is
-// a *learn.DataError of reason bad_param (unknown_task for the task).
+// Validate checks the parameters, zero fields taking their defaults, as
+// Train does; an error is a *learn.DataError of reason bad_param
+// (unknown_task for the task).
 func (p Params) Validate() error {
+	p = p.withDefaults()
 	bad := badParam
 	switch {
 	case p.Task != learn.TaskBinary && p.Task != learn.TaskMulticlass && p.Task != learn.TaskRegression:
