@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
 	"github.com/tributary-ml/tributary/services/ingest/internal/httpapi"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
@@ -141,11 +142,11 @@ func TestPanicAnswered(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
 		t.Fatal(err)
 	}
-	if resp.StatusCode != http.StatusInternalServerError || res.Reason != intake.ReasonInternalError || res.Outcome != intake.Rejected {
+	if resp.StatusCode != http.StatusInternalServerError || res.Reason != reason.InternalError || res.Outcome != intake.Rejected {
 		t.Fatalf("%d %+v", resp.StatusCode, res)
 	}
 	last := s.items[len(s.items)-1]
-	if s.panicked != 1 || last.Rejection == nil || last.Rejection.Reason != intake.ReasonInternalError || string(last.Raw) != body {
+	if s.panicked != 1 || last.Rejection == nil || last.Rejection.Reason != reason.InternalError || string(last.Raw) != body {
 		t.Fatalf("panicked %d, dead-lettered %+v", s.panicked, last)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
@@ -133,22 +134,22 @@ func (h *Handler) recovered(w *answerWriter, r *http.Request, body []byte, p any
 	if w.started {
 		return // the answer was under way; net/http ends the connection
 	}
-	rej := &intake.Rejection{Reason: intake.ReasonInternalError, Message: fmt.Sprintf("ingest failed on this request (%v); it is on the dead-letter topic", p)}
+	rej := &intake.Rejection{Reason: reason.InternalError, Message: fmt.Sprintf("ingest failed on this request (%v); it is on the dead-letter topic", p)}
 	res := h.intake.Submit(r.Context(), httpSource, []intake.Item{{Raw: body, Size: len(body), Rejection: rej}})[0]
 	if res.Outcome != intake.Rejected {
 		h.unavailable(w, http.StatusServiceUnavailable, res)
 		return
 	}
-	writeJSON(w, res.Reason.Status(), res)
+	writeJSON(w, intake.Status(res.Reason), res)
 }
 
 // serve handles one request; read is set to the body once it is read.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	key, err := h.keys.Authenticate(r)
 	if err != nil {
-		h.intake.Refused(httpSource, intake.ReasonUnauthenticated)
+		h.intake.Refused(httpSource, reason.Unauthenticated)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tributary-ingest"`)
-		writeJSON(w, http.StatusUnauthorized, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonUnauthenticated, Message: err.Error()})
+		writeJSON(w, http.StatusUnauthorized, intake.Result{Outcome: intake.Rejected, Reason: reason.Unauthenticated, Message: err.Error()})
 		return
 	}
 	select {
@@ -164,8 +165,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	body, err := readBody(r, h.cfg.MaxBodyBytes)
 	*read = body
 	if err != nil { // the client went away, or sent a broken chunked body
-		h.intake.Refused(httpSource, intake.ReasonMalformedJSON)
-		writeJSON(w, http.StatusBadRequest, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonMalformedJSON, Message: "body: " + err.Error()})
+		h.intake.Refused(httpSource, reason.MalformedJSON)
+		writeJSON(w, http.StatusBadRequest, intake.Result{Outcome: intake.Rejected, Reason: reason.MalformedJSON, Message: "body: " + err.Error()})
 		return
 	}
 	var allowed func(string) bool
@@ -177,9 +178,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	whole := true
 	switch {
 	case len(body) > h.cfg.MaxBodyBytes:
-		items = []intake.Item{rejected(intake.ReasonBodyTooLarge, body, "body: more than the limit of %d bytes", h.cfg.MaxBodyBytes)}
+		items = []intake.Item{rejected(reason.BodyTooLarge, body, "body: more than the limit of %d bytes", h.cfg.MaxBodyBytes)}
 	case m == modeUnsupported:
-		items = []intake.Item{rejected(intake.ReasonUnsupportedContentType, body,
+		items = []intake.Item{rejected(reason.UnsupportedContentType, body,
 			"Content-Type: %q is none of %s, %s, or binary mode (ce-specversion header)", r.Header.Get("Content-Type"), ContentTypeStructured, ContentTypeBatch)}
 	case m == modeBatch:
 		items, whole = decodeBatch(body, h.cfg.MaxBatch)
@@ -201,7 +202,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 		case intake.Accepted, intake.Duplicate:
 			writeJSON(w, http.StatusAccepted, res)
 		case intake.Rejected:
-			writeJSON(w, res.Reason.Status(), res)
+			writeJSON(w, intake.Status(res.Reason), res)
 		default:
 			h.unavailable(w, http.StatusServiceUnavailable, res)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
@@ -75,13 +76,13 @@ func TestUnsafeData(t *testing.T) {
 		item("d1", `{"k":"a","k":"b"}`),
 		item("ok", `{"k":"a","price":1.5e300}`),
 	})
-	want := []intake.Reason{intake.ReasonNumberOutOfRange, intake.ReasonNumberOutOfRange, intake.ReasonDuplicateKey, ""}
+	want := []intake.Reason{reason.NumberOutOfRange, reason.NumberOutOfRange, reason.DuplicateKey, ""}
 	for i, w := range want {
 		if res[i].Reason != w || (w != "" && (res[i].Outcome != intake.Rejected || !strings.Contains(res[i].Message, "/"))) {
 			t.Errorf("item %d: %+v, want %s", i, res[i], w)
 		}
-		if w != "" && w.Status() != 400 {
-			t.Errorf("%s: status %d", w, w.Status())
+		if w != "" && intake.Status(w) != 400 {
+			t.Errorf("%s: status %d", w, intake.Status(w))
 		}
 	}
 	dead := 0
@@ -107,7 +108,7 @@ func TestPanicRecovered(t *testing.T) {
 	if res[0].Outcome != intake.Accepted || res[2].Outcome != intake.Accepted {
 		t.Fatalf("neighbours: %+v", res)
 	}
-	if res[1].Outcome != intake.Rejected || res[1].Reason != intake.ReasonInternalError || res[1].Reason.Status() != 500 {
+	if res[1].Outcome != intake.Rejected || res[1].Reason != reason.InternalError || intake.Status(res[1].Reason) != 500 {
 		t.Fatalf("panicking item: %+v", res[1])
 	}
 	var dlq *kgo.Record
@@ -160,13 +161,13 @@ func TestAttributeLimits(t *testing.T) {
 	for i, w := range []struct {
 		reason intake.Reason
 		names  string
-	}{{intake.ReasonAttributeTooLarge, "id"}, {intake.ReasonAttributeTooLarge, "big"}, {intake.ReasonAttributeTooLarge, "attributes"}, {"", ""}, {intake.ReasonInvalidEntityKey, "/k"}} {
+	}{{reason.AttributeTooLarge, "id"}, {reason.AttributeTooLarge, "big"}, {reason.AttributeTooLarge, "attributes"}, {"", ""}, {reason.InvalidEntityKey, "/k"}} {
 		if res[i].Reason != w.reason || !strings.Contains(res[i].Message, w.names) {
 			t.Errorf("item %d: %+v, want %s naming %s", i, res[i], w.reason, w.names)
 		}
 	}
-	if intake.ReasonAttributeTooLarge.Status() != 413 {
-		t.Errorf("status %d", intake.ReasonAttributeTooLarge.Status())
+	if intake.Status(reason.AttributeTooLarge) != 413 {
+		t.Errorf("status %d", intake.Status(reason.AttributeTooLarge))
 	}
 }
 
@@ -183,9 +184,9 @@ func TestDeadLetterFits(t *testing.T) {
 		hs = append(hs, kgo.RecordHeader{Key: "ce_x" + strings.Repeat("n", i%300), Value: []byte(strings.Repeat("v", 2000))})
 	}
 	hs = append(hs, kgo.RecordHeader{Key: "ce_id", Value: []byte("hdr-id")})
-	headers := intake.Item{Raw: []byte(strings.Repeat("b", 3<<20)), Headers: hs, Rejection: &intake.Rejection{Reason: intake.ReasonMissingAttribute, Message: strings.Repeat("m", 1<<20)}}
+	headers := intake.Item{Raw: []byte(strings.Repeat("b", 3<<20)), Headers: hs, Rejection: &intake.Rejection{Reason: reason.MissingAttribute, Message: strings.Repeat("m", 1<<20)}}
 	res := in.Submit(context.Background(), intake.Source{Path: "kafka", Origin: strings.Repeat("o", 1000)}, []intake.Item{hugeID, headers})
-	if res[0].Reason != intake.ReasonEventTooLarge || res[1].Reason != intake.ReasonMissingAttribute {
+	if res[0].Reason != reason.EventTooLarge || res[1].Reason != reason.MissingAttribute {
 		t.Fatalf("%+v", res)
 	}
 	recs := p.records()
@@ -214,10 +215,10 @@ func TestTooLargeForKafka(t *testing.T) {
 	p := &producer{answer: func(*kgo.Record) error { return kerr.MessageTooLarge }}
 	in, _ := setupStream(t, p, plain)
 	res := in.Submit(context.Background(), src, []intake.Item{item("ok", `{"k":"a"}`), item("bad", `{"nok":1}`)})
-	if res[0].Outcome != intake.Rejected || res[0].Reason != intake.ReasonEventTooLarge {
+	if res[0].Outcome != intake.Rejected || res[0].Reason != reason.EventTooLarge {
 		t.Errorf("event record too large: %+v", res[0])
 	}
-	if res[1].Outcome != intake.Rejected || res[1].Reason != intake.ReasonSchemaViolation || !strings.Contains(res[1].Message, "not kept") {
+	if res[1].Outcome != intake.Rejected || res[1].Reason != reason.SchemaViolation || !strings.Contains(res[1].Message, "not kept") {
 		t.Errorf("dead-letter record too large: %+v", res[1])
 	}
 }
@@ -247,7 +248,7 @@ func TestPanicAfterClaim(t *testing.T) {
 	}
 	in := intake.New(intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second, OutageTimeout: time.Second},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), lookup{s}, p, dedup.New(time.Minute, 100))
-	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Reason != intake.ReasonInternalError {
+	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Reason != reason.InternalError {
 		t.Fatalf("first: %+v", res[0])
 	}
 	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Outcome != intake.Accepted {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/jsondoc"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 )
@@ -270,7 +271,7 @@ func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Tim
 		if r := recover(); r != nil {
 			in.Panicked(src, r, debug.Stack())
 			failed := *it
-			failed.Rejection = reject(ReasonInternalError, "ingest failed on this event (%v); it is on the dead-letter topic", r)
+			failed.Rejection = reject(reason.InternalError, "ingest failed on this event (%v); it is on the dead-letter topic", r)
 			if failed.Raw == nil && failed.Event != nil {
 				failed.Raw = failed.Event.Data()
 			}
@@ -358,7 +359,7 @@ func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
 		// with a smaller max.message.bytes can still refuse one.
 		res.Outcome, res.Reason, res.Message = Rejected, p.dlq.Reason, p.dlq.Message+" (its dead-letter record was too large for Kafka and is not kept)"
 	case err != nil && errors.Is(err, kerr.MessageTooLarge):
-		res.Outcome, res.Reason, res.Message = Rejected, ReasonEventTooLarge, "event: Kafka refused its record as too large (the topic's max.message.bytes)"
+		res.Outcome, res.Reason, res.Message = Rejected, reason.EventTooLarge, "event: Kafka refused its record as too large (the topic's max.message.bytes)"
 	case err != nil:
 		res.Outcome, res.Message = Unavailable, "kafka did not take the event: "+err.Error()
 	case p.dlq != nil:
@@ -391,49 +392,49 @@ func (in *Intake) count(src Source, res Result, reason Reason) Result {
 func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo.Record, *Rejection, error) {
 	e := it.Event
 	if it.Size > in.cfg.MaxEventBytes {
-		return nil, reject(ReasonEventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
+		return nil, reject(reason.EventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
 	}
 	if rej := checkAttributes(e); rej != nil {
 		return nil, rej, nil
 	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
-		return nil, reject(ReasonForbiddenType, "type: this API key may not send %q", e.Type()), nil
+		return nil, reject(reason.ForbiddenType, "type: this API key may not send %q", e.Type()), nil
 	}
 	s, ok := in.streams.ByType(e.Type())
 	if !ok {
-		return nil, reject(ReasonUnknownType, "type: no stream has the type %q", e.Type()), nil
+		return nil, reject(reason.UnknownType, "type: no stream has the type %q", e.Type()), nil
 	}
 	if it.Stream != "" && s.Name != it.Stream {
-		return nil, reject(ReasonStreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
+		return nil, reject(reason.StreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
 	}
 	switch ct := e.DataContentType(); {
 	case ct == "":
 		// JSON is implied (JSON event format); say so for the consumers.
 		e.SetDataContentType("application/json")
 	case !isJSON(ct):
-		return nil, reject(ReasonUnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
+		return nil, reject(reason.UnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
 	}
 	fields, err := s.Check(e.Data())
 	if err != nil {
 		var se *streamspec.Error
 		switch {
 		case errors.Is(err, jsondoc.ErrNumberRange):
-			return nil, reject(ReasonNumberOutOfRange, "data: %v", err), nil
+			return nil, reject(reason.NumberOutOfRange, "data: %v", err), nil
 		case errors.Is(err, jsondoc.ErrDuplicateKey):
-			return nil, reject(ReasonDuplicateKey, "data: %v", err), nil
+			return nil, reject(reason.DuplicateKey, "data: %v", err), nil
 		case errors.Is(err, streamspec.ErrMalformedData):
-			return nil, reject(ReasonMalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
+			return nil, reject(reason.MalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
 		case errors.As(err, &se) && se.Schema:
-			return nil, reject(ReasonSchemaViolation, "data: %s", violations(se)), nil
+			return nil, reject(reason.SchemaViolation, "data: %s", violations(se)), nil
 		case errors.As(err, &se) && se.Violations[0].Rule == "entity_key":
-			return nil, reject(ReasonInvalidEntityKey, "data: %s", violations(se)), nil
+			return nil, reject(reason.InvalidEntityKey, "data: %s", violations(se)), nil
 		case errors.As(err, &se):
-			return nil, reject(ReasonInvalidEventTime, "data: %s", violations(se)), nil
+			return nil, reject(reason.InvalidEventTime, "data: %s", violations(se)), nil
 		}
 		return nil, nil, err
 	}
 	if len(fields.EntityKey) > MaxAttributeBytes {
-		return nil, reject(ReasonInvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
+		return nil, reject(reason.InvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
 	}
 	t, field := fields.EventTime, "data"+s.EventTime
 	if s.EventTime == "" {
@@ -444,20 +445,20 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 		t = e.Time()
 	}
 	if t.After(received.Add(in.cfg.MaxFuture)) {
-		return nil, reject(ReasonEventTimeFuture, "%s: %s is more than %v after now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxFuture), nil
+		return nil, reject(reason.EventTimeFuture, "%s: %s is more than %v after now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxFuture), nil
 	}
 	if t.Before(received.Add(-in.cfg.MaxPast)) {
-		return nil, reject(ReasonEventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
+		return nil, reject(reason.EventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
 	if _, err := e.Context.GetExtension(event.TraceParentExtension); err != nil && in.cfg.Propagator != nil { // err: none
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
-			return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
+			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
 	}
 	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic)
 	if err != nil {
-		return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
+		return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 	}
 	return rec, nil, nil
 }
@@ -488,7 +489,7 @@ func isJSON(ct string) bool {
 func (in *Intake) deadLetter(ctx context.Context, src Source, received time.Time, it *Item, rej *Rejection) *kgo.Record {
 	topic := in.cfg.TopicPrefix + event.TopicDLQ
 	var rec *kgo.Record
-	if it.Event != nil && rej.Reason != ReasonInternalError {
+	if it.Event != nil && rej.Reason != reason.InternalError {
 		if r, err := event.ToKafkaRecord(ctx, *it.Event, topic); err == nil {
 			rec = r
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/reason"
 )
 
 // Limits of what goes into a record beside the data. Together with
@@ -46,7 +47,7 @@ func checkAttributes(e *ce.Event) *Rejection {
 	over := func(name string, n int) *Rejection {
 		total += len(name) + n
 		if n > MaxAttributeBytes {
-			return reject(ReasonAttributeTooLarge, "%s: %d bytes, more than the limit of %d", cutName(name), n, MaxAttributeBytes)
+			return reject(reason.AttributeTooLarge, "%s: %d bytes, more than the limit of %d", cutName(name), n, MaxAttributeBytes)
 		}
 		return nil
 	}
@@ -86,7 +87,7 @@ func checkAttributes(e *ce.Event) *Rejection {
 		return over(tooLarge[0], size(exts[tooLarge[0]]))
 	}
 	if total > MaxAttributesBytes {
-		return reject(ReasonAttributeTooLarge, "attributes: %d bytes of names and values, more than the limit of %d", total, MaxAttributesBytes)
+		return reject(reason.AttributeTooLarge, "attributes: %d bytes of names and values, more than the limit of %d", total, MaxAttributesBytes)
 	}
 	return nil
 }

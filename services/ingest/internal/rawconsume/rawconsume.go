@@ -14,6 +14,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/jsondoc"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
 
@@ -128,7 +129,7 @@ func (c *Consumer) safeItem(src intake.Source, r *kgo.Record) (it intake.Item) {
 		if p := recover(); p != nil {
 			c.in.Panicked(src, p, debug.Stack())
 			it = intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value),
-				Rejection: &intake.Rejection{Reason: intake.ReasonInternalError, Message: fmt.Sprintf("record: ingest failed on it (%v)", p)}}
+				Rejection: &intake.Rejection{Reason: reason.InternalError, Message: fmt.Sprintf("record: ingest failed on it (%v)", p)}}
 		}
 	}()
 	return c.item(r)
@@ -138,20 +139,20 @@ func (c *Consumer) item(r *kgo.Record) intake.Item {
 	it := intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value), Stream: strings.TrimPrefix(r.Topic, c.prefix)}
 	e, err := event.FromKafkaRecord(r)
 	if err != nil {
-		reason := intake.ReasonInvalidAttribute
+		why := reason.InvalidAttribute
 		switch {
 		case errors.Is(err, event.ErrNotCloudEvent):
-			reason = intake.ReasonNotCloudEvent
+			why = reason.NotCloudEvent
 		case errors.Is(err, event.ErrUnsupportedSpecVersion):
-			reason = intake.ReasonUnsupportedSpecVersion
+			why = reason.UnsupportedSpecVersion
 		case errors.Is(err, jsondoc.ErrDuplicateKey):
-			reason = intake.ReasonDuplicateKey
+			why = reason.DuplicateKey
 		case errors.Is(err, jsondoc.ErrNumberRange):
-			reason = intake.ReasonNumberOutOfRange
+			why = reason.NumberOutOfRange
 		case strings.Contains(err.Error(), "missing"):
-			reason = intake.ReasonMissingAttribute
+			why = reason.MissingAttribute
 		}
-		it.Rejection = &intake.Rejection{Reason: reason, Message: "record: " + err.Error()}
+		it.Rejection = &intake.Rejection{Reason: why, Message: "record: " + err.Error()}
 		return it
 	}
 	// The raw record's own partitionkey is not trusted: intake sets it to
