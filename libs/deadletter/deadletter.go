@@ -386,7 +386,7 @@ func Decode(r *kgo.Record) (Letter, error) {
 
 // Header returns the value of the input header key in l ("" when absent).
 func (l Letter) Header(key string) string {
-	for _, h := range identityFirst(l.Headers) {
+	for _, h := range l.Headers {
 		if h.Key == key {
 			return string(h.Value)
 		}
