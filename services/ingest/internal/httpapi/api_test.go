@@ -20,7 +20,9 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
@@ -42,6 +44,9 @@ const clickStream = `{"name":"clicks","type":"` + clickType + `","entity_key":"/
  "schema":{"type":"object","required":["user_id","item_id"],"properties":{
   "user_id":{"type":"string","minLength":1},"item_id":{"type":"string"},"price":{"type":"number","minimum":0}},
   "additionalProperties":false}}`
+
+// dlqMaxBytes is the fixture's dead-letter record limit.
+const dlqMaxBytes = 1 << 20
 
 // fixture is the HTTP API over a real intake writing to the real Kafka,
 // with topics under a prefix of its own.
@@ -86,7 +91,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := reg.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	in := intake.New(intake.Config{MaxEventBytes: 8 << 10, MaxFuture: time.Minute, MaxPast: 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix, Propagator: propagation.TraceContext{}},
+	in := intake.New(intake.Config{MaxEventBytes: 8 << 10, MaxFuture: time.Minute, MaxPast: 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix, Propagator: propagation.TraceContext{}, DeadLetterMaxBytes: dlqMaxBytes},
 		logger, prometheus.NewRegistry(), reg, cl, dedup.New(time.Minute, 1000))
 	keys, err := auth.New(auth.Config{Keys: "all:" + auth.Hash(keyAll) + ":*;clicks:" + auth.Hash(keyClicks) + ":" + clickType})
 	if err != nil {
@@ -213,15 +218,16 @@ func TestRejections(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, hdr, body := f.post(t, c.req)
-			var res intake.Result
-			if err := json.Unmarshal(body, &res); err != nil {
-				t.Fatalf("answer is not a result: %s", body)
+			checkEnvelope(t, body)
+			e := httperror.Parse(code, body)
+			if code != c.status || e.Reason != c.reason || code != intake.Status(c.reason) {
+				t.Fatalf("got %d %s, want %d %s", code, body, c.status, c.reason)
 			}
-			if code != c.status || res.Reason != c.reason || res.Outcome != intake.Rejected {
-				t.Fatalf("got %d %+v, want %d %s", code, res, c.status, c.reason)
+			if !strings.Contains(e.Body.Error, c.field) {
+				t.Errorf("error %q does not name %q", e.Body.Error, c.field)
 			}
-			if !strings.Contains(res.Message, c.field) {
-				t.Errorf("message %q does not name %q", res.Message, c.field)
+			if strings.HasPrefix(c.name, "schema") && e.ID != c.marker {
+				t.Errorf("id %q, want the event's %q", e.ID, c.marker)
 			}
 			if hdr.Get("Content-Type") != "application/json" {
 				t.Errorf("content type %q", hdr.Get("Content-Type"))
@@ -238,10 +244,16 @@ func TestRejections(t *testing.T) {
 	// empty-batch reason.
 	recs := kafkatest.Read(t, f.brokers, f.prefix+event.TopicDLQ, len(dead)+1, 20*time.Second, 500*time.Millisecond)
 	byReason := map[string]int{}
+	letters := map[*kgo.Record]deadletter.Letter{}
 	for _, r := range recs {
-		byReason[kafkatest.Header(r, intake.HeaderReason)]++
-		if kafkatest.Header(r, intake.HeaderOrigin) != "http" || kafkatest.Header(r, intake.HeaderReceived) == "" || kafkatest.Header(r, intake.HeaderError) == "" {
-			t.Errorf("dead-letter record without origin, received or error headers: %v", r.Headers)
+		l, err := deadletter.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		letters[r] = l
+		byReason[string(l.Reason)]++
+		if l.Origin != deadletter.HTTP() || l.Service != "ingest" || l.Received.IsZero() || l.Error == "" || deadletter.Size(r) > dlqMaxBytes {
+			t.Errorf("dead-letter record without origin, service, received or error, or over the limit: %v", r.Headers)
 		}
 	}
 	if byReason[string(reason.EmptyBatch)] != 1 {
@@ -262,11 +274,12 @@ func TestRejections(t *testing.T) {
 			t.Errorf("%s: no dead-letter record with %q", c.name, c.marker)
 			continue
 		}
-		if got := kafkatest.Header(found, intake.HeaderReason); got != string(c.reason) {
+		if got := letters[found].Reason; got != c.reason {
 			t.Errorf("%s: dead-letter reason %q, want %s", c.name, got, c.reason)
 		}
-		if c.reason == reason.BodyTooLarge && (kafkatest.Header(found, intake.HeaderTruncated) != "true" || len(found.Value) != 8<<10) {
-			t.Errorf("oversized body: dead-letter value of %d bytes, truncated %q", len(found.Value), kafkatest.Header(found, intake.HeaderTruncated))
+		// The body as read: the first max-body-bytes+1 bytes.
+		if c.reason == reason.BodyTooLarge && len(found.Value) != 64<<10+1 {
+			t.Errorf("oversized body: dead-letter value of %d bytes", len(found.Value))
 		}
 	}
 	if len(recs) != len(dead)+1 {
@@ -302,7 +315,7 @@ func TestMixedBatch(t *testing.T) {
 	}
 	for i, w := range want {
 		r := resp.Results[i]
-		if r.ID != w.id || r.Outcome != w.outcome || r.Reason != w.reason {
+		if r.ID != w.id || r.Status != w.outcome || r.Reason != w.reason || (w.reason != "") != (r.Error != "") {
 			t.Errorf("result %d: %+v, want %+v", i, r, w)
 		}
 	}
@@ -415,5 +428,27 @@ func TestDataBase64WithBlanks(t *testing.T) {
 	recs := kafkatest.Read(t, f.brokers, f.prefix+"tributary.events.clicks", 1, 10*time.Second, 200*time.Millisecond)
 	if len(recs) != 1 || string(recs[0].Value) != goodData("erin") || string(recs[0].Key) != "erin" {
 		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// checkEnvelope fails unless body is the error body of libs/httperror and
+// nothing else: error and reason set, no field of the answers before it
+// (status, message).
+func checkEnvelope(t *testing.T, body []byte) {
+	t.Helper()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		t.Fatalf("answer is not a JSON object: %s", body)
+	}
+	for k := range fields {
+		switch k {
+		case "error", "reason", "id", "details":
+		default:
+			t.Errorf("error body has field %q: %s", k, body)
+		}
+	}
+	var b httperror.Body
+	if err := json.Unmarshal(body, &b); err != nil || b.Error == "" || !b.Reason.Valid() {
+		t.Errorf("error body without error or reason: %s (%v)", body, err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
@@ -36,14 +37,23 @@ const maxEvent = 64 << 10
 
 func setupStream(t *testing.T, p *producer, l func(*streamspec.Stream) intake.Lookup) (*intake.Intake, *prometheus.Registry) {
 	t.Helper()
+	return setupStreamConfig(t, p, l, func(*intake.Config) {})
+}
+
+func setupStreamConfig(t *testing.T, p *producer, l func(*streamspec.Stream) intake.Lookup, edit func(*intake.Config)) (*intake.Intake, *prometheus.Registry) {
+	t.Helper()
 	s, err := streamspec.Parse([]byte(`{"name":"s","type":"com.example.t.v1","entity_key":"/k","schema":{"type":"object","required":["k"],
 	 "properties":{"price":{"type":"number","minimum":0}}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	in := intake.New(intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), reg, l(s), p, dedup.New(time.Minute, 100))
+	cfg := intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second}
+	edit(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	in := intake.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, l(s), p, dedup.New(time.Minute, 100))
 	return in, reg
 }
 
@@ -117,7 +127,7 @@ func TestPanicRecovered(t *testing.T) {
 			dlq = r
 		}
 	}
-	if dlq == nil || header(dlq, intake.HeaderReason) != "internal_error" || string(dlq.Value) != string(bad.Raw) {
+	if dlq == nil || header(dlq, deadletter.HeaderReason) != "internal_error" || string(dlq.Value) != string(bad.Raw) {
 		t.Fatalf("dead letter: %+v", dlq)
 	}
 	if n := counterSum(t, reg, "tributary_ingest_panics_total"); n != 1 {
@@ -172,11 +182,13 @@ func TestAttributeLimits(t *testing.T) {
 }
 
 // TestDeadLetterFits: whatever the input, the dead-letter record fits the
-// bounds (so Kafka takes it and the producer is not told 503 forever): a
-// huge id, hundreds of KB of headers, a huge body.
+// producer's batch (so Kafka takes it and the producer is not told 503
+// forever) and still says why, from where, and which event: a huge id,
+// hundreds of KB of headers before ce_id, a huge body and message.
 func TestDeadLetterFits(t *testing.T) {
+	const limit = maxEvent + 64<<10
 	p := &producer{}
-	in, _ := setupStream(t, p, plain)
+	in, _ := setupStreamConfig(t, p, plain, func(c *intake.Config) { c.DeadLetterMaxBytes = limit })
 	hugeID := item(strings.Repeat("i", 2<<20), `{"k":"a"}`)
 	hugeID.Size = 2 << 20 // event_too_large, decoded
 	var hs []kgo.RecordHeader
@@ -184,8 +196,9 @@ func TestDeadLetterFits(t *testing.T) {
 		hs = append(hs, kgo.RecordHeader{Key: "ce_x" + strings.Repeat("n", i%300), Value: []byte(strings.Repeat("v", 2000))})
 	}
 	hs = append(hs, kgo.RecordHeader{Key: "ce_id", Value: []byte("hdr-id")})
-	headers := intake.Item{Raw: []byte(strings.Repeat("b", 3<<20)), Headers: hs, Rejection: &intake.Rejection{Reason: reason.MissingAttribute, Message: strings.Repeat("m", 1<<20)}}
-	res := in.Submit(context.Background(), intake.Source{Path: "kafka", Origin: strings.Repeat("o", 1000)}, []intake.Item{hugeID, headers})
+	raw := intake.Item{Raw: []byte(strings.Repeat("b", 3<<20)), Headers: hs, Origin: deadletter.Kafka("tributary.ingest.s", 2, 7),
+		Rejection: &intake.Rejection{Reason: reason.MissingAttribute, Message: strings.Repeat("m", 1<<20)}}
+	res := in.Submit(context.Background(), intake.Source{Path: "kafka"}, []intake.Item{hugeID, raw})
 	if res[0].Reason != reason.EventTooLarge || res[1].Reason != reason.MissingAttribute {
 		t.Fatalf("%+v", res)
 	}
@@ -193,17 +206,20 @@ func TestDeadLetterFits(t *testing.T) {
 	if len(recs) != 2 {
 		t.Fatalf("%d records", len(recs))
 	}
-	for _, r := range recs {
-		size := len(r.Key) + len(r.Value)
-		hsize := 0
-		for _, h := range r.Headers {
-			hsize += len(h.Key) + len(h.Value)
+	wantOrigin := map[reason.ID]deadletter.Origin{reason.EventTooLarge: deadletter.HTTP(), reason.MissingAttribute: deadletter.Kafka("tributary.ingest.s", 2, 7)}
+	for i, r := range recs { // in the order Kafka acknowledged them
+		if size := deadletter.Size(r); size > limit {
+			t.Errorf("dead letter %d: %d bytes, over the limit of %d", i, size, limit)
 		}
-		if len(r.Value) > maxEvent || hsize > intake.MaxDeadLetterHeaderBytes || len(r.Key) > intake.MaxAttributeBytes || header(r, intake.HeaderTruncated) != "true" {
-			t.Errorf("dead letter of %d bytes of key and value, %d of headers, truncated %q", size, hsize, header(r, intake.HeaderTruncated))
+		l, err := deadletter.Decode(r)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if header(r, intake.HeaderReason) == "" || header(r, "ce_id") == "" {
-			t.Errorf("dead letter lost its reason or id: %d headers", len(r.Headers))
+		if o, ok := wantOrigin[l.Reason]; !ok || l.Service != "ingest" || l.Origin != o || len(l.Truncated) == 0 {
+			t.Errorf("dead letter %d: reason %s, service %q, origin %v, truncated %v", i, l.Reason, l.Service, l.Origin, l.Truncated)
+		}
+		if id := l.Header("ce_id"); id == "" || len(id) > deadletter.MaxHeaderValueBytes {
+			t.Errorf("dead letter %d: ce_id of %d bytes (%d headers kept)", i, len(id), len(l.Headers))
 		}
 	}
 }

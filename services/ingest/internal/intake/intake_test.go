@@ -97,7 +97,7 @@ func item(id, data string) intake.Item {
 	return intake.Item{Event: &e, Size: len(data)}
 }
 
-var src = intake.Source{Path: "http", Origin: "http"}
+var src = intake.Source{Path: "http"}
 
 func TestBufferFull(t *testing.T) {
 	p := &producer{answer: func(*kgo.Record) error { return kgo.ErrMaxBuffered }}
