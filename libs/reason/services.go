@@ -34,34 +34,47 @@ const (
 	BatchTooLarge          ID = "batch_too_large"
 	ForbiddenType          ID = "forbidden_type"
 	Unauthenticated        ID = "unauthenticated"
+	AttributeTooLarge      ID = "attribute_too_large"
+	DuplicateKey           ID = "duplicate_key"
+	NumberOutOfRange       ID = "number_out_of_range"
+	// InternalError is ingest's answer to an input it failed on (a
+	// recovered panic): unlike Internal, the input is on the dead-letter
+	// topic, so sending it again will not help.
+	InternalError ID = "internal_error"
 )
 
-// Ingest is ingest's catalog (services/ingest/internal/intake.Reasons).
+// Ingest is ingest's catalog, in the order of its README's table (which
+// is generated from it). Status is the answer to a single event; in a
+// batch each event carries its reason in the 207 answer.
 func Ingest() Catalog {
-	const bad, dl = http.StatusBadRequest, true
+	const bad, large, dl = http.StatusBadRequest, http.StatusRequestEntityTooLarge, true
 	return Catalog{
-		{MalformedJSON, bad, dl, "the body or event is not JSON of the right shape"},
-		{MissingAttribute, bad, dl, "id, source, type or specversion is missing"},
-		{InvalidAttribute, bad, dl, "an attribute or extension breaks the CloudEvents rules"},
-		{UnsupportedSpecVersion, bad, dl, "specversion is not 1.0"},
-		{NotCloudEvent, 0, dl, "a raw Kafka record without CloudEvents headers"},
-		{UnknownType, bad, dl, "no stream has the event's type"},
-		{StreamMismatch, 0, dl, "a raw record's type belongs to another stream than its topic"},
-		{UnsupportedContentType, http.StatusUnsupportedMediaType, dl, "the request's Content-Type"},
-		{UnsupportedDataType, http.StatusUnsupportedMediaType, dl, "datacontenttype is not JSON"},
-		{MalformedData, bad, dl, "data is not one JSON document"},
-		{SchemaViolation, bad, dl, "data breaks the stream's JSON Schema"},
-		{InvalidEntityKey, bad, dl, "the entity key field is missing, empty or not a string/integer"},
-		{InvalidEventTime, bad, dl, "the event time field is missing or not RFC 3339"},
-		{EventTimeFuture, bad, dl, "event time too far in the future"},
-		{EventTimePast, bad, dl, "event time too far in the past"},
-		{BodyTooLarge, http.StatusRequestEntityTooLarge, dl, "the request body exceeds the limit"},
-		{EventTooLarge, http.StatusRequestEntityTooLarge, dl, "one event exceeds the per-event limit"},
+		{MalformedJSON, bad, dl, "the body or the event is not JSON of the right shape (a batch: not an array)"},
+		{MissingAttribute, bad, dl, "`specversion`, `id`, `source` or `type` missing or empty (the message names it)"},
+		{InvalidAttribute, bad, dl, "an attribute breaks the CloudEvents rules (bad `time`, extension name, non-UTF-8 header value, ...)"},
+		{UnsupportedSpecVersion, bad, dl, "`specversion` is not `1.0`"},
+		{UnknownType, bad, dl, "no stream has the event's `type`"},
+		{UnsupportedContentType, http.StatusUnsupportedMediaType, dl, "the request's `Content-Type` is none of the modes"},
+		{UnsupportedDataType, http.StatusUnsupportedMediaType, dl, "`datacontenttype` is not JSON"},
+		{MalformedData, bad, dl, "the data is not one JSON document"},
+		{SchemaViolation, bad, dl, "the data breaks the stream's schema (each failing field and keyword listed)"},
+		{InvalidEntityKey, bad, dl, "the entity-key field is missing, empty, not a string or integer, or over 4 KiB"},
+		{InvalidEventTime, bad, dl, "the event-time field is missing or not RFC 3339"},
+		{EventTimeFuture, bad, dl, "event time more than `-events.max-future` ahead"},
+		{EventTimePast, bad, dl, "event time more than `-events.max-past` ago"},
+		{BodyTooLarge, large, dl, "the body exceeds `-http.max-body-bytes`"},
+		{EventTooLarge, large, dl, "one event exceeds `-events.max-event-bytes` (or Kafka refused its record as too large)"},
 		{EmptyBatch, bad, dl, "a batch with no events"},
-		{BatchTooLarge, http.StatusRequestEntityTooLarge, dl, "a batch with more events than allowed"},
+		{BatchTooLarge, large, dl, "a batch of more than `-http.max-batch` events"},
 		{ForbiddenType, http.StatusForbidden, dl, "the API key may not send this type"},
-		{Unauthenticated, http.StatusUnauthorized, false, "no valid API key (not dead-lettered: anyone could fill the topic)"},
-		{Unavailable, http.StatusServiceUnavailable, false, "Kafka did not take the event in time, or too many requests are in flight: retry after Retry-After"},
+		{Unauthenticated, http.StatusUnauthorized, false, "no valid API key (not dead-lettered: with no producer known, anyone could fill the topic)"},
+		{AttributeTooLarge, large, dl, "an attribute or extension over 4 KiB, or all of them over 32 KiB (the message names it)"},
+		{DuplicateKey, bad, dl, "a JSON object has a key twice: an attribute of a structured event, or a key in the data (the message names it): the schema would check one value and a consumer might read the other"},
+		{NumberOutOfRange, bad, dl, "the data holds a number float64 cannot hold (the message names the field)"},
+		{InternalError, http.StatusInternalServerError, dl, "ingest failed on this input (a bug): the input is dead-lettered, the panic logged and counted in `tributary_ingest_panics_total`; sending it again will not help"},
+		{NotCloudEvent, 0, dl, "raw path: a record without CloudEvents headers"},
+		{StreamMismatch, 0, dl, "raw path: the event's type belongs to another stream than the topic's"},
+		{Unavailable, http.StatusServiceUnavailable, false, "Kafka did not take the event in time, its buffer is full or too many requests are in flight: send it again after `Retry-After`"},
 	}
 }
 
