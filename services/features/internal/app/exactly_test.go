@@ -13,6 +13,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/reason"
 )
 
 // clickRecord is the Kafka record of one click under a given CloudEvents id
@@ -137,7 +138,7 @@ func TestOnlineEqualsOfflineHardInputs(t *testing.T) {
 	}
 	ready, rows := h.dataset("hard_labels", snaps)
 	compare(rows)
-	if n := countDLQ(t, h, "late_event"); n == 0 {
+	if n := countDLQ(t, h, reason.LateEvent); n == 0 {
 		t.Error("the late event of user-late was not dead-lettered")
 	}
 	// ClickHouse merges the parts (and any copy): the same request builds

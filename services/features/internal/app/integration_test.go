@@ -25,6 +25,7 @@ import (
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 	"github.com/tributary-ml/tributary/services/features/internal/api"
@@ -474,7 +475,7 @@ func TestOnlineEqualsOffline(t *testing.T) {
 		t.Errorf("only %d of %d values non-null: the test proves little", nonNull, checked)
 	}
 	// Events beyond the lateness were dead-lettered, and counted.
-	late := countDLQ(t, h, "late_event")
+	late := countDLQ(t, h, reason.LateEvent)
 	if late == 0 {
 		t.Error("no late event dead-lettered; the shuffle should produce some")
 	}
@@ -496,35 +497,13 @@ func waitView(t testing.TB, p *servicetest.Process) {
 	}
 }
 
-func countDLQ(t testing.TB, h *harness, reason string) int {
+func countDLQ(t testing.TB, h *harness, why reason.ID) int {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(env("TRIBUTARY_KAFKA_BROKERS", "127.0.0.1:9092"), ",")...), kgo.ConsumeTopics(h.prefix+event.TopicDLQ), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := h.adm.ListEndOffsets(context.Background(), h.prefix+event.TopicDLQ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-	n, seen := 0, int64(0)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for seen < total {
-		f := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d dead letters", seen, total)
+	n := 0
+	for _, l := range readDLQ(t, h) {
+		if l.Reason == why {
+			n++
 		}
-		f.EachRecord(func(r *kgo.Record) {
-			seen++
-			for _, hd := range r.Headers {
-				if hd.Key == "tributary_reason" && string(hd.Value) == reason {
-					n++
-				}
-			}
-		})
 	}
 	return n
 }
@@ -650,10 +629,12 @@ func TestReadAPIErrors(t *testing.T) {
 		want                     string
 	}{
 		{"unknown feature", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h","uc:nope"]}`, 400, `uc:nope`},
-		{"unknown view", "POST", "/v1/features", `{"entities":["a"],"features":["zz:clicks_1h"]}`, 400, `{"error":"unknown_view","message":"unknown view \"zz\" in \"zz:clicks_1h\""}`},
+		{"unknown view", "POST", "/v1/features", `{"entities":["a"],"features":["zz:clicks_1h"]}`, 400, `{"error":"unknown view \"zz\" in \"zz:clicks_1h\"","reason":"unknown_view"}`},
 		{"not a ref", "POST", "/v1/features", `{"entities":["a"],"features":["clicks_1h"]}`, 400, `not view:feature`},
 		{"no entities", "POST", "/v1/features", `{"entities":[],"features":["uc:clicks_1h"]}`, 400, `entities: empty`},
-		{"malformed", "POST", "/v1/features", `{"entities":`, 400, `malformed_request`},
+		{"malformed", "POST", "/v1/features", `{"entities":`, 400, `"reason":"malformed_request"`},
+		{"trailing data", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h"]} {}`, 400, `"reason":"malformed_request"`},
+		{"no method", "DELETE", "/v1/features", ``, 405, `"reason":"method_not_allowed"`},
 		{"unknown key", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h"],"x":1}`, 400, `unknown field`},
 		{"GET unknown view", "GET", "/v1/features/zz/a", ``, 400, `unknown view \"zz\"`},
 		{"GET unknown entity", "GET", "/v1/features/uc/nobody", ``, 200, `"last_page":{"value":null,"event_time":null}`},
@@ -812,9 +793,9 @@ func TestPoisonRecords(t *testing.T) {
 	}
 	h.produce([]click{{User: "user-00", At: time.Now().Add(-time.Second), Price: 2, Item: "i", Page: "cart"}})
 	h.caughtUp(30 * time.Second)
-	for reason, want := range map[string]int{"undecodable_event": 1, "bad_event_data": 1, "bad_label": 1} {
-		if got := countDLQ(t, h, reason); got != want {
-			t.Errorf("%s: %d dead letters, want %d", reason, got, want)
+	for why, want := range map[reason.ID]int{reason.UndecodableEvent: 1, reason.BadEventData: 1, reason.BadLabel: 1} {
+		if got := countDLQ(t, h, why); got != want {
+			t.Errorf("%s: %d dead letters, want %d", why, got, want)
 		}
 	}
 	snap := h.snapshot(p)
