@@ -35,6 +35,7 @@ func (h *harness) requestFailing(t *testing.T, req event.DatasetRequested, data 
 		_ = e.SetData(ce.ApplicationJSON, data)
 		want = e.ID() // undecodable: answered under the request's event id
 	}
+	decoded := req.RequestID // ... unless the refused data had it
 	subject, _ := event.Subject(event.TypeDatasetRequested)
 	msg, err := event.ToNATSMsg(e, h.prefix+subject)
 	if err != nil {
@@ -74,7 +75,7 @@ func (h *harness) requestFailing(t *testing.T, req event.DatasetRequested, data 
 		if err := json.Unmarshal(re.Data(), &failed); err != nil {
 			t.Fatal(err)
 		}
-		if failed.RequestID == want {
+		if failed.RequestID == want || failed.RequestID == decoded {
 			return failed
 		}
 	}
@@ -104,6 +105,11 @@ func TestDatasetFailed(t *testing.T) {
 		{"empty range", event.DatasetRequested{Features: []string{"uc:clicks_1h"}, LabelStream: "l", End: start}, nil, event.DatasetFailedBadRequest, `is not after start`},
 		{"no label stream", event.DatasetRequested{Features: []string{"uc:clicks_1h"}}, nil, event.DatasetFailedBadRequest, `label_stream empty`},
 		{"undecodable", event.DatasetRequested{}, "not an object", event.DatasetFailedUndecodable, `undecodable dataset request`},
+		{"misspelt field", event.DatasetRequested{}, map[string]any{
+			"request_id": fmt.Sprintf("bad-%d-misspelt-field", n), "features": []string{"uc:clicks_1h"}, "labelstream": "l",
+			"start": start, "end": end,
+		}, event.DatasetFailedUndecodable, `unknown field "labelstream"`},
+		{"trailing data", event.DatasetRequested{}, []byte(fmt.Sprintf(`{"request_id":"bad-%d-trailing-data"} {}`, n)), event.DatasetFailedUndecodable, `undecodable dataset request`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := tc.req
