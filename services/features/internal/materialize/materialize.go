@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"strings"
 	"time"
@@ -40,8 +41,8 @@ type Config struct {
 	MaxRecords int
 	Backoff    time.Duration
 	// InstanceID is the static group membership id (group.instance.id);
-	// "" is derived by the service (host name and process id), "-" turns
-	// static membership off.
+	// "" is derived by the service (DefaultInstanceID: host name and HTTP
+	// listen port), "-" turns static membership off.
 	InstanceID string
 	// ReadyMaxLag is how far behind (the age of the newest applied record
 	// of a partition with more records to read) the materializer may be
@@ -56,7 +57,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "materializer.group", "tributary-features", "Kafka consumer group of the materializer.")
 	fs.IntVar(&c.MaxRecords, "materializer.max-records", 5000, "Most records applied in one batch (one ClickHouse insert, two Redis round trips, one commit).")
 	fs.DurationVar(&c.Backoff, "materializer.retry-backoff", 500*time.Millisecond, "Wait before retrying a batch that ClickHouse, Redis or Kafka refused.")
-	fs.StringVar(&c.InstanceID, "materializer.instance-id", "", "Static consumer group membership id (group.instance.id), unique per replica and kept across restarts, so that a restarted replica gets its partitions back at once instead of after the session timeout (empty: the host name and the process id, which a container keeps across restarts; \"-\": no static membership).")
+	fs.StringVar(&c.InstanceID, "materializer.instance-id", "", "Static consumer group membership id (group.instance.id), unique per replica and kept across restarts, so that a restarted replica gets its partitions back at once instead of after the session timeout (empty: <host name>-<port of -http.addr>, the same after a restart and unique per host, since two replicas on one host listen on different ports; \"-\": no static membership).")
 	fs.DurationVar(&c.ReadyMaxLag, "materializer.ready-max-lag", 10*time.Second, "The materializer is not ready (/readyz) while a partition it owns has records to read and its newest applied record is older than this.")
 }
 
@@ -77,6 +78,30 @@ func (c Config) Validate() error {
 		return fmt.Errorf("materializer.instance-id: %q: only letters, digits, '.', '_' and '-'", c.InstanceID)
 	}
 	return nil
+}
+
+// DefaultInstanceID is the static membership id of a replica that sets
+// none: its host name and HTTP listen port, "host-8082". Both survive a
+// restart of the process (a process id would not, outside a container), and
+// two replicas on one host cannot listen on the same port, so the id is the
+// same after a crash and a restart, and unique per replica. httpAddr is the
+// address the server listens on (a picked port, not 0).
+func DefaultInstanceID(hostname func() (string, error), httpAddr string) (string, error) {
+	host, err := hostname()
+	if err != nil {
+		return "", fmt.Errorf("materializer.instance-id: empty, and no host name to default to: %w", err)
+	}
+	_, port, err := net.SplitHostPort(httpAddr)
+	if err != nil || port == "" || port == "0" {
+		return "", fmt.Errorf("materializer.instance-id: empty, and no listen port in %q to default to", httpAddr)
+	}
+	id := strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, host+"-"+port)
+	return id, nil
 }
 
 // ConsumeOpts are the consumer options of the materializer's Kafka client;
