@@ -11,6 +11,7 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // requestFailing publishes a dataset request and returns the
@@ -44,18 +45,19 @@ func (h *harness) requestFailing(t *testing.T, req event.DatasetRequested, data 
 	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, err := sub.NextMsg(time.Until(deadline))
+	// Each attempt reads one message; the subscription keeps the others.
+	var failed event.DatasetFailed
+	testkit.Eventually(t, 30*time.Second, func() error {
+		m, err := sub.NextMsg(time.Second)
 		if err != nil {
-			t.Fatalf("no dataset.failed for %s: %v", req.RequestID, err)
+			return fmt.Errorf("no dataset.failed for %s: %w", req.RequestID, err)
 		}
 		switch m.Subject {
 		case h.prefix + readySubject:
 			t.Fatalf("dataset.ready for a bad request: %s", m.Data)
 		case h.prefix + failedSubject:
 		default:
-			continue
+			return fmt.Errorf("no dataset.failed for %s: only %s", req.RequestID, m.Subject)
 		}
 		re, err := event.FromNATSMsg(m)
 		if err != nil {
@@ -71,14 +73,16 @@ func (h *harness) requestFailing(t *testing.T, req event.DatasetRequested, data 
 		if err := v.Validate(event.TypeDatasetFailed, re.Data()); err != nil {
 			t.Errorf("dataset.failed does not match its schema: %v", err)
 		}
-		var failed event.DatasetFailed
+		failed = event.DatasetFailed{}
 		if err := json.Unmarshal(re.Data(), &failed); err != nil {
 			t.Fatal(err)
 		}
-		if failed.RequestID == want || failed.RequestID == decoded {
-			return failed
+		if failed.RequestID != want && failed.RequestID != decoded {
+			return fmt.Errorf("no dataset.failed for %s: one for %s", req.RequestID, failed.RequestID)
 		}
-	}
+		return nil
+	})
+	return failed
 }
 
 // TestDatasetFailed: requests that can never succeed are answered with

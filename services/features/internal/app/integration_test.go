@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -28,6 +28,7 @@ import (
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/features/internal/api"
 	"github.com/tributary-ml/tributary/services/features/internal/app"
 )
@@ -59,13 +60,6 @@ views:
       - {name: last_page, agg: latest, field: page}
 `
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 type harness struct {
 	t        testing.TB
 	prefix   string
@@ -91,7 +85,7 @@ func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, prefix: fmt.Sprintf("ft%d_", n), db: fmt.Sprintf("ftest_%d", n)}
 	h.group = h.prefix + "group"
 	var err error
-	h.kafka, err = kgo.NewClient(kgo.SeedBrokers(strings.Split(env("TRIBUTARY_KAFKA_BROKERS", "127.0.0.1:9092"), ",")...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	h.kafka, err = kgo.NewClient(kgo.SeedBrokers(testkit.KafkaBrokers(t)...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +97,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = h.adm.DeleteTopics(context.Background(), topics...) })
-	h.nc, err = nats.Connect(env("TRIBUTARY_NATS_URL", "nats://127.0.0.1:4222"))
+	h.nc, err = nats.Connect(testkit.NATSURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +115,7 @@ func newHarness(t testing.TB) *harness {
 		_ = h.js.DeleteObjectStore(c, h.prefix+natsx.ObjectStoreArtifacts)
 	})
 	t.Cleanup(func() {
-		conn, err := chx.Open(chx.Config{Addr: env("TRIBUTARY_CLICKHOUSE_ADDR", "127.0.0.1:9000"), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
+		conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
 		if err == nil {
 			_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+h.db)
 			_ = conn.Close()
@@ -241,30 +235,27 @@ func (h *harness) caughtUp(timeout time.Duration) {
 	h.t.Helper()
 	ctx := context.Background()
 	topic := h.prefix + event.EventsTopic("clicks")
-	deadline := time.Now().Add(timeout)
-	for {
+	testkit.Eventually(h.t, timeout, func() error {
 		ends, err := h.adm.ListEndOffsets(ctx, topic, h.prefix+event.TopicLabels)
 		if err != nil {
 			h.t.Fatal(err)
 		}
 		committed, err := h.adm.FetchOffsets(ctx, h.group)
-		if err == nil {
-			done := true
-			ends.Each(func(o kadm.ListedOffset) {
-				c, ok := committed.Lookup(o.Topic, o.Partition)
-				if o.Offset > 0 && (!ok || c.At < o.Offset) {
-					done = false
-				}
-			})
-			if done {
-				return
+		if err != nil {
+			return fmt.Errorf("materializer did not catch up within %v: fetch offsets: %w", timeout, err)
+		}
+		var behind []string
+		ends.Each(func(o kadm.ListedOffset) {
+			c, ok := committed.Lookup(o.Topic, o.Partition)
+			if o.Offset > 0 && (!ok || c.At < o.Offset) {
+				behind = append(behind, fmt.Sprintf("%s/%d at %d of %d", o.Topic, o.Partition, c.At, o.Offset))
 			}
+		})
+		if len(behind) > 0 {
+			return fmt.Errorf("materializer did not catch up within %v: %s", timeout, strings.Join(behind, ", "))
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("materializer did not catch up within %v", timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (h *harness) read(p *servicetest.Process, entities []string) api.Response {
@@ -338,24 +329,26 @@ func (h *harness) dataset(stream string, snaps []snapshot) (event.DatasetReady, 
 	if _, err := h.js.PublishMsg(ctx, msg); err != nil {
 		h.t.Fatal(err)
 	}
+	// Each attempt reads one message; the subscription keeps the others.
 	var ready event.DatasetReady
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		m, err := sub.NextMsg(time.Until(deadline))
+	testkit.Eventually(h.t, 60*time.Second, func() error {
+		m, err := sub.NextMsg(time.Second)
 		if err != nil {
-			h.t.Fatalf("no dataset.ready: %v", err)
+			return fmt.Errorf("no dataset.ready: %w", err)
 		}
 		re, err := event.FromNATSMsg(m)
 		if err != nil {
 			h.t.Fatal(err)
 		}
+		ready = event.DatasetReady{}
 		if err := json.Unmarshal(re.Data(), &ready); err != nil {
 			h.t.Fatal(err)
 		}
-		if ready.RequestID == reqID {
-			break
+		if ready.RequestID != reqID {
+			return fmt.Errorf("no dataset.ready for %s: one for %s", reqID, ready.RequestID)
 		}
-	}
+		return nil
+	})
 	obj, err := h.js.ObjectStore(ctx, ready.Bucket)
 	if err != nil {
 		h.t.Fatal(err)
@@ -430,7 +423,8 @@ func TestOnlineEqualsOffline(t *testing.T) {
 	h.caughtUp(60 * time.Second)
 	snaps := []snapshot{h.snapshot(p)}
 	for range 2 {
-		// The next clicks are strictly after the last read.
+		// The next clicks are strictly after the last read, and spread
+		// over 300ms: a wait for time to pass, not for a condition.
 		from := snaps[len(snaps)-1].asOf.Add(time.Millisecond)
 		time.Sleep(300 * time.Millisecond)
 		h.produce(h.randomClicks(r, 400, from, time.Now()))
@@ -484,17 +478,12 @@ func TestOnlineEqualsOffline(t *testing.T) {
 
 func waitView(t testing.TB, p *servicetest.Process) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, _ := p.Get("/v1/features/uc/x")
-		if code == 200 {
-			return
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if code, _ := p.Get("/v1/features/uc/x"); code != 200 {
+			return fmt.Errorf("view uc not picked up: GET answers %d", code)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("view uc not picked up: GET answers %d", code)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func countDLQ(t testing.TB, h *harness, why reason.ID) int {
@@ -566,22 +555,19 @@ func TestRestartNothingDoubleCounted(t *testing.T) {
 	h.produce(clicks)
 	// Stop once some, not all, batches are committed.
 	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		committed, err := h.adm.FetchOffsets(ctx, h.group)
+		if err != nil {
+			return fmt.Errorf("nothing committed: %w", err)
+		}
 		var n int64
-		if err == nil {
-			committed.Each(func(o kadm.OffsetResponse) { n += o.At })
+		committed.Each(func(o kadm.OffsetResponse) { n += o.At })
+		if n == 0 {
+			return errors.New("nothing committed")
 		}
-		if n > 0 {
-			t.Logf("stopping after %d of %d records committed", n, len(clicks))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing committed")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		t.Logf("stopping after %d of %d records committed", n, len(clicks))
+		return nil
+	})
 	if code := p.Stop(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -681,19 +667,16 @@ func TestBackfillNewView(t *testing.T) {
 	for _, c := range clicks {
 		want[c.User]++
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	var snap snapshot
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		snap = h.snapshot(p)
-		if v, ok := snap.vals[h.users[0]]["uc:clicks_1d"].Value.(json.Number); ok && v.String() == fmt.Sprint(want[h.users[0]]) {
-			break
+		if v, ok := snap.vals[h.users[0]]["uc:clicks_1d"].Value.(json.Number); !ok || v.String() != fmt.Sprint(want[h.users[0]]) {
+			return fmt.Errorf("not backfilled: %s clicks_1d %v, want %d", h.users[0], snap.vals[h.users[0]]["uc:clicks_1d"].Value, want[h.users[0]])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not backfilled: %s clicks_1d %v, want %d", h.users[0], snap.vals[h.users[0]]["uc:clicks_1d"].Value, want[h.users[0]])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// New clicks after the backfill count once, on top.
+		return nil
+	})
+	// New clicks after the backfill count once, on top; their times are
+	// after the read, in the 50ms that follow it (a wait for time to pass).
 	time.Sleep(50 * time.Millisecond)
 	more := h.randomClicks(r, 300, snap.asOf.Add(time.Millisecond), time.Now())
 	h.produce(more)
@@ -739,17 +722,12 @@ func TestDefinitionsLive(t *testing.T) {
 	}
 	waitFor := func(what string, ok func(code int, version string) bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			code, v := version()
-			if ok(code, v) {
-				return
+		testkit.Eventually(t, 10*time.Second, func() error {
+			if code, v := version(); !ok(code, v) {
+				return fmt.Errorf("%s: GET answers %d version %s", what, code, v)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: GET answers %d version %s", what, code, v)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	if _, v := version(); v != h.view.Version {
 		t.Fatalf("version %s, applied %s", v, h.view.Version)
@@ -766,10 +744,12 @@ func TestDefinitionsLive(t *testing.T) {
 	if _, err := kv.Put(ctx, "view.uc", []byte(`{"name":"uc","version":"x","definition":{"name":"uc"}}`)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // nothing to poll for: the answer must not change
-	if code, v := version(); code != 200 || v != changed[0].Version {
-		t.Errorf("after an invalid entry: %d %s", code, v)
-	}
+	testkit.Never(t, 200*time.Millisecond, func() error { // the answer must not change
+		if code, v := version(); code != 200 || v != changed[0].Version {
+			return fmt.Errorf("after an invalid entry: %d %s", code, v)
+		}
+		return nil
+	})
 	if err := kv.Delete(ctx, "view.uc"); err != nil {
 		t.Fatal(err)
 	}
