@@ -73,11 +73,6 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-func (h *harness) startChild(args ...string) *child {
-	h.t.Helper()
-	return h.startChildAt(freeAddr(h.t), args...)
-}
-
 // startChildAt starts the child listening on addr.
 func (h *harness) startChildAt(addr string, args ...string) *child {
 	h.t.Helper()
