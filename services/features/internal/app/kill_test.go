@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 			},
 		})
 	}
-	os.Exit(m.Run())
+	testkit.VerifyTestMain(m)
 }
 
 // child is the features service in a process of its own.
