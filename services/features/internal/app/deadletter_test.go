@@ -120,6 +120,9 @@ func readDLQ(t testing.TB, h *harness) []deadletter.Letter {
 			if err != nil {
 				derr = fmt.Errorf("dead letter at %d/%d: %w", r.Partition, r.Offset, err)
 			}
+			if d, ok := reason.Features().Lookup(l.Reason); !ok || !d.DeadLettered {
+				derr = fmt.Errorf("dead letter at %d/%d: reason %q is not a dead-letter reason of reason.Features()", r.Partition, r.Offset, l.Reason)
+			}
 			out = append(out, l)
 		})
 		if derr != nil {
