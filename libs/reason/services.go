@@ -87,11 +87,15 @@ const (
 	BadEventData     ID = "bad_event_data"
 	BadLabel         ID = "bad_label"
 	MalformedRequest ID = "malformed_request"
-	TooManyEntities  ID = "too_many_entities"
-	TooManyFeatures  ID = "too_many_features"
-	UnknownFeature   ID = "unknown_feature"
-	UnknownView      ID = "unknown_view"
-	CorruptState     ID = "corrupt_state"
+	RequestTooLarge  ID = "request_too_large"
+	// UnsupportedMediaType is a request body that is not JSON; ingest's
+	// unsupported_content_type is dead-lettered, this one is not.
+	UnsupportedMediaType ID = "unsupported_media_type"
+	TooManyEntities      ID = "too_many_entities"
+	TooManyFeatures      ID = "too_many_features"
+	UnknownFeature       ID = "unknown_feature"
+	UnknownView          ID = "unknown_view"
+	CorruptState         ID = "corrupt_state"
 )
 
 // Features is the features service's catalog.
@@ -101,8 +105,10 @@ func Features() Catalog {
 		{LateEvent, 0, true, "event time older than the entity's newest event in a view by more than the view's lateness"},
 		{UndecodableEvent, 0, true, "a record that is not a CloudEvent in binary mode"},
 		{BadEventData, 0, true, "data a view cannot read: not a JSON object, or no event time"},
-		{BadLabel, 0, true, "a label record without stream, entity_key or event_time, or of another type"},
-		{MalformedRequest, bad, false, "the read request is not JSON of the right shape, or has no entities"},
+		{BadLabel, 0, true, "a label record whose data is not a label (an unknown field, a wrong type), without stream, entity_key or event_time, or of another type"},
+		{MalformedRequest, bad, false, "the read request is not one JSON document of the right shape (an unknown field, data after it), or has no entities"},
+		{RequestTooLarge, http.StatusRequestEntityTooLarge, false, "the read request's body exceeds the limit (1 MiB)"},
+		{UnsupportedMediaType, http.StatusUnsupportedMediaType, false, "the read request's Content-Type is set and is not application/json"},
 		{TooManyEntities, bad, false, "more entities than a request may read"},
 		{TooManyFeatures, bad, false, "more feature references than a request may read"},
 		{UnknownFeature, bad, false, "a feature reference no applied view has"},
