@@ -122,20 +122,19 @@ func Features() Catalog {
 // these ids): the reason of its HTTP error answers, the id of its NATS
 // error replies and the outcome label of tributary_registry_operations_total.
 const (
-	InvalidName          ID = "invalid_name"
-	InvalidRequest       ID = "invalid_request"
-	TooLarge             ID = "too_large"
-	UnsupportedMediaType ID = "unsupported_media_type"
-	ModelNotFound        ID = "model_not_found"
-	VersionNotFound      ID = "version_not_found"
-	AliasNotFound        ID = "alias_not_found"
-	ArtifactNotFound     ID = "artifact_not_found"
-	Conflict             ID = "conflict"
-	VersionArchived      ID = "version_archived"
-	VersionAliased       ID = "version_aliased"
-	FeaturesNotApplied   ID = "feature_definitions_not_applied"
-	NoRollbackTarget     ID = "no_rollback_target"
-	ArtifactCorrupt      ID = "artifact_corrupt"
+	InvalidName        ID = "invalid_name"
+	InvalidRequest     ID = "invalid_request"
+	TooLarge           ID = "too_large"
+	ModelNotFound      ID = "model_not_found"
+	VersionNotFound    ID = "version_not_found"
+	AliasNotFound      ID = "alias_not_found"
+	ArtifactNotFound   ID = "artifact_not_found"
+	Conflict           ID = "conflict"
+	VersionArchived    ID = "version_archived"
+	VersionAliased     ID = "version_aliased"
+	FeaturesNotApplied ID = "feature_definitions_not_applied"
+	NoRollbackTarget   ID = "no_rollback_target"
+	ArtifactCorrupt    ID = "artifact_corrupt"
 )
 
 // Registry is the registry's catalog; libs/model.HTTPStatus answers its
