@@ -267,7 +267,9 @@ func TestBadInputFailsAtOnceAndRegistersNothing(t *testing.T) {
 		{"single class", single, nil, jobs.StepTrain, "single_class"},
 		{"infinite feature", inf, nil, jobs.StepTrain, "non_finite_feature"},
 		{"empty training set", empty, nil, jobs.StepDataset, `empty training set: no labels of stream "fraud"`},
-		{"runner not here", nil, func(s *trainspec.Spec) { s.Trainer = trainspec.Trainer{Runner: "exec", Name: "py", Command: []string{"python3"}} }, jobs.StepTrain, `no runner "exec"`},
+		{"runner not here", nil, func(s *trainspec.Spec) {
+			s.Trainer = trainspec.Trainer{Runner: "exec", Name: "py", Command: []string{"python3"}}
+		}, jobs.StepTrain, `no runner "exec"`},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
