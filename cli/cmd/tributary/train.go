@@ -253,7 +253,7 @@ type jobView struct {
 	CollapsedInto string `json:"collapsed_into"`
 	Version       int    `json:"version"`
 	Error         string `json:"error"`
-	Reason        string `json:"reason"`
+	Failure       string `json:"failure"`
 	FailedStep    string `json:"failed_step"`
 	Steps         []struct {
 		Name     string `json:"name"`
@@ -324,7 +324,7 @@ func followJob(ctx context.Context, kv jetstream.KeyValue, id string, stdout io.
 			}
 			return tw.Flush()
 		case "failed":
-			return fmt.Errorf("%w: job %s at step %s (%s): %s", ErrJobFailed, id, j.FailedStep, j.Reason, j.Error)
+			return fmt.Errorf("%w: job %s at step %s (%s): %s", ErrJobFailed, id, j.FailedStep, j.Failure, j.Error)
 		case "collapsed":
 			fmt.Fprintf(stdout, "collapsed into job %s (a job of the model was already waiting)\n", j.CollapsedInto)
 			return followJob(ctx, kv, j.CollapsedInto, stdout)

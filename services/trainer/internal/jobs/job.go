@@ -117,11 +117,11 @@ type Job struct {
 	Version      int                 `json:"version,omitempty"`
 	Decision     *Decision           `json:"decision,omitempty"`
 
-	// Error says why the job failed; Reason is a stable id
+	// Error says why the job failed; Failure is a stable id
 	// (bad_input, deadline_exceeded, error); FailedStep the step it
 	// stopped at.
 	Error      string `json:"error,omitempty"`
-	Reason     string `json:"reason,omitempty"`
+	Failure    string `json:"failure,omitempty"`
 	FailedStep string `json:"failed_step,omitempty"`
 
 	// CollapsedInto is the follow-up job a collapsed trigger was merged

@@ -281,8 +281,8 @@ func TestBadInputFailsAtOnceAndRegistersNothing(t *testing.T) {
 			e.apply(s)
 			e.datasets.Frame = c.frame
 			j := e.run(e.pipeline(e.cfg), "bad"+string(rune('0'+i)), "m")
-			if j.Status != jobs.StatusFailed || j.Reason != jobs.ReasonBadInput || j.FailedStep != c.step || !strings.Contains(j.Error, c.want) {
-				t.Fatalf("job %s reason %s at %s: %s", j.Status, j.Reason, j.FailedStep, j.Error)
+			if j.Status != jobs.StatusFailed || j.Failure != jobs.ReasonBadInput || j.FailedStep != c.step || !strings.Contains(j.Error, c.want) {
+				t.Fatalf("job %s reason %s at %s: %s", j.Status, j.Failure, j.FailedStep, j.Error)
 			}
 			if st := j.Step(c.step); st.Attempts != 1 || st.Status != jobs.StepFailed || !strings.Contains(st.Error, c.want) {
 				t.Errorf("step %+v: bad input is not retried", st)
@@ -303,8 +303,8 @@ func TestBadInputFailsAtOnceAndRegistersNothing(t *testing.T) {
 func TestUnknownModelFails(t *testing.T) {
 	e := newEnv(t)
 	j := e.run(e.pipeline(e.cfg), "j", "nospec")
-	if j.Status != jobs.StatusFailed || j.Reason != jobs.ReasonBadInput || !strings.Contains(j.Error, "no training spec applied for model nospec") {
-		t.Fatalf("%s %s %s", j.Status, j.Reason, j.Error)
+	if j.Status != jobs.StatusFailed || j.Failure != jobs.ReasonBadInput || !strings.Contains(j.Error, "no training spec applied for model nospec") {
+		t.Fatalf("%s %s %s", j.Status, j.Failure, j.Error)
 	}
 }
 
@@ -321,8 +321,8 @@ func TestRegistryDownIsRetried(t *testing.T) {
 	// so, and nothing is registered.
 	e.registry.FailRegister = 100
 	j = e.run(e.pipeline(e.cfg), "j2", "m")
-	if j.Status != jobs.StatusFailed || j.Reason != jobs.ReasonError || j.FailedStep != jobs.StepRegister || !strings.Contains(j.Error, "unavailable") || j.Step(jobs.StepRegister).Attempts != 3 {
-		t.Fatalf("job %s %s at %s: %s", j.Status, j.Reason, j.FailedStep, j.Error)
+	if j.Status != jobs.StatusFailed || j.Failure != jobs.ReasonError || j.FailedStep != jobs.StepRegister || !strings.Contains(j.Error, "unavailable") || j.Step(jobs.StepRegister).Attempts != 3 {
+		t.Fatalf("job %s %s at %s: %s", j.Status, j.Failure, j.FailedStep, j.Error)
 	}
 	if len(e.registry.Versions("m")) != 1 || j.Step(jobs.StepTrain).Status != jobs.StepDone {
 		t.Fatalf("versions %d", len(e.registry.Versions("m")))
@@ -336,8 +336,8 @@ func TestDeadlineFailsTheJob(t *testing.T) {
 	e.apply(s)
 	e.datasets.Block = true
 	j := e.run(e.pipeline(e.cfg), "slow", "m")
-	if j.Status != jobs.StatusFailed || j.Reason != jobs.ReasonDeadline || j.FailedStep != jobs.StepDataset {
-		t.Fatalf("job %s %s at %s: %s", j.Status, j.Reason, j.FailedStep, j.Error)
+	if j.Status != jobs.StatusFailed || j.Failure != jobs.ReasonDeadline || j.FailedStep != jobs.StepDataset {
+		t.Fatalf("job %s %s at %s: %s", j.Status, j.Failure, j.FailedStep, j.Error)
 	}
 	if got := j.EndedAt.Sub(j.StartedAt); got > 5*time.Second {
 		t.Errorf("ended %v after the start", got)

@@ -164,7 +164,7 @@ func (p *Pipeline) finish(ctx context.Context, j *job, step string, err error) (
 	end, next, serr := p.store.End(ctx, j.id, p.cfg.Owner, func(r *jobs.Job) {
 		r.Log = tail
 		if err != nil {
-			r.Status, r.Error, r.Reason, r.FailedStep = jobs.StatusFailed, err.Error(), reason, step
+			r.Status, r.Error, r.Failure, r.FailedStep = jobs.StatusFailed, err.Error(), reason, step
 			return
 		}
 		r.Status = jobs.StatusSucceeded
@@ -203,7 +203,7 @@ func (p *Pipeline) Expire(ctx context.Context, rec jobs.Job) (string, error) {
 		}
 	}
 	end, next, err := p.store.End(ctx, rec.JobID, "", func(r *jobs.Job) {
-		r.Status, r.Reason, r.FailedStep = jobs.StatusFailed, jobs.ReasonDeadline, step
+		r.Status, r.Failure, r.FailedStep = jobs.StatusFailed, jobs.ReasonDeadline, step
 		r.Error = fmt.Sprintf("deadline %s passed before the job finished", rec.Deadline.Format(time.RFC3339))
 	})
 	if err != nil {

@@ -31,7 +31,7 @@ func DatasetRequestID(jobID string) string { return "job-" + jobID }
 func (j *job) dataset(ctx context.Context) error {
 	rec := j.record()
 	if rec.LabelsTo.IsZero() {
-		to := j.p.store.Now().Truncate(time.Second)
+		to := j.p.store.Now().Truncate(time.Millisecond)
 		from := to.Add(-time.Duration(j.spec.Window))
 		if err := j.update(ctx, func(r *jobs.Job) { r.LabelsFrom, r.LabelsTo = from, to }); err != nil {
 			return err

@@ -271,13 +271,18 @@ func (s *Service) consume(ctx context.Context, js jetstream.JetStream, durable s
 	}
 	for {
 		batch, err := cons.Fetch(16, jetstream.FetchMaxWait(time.Second))
-		if ctx.Err() != nil {
-			return nil
-		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return fmt.Errorf("fetch from %s: %w", durable, err)
 		}
+		// Drain the batch to its end (so that its fetch ends); after a
+		// shutdown the rest is left unacknowledged, redelivered later.
 		for msg := range batch.Messages() {
+			if ctx.Err() != nil {
+				continue
+			}
 			e, err := event.FromJetStreamMsg(msg)
 			if err == nil {
 				err = handle(ctx, eventMsg{id: e.ID(), typ: e.Type(), data: e.Data()})
@@ -297,6 +302,9 @@ func (s *Service) consume(ctx context.Context, js jetstream.JetStream, durable s
 		}
 		if err := batch.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			s.logger.Debug("fetch batch", "err", err)
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
