@@ -99,40 +99,48 @@ func Features() Catalog {
 	}
 }
 
-// The registry's reasons (libs/model.Code): the id of its HTTP and NATS
-// error answers.
+// The registry's reasons (libs/model.Code is this type, and its codes are
+// these ids): the reason of its HTTP error answers, the id of its NATS
+// error replies and the outcome label of tributary_registry_operations_total.
 const (
-	InvalidName        ID = "invalid_name"
-	InvalidRequest     ID = "invalid_request"
-	ModelNotFound      ID = "model_not_found"
-	VersionNotFound    ID = "version_not_found"
-	AliasNotFound      ID = "alias_not_found"
-	Conflict           ID = "conflict"
-	VersionArchived    ID = "version_archived"
-	VersionAliased     ID = "version_aliased"
-	FeaturesNotApplied ID = "feature_definitions_not_applied"
-	NoRollbackTarget   ID = "no_rollback_target"
-	ArtifactNotFound   ID = "artifact_not_found"
-	ArtifactCorrupt    ID = "artifact_corrupt"
+	InvalidName          ID = "invalid_name"
+	InvalidRequest       ID = "invalid_request"
+	TooLarge             ID = "too_large"
+	UnsupportedMediaType ID = "unsupported_media_type"
+	ModelNotFound        ID = "model_not_found"
+	VersionNotFound      ID = "version_not_found"
+	AliasNotFound        ID = "alias_not_found"
+	ArtifactNotFound     ID = "artifact_not_found"
+	Conflict             ID = "conflict"
+	VersionArchived      ID = "version_archived"
+	VersionAliased       ID = "version_aliased"
+	FeaturesNotApplied   ID = "feature_definitions_not_applied"
+	NoRollbackTarget     ID = "no_rollback_target"
+	ArtifactCorrupt      ID = "artifact_corrupt"
 )
 
-// Registry is the registry's catalog (libs/model.HTTPStatus).
+// Registry is the registry's catalog; libs/model.HTTPStatus answers its
+// statuses, and the table of reasons in services/registry/README.md is its
+// Markdown. The registry also answers the Common not_found and
+// method_not_allowed of unmatched routes.
 func Registry() Catalog {
 	const bad, missing, conflict = http.StatusBadRequest, http.StatusNotFound, http.StatusConflict
 	return Catalog{
-		{InvalidName, bad, false, "a model, version or alias name breaks the naming rules"},
-		{InvalidRequest, bad, false, "the request body is not JSON of the right shape"},
+		{InvalidName, bad, false, "a model or alias name that is not 1-64 of `[A-Za-z0-9_-]` starting with a letter or digit; a new alias name of digits only (`3` reads as a version number, so such an alias could never be resolved; one made by an older registry can still be deleted)"},
+		{InvalidRequest, bad, false, "a malformed body, an unknown field, trailing data, a missing or bad field (named in the message), an `artifact.size` or `artifact.sha256` that does not match the uploaded file"},
+		{TooLarge, http.StatusRequestEntityTooLarge, false, "a body over 8 MB, registration metadata whose version record does not fit in a KV value, an artifact over `-registry.max-artifact-bytes`"},
+		{UnsupportedMediaType, http.StatusUnsupportedMediaType, false, "a body that is not `application/json` (or `multipart/form-data` for a registration)"},
 		{ModelNotFound, missing, false, "no such model"},
-		{VersionNotFound, missing, false, "no such version of the model"},
+		{VersionNotFound, missing, false, "no such version of the model (the message names it)"},
 		{AliasNotFound, missing, false, "no such alias of the model"},
-		{Conflict, conflict, false, "a concurrent change won the compare-and-set: read again and retry"},
-		{VersionArchived, conflict, false, "the version is archived"},
-		{VersionAliased, conflict, false, "the version is the target of an alias"},
-		{FeaturesNotApplied, conflict, false, "the version's feature definitions are no longer applied"},
-		{NoRollbackTarget, conflict, false, "the alias has no earlier version to roll back to"},
-		{ArtifactNotFound, missing, false, "the version has no such artifact"},
-		{ArtifactCorrupt, http.StatusUnprocessableEntity, false, "the stored artifact does not match its digest"},
-		{Unavailable, http.StatusServiceUnavailable, false, "the registry is not connected to NATS yet"},
-		{Internal, http.StatusInternalServerError, false, "a bug or an unexpected failure"},
+		{ArtifactNotFound, missing, false, "the version's artifact is not in the object store"},
+		{Conflict, conflict, false, "a lost compare-and-set: the alias (or version) changed meanwhile, or `expected_revision` does not match (the message says whether the alias exists); a registration whose `request_id` another attempt is still running (retry later)"},
+		{VersionArchived, conflict, false, "an alias cannot point at an archived version"},
+		{VersionAliased, conflict, false, "a version an alias points at cannot be archived"},
+		{FeaturesNotApplied, conflict, false, "the version's feature definitions are not the applied ones; the message names each view, the applied definition and the one the version needs"},
+		{NoRollbackTarget, conflict, false, "no production alias, or no earlier version to go back to"},
+		{ArtifactCorrupt, http.StatusUnprocessableEntity, false, "the stored artifact does not match its sha256 (or the object store's own digest)"},
+		{Unavailable, http.StatusServiceUnavailable, false, "the service is not connected to NATS: not yet, or no longer (answered at once while the connection is down; a NATS call that timed out or lost its connection midway also ends as `unavailable`); retry later (over HTTP after `Retry-After`)"},
+		{Internal, http.StatusInternalServerError, false, "anything else (logged)"},
 	}
 }

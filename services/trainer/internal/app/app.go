@@ -6,7 +6,8 @@
 // model at a time, later triggers collapsing into one follow-up. A job is a
 // pipeline of steps (training set, train, evaluate, register, promote)
 // recorded in the NATS KV bucket tributary_jobs, shared by the replicas and
-// resumed after a restart.
+// resumed after a restart. Every job is a tracked run (runs), served over
+// the MLflow tracking API (mlflowapi) and the runs API for people (runsapi).
 package app
 
 import (
@@ -18,7 +19,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
@@ -28,9 +34,13 @@ import (
 	"github.com/tributary-ml/tributary/services/trainer/internal/gorunner"
 	"github.com/tributary-ml/tributary/services/trainer/internal/httpapi"
 	"github.com/tributary-ml/tributary/services/trainer/internal/jobs"
+	"github.com/tributary-ml/tributary/services/trainer/internal/mlflowapi"
 	"github.com/tributary-ml/tributary/services/trainer/internal/natsio"
 	"github.com/tributary-ml/tributary/services/trainer/internal/pipeline"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner"
+	"github.com/tributary-ml/tributary/services/trainer/internal/runs"
+	"github.com/tributary-ml/tributary/services/trainer/internal/runsapi"
+	"github.com/tributary-ml/tributary/services/trainer/internal/tracking"
 	"github.com/tributary-ml/tributary/services/trainer/internal/triggers"
 )
 
@@ -126,9 +136,11 @@ func (c *Config) Validate() error {
 
 // App is the running trainer service.
 type App struct {
-	cfg     Config
-	logger  *slog.Logger
-	clients *deps.Clients
+	cfg        Config
+	logger     *slog.Logger
+	clients    *deps.Clients
+	registerer prometheus.Registerer
+	store      atomic.Pointer[runs.Store] // nil until the bucket is open
 }
 
 // New connects to the service's dependencies (without waiting for them: a
@@ -146,9 +158,17 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event schemas: %w", err)
 	}
-	a := &App{cfg: cfg, logger: rt.Logger, clients: clients}
+	a := &App{cfg: cfg, logger: rt.Logger, clients: clients, registerer: rt.Registerer}
+	for pattern, h := range mlflowapi.New(a.store.Load, rt.Logger).Routes() {
+		rt.Handle(pattern, h)
+	}
+	for pattern, h := range runsapi.New(a.store.Load, rt.Logger).Routes() {
+		rt.Handle(pattern, h)
+	}
 	svc := &lazy{}
-	rt.Handle("/v1/", svc)
+	for _, pattern := range httpapi.Patterns() {
+		rt.Handle(pattern, svc)
+	}
 	rt.AddActor("trainer", func(ctx context.Context) error {
 		// Everything needs NATS and the platform's buckets: wait for them.
 		nc, js, err := clients.NATS(ctx)
@@ -159,6 +179,10 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 			return nil
 		}
 		prefix := cfg.JetStream.Prefix
+		runStore, err := a.openRuns(ctx, js)
+		if err != nil {
+			return nil // ctx ended
+		}
 		kv, err := js.KeyValue(ctx, prefix+natsx.BucketJobs)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", natsx.BucketJobs, err)
@@ -171,6 +195,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 			WorkDir: cfg.WorkDir, CodeVersion: cfg.CodeVersion, Actor: "trainer",
 		}, rt.Logger, store, natsio.Specs{KV: kv}, natsio.NewDatasets(nc, js, pub, prefix, cfg.DatasetTimeout), reg,
 			map[string]runner.Runner{"go": gorunner.Runner{}}, pub)
+		p.SetTracker(tracking.New(runStore, cfg.CodeVersion))
 		t := triggers.New(store, kv, p, rt.Logger, prefix, cfg.Concurrency)
 		svc.set(httpapi.New(t, store, kv))
 		defer t.Wait()
@@ -193,6 +218,30 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		return g.Run(ctx)
 	})
 	return a, nil
+}
+
+// openRetry is how long openRuns waits before opening the run store again.
+const openRetry = time.Second
+
+// openRuns opens the run store (retried until ctx ends) and serves it.
+func (a *App) openRuns(ctx context.Context, js jetstream.JetStream) (*runs.Store, error) {
+	bucket := a.cfg.JetStream.Prefix + natsx.BucketJobs
+	for {
+		st, err := runs.Open(ctx, js, a.cfg.JetStream.Prefix, runs.WithRegisterer(a.registerer))
+		if err == nil {
+			a.store.Store(st)
+			a.logger.Info("run store open", "bucket", bucket, "record_bytes", st.Limits().RecordBytes)
+			return st, nil
+		}
+		a.logger.Warn("open run store", "bucket", bucket, "err", err)
+		t := time.NewTimer(openRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // retry runs a consumer again a second after it stops, until ctx ends.

@@ -47,12 +47,16 @@ func New(sub Submitter, store *jobs.Store, specs jetstream.KeyValue) *API {
 	return &API{sub: sub, store: store, specs: specs}
 }
 
-// Handle registers the endpoints.
+// Patterns are the API's routes.
+func Patterns() []string {
+	return []string{"POST /v1/models/{model}/train", "GET /v1/models/{model}/spec", "GET /v1/jobs/{id}", "GET /v1/jobs"}
+}
+
+// Handle registers the endpoints (Patterns).
 func (a *API) Handle(handle func(pattern string, h http.Handler)) {
-	handle("POST /v1/models/{model}/train", http.HandlerFunc(a.train))
-	handle("GET /v1/models/{model}/spec", http.HandlerFunc(a.spec))
-	handle("GET /v1/jobs/{id}", http.HandlerFunc(a.job))
-	handle("GET /v1/jobs", http.HandlerFunc(a.list))
+	for i, h := range []http.HandlerFunc{a.train, a.spec, a.job, a.list} {
+		handle(Patterns()[i], h)
+	}
 }
 
 // TrainRequest is the optional body of POST /v1/models/{model}/train.

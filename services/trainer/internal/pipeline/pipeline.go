@@ -48,6 +48,13 @@ type Publisher interface {
 	Publish(ctx context.Context, eventType, id string, data any) error
 }
 
+// Tracker mirrors jobs into tracked runs (internal/tracking); its errors
+// are logged, never fail a job.
+type Tracker interface {
+	Track(ctx context.Context, j jobs.Job, spec trainspec.Spec) error
+	RunID(jobID string) string
+}
+
 // ErrBadInput marks errors that retrying cannot fix (the runner's
 // ErrBadInput).
 var ErrBadInput = runner.ErrBadInput
@@ -75,6 +82,27 @@ type Pipeline struct {
 	runners  map[string]runner.Runner
 	events   Publisher
 	logger   *slog.Logger
+	tracker  Tracker
+}
+
+// SetTracker makes the pipeline mirror its jobs into tracked runs. Call it
+// before the first Run.
+func (p *Pipeline) SetTracker(t Tracker) { p.tracker = t }
+
+func (p *Pipeline) track(ctx context.Context, j jobs.Job, spec trainspec.Spec) {
+	if p.tracker == nil {
+		return
+	}
+	if err := p.tracker.Track(context.WithoutCancel(ctx), j, spec); err != nil {
+		p.logger.Warn("track job in its run", "job_id", j.JobID, "err", err)
+	}
+}
+
+func (p *Pipeline) runID(jobID string) string {
+	if p.tracker == nil {
+		return jobID
+	}
+	return p.tracker.RunID(jobID)
 }
 
 // New returns a pipeline.

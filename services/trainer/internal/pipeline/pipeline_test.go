@@ -23,7 +23,9 @@ import (
 	"github.com/tributary-ml/tributary/services/trainer/internal/natsio"
 	"github.com/tributary-ml/tributary/services/trainer/internal/pipeline"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner"
+	"github.com/tributary-ml/tributary/services/trainer/internal/runs"
 	"github.com/tributary-ml/tributary/services/trainer/internal/tabular"
+	"github.com/tributary-ml/tributary/services/trainer/internal/tracking"
 	"github.com/tributary-ml/tributary/services/trainer/internal/trainertest"
 )
 
@@ -59,6 +61,7 @@ func (e *events) count(eventType string) int {
 
 type env struct {
 	t        *testing.T
+	nats     *trainertest.Embedded
 	kv       jetstream.KeyValue
 	store    *jobs.Store
 	registry *trainertest.Registry
@@ -76,7 +79,7 @@ func newEnv(t *testing.T) *env {
 	}
 	kv := e.Jobs(js)
 	return &env{
-		t: t, kv: kv, store: jobs.NewStore(kv), registry: trainertest.NewRegistry(), datasets: &trainertest.Datasets{},
+		t: t, nats: e, kv: kv, store: jobs.NewStore(kv), registry: trainertest.NewRegistry(), datasets: &trainertest.Datasets{},
 		events: &events{t: t, v: v, by: map[string][]any{}},
 		cfg:    pipeline.Config{Owner: "w1", Lease: 5 * time.Second, Attempts: 3, Backoff: 10 * time.Millisecond, WorkDir: t.TempDir(), CodeVersion: "test-1"},
 	}
@@ -412,5 +415,49 @@ func TestResumedJobRedoesNoFinishedStep(t *testing.T) {
 	}
 	if e.events.count(event.TypeTrainStarted) != 1 || e.events.count(event.TypeTrainCompleted) != 1 {
 		t.Errorf("events %v", e.events.by)
+	}
+}
+
+func TestJobsAreTrackedRuns(t *testing.T) {
+	e := newEnv(t)
+	e.apply(spec("m", trainspec.Policy{Kind: trainspec.PolicyAuto}))
+	_, js := e.nats.Connect()
+	store, err := runs.Open(context.Background(), js, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.pipeline(e.cfg)
+	p.SetTracker(tracking.New(store, "test-1"))
+	j := e.run(p, "tracked", "m")
+	r, err := store.Run(context.Background(), "tracked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case r.Status != runs.StatusFinished || r.EndTime != j.EndedAt.UnixMilli() || r.Model != "m" || r.JobID != "tracked" || r.Trigger != "manual":
+		t.Errorf("run %+v", r)
+	case r.TrainingSet == nil || r.TrainingSet.ID != j.Dataset.DatasetID || r.TrainingSet.Rows != 600 || r.FeatureDefinitions["txn"] != "def-txn":
+		t.Errorf("training set %+v %v", r.TrainingSet, r.FeatureDefinitions)
+	case r.Trainer != "logistic" || r.CodeVersion != "test-1" || r.Seed == nil || *r.Seed != 3 || r.Params["c"] != "1" || r.Params["policy"] != "auto":
+		t.Errorf("lineage %+v", r)
+	case len(r.Artifacts) != 1 || r.Artifacts[0].SHA256 != j.Artifact.SHA256:
+		t.Errorf("artifacts %+v", r.Artifacts)
+	case float64(r.Metrics["auc"].Value) != j.Evaluation.Metrics["auc"] || r.Metrics["auc"].Dataset != "holdout":
+		t.Errorf("metrics %+v", r.Metrics)
+	case r.Tags["tributary.step.register"] != "done, 1 attempt" || r.Tags["tributary.version"] != "1" || !strings.HasPrefix(r.Tags["tributary.decision"], "promote: "):
+		t.Errorf("tags %v", r.Tags)
+	case !strings.Contains(r.Log.Stdout.Data, "registered m version 1"):
+		t.Errorf("log %q", r.Log.Stdout.Data)
+	}
+
+	// A failed job's run says where it stopped.
+	e.datasets.Frame = func(req event.DatasetRequested) *tabular.Frame { return trainertest.Synthetic(req.Features, 0, 1) }
+	e.run(p, "tracked-bad", "m")
+	r, err = store.Run(context.Background(), "tracked-bad")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != runs.StatusFailed || !strings.HasPrefix(r.Tags["tributary.error"], "dataset: bad_input: ") || !strings.HasPrefix(r.Tags["tributary.step.dataset"], "failed, 1 attempt: ") || r.Tags["tributary.step.train"] != "pending, 0 attempts" {
+		t.Errorf("failed run %s %v", r.Status, r.Tags)
 	}
 }

@@ -61,6 +61,7 @@ func (j *job) update(ctx context.Context, change func(*jobs.Job)) error {
 	j.mu.Lock()
 	j.rec = rec
 	j.mu.Unlock()
+	j.p.track(ctx, rec, j.spec)
 	return nil
 }
 
@@ -175,6 +176,7 @@ func (p *Pipeline) finish(ctx context.Context, j *job, step string, err error) (
 		}
 		return "", serr
 	}
+	p.track(ctx, end, j.spec)
 	dur := end.EndedAt.Sub(end.StartedAt).Seconds()
 	runnerName := runnerName(end, j.spec)
 	if err != nil {
@@ -208,6 +210,9 @@ func (p *Pipeline) Expire(ctx context.Context, rec jobs.Job) (string, error) {
 	})
 	if err != nil {
 		return "", err
+	}
+	if st, err := p.specs.Load(ctx, end.Model); err == nil {
+		p.track(ctx, end, st.Spec)
 	}
 	p.publish(ctx, event.TypeTrainFailed, rec.JobID+".failed", event.TrainFailed{JobID: rec.JobID, Model: end.Model, Trigger: end.Trigger, Runner: runnerName(end, trainspec.Spec{}), Error: step + ": " + jobs.ReasonDeadline + ": " + end.Error})
 	return next, nil

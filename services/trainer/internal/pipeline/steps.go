@@ -125,7 +125,7 @@ func (j *job) train(ctx context.Context) error {
 		return fmt.Errorf("%w: no runner %q in this trainer (it has %v)", ErrBadInput, name, slices.Sorted(maps.Keys(j.p.runners)))
 	}
 	res, err := r.Run(ctx, runner.Request{
-		JobID: j.id, RunID: j.id, Model: rec.Model,
+		JobID: j.id, RunID: j.p.runID(j.id), Model: rec.Model,
 		TrainPath: trainPath, HoldoutPath: holdPath, Features: j.spec.Features, Label: tabular.ColLabel,
 		Task: j.task(), Classes: j.spec.Classes,
 		Trainer: j.spec.Trainer.Name, Params: j.params(), Seed: j.spec.Seed,
