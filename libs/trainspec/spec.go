@@ -335,28 +335,44 @@ func (t Trainer) validate(task Task, bad func(field, format string, args ...any)
 	return nil
 }
 
-// goParams lists the parameters of the built-in learners and whether each
-// is an integer.
-var goParams = map[string]map[string]bool{
-	"logistic": {"c": false, "max_iter": true, "tol": false},
-	"ridge":    {"alpha": false},
-	"gbdt":     {"trees": true, "learning_rate": false, "max_depth": true, "max_leaves": true, "min_leaf": true, "bins": true, "l2": false, "subsample": false},
+// paramKind is how a built-in learner's parameter is written.
+type paramKind int
+
+const (
+	paramFloat paramKind = iota
+	paramInt
+	paramEarlyStopping // auto, on or off
+)
+
+// goParams lists the parameters of the built-in learners (the names of
+// their configs' JSON fields).
+var goParams = map[string]map[string]paramKind{
+	"logistic": {"c": paramFloat, "max_iter": paramInt, "tol": paramFloat},
+	"ridge":    {"alpha": paramFloat},
+	"gbdt": {"max_iter": paramInt, "learning_rate": paramFloat, "max_leaves": paramInt, "max_depth": paramInt,
+		"min_samples_leaf": paramInt, "l2": paramFloat, "max_bins": paramInt, "early_stopping": paramEarlyStopping,
+		"validation_fraction": paramFloat, "n_iter_no_change": paramInt, "tol": paramFloat},
 }
 
 func checkGoParam(trainer, k, v string) error {
-	isInt, ok := goParams[trainer][k]
+	kind, ok := goParams[trainer][k]
 	if !ok {
 		return fmt.Errorf("unknown parameter of %s (it has %v)", trainer, sortedKeys(goParams[trainer]))
 	}
-	if isInt {
+	switch kind {
+	case paramInt:
 		if _, err := strconv.Atoi(v); err != nil {
 			return fmt.Errorf("%q is not an integer", v)
 		}
-		return nil
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return fmt.Errorf("%q is not a finite number", v)
+	case paramEarlyStopping:
+		if v != "auto" && v != "on" && v != "off" {
+			return fmt.Errorf("%q: want auto, on or off", v)
+		}
+	default:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Errorf("%q is not a finite number", v)
+		}
 	}
 	return nil
 }

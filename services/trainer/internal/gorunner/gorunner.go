@@ -1,6 +1,7 @@
 // Package gorunner is the built-in runner: it fits Tributary's Go learners
-// (libs/learn/linear's logistic and ridge regression) in the trainer's
-// process and writes a libs/learn/modelfile model.
+// (libs/learn/linear's logistic and ridge regression, libs/learn/gbdt's
+// gradient-boosted trees) in the trainer's process and writes a
+// libs/learn/modelfile model.
 package gorunner
 
 import (
@@ -12,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/gbdt"
 	"github.com/tributary-ml/tributary/libs/learn/linear"
 	"github.com/tributary-ml/tributary/libs/learn/modelfile"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner"
@@ -27,7 +29,7 @@ type Runner struct{}
 var _ runner.Runner = Runner{}
 
 // Trainers lists the trainer names the runner knows.
-func Trainers() []string { return []string{linear.KindLogistic, linear.KindRidge} }
+func Trainers() []string { return []string{gbdt.Kind, linear.KindLogistic, linear.KindRidge} }
 
 // Run reads the training file, fits the trainer and saves the model. Bad
 // parameters and data the learner refuses are errors wrapping
@@ -53,6 +55,26 @@ func (Runner) Run(ctx context.Context, req runner.Request) (runner.Result, error
 			return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, p.err)
 		}
 		m, err = linear.TrainLogistic(ctx, d, req.Task, cfg)
+	case gbdt.Kind:
+		cfg := gbdt.DefaultParams(req.Task)
+		setInt(&cfg.MaxIter, p, "max_iter")
+		setFloat(&cfg.LearningRate, p, "learning_rate")
+		setInt(&cfg.MaxLeaves, p, "max_leaves")
+		setInt(&cfg.MaxDepth, p, "max_depth")
+		setInt(&cfg.MinSamplesLeaf, p, "min_samples_leaf")
+		setFloat(&cfg.L2, p, "l2")
+		setInt(&cfg.MaxBins, p, "max_bins")
+		setFloat(&cfg.ValidationFraction, p, "validation_fraction")
+		setInt(&cfg.NIterNoChange, p, "n_iter_no_change")
+		setFloat(&cfg.Tol, p, "tol")
+		if v, ok := req.Params["early_stopping"]; ok {
+			cfg.EarlyStopping = gbdt.EarlyStopping(v)
+		}
+		cfg.Seed = uint64(req.Seed)
+		if p.err != nil {
+			return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, p.err)
+		}
+		m, err = gbdt.Train(ctx, d, cfg)
 	case linear.KindRidge:
 		if req.Task != learn.TaskRegression {
 			return runner.Result{}, fmt.Errorf("%w: ridge learns regression, not %s", runner.ErrBadInput, req.Task)
@@ -135,4 +157,17 @@ func (r *paramReader) int(k string) int {
 		r.err = fmt.Errorf("param %s: %q is not an integer", k, s)
 	}
 	return v
+}
+
+// setInt and setFloat override a config field with a parameter, when set.
+func setInt(dst *int, p *paramReader, k string) {
+	if _, ok := p.p[k]; ok {
+		*dst = p.int(k)
+	}
+}
+
+func setFloat(dst *float64, p *paramReader, k string) {
+	if _, ok := p.p[k]; ok {
+		*dst = p.float(k)
+	}
 }

@@ -461,3 +461,27 @@ func TestJobsAreTrackedRuns(t *testing.T) {
 		t.Errorf("failed run %s %v", r.Status, r.Tags)
 	}
 }
+
+func TestGBDTTrainer(t *testing.T) {
+	e := newEnv(t)
+	s := spec("trees", trainspec.Policy{Kind: trainspec.PolicyAuto})
+	s.Trainer = trainspec.Trainer{Runner: "go", Name: "gbdt", Params: map[string]string{"max_iter": "40", "max_leaves": "8", "early_stopping": "off"}}
+	e.apply(s)
+	e.datasets.Frame = func(req event.DatasetRequested) *tabular.Frame { return trainertest.Synthetic(req.Features, 1000, 1.5) }
+	j := e.run(e.pipeline(e.cfg), "g1", "trees")
+	if j.Status != jobs.StatusSucceeded || !(j.Evaluation.Metrics["auc"] > 0.8) || j.Decision.Action != "promote" {
+		t.Fatalf("job %s %s: %v %+v", j.Status, j.Error, j.Evaluation, j.Decision)
+	}
+	v := e.registry.Versions("trees")[0]
+	rc, err := e.registry.OpenArtifact(context.Background(), v.Artifact)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var head struct {
+		Kind string `json:"kind"`
+	}
+	if err := json.NewDecoder(rc).Decode(&head); err != nil || head.Kind != "gbdt" || v.Lineage.Trainer != "gbdt" || v.Lineage.Params["max_iter"] != "40" {
+		t.Errorf("model kind %q (%v), lineage %+v", head.Kind, err, v.Lineage)
+	}
+}

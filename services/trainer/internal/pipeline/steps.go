@@ -14,7 +14,9 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/lightgbm"
 	"github.com/tributary-ml/tributary/libs/learn/modelfile"
+	"github.com/tributary-ml/tributary/libs/learn/xgboost"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/services/trainer/internal/jobs"
 	"github.com/tributary-ml/tributary/services/trainer/internal/policy"
@@ -167,8 +169,12 @@ func loadModel(format runner.Format, r io.Reader) (learn.Predictor, error) {
 	case runner.FormatTributary:
 		p, _, err := modelfile.Load(r)
 		return p, err
+	case runner.FormatLightGBM:
+		return lightgbm.Parse(r)
+	case runner.FormatXGBoost, "xgboost-json":
+		return xgboost.Parse(r)
 	}
-	return nil, fmt.Errorf("%w: %q (the trainer evaluates %q models)", ErrUnsupportedFormat, format, runner.FormatTributary)
+	return nil, fmt.Errorf("%w: %q (the trainer evaluates tributary, lightgbm and xgboost models)", ErrUnsupportedFormat, format)
 }
 
 func (j *job) openModel(ctx context.Context, format string, a model.Artifact) (learn.Predictor, error) {
