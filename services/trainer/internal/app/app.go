@@ -26,6 +26,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
@@ -34,6 +35,7 @@ import (
 	"github.com/tributary-ml/tributary/services/trainer/internal/gorunner"
 	"github.com/tributary-ml/tributary/services/trainer/internal/httpapi"
 	"github.com/tributary-ml/tributary/services/trainer/internal/jobs"
+	"github.com/tributary-ml/tributary/services/trainer/internal/labels"
 	"github.com/tributary-ml/tributary/services/trainer/internal/mlflowapi"
 	"github.com/tributary-ml/tributary/services/trainer/internal/natsio"
 	"github.com/tributary-ml/tributary/services/trainer/internal/pipeline"
@@ -46,8 +48,9 @@ import (
 
 // Config is the trainer service's configuration.
 type Config struct {
-	NATS      natsx.Config
-	JetStream natsx.BootstrapConfig
+	NATS       natsx.Config
+	JetStream  natsx.BootstrapConfig
+	ClickHouse chx.Config
 
 	Owner            string
 	Concurrency      int
@@ -59,14 +62,22 @@ type Config struct {
 	RequestsConsumer string
 	AlertsConsumer   string
 	ScheduleTick     time.Duration
+	LabelsInterval   time.Duration
 	DatasetTimeout   time.Duration
 	RegistryTimeout  time.Duration
 	CodeVersion      string
+
+	parsed bool // set by Validate: the flags are parsed
 }
 
-// deps points at the dependency configurations in c.
+// deps points at the dependency configurations in c: ClickHouse only when
+// the new-labels trigger is on (all for the flags).
 func (c *Config) deps() deps.Config {
-	return deps.Config{NATS: &c.NATS, JetStream: &c.JetStream}
+	d := deps.Config{NATS: &c.NATS, JetStream: &c.JetStream, ClickHouse: &c.ClickHouse}
+	if c.LabelsInterval == 0 && c.parsed {
+		d.ClickHouse = nil
+	}
+	return d
 }
 
 func defaultOwner() string {
@@ -101,6 +112,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.RequestsConsumer, "requests.consumer", "trainer-requests", "Durable JetStream consumer of tributary.train.requested (shared by the replicas); empty: take no NATS requests.")
 	fs.StringVar(&c.AlertsConsumer, "alerts.consumer", "trainer-alerts", "Durable JetStream consumer of drift and performance alerts; empty: ignore them.")
 	fs.DurationVar(&c.ScheduleTick, "schedule.tick", 30*time.Second, "How often the specs' cron schedules are checked (0: no scheduled jobs).")
+	fs.DurationVar(&c.LabelsInterval, "labels.interval", time.Minute, "How often the labels that arrived for each spec with triggers.new_labels are counted in ClickHouse (0: no new-labels trigger, and no ClickHouse connection).")
 	fs.DurationVar(&c.DatasetTimeout, "datasets.timeout", 30*time.Minute, "How long one attempt waits for the features service's training set.")
 	fs.DurationVar(&c.RegistryTimeout, "registry.timeout", 30*time.Second, "Timeout of one registry request.")
 	fs.StringVar(&c.CodeVersion, "code-version", buildRevision(), "Code version recorded in the lineage of the versions the built-in runner trains.")
@@ -108,6 +120,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 
 // Validate checks the configuration without contacting anything.
 func (c *Config) Validate() error {
+	c.parsed = true
 	if err := c.deps().Validate(); err != nil {
 		return err
 	}
@@ -126,6 +139,8 @@ func (c *Config) Validate() error {
 		return errors.New("-jobs.work-dir: must be set")
 	case c.ScheduleTick < 0:
 		return errors.New("-schedule.tick: must not be negative")
+	case c.LabelsInterval < 0:
+		return errors.New("-labels.interval: must not be negative")
 	case c.DatasetTimeout <= 0:
 		return errors.New("-datasets.timeout: must be positive")
 	case c.RegistryTimeout <= 0:
@@ -211,6 +226,10 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 			g.Add("alerts", func(ctx context.Context) error {
 				return retry(ctx, rt.Logger, "alerts", func() error { return t.ConsumeAlerts(ctx, js, cfg.AlertsConsumer) })
 			})
+		}
+		if clients.ClickHouse != nil {
+			counter := labels.New(clients.ClickHouse, cfg.ClickHouse.Database)
+			g.Add("labels", func(ctx context.Context) error { return t.CountLabels(ctx, counter, cfg.LabelsInterval) })
 		}
 		if cfg.ScheduleTick > 0 {
 			g.Add("schedule", func(ctx context.Context) error { return t.Schedule(ctx, cfg.ScheduleTick) })

@@ -8,7 +8,7 @@ import (
 )
 
 func TestConfigFlags(t *testing.T) {
-	servicetest.CheckDependencyFlags(t, &Config{}, "nats")
+	servicetest.CheckDependencyFlags(t, &Config{}, "nats", "clickhouse")
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -362,3 +362,95 @@ func (s *Service) scheduleOnce(ctx context.Context, from, to time.Time) error {
 	}
 	return nil
 }
+
+// LabelCounter counts the labels of a stream that arrived since a time.
+type LabelCounter interface {
+	Count(ctx context.Context, stream string, since time.Time) (int64, error)
+}
+
+// CountLabels starts, every interval, a job for each model whose spec sets
+// triggers.new_labels once that many labels of its stream arrived since its
+// last job was asked for (or since the spec was applied); a model with a job
+// running or waiting is skipped (that job trains on those labels). The job id is the
+// model and that instant, so replicas counting the same window start one
+// job, and the count starts again from the new job.
+func (s *Service) CountLabels(ctx context.Context, counter LabelCounter, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := s.countOnce(ctx, counter); err != nil && ctx.Err() == nil {
+			s.logger.Warn("count new labels", "err", err)
+		}
+	}
+}
+
+func (s *Service) countOnce(ctx context.Context, counter LabelCounter) error {
+	lister, err := s.specs.ListKeysFiltered(ctx, trainspec.KeyPrefix+">")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list specs: %w", err)
+	}
+	for key := range lister.Keys() {
+		st, err := trainspec.Load(ctx, s.specs, strings.TrimPrefix(key, trainspec.KeyPrefix))
+		if err != nil {
+			return err
+		}
+		want := st.Spec.Triggers.NewLabels
+		if want <= 0 {
+			continue
+		}
+		q, err := s.store.Queue(ctx, st.Spec.Model)
+		if err != nil {
+			return err
+		}
+		if q.Active != "" {
+			continue // a job will train on these labels
+		}
+		since, err := s.lastAsked(ctx, st, q)
+		if err != nil {
+			return err
+		}
+		n, err := counter.Count(ctx, st.Spec.Labels, since)
+		if err != nil {
+			return err
+		}
+		if n < want {
+			continue
+		}
+		id := fmt.Sprintf("labels-%s-%d", st.Spec.Model, since.UnixMilli())
+		reason := fmt.Sprintf("%d new labels of %s since %s (threshold %d)", n, st.Spec.Labels, since.Format(time.RFC3339), want)
+		if _, _, err := s.Submit(ctx, jobs.Request{JobID: id, Model: st.Spec.Model, Trigger: event.TriggerLabels, Reason: reason, RequestedBy: "labels"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastAsked is when the model's last job was asked for, or when its spec
+// was applied.
+func (s *Service) lastAsked(ctx context.Context, st trainspec.Stored, q jobs.Queue) (time.Time, error) {
+	since := st.AppliedAt
+	for _, id := range []string{q.Last} {
+		if id == "" {
+			continue
+		}
+		j, err := s.store.Get(ctx, id)
+		if errors.Is(err, jobs.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return since, err
+		}
+		if j.CreatedAt.After(since) {
+			since = j.CreatedAt
+		}
+	}
+	return since, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"io"
 	"log/slog"
 	"sync"
@@ -273,5 +274,81 @@ func TestRecoverFailsJobsPastTheirDeadline(t *testing.T) {
 	})
 	// The follow-up runs.
 	f.waitJob(t, "next", jobs.StatusRunning)
+	close(f.runner.release)
+}
+
+// counter counts the labels given since a time.
+type counter struct {
+	mu     sync.Mutex
+	at     []time.Time
+	stream string
+}
+
+func (c *counter) Count(_ context.Context, stream string, since time.Time) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if stream != c.stream {
+		return 0, nil
+	}
+	var n int64
+	for _, t := range c.at {
+		if !t.Before(since) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (c *counter) add(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for range n {
+		c.at = append(c.at, time.Now())
+	}
+}
+
+func TestNewLabelsStartAJobPerThreshold(t *testing.T) {
+	f := newFixture(t)
+	f.apply(t, "counted", trainspec.Triggers{NewLabels: 10})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer f.svc.Wait()
+	defer cancel()
+	c := &counter{stream: "l"}
+	c.add(9)
+	if err := f.svc.countOnce(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := f.store.List(ctx, "", 0); len(all) != 0 {
+		t.Fatalf("%d jobs under the threshold", len(all))
+	}
+	c.add(1)
+	for range 3 { // replicas and ticks counting the same window
+		if err := f.svc.countOnce(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _ := f.store.List(ctx, "", 0)
+	if len(all) != 1 || all[0].Trigger != event.TriggerLabels || !strings.HasPrefix(all[0].Reason, "10 new labels of l since") {
+		t.Fatalf("jobs %+v", all)
+	}
+	first := all[0].JobID
+	f.waitJob(t, first, jobs.StatusRunning)
+	f.runner.release <- struct{}{}
+	f.waitJob(t, first, jobs.StatusSucceeded)
+	// Counting starts again from that job: 10 more labels, one more job.
+	if err := f.svc.countOnce(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := f.store.List(ctx, "", 0); len(all) != 1 {
+		t.Fatalf("%d jobs before new labels", len(all))
+	}
+	c.add(10)
+	if err := f.svc.countOnce(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	all, _ = f.store.List(ctx, "", 0)
+	if len(all) != 2 || all[0].JobID == first {
+		t.Fatalf("jobs %v", all)
+	}
 	close(f.runner.release)
 }
