@@ -327,6 +327,27 @@ policy: {kind: auto, margin: 0.01}
 		t.Fatalf("decision %+v", d)
 	}
 
+	// The job is a tracked run, for `tributary runs show`.
+	var run struct {
+		Status      string            `json:"status"`
+		JobID       string            `json:"job_id"`
+		Model       string            `json:"model"`
+		Tags        map[string]string `json:"tags"`
+		TrainingSet struct {
+			ID   string `json:"id"`
+			Rows int64  `json:"rows"`
+		} `json:"training_set"`
+		Metrics map[string]struct {
+			Value   float64 `json:"value"`
+			Dataset string  `json:"dataset"`
+		} `json:"metrics"`
+	}
+	trainerCall(t, ctx, "GET", trainer+"/v1/runs/"+job.JobID, "", http.StatusOK, &run)
+	if run.Status != "FINISHED" || run.JobID != job.JobID || run.Model != modelName || run.TrainingSet.ID != job.Dataset.DatasetID || run.TrainingSet.Rows != 4*users ||
+		run.Tags["tributary.step.promote"] != "done, 1 attempt" || run.Metrics["auc"].Value != ev.Metrics["auc"] || run.Metrics["auc"].Dataset != "holdout" {
+		t.Errorf("run %+v", run)
+	}
+
 	// A second job, asked over NATS: the same data, compared with that
 	// production model on the same holdout, is not better by the margin.
 	jobID := "e2e-" + randomID(t)

@@ -102,6 +102,10 @@ func (a *API) train(w http.ResponseWriter, r *http.Request) {
 	if req.RequestedBy == "" {
 		req.RequestedBy = "http"
 	}
+	if err := triggers.ValidJobID(req.JobID); err != nil {
+		httperror.Write(w, http.StatusBadRequest, ReasonMalformedRequest, err.Error())
+		return
+	}
 	modelName := r.PathValue("model")
 	if _, err := trainspec.Load(r.Context(), a.specs, modelName); err != nil {
 		if errors.Is(err, trainspec.ErrNotApplied) {

@@ -63,7 +63,7 @@ func (s *Service) Submit(ctx context.Context, req jobs.Request) (jobs.Job, jobs.
 	if err := model.ValidateName("model", req.Model); err != nil {
 		return jobs.Job{}, "", fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
-	if err := validJobID(req.JobID); err != nil {
+	if err := ValidJobID(req.JobID); err != nil {
 		return jobs.Job{}, "", err
 	}
 	if req.Trigger == "" {
@@ -80,7 +80,8 @@ func (s *Service) Submit(ctx context.Context, req jobs.Request) (jobs.Job, jobs.
 	return j, out, nil
 }
 
-func validJobID(id string) error {
+// ValidJobID checks a job id: it is a KV key token.
+func ValidJobID(id string) error {
 	if id == "" || len(id) > 128 {
 		return fmt.Errorf("%w: job id %q: want 1 to 128 characters", ErrBadRequest, id)
 	}
