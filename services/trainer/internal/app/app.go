@@ -211,6 +211,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		}, rt.Logger, store, natsio.Specs{KV: kv}, natsio.NewDatasets(nc, js, pub, prefix, cfg.DatasetTimeout), reg,
 			map[string]runner.Runner{"go": gorunner.Runner{}}, pub)
 		p.SetTracker(tracking.New(runStore, cfg.CodeVersion))
+		p.Instrument(rt.Registerer)
 		t := triggers.New(store, kv, p, rt.Logger, prefix, cfg.Concurrency)
 		svc.set(httpapi.New(t, store, kv))
 		defer t.Wait()

@@ -83,6 +83,7 @@ type Pipeline struct {
 	events   Publisher
 	logger   *slog.Logger
 	tracker  Tracker
+	metrics  *metrics
 }
 
 // SetTracker makes the pipeline mirror its jobs into tracked runs. Call it

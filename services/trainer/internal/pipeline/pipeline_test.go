@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
@@ -315,7 +317,13 @@ func TestRegistryDownIsRetried(t *testing.T) {
 	e := newEnv(t)
 	e.apply(spec("m", trainspec.Policy{Kind: trainspec.PolicyAuto}))
 	e.registry.FailRegister = 2
-	j := e.run(e.pipeline(e.cfg), "j1", "m")
+	reg := prometheus.NewRegistry()
+	p := e.pipeline(e.cfg)
+	p.Instrument(reg)
+	j := e.run(p, "j1", "m")
+	if got := testutil.ToFloat64(collector(t, reg, "tributary_trainer_step_attempts_total", "retried", "register")); got != 2 {
+		t.Errorf("register retried %v times in the metrics, want 2", got)
+	}
 	if j.Status != jobs.StatusSucceeded || j.Step(jobs.StepRegister).Attempts != 3 || len(e.registry.Versions("m")) != 1 {
 		t.Fatalf("job %s, register attempts %d, versions %d", j.Status, j.Step(jobs.StepRegister).Attempts, len(e.registry.Versions("m")))
 	}
@@ -323,7 +331,10 @@ func TestRegistryDownIsRetried(t *testing.T) {
 	// Down for longer than the attempts: the job fails at register, says
 	// so, and nothing is registered.
 	e.registry.FailRegister = 100
-	j = e.run(e.pipeline(e.cfg), "j2", "m")
+	j = e.run(p, "j2", "m")
+	if n, err := testutil.GatherAndCount(reg, "tributary_trainer_jobs_total"); err != nil || n != 2 {
+		t.Errorf("jobs_total series %d %v, want succeeded and error", n, err)
+	}
 	if j.Status != jobs.StatusFailed || j.Failure != jobs.ReasonError || j.FailedStep != jobs.StepRegister || !strings.Contains(j.Error, "unavailable") || j.Step(jobs.StepRegister).Attempts != 3 {
 		t.Fatalf("job %s %s at %s: %s", j.Status, j.Failure, j.FailedStep, j.Error)
 	}
@@ -484,4 +495,34 @@ func TestGBDTTrainer(t *testing.T) {
 	if err := json.NewDecoder(rc).Decode(&head); err != nil || head.Kind != "gbdt" || v.Lineage.Trainer != "gbdt" || v.Lineage.Params["max_iter"] != "40" {
 		t.Errorf("model kind %q (%v), lineage %+v", head.Kind, err, v.Lineage)
 	}
+}
+
+// collector finds one series of a counter vector on reg, by its label
+// values in the order of the label names (outcome, step).
+func collector(t *testing.T, reg *prometheus.Registry, name string, labels ...string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := true
+			for i, l := range m.GetLabel() {
+				if i < len(labels) && l.GetValue() != labels[i] {
+					match = false
+				}
+			}
+			if match {
+				c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+				c.Add(m.GetCounter().GetValue())
+				return c
+			}
+		}
+	}
+	t.Fatalf("no series %s%v", name, labels)
+	return nil
 }

@@ -113,6 +113,7 @@ func (j *job) runStep(ctx context.Context, name string, fn func(context.Context)
 		j.logf("step %s: attempt %d", name, attempts)
 		err := fn(ctx)
 		if err == nil {
+			j.p.metrics.step(name, "done")
 			j.logf("step %s: done", name)
 			return j.update(ctx, func(r *jobs.Job) {
 				s := r.Step(name)
@@ -131,8 +132,10 @@ func (j *job) runStep(ctx context.Context, name string, fn func(context.Context)
 			return errors.Join(err, uerr)
 		}
 		if final {
+			j.p.metrics.step(name, "failed")
 			return err
 		}
+		j.p.metrics.step(name, "retried")
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
@@ -178,6 +181,11 @@ func (p *Pipeline) finish(ctx context.Context, j *job, step string, err error) (
 	}
 	p.track(ctx, end, j.spec)
 	dur := end.EndedAt.Sub(end.StartedAt).Seconds()
+	if err != nil {
+		p.metrics.job(reason, dur)
+	} else {
+		p.metrics.job(string(jobs.StatusSucceeded), dur)
+	}
 	runnerName := runnerName(end, j.spec)
 	if err != nil {
 		p.publish(ctx, event.TypeTrainFailed, j.id+".failed", event.TrainFailed{JobID: j.id, Model: end.Model, Trigger: end.Trigger, Runner: runnerName, Error: truncate(fmt.Sprintf("%s: %s: %v", step, reason, err), 4000), DurationSeconds: dur})
@@ -214,6 +222,7 @@ func (p *Pipeline) Expire(ctx context.Context, rec jobs.Job) (string, error) {
 	if st, err := p.specs.Load(ctx, end.Model); err == nil {
 		p.track(ctx, end, st.Spec)
 	}
+	p.metrics.job(jobs.ReasonDeadline, end.EndedAt.Sub(end.StartedAt).Seconds())
 	p.publish(ctx, event.TypeTrainFailed, rec.JobID+".failed", event.TrainFailed{JobID: rec.JobID, Model: end.Model, Trigger: end.Trigger, Runner: runnerName(end, trainspec.Spec{}), Error: step + ": " + jobs.ReasonDeadline + ": " + end.Error})
 	return next, nil
 }
