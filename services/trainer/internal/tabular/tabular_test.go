@@ -34,14 +34,14 @@ func featuresFile(t *testing.T) []byte {
 	for i := range 4 {
 		row := make(parquet.Row, len(col))
 		row[col["entity_key"]] = parquet.ByteArrayValue([]byte{'a' + byte(i%2)}).Level(0, 0, col["entity_key"])
-		row[col["event_time"]] = parquet.Int64Value(int64(4-i) * 1000).Level(0, 0, col["event_time"]) // newest first
-		row[col["label"]] = parquet.DoubleValue(float64(i % 2)).Level(0, 0, col["label"])
+		row[col["event_time"]] = parquet.Int64Value(int64(4-i)*1000).Level(0, 0, col["event_time"]) // newest first
+		row[col["label"]] = parquet.DoubleValue(float64(i%2)).Level(0, 0, col["label"])
 		row[col["v:n"]] = parquet.Int64Value(int64(i*10)).Level(0, 1, col["v:n"])
 		row[col["v:flag"]] = parquet.BooleanValue(i == 1).Level(0, 1, col["v:flag"])
 		if i == 2 {
 			row[col["v:x"]] = parquet.NullValue().Level(0, 0, col["v:x"])
 		} else {
-			row[col["v:x"]] = parquet.DoubleValue(float64(i) / 2).Level(0, 1, col["v:x"])
+			row[col["v:x"]] = parquet.DoubleValue(float64(i)/2).Level(0, 1, col["v:x"])
 		}
 		row[col["v:s"]] = parquet.ByteArrayValue([]byte("s")).Level(0, 1, col["v:s"])
 		if _, err := w.WriteRows([]parquet.Row{row}); err != nil {
