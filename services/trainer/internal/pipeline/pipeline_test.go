@@ -526,3 +526,38 @@ func collector(t *testing.T, reg *prometheus.Registry, name string, labels ...st
 	t.Fatalf("no series %s%v", name, labels)
 	return nil
 }
+
+func TestRegressionAndMulticlass(t *testing.T) {
+	e := newEnv(t)
+	reg := spec("price", trainspec.Policy{Kind: trainspec.PolicyAuto})
+	reg.Task, reg.Metric, reg.Trainer = trainspec.TaskRegression, "rmse", trainspec.Trainer{Runner: "go", Name: "ridge", Params: map[string]string{"alpha": "0.1"}}
+	e.apply(reg)
+	multi := spec("kind", trainspec.Policy{Kind: trainspec.PolicyManual})
+	multi.Task, multi.Classes, multi.Metric = trainspec.TaskMulticlass, 3, "accuracy"
+	e.apply(multi)
+	e.datasets.Frame = func(req event.DatasetRequested) *tabular.Frame {
+		f := trainertest.Synthetic(req.Features, 600, 1)
+		for i := range f.Label {
+			x := f.X[0][i] + 2*f.X[1][i]
+			if req.RequestID == pipeline.DatasetRequestID("r1") {
+				f.Label[i] = 3*x + 1 // regression
+			} else {
+				f.Label[i] = float64(min(2, max(0, int(math.Floor(x+1.5))))) // 3 classes
+			}
+		}
+		return f
+	}
+	p := e.pipeline(e.cfg)
+	j := e.run(p, "r1", "price")
+	if j.Status != jobs.StatusSucceeded || !(j.Evaluation.Metrics["rmse"] < 0.01) || !(j.Evaluation.Metrics["r2"] > 0.99) || j.Decision.Action != "promote" {
+		t.Fatalf("regression %s %s: %v %+v", j.Status, j.Error, j.Evaluation, j.Decision)
+	}
+	m := e.run(p, "m1", "kind")
+	if m.Status != jobs.StatusSucceeded || !(m.Evaluation.Metrics["accuracy"] > 0.8) {
+		t.Fatalf("multiclass %s %s: %v", m.Status, m.Error, m.Evaluation)
+	}
+	pd := e.registry.Versions("kind")[0].Lineage.Reference.Prediction
+	if pd.Kind != "categorical" || pd.Count != 450 || len(pd.Categories) != 3 || pd.Validate() != nil {
+		t.Errorf("multiclass prediction reference %+v", pd)
+	}
+}
