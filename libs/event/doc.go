@@ -20,7 +20,17 @@
 // Each type has a payload struct (LabelRecorded, ModelRegistered, ...;
 // NewPayload) and a JSON Schema, draft 2020-12, embedded by the schemas module.
 // Validator checks event data against it and names the failing field and
-// rule. The tests keep structs, schemas and their examples in step.
+// rule; it decodes the data strictly with libs/jsondoc (no key twice, no
+// number float64 cannot hold). The tests keep structs, schemas and their
+// examples in step.
+//
+// # Structured mode
+//
+// DecodeStructured reads the JSON event format as sdk-go does, but refuses
+// member names that are not lower-case letters and digits (sdk-go
+// lower-cased them) and members given twice, and reads data_base64 as any
+// JSON string (sdk-go refused blanks before it). FromKafkaRecord and
+// FromNATSMsg read structured messages with it.
 //
 // # Kafka: binary content mode over franz-go records
 //

@@ -72,6 +72,11 @@ func FuzzFromKafkaRecord(f *testing.F) {
 	f.Add([]byte(nil), []byte("x"), []byte("ce_specversion:1.0\nce_id:1\nce_source:/s\nce_type:t\nce_time:2026-01-01T00:00:00+14:00\nCE_ID:1\ncontent-type:text/plain"))
 	f.Add([]byte(nil), []byte(nil), []byte("ce_specversion:0.3\nce_id:1"))
 	f.Add([]byte(nil), []byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64":"AAE="}`), []byte("content-type:application/cloudevents+json"))
+	// Structured events sdk-go decoded wrongly: data_base64 after a blank,
+	// an upper-case extension, members twice.
+	f.Add([]byte(nil), []byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64" : "AAE="}`), []byte("content-type:application/cloudevents+json"))
+	f.Add([]byte(nil), []byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","MyExt":"x","myext":"y"}`), []byte("content-type:application/cloudevents+json"))
+	f.Add([]byte(nil), []byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","id":"2","data":{"a":1,"a":2}}`), []byte("content-type:application/cloudevents+json"))
 
 	f.Fuzz(func(t *testing.T, key, value, headers []byte) {
 		rec := &kgo.Record{Key: key, Value: value}
@@ -85,8 +90,22 @@ func FuzzFromKafkaRecord(f *testing.F) {
 			}
 			return
 		}
+		for name := range e.Extensions() {
+			if !lowerAlnum(name) {
+				t.Fatalf("extension %q accepted", name)
+			}
+		}
 		reencode(t, e)
 	})
+}
+
+func lowerAlnum(s string) bool {
+	for _, c := range s {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func FuzzFromNATSMsg(f *testing.F) {

@@ -187,7 +187,8 @@ func (m *KafkaMessage) header(name string) (string, bool) {
 func (m *KafkaMessage) Finish(error) error { return nil }
 
 // FromKafkaRecord decodes the CloudEvent in a record (binary or structured
-// mode) and checks it: CloudEvents 1.0 with every required attribute.
+// mode, the latter with DecodeStructured) and checks it: CloudEvents 1.0
+// with every required attribute.
 // Extensions decode as strings, their canonical form, since binary mode does
 // not carry types.
 func FromKafkaRecord(r *kgo.Record) (*ce.Event, error) {
@@ -195,7 +196,13 @@ func FromKafkaRecord(r *kgo.Record) (*ce.Event, error) {
 	if m.err != nil {
 		return nil, fmt.Errorf("decode kafka record: %w", m.err)
 	}
-	e, err := binding.ToEvent(context.Background(), m)
+	var e *ce.Event
+	var err error
+	if m.encoding == binding.EncodingStructured {
+		e, err = DecodeStructured(r.Value) // sdk-go's format.JSON is lenient; see DecodeStructured
+	} else {
+		e, err = binding.ToEvent(context.Background(), m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("decode kafka record: %w", classify(err))
 	}

@@ -225,7 +225,13 @@ func fromNATS(h nats.Header, data []byte) (*ce.Event, error) {
 	if m.err != nil {
 		return nil, fmt.Errorf("decode nats message: %w", m.err)
 	}
-	e, err := binding.ToEvent(context.Background(), m)
+	var e *ce.Event
+	var err error
+	if m.encoding == binding.EncodingStructured {
+		e, err = DecodeStructured(data) // sdk-go's format.JSON is lenient; see DecodeStructured
+	} else {
+		e, err = binding.ToEvent(context.Background(), m)
+	}
 	if err != nil {
 		if m.guessed {
 			// No header said this was a CloudEvent; the payload is not one.

@@ -13,6 +13,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/schemas"
 )
 
@@ -255,6 +256,9 @@ func TestValidatorErrors(t *testing.T) {
 		{name: "malformed", typ: event.TypeModelArchived, data: `{"model":`, wantErr: event.ErrMalformedData},
 		{name: "trailing data", typ: event.TypeModelArchived, data: string(valid) + `{}`, wantErr: event.ErrMalformedData},
 		{name: "not an object", typ: event.TypeModelArchived, data: `[1]`, want: []event.Violation{{Field: "", Rule: "type"}}},
+		// A number float64 cannot hold under "minimum" made the validator panic.
+		{name: "huge exponent", typ: event.TypeDriftDetected, data: `{"model":"m","version":1,"target":"prediction","metric":"ks","value":1e1000000000}`, wantErr: jsondoc.ErrNumberRange},
+		{name: "key twice", typ: event.TypeModelArchived, data: `{"model":"a","model":"b"}`, wantErr: jsondoc.ErrDuplicateKey},
 		{
 			name: "several violations",
 			typ:  event.TypeModelArchived,

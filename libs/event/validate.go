@@ -13,6 +13,7 @@ import (
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/schemas"
 )
 
@@ -106,16 +107,22 @@ var ErrMalformedData = errors.New("malformed json")
 
 // Validate checks data, the JSON data of an event of type eventType, against
 // the type's schema. The error wraps ErrUnknownType for a type without a
-// schema and ErrMalformedData for data that is not JSON, and is a
-// *ValidationError, naming each failing field and rule, when the data breaks
-// the schema.
+// schema and ErrMalformedData for data that is not JSON, wraps a
+// *jsondoc.Error (jsondoc.ErrDuplicateKey, jsondoc.ErrNumberRange) for JSON
+// with a key twice or a number float64 cannot hold, which are refused
+// before validation, and is a *ValidationError, naming each failing field
+// and rule, when the data breaks the schema.
 func (v *Validator) Validate(eventType string, data []byte) error {
 	sch, ok := v.schemas[eventType]
 	if !ok {
 		return fmt.Errorf("validate data: %w %q", ErrUnknownType, eventType)
 	}
-	doc, err := decodeJSON(data)
+	doc, err := jsondoc.Parse(data)
 	if err != nil {
+		var refused *jsondoc.Error
+		if errors.As(err, &refused) {
+			return fmt.Errorf("data of %s: %w", eventType, refused)
+		}
 		return fmt.Errorf("data of %s: %w: %v", eventType, ErrMalformedData, err)
 	}
 	err = sch.Validate(doc)
@@ -133,12 +140,6 @@ func (v *Validator) Validate(eventType string, data []byte) error {
 		out.Violations = append(out.Violations, Violation{Rule: "schema", Message: ve.Error()})
 	}
 	return out
-}
-
-// decodeJSON decodes one JSON document, keeping numbers exact, and refuses
-// trailing data.
-func decodeJSON(data []byte) (any, error) {
-	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
 }
 
 // collect appends the leaves of an error tree: the failures that name a

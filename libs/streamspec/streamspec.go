@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/schemas"
 )
 
@@ -120,7 +121,10 @@ func validPointer(p string) bool {
 }
 
 func compile(d Definition, topic string) (*Stream, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(d.Schema))
+	// Strict, as the data it checks: no key twice, no number float64
+	// cannot hold (the compiler would drop such a bound silently). The
+	// document shares the clone's memory, which nothing else holds.
+	doc, err := jsondoc.Parse(bytes.Clone(d.Schema))
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema: %v", ErrInvalidDefinition, err)
 	}
@@ -234,11 +238,17 @@ type Fields struct {
 }
 
 // Check validates data against the schema and extracts the entity key and
-// event time. Errors: ErrMalformedData (wrapped), or *Error. What it returns
-// shares no memory with data, which it does not change.
+// event time. Errors: ErrMalformedData (wrapped) for data that is not one
+// JSON document; a *jsondoc.Error (jsondoc.ErrDuplicateKey,
+// jsondoc.ErrNumberRange) for JSON that must not be validated; or *Error.
+// What it returns shares no memory with data, which it does not change.
 func (s *Stream) Check(data []byte) (Fields, error) {
-	doc, err := parseJSON(data)
+	doc, err := jsondoc.Parse(data)
 	if err != nil {
+		var refused *jsondoc.Error
+		if errors.As(err, &refused) {
+			return Fields{}, refused
+		}
 		return Fields{}, fmt.Errorf("%w: %v", ErrMalformedData, err)
 	}
 	if err := s.schema.Validate(doc); err != nil {

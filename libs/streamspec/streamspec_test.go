@@ -8,6 +8,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 )
 
@@ -138,6 +139,55 @@ func TestCheckCopiesWhatItReturns(t *testing.T) {
 		}
 		if got.EntityKey != tc.key || !got.EventTime.Equal(time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)) {
 			t.Fatalf("after overwriting the data: fields %+v, want key %q", got, tc.key)
+		}
+	}
+}
+
+// TestCheckRefusesUnsafeJSON: numbers float64 cannot hold, which made the
+// schema validator panic (minimum with exact arithmetic), and keys given
+// twice, whose second value the validator checked while a consumer may
+// read the first, are refused with the field, before validation.
+func TestCheckRefusesUnsafeJSON(t *testing.T) {
+	s, err := streamspec.Parse([]byte(`{"name":"n","type":"com.example.n.v1","entity_key":"/k","schema":{"type":"object",
+	 "properties":{"p":{"type":"number","minimum":0},"m":{"multipleOf":0.01},"u":{"type":"array","uniqueItems":true}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, data, field string
+		want              error
+	}{
+		{"huge exponent under minimum", `{"k":"a","p":1e1000000000}`, "/p", jsondoc.ErrNumberRange},
+		{"huge negative exponent under minimum", `{"k":"a","p":1e-1000000000}`, "/p", jsondoc.ErrNumberRange},
+		{"zero with a huge exponent", `{"k":"a","p":0e99999999999999999999}`, "/p", jsondoc.ErrNumberRange},
+		{"huge exponent under uniqueItems", `{"k":"a","u":[` + strings.Repeat("1e1000000000,", 30) + `1]}`, "/u/0", jsondoc.ErrNumberRange},
+		{"half a million digits under multipleOf", `{"k":"a","m":1.` + strings.Repeat("3", 500000) + `}`, "/m", jsondoc.ErrNumberRange},
+		{"overflow", `{"k":"a","p":1e400}`, "/p", jsondoc.ErrNumberRange},
+		{"duplicate key", `{"k":"a","p":1,"p":-1}`, "/p", jsondoc.ErrDuplicateKey},
+		{"duplicate entity key", `{"k":"a","k":"b"}`, "/k", jsondoc.ErrDuplicateKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := s.Check([]byte(tc.data))
+			var je *jsondoc.Error
+			if !errors.As(err, &je) || !errors.Is(err, tc.want) || je.Pointer != tc.field {
+				t.Fatalf("want %v at %s, got %v", tc.want, tc.field, err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+	if _, err := s.Check([]byte(`{"k":"a","p":1.7976931348623157e308,"m":0.05,"u":[1,2]}`)); err != nil {
+		t.Fatalf("largest float64: %v", err)
+	}
+}
+
+func TestParseRefusesUnsafeSchema(t *testing.T) {
+	for _, schema := range []string{`{"type":"object","properties":{"p":{"minimum":1e1000000000}}}`, `{"type":"object","type":"array"}`} {
+		_, err := streamspec.Parse([]byte(`{"name":"n","type":"com.example.n.v1","entity_key":"/k","schema":` + schema + `}`))
+		if !errors.Is(err, streamspec.ErrInvalidDefinition) || !strings.Contains(err.Error(), "schema: /") {
+			t.Errorf("%s: %v", schema, err)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -90,6 +91,7 @@ func TestBrokerOutage(t *testing.T) {
 		mu           sync.Mutex
 		acked        = map[string]bool{}
 		refused      = map[string]string{} // id: body, answered 503
+		waited       []time.Duration       // how long each 503 took
 		unavailable  atomic.Int64
 		afterRestart atomic.Int64
 		restarted    atomic.Bool
@@ -106,12 +108,14 @@ func TestBrokerOutage(t *testing.T) {
 			for ctx.Err() == nil {
 				id := fmt.Sprintf("ev-%06d", seq.Add(1))
 				body := fmt.Sprintf(`{"specversion":"1.0","id":"%s","source":"/outage","type":"%s","data":{"user":"u%s"}}`, id, typ, id[len(id)-2:])
+				start := time.Now()
 				resp, err := client.Post(p.URL+"/v1/events", "application/cloudevents+json", bytes.NewReader([]byte(body)))
 				if err != nil {
 					errs <- err
 					return
 				}
 				resp.Body.Close()
+				took := time.Since(start)
 				switch resp.StatusCode {
 				case http.StatusAccepted:
 					mu.Lock()
@@ -127,6 +131,7 @@ func TestBrokerOutage(t *testing.T) {
 					}
 					mu.Lock()
 					refused[id] = body
+					waited = append(waited, took)
 					mu.Unlock()
 					unavailable.Add(1)
 				default:
@@ -156,7 +161,7 @@ func TestBrokerOutage(t *testing.T) {
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	waitUntil("acknowledged events before the outage", 30*time.Second, func() bool { return count() >= 200 })
 	k.infra("down")
-	waitUntil("503 answers while the broker is down", 60*time.Second, func() bool { return unavailable.Load() >= 6 })
+	waitUntil("503 answers while the broker is down", 60*time.Second, func() bool { return unavailable.Load() >= 40 })
 	k.infra("up")
 	restarted.Store(true)
 	waitUntil("acknowledged events after the restart", 90*time.Second, func() bool { return afterRestart.Load() >= 200 })
@@ -244,6 +249,14 @@ func TestBrokerOutage(t *testing.T) {
 		}
 	}
 	t.Logf("acknowledged %d (%d of them after a 503 and a retry), 503 answers %d, on the topic %d distinct", n, retried, unavailable.Load(), len(seen))
+	// Fail fast: once the outage is known, a 503 comes within
+	// -produce.outage-timeout (500ms), not -produce.timeout (2s).
+	slices.Sort(waited)
+	median := waited[len(waited)/2]
+	t.Logf("503 answers took %v (median), %v (fastest), %v (slowest)", median, waited[0], waited[len(waited)-1])
+	if median > time.Second {
+		t.Errorf("the median 503 took %v: ingest did not fail fast during the outage", median)
+	}
 	if missing > 0 || dup > 0 || extra > 0 {
 		t.Fatalf("of %d acknowledged events, %d are missing and %d on the topic more than once; %d not acknowledged are on the topic", n, missing, dup, extra)
 	}

@@ -88,6 +88,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Intake.MaxFuture, "events.max-future", 5*time.Minute, "Latest event time accepted, after now; later: event_time_future.")
 	fs.DurationVar(&c.Intake.MaxPast, "events.max-past", 7*24*time.Hour, "Earliest event time accepted, before now; earlier: event_time_past.")
 	fs.DurationVar(&c.Intake.ProduceTimeout, "produce.timeout", 10*time.Second, "How long a request waits for Kafka to acknowledge its records before answering 503.")
+	fs.DurationVar(&c.Intake.OutageTimeout, "produce.outage-timeout", 500*time.Millisecond, "How long a request waits for Kafka instead of produce.timeout while Kafka is known down (a failed connection, or a request that got no acknowledgement in time, until the next acknowledgement); 0: answer 503 at once.")
 	fs.IntVar(&c.Producer.MaxBufferedRecords, "produce.max-buffered-records", 20000, "Records the producer buffers towards Kafka at most; when full: 503.")
 	fs.IntVar(&c.Producer.MaxBufferedBytes, "produce.max-buffered-bytes", 128<<20, "Bytes the producer buffers towards Kafka at most; when full: 503.")
 	fs.DurationVar(&c.Producer.DeliveryTimeout, "produce.delivery-timeout", time.Minute, "How long a record may wait in the buffer for Kafka before it fails (enforced when safe for the idempotent producer).")
@@ -154,7 +155,8 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	if kcfg.ClientID == "" {
 		kcfg.ClientID = rt.Name
 	}
-	producer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_ingest_producer", ProducerOpts(cfg.Producer, cfg.Intake.MaxEventBytes)...)
+	health := intake.NewHealth() // the producer's connections tell intake of outages
+	producer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_ingest_producer", append(ProducerOpts(cfg.Producer, cfg.Intake.MaxEventBytes), kgo.WithHooks(health))...)
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +220,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 
 	icfg := cfg.Intake
 	icfg.Propagator = rt.Propagator
+	icfg.Health = health
 	window := dedup.New(cfg.Dedup.Window, cfg.Dedup.MaxEntries)
 	promauto.With(rt.Registerer).NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tributary_ingest_dedup_entries",

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -194,6 +195,15 @@ func TestRejections(t *testing.T) {
 		{"binary: missing ce-id", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-source": "/s", "ce-type": clickType}, body: `{"m-binnoid":1}`}, 400, intake.ReasonMissingAttribute, "id", "m-binnoid"},
 		{"binary: data not json", request{contentType: "text/plain", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-bintext", "ce-source": "/s", "ce-type": clickType}, body: `hello`}, 415, intake.ReasonUnsupportedDataType, "datacontenttype", "m-bintext"},
 		{"binary: bad extension name", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-binext", "ce-source": "/s", "ce-type": clickType, "ce-Bad_Name": "x"}, body: goodData("u")}, 400, intake.ReasonInvalidAttribute, "", "m-binext"},
+		// The hardening issue's inputs: each once got no answer, 503 forever, or was accepted.
+		{"number beyond float64", request{contentType: structured, body: click("m-hugenum", `{"user_id":"u","item_id":"i","price":1e1000000000}`, nil)}, 400, intake.ReasonNumberOutOfRange, "/price", "m-hugenum"},
+		{"number beyond float64, slow path", request{contentType: structured, body: click("m-hugenum2", `{"user_id":"u","item_id":"i","price":1e400}`, map[string]any{"dataschema": "https://example.com/s"})}, 400, intake.ReasonNumberOutOfRange, "/price", "m-hugenum2"},
+		{"key twice in data", request{contentType: structured, body: click("m-dupdata", `{"user_id":"u","item_id":"i","user_id":"v"}`, nil)}, 400, intake.ReasonDuplicateKey, "/user_id", "m-dupdata"},
+		{"attribute twice", request{contentType: structured, body: `{"specversion":"1.0","id":"m-dupattr","source":"/s","type":"` + clickType + `","id":"other","data":{}}`}, 400, intake.ReasonDuplicateKey, "id", "m-dupattr"},
+		{"upper-case extension", request{contentType: structured, body: click("m-upper", goodData("u"), map[string]any{"MyExt": "x"})}, 400, intake.ReasonInvalidAttribute, "MyExt", "m-upper"},
+		{"id over the attribute limit", request{contentType: structured, body: click(strings.Repeat("i", 5000), goodData("u"), map[string]any{"subject": "m-longid"})}, 413, intake.ReasonAttributeTooLarge, "id", "m-longid"},
+		{"binary: a megabyte of ce- headers", request{contentType: "application/json", headers: megaHeaders("m-megahdr"), body: goodData("u")}, 413, intake.ReasonAttributeTooLarge, "", "m-megahdr"},
+		{"binary: a megabyte of ce- headers, no id", request{contentType: "application/json", headers: megaHeaders(""), body: `{"m-megahdr-noid":1}`}, 400, intake.ReasonMissingAttribute, "id", "m-megahdr-noid"},
 		{"forbidden type", request{contentType: structured, key: keyClicks, body: `{"specversion":"1.0","id":"m-forbidden","source":"/s","type":"tributary.label.recorded.v1","data":{}}`}, 403, intake.ReasonForbiddenType, "type", "m-forbidden"},
 		{"no api key", request{contentType: structured, key: "-", body: click("m-nokey", goodData("u"), nil)}, 401, intake.ReasonUnauthenticated, "", ""},
 		{"wrong api key", request{contentType: structured, key: "nope", body: click("m-badkey", goodData("u"), nil)}, 401, intake.ReasonUnauthenticated, "", ""},
@@ -376,5 +386,33 @@ func TestAcceptedEvents(t *testing.T) {
 	labels := kafkatest.Read(t, f.brokers, f.prefix+event.TopicLabels, 1, 10*time.Second, 200*time.Millisecond)
 	if len(labels) != 1 || string(labels[0].Key) != "acct-9" || kafkatest.Header(labels[0], "ce_type") != event.TypeLabelRecorded {
 		t.Fatalf("labels: %+v", labels)
+	}
+}
+
+// megaHeaders is a binary-mode event with id (none when empty) and 20
+// extensions of 50 KB each: a megabyte of ce- headers.
+func megaHeaders(id string) map[string]string {
+	h := map[string]string{"ce-specversion": "1.0", "ce-source": "/s", "ce-type": clickType}
+	if id != "" {
+		h["ce-id"] = id
+	}
+	for i := range 20 {
+		h[fmt.Sprintf("ce-big%d", i)] = strings.Repeat("x", 50_000)
+	}
+	return h
+}
+
+// TestDataBase64WithBlanks: data_base64 as any JSON encoder writes it, with
+// blanks around the colon (sdk-go refused it), is accepted.
+func TestDataBase64WithBlanks(t *testing.T) {
+	f := newFixture(t)
+	b64 := base64.StdEncoding.EncodeToString([]byte(goodData("erin")))
+	body := `{"specversion": "1.0", "id": "a-b64", "source": "/test/shop", "type": "` + clickType + `", "datacontenttype": "application/json", "data_base64": "` + b64 + `"}`
+	if code, _, b := f.post(t, request{contentType: structured, body: body}); code != 202 {
+		t.Fatalf("data_base64 with a blank: %d %s", code, b)
+	}
+	recs := kafkatest.Read(t, f.brokers, f.prefix+"tributary.events.clicks", 1, 10*time.Second, 200*time.Millisecond)
+	if len(recs) != 1 || string(recs[0].Value) != goodData("erin") || string(recs[0].Key) != "erin" {
+		t.Fatalf("records: %+v", recs)
 	}
 }

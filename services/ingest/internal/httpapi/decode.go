@@ -3,10 +3,12 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +16,8 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
 
@@ -89,16 +93,16 @@ func decodeStructured(raw []byte) intake.Item {
 }
 
 // decodeValidStructured decodes one event known to be valid JSON: the
-// common event with decodeFast, any other with sdk-go's decoder; only an
-// event that fails is read again, by diagnoseStructured, to name the
-// attribute at fault.
+// common event with decodeFast, any other with event.DecodeStructured
+// (sdk-go's decoder, strict about member names, members twice and
+// data_base64); only an event that fails is read again, by
+// diagnoseStructured, to name the attribute at fault.
 func decodeValidStructured(raw []byte) intake.Item {
 	if e, ok := decodeFast(raw); ok && e.Validate() == nil {
 		return intake.Item{Event: &e, Raw: raw, Size: len(raw)}
 	}
-	var e ce.Event
-	if err := e.UnmarshalJSON(raw); err == nil && e.SpecVersion() == ce.VersionV1 && e.Validate() == nil {
-		return intake.Item{Event: &e, Raw: raw, Size: len(raw)}
+	if e, err := event.DecodeStructured(raw); err == nil && e.SpecVersion() == ce.VersionV1 && e.Validate() == nil {
+		return intake.Item{Event: e, Raw: raw, Size: len(raw)}
 	}
 	return diagnoseStructured(raw)
 }
@@ -113,6 +117,14 @@ func diagnoseStructured(raw []byte) intake.Item {
 			err = fmt.Errorf("null")
 		}
 		return rejected(intake.ReasonMalformedJSON, raw, "event: not a JSON object: %v", err)
+	}
+	e, decodeErr := event.DecodeStructured(raw)
+	var refused *jsondoc.Error
+	if errors.As(decodeErr, &refused) {
+		if errors.Is(refused, jsondoc.ErrNumberRange) { // in the data
+			return rejected(intake.ReasonNumberOutOfRange, raw, "data: %v", refused)
+		}
+		return rejected(intake.ReasonDuplicateKey, raw, "event: %v", refused)
 	}
 	for _, name := range requiredAttrs {
 		v, ok := attrs[name]
@@ -130,14 +142,13 @@ func diagnoseStructured(raw []byte) intake.Item {
 			return rejected(intake.ReasonUnsupportedSpecVersion, raw, "specversion: %q is not 1.0", s)
 		}
 	}
-	var e ce.Event
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return rejected(intake.ReasonInvalidAttribute, raw, "event: %v", err)
+	if decodeErr != nil {
+		return rejected(intake.ReasonInvalidAttribute, raw, "event: %v", decodeErr)
 	}
 	if err := e.Validate(); err != nil {
 		return rejected(intake.ReasonInvalidAttribute, raw, "event: %v", err)
 	}
-	return intake.Item{Event: &e, Raw: raw, Size: len(raw)}
+	return intake.Item{Event: e, Raw: raw, Size: len(raw)}
 }
 
 // decodeBinary decodes an event in binary mode: attributes in ce-*
@@ -156,6 +167,9 @@ func decodeBinary(h http.Header, body []byte) intake.Item {
 		if ct := h.Get("Content-Type"); ct != "" {
 			it.Headers = append(it.Headers, kgo.RecordHeader{Key: "content-type", Value: []byte(ct)})
 		}
+		// In one order, so that the same request always keeps the same
+		// headers when intake cuts them to fit the dead-letter record.
+		slices.SortFunc(it.Headers, func(a, b kgo.RecordHeader) int { return strings.Compare(a.Key, b.Key) })
 	}
 	return it
 }

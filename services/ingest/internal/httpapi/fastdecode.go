@@ -102,6 +102,9 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 			case attrDataContentType:
 				c.DataContentType = &s
 			default:
+				if _, dup := c.Extensions[string(key)]; dup {
+					return e, false // refused by event.DecodeStructured
+				}
 				if !extensionName(key) || c.SetExtension(string(key), s) != nil {
 					return e, false
 				}

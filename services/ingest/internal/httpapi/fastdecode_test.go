@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	ce "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 )
 
 var fastSeeds = []string{
@@ -25,6 +28,11 @@ var fastSeeds = []string{
 	`{"specversion":"1.0","id":"1","source":"/s","type":"t","dataschema":"x","data":[1]}`,
 	`{"specversion":"1.0","id":"1","source":"/s","type":"t","time":"2026-11-26T10:00:00Z","tracestate":"","datacontenttype":"application/cloudevents+json","data":1e3}`,
 	`{}`, `[]`, `1`,
+	// The hardening issue's inputs, which decodeFast leaves to event.DecodeStructured.
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","x":"1","x":"2"}`,
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","MyExt":"x","myext":"y"}`,
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64": "AAE="}`,
+	`{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"p":1e1000000000,"p":2}}`,
 }
 
 // FuzzDecodeFast checks that decodeFast, where it decodes an event, makes
@@ -49,6 +57,12 @@ func checkFast(t *testing.T, raw []byte) bool {
 	}
 	var want ce.Event
 	if err := want.UnmarshalJSON(raw); err != nil {
+		// The one difference: sdk-go refuses data with a number float64
+		// cannot hold; decodeFast leaves the data to the stream's check,
+		// which refuses it with its own reason (number_out_of_range).
+		if _, derr := jsondoc.Parse(got.DataEncoded); errors.Is(derr, jsondoc.ErrNumberRange) {
+			return true
+		}
 		t.Fatalf("decodeFast(%s) = %v, sdk-go: %v", raw, got, err)
 	}
 	if !bytes.Equal(got.DataEncoded, want.DataEncoded) || (got.DataEncoded == nil) != (want.DataEncoded == nil) {

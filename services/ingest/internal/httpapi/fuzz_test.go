@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
 
@@ -25,6 +27,20 @@ func FuzzDecode(f *testing.F) {
 	f.Add("text/plain", "1.0", "%ZZ", ``)
 	f.Add("application/json", "0.3", "", `x`)
 	f.Add("", "", "", `{"specversion":"1.0","id":"1","source":"::","type":"t","time":"nope"}`)
+	// The hardening issue's inputs: numbers float64 cannot hold, keys twice,
+	// upper-case extensions, data_base64 after a blank.
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"k":"a","p":1e1000000000}}`)
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"k":"a","p":[-1e-1000000000,0e99999999999999999999]}}`)
+	f.Add("application/json", "1.0", "x", `{"k":"a","p":1E+400,"q":{"r":2e-324}}`)
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data":{"k":"a","k":"b"}}`)
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","id":"2","source":"/s","type":"t","x":"1","x":"2"}`)
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","MyExt":"x","myext":"y"}`)
+	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64" : "eyJrIjoiYSJ9"}`)
+	f.Add(ContentTypeBatch, "", "", `[{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64": "eyJrIjoxZTQwMH0=","data":{}}]`)
+	stream, err := streamspec.Parse([]byte(`{"name":"fuzz","type":"t","entity_key":"/k","schema":` + everyNumber + `}`))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, contentType, specversion, ext, body string) {
 		h := http.Header{}
 		h.Set("Content-Type", contentType)
@@ -64,6 +80,12 @@ func FuzzDecode(f *testing.F) {
 				if _, err := event.ToKafkaRecord(context.Background(), *it.Event, "t"); err != nil {
 					t.Fatalf("decoded event does not encode: %v (%+v)", err, it.Event)
 				}
+				_, _ = stream.Check(it.Event.Data()) // reaches the validator; must not panic
+				for name := range it.Event.Extensions() {
+					if strings.ToLower(name) != name {
+						t.Fatalf("extension %q accepted", name)
+					}
+				}
 			}
 		}
 	})
@@ -101,3 +123,8 @@ func FuzzSplitArray(f *testing.F) {
 		}
 	})
 }
+
+// everyNumber applies the keywords that compute exactly (minimum, maximum,
+// multipleOf), uniqueItems and enum to every value of the data.
+const everyNumber = `{"minimum":-1e300,"maximum":1e300,"multipleOf":0.25,"uniqueItems":true,
+ "not":{"enum":[1e308,-0.5]},"items":{"$ref":"#"},"additionalProperties":{"$ref":"#"}}`

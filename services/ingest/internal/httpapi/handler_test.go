@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,9 +27,25 @@ type submitter struct {
 	outcome intake.Outcome
 	entered chan struct{}
 	release chan struct{}
+	// panicOn, when set, makes Submit panic on an event whose raw bytes
+	// hold it; panicked counts Panicked calls, items the items submitted.
+	panicOn  string
+	mu       sync.Mutex
+	panicked int
+	items    []intake.Item
 }
 
+func (s *submitter) Panicked(intake.Source, any, []byte) { s.mu.Lock(); s.panicked++; s.mu.Unlock() }
+
 func (s *submitter) Submit(ctx context.Context, _ intake.Source, items []intake.Item) []intake.Result {
+	s.mu.Lock()
+	s.items = append(s.items, items...)
+	s.mu.Unlock()
+	for _, it := range items {
+		if s.panicOn != "" && it.Rejection == nil && strings.Contains(string(it.Raw), s.panicOn) {
+			panic("boom")
+		}
+	}
 	if s.release != nil {
 		s.entered <- struct{}{}
 		<-s.release
@@ -105,5 +122,30 @@ func TestUnavailableBatch(t *testing.T) {
 	resp2.Body.Close()
 	if resp2.StatusCode != http.StatusServiceUnavailable || resp2.Header.Get("Retry-After") == "" {
 		t.Fatalf("single: %d", resp2.StatusCode)
+	}
+}
+
+// TestPanicAnswered: a request whose handling panics gets an answer (500
+// internal_error), its body is dead-lettered and the panic counted; before,
+// net/http dropped the connection without an answer.
+func TestPanicAnswered(t *testing.T) {
+	s := &submitter{outcome: intake.Accepted, panicOn: "PANIC"}
+	srv := handler(t, s, 4)
+	body := `{"specversion":"1.0","id":"PANIC","source":"/s","type":"t","data":{}}`
+	resp, err := http.Post(srv.URL, httpapi.ContentTypeStructured, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res intake.Result
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusInternalServerError || res.Reason != intake.ReasonInternalError || res.Outcome != intake.Rejected {
+		t.Fatalf("%d %+v", resp.StatusCode, res)
+	}
+	last := s.items[len(s.items)-1]
+	if s.panicked != 1 || last.Rejection == nil || last.Rejection.Reason != intake.ReasonInternalError || string(last.Raw) != body {
+		t.Fatalf("panicked %d, dead-lettered %+v", s.panicked, last)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -58,6 +59,7 @@ func (c Config) Validate() error {
 type Submitter interface {
 	Submit(ctx context.Context, src intake.Source, items []intake.Item) []intake.Result
 	Refused(src intake.Source, reason intake.Reason)
+	Panicked(src intake.Source, r any, stack []byte)
 }
 
 var _ Submitter = (*intake.Intake)(nil)
@@ -101,6 +103,47 @@ type BatchResponse struct {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rw := &answerWriter{ResponseWriter: w}
+	var body []byte
+	defer func() {
+		if p := recover(); p != nil {
+			h.recovered(rw, r, body, p)
+		}
+	}()
+	h.serve(rw, r, &body)
+}
+
+// answerWriter remembers whether the answer was started.
+type answerWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (w *answerWriter) WriteHeader(code int) {
+	w.started = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// recovered answers a request whose handling panicked: counted, logged,
+// the body dead-lettered as internal_error, and answered 500 with that
+// reason (or 503 if the dead-letter write failed, so that nothing is lost).
+// A panic while doing so is left to net/http.
+func (h *Handler) recovered(w *answerWriter, r *http.Request, body []byte, p any) {
+	h.intake.Panicked(httpSource, p, debug.Stack())
+	if w.started {
+		return // the answer was under way; net/http ends the connection
+	}
+	rej := &intake.Rejection{Reason: intake.ReasonInternalError, Message: fmt.Sprintf("ingest failed on this request (%v); it is on the dead-letter topic", p)}
+	res := h.intake.Submit(r.Context(), httpSource, []intake.Item{{Raw: body, Size: len(body), Rejection: rej}})[0]
+	if res.Outcome != intake.Rejected {
+		h.unavailable(w, http.StatusServiceUnavailable, res)
+		return
+	}
+	writeJSON(w, res.Reason.Status(), res)
+}
+
+// serve handles one request; read is set to the body once it is read.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	key, err := h.keys.Authenticate(r)
 	if err != nil {
 		h.intake.Refused(httpSource, intake.ReasonUnauthenticated)
@@ -119,6 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer h.inFlight.Dec()
 
 	body, err := readBody(r, h.cfg.MaxBodyBytes)
+	*read = body
 	if err != nil { // the client went away, or sent a broken chunked body
 		h.intake.Refused(httpSource, intake.ReasonMalformedJSON)
 		writeJSON(w, http.StatusBadRequest, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonMalformedJSON, Message: "body: " + err.Error()})

@@ -7,5 +7,11 @@
 // Back-pressure: records go through the producer's bounded buffer with
 // TryProduce; a full buffer, or a write Kafka has not acknowledged within
 // the produce timeout, is the outcome Unavailable (HTTP 503), never a wait
-// without end and never a drop without an answer.
+// without end and never a drop without an answer. While Kafka is known
+// down (Health, fed by the producer's connection hook) the wait is the
+// shorter outage timeout, so producers learn to back off sooner.
+//
+// No input stops it: what goes into a record is bounded (limits.go), so a
+// record or dead-letter record always fits Kafka, and a panic on one event
+// is recovered, counted and dead-lettered as internal_error.
 package intake

@@ -6,18 +6,22 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ce "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 )
@@ -37,6 +41,12 @@ type Config struct {
 	MaxFuture      time.Duration
 	MaxPast        time.Duration
 	ProduceTimeout time.Duration
+	// OutageTimeout replaces ProduceTimeout while Kafka is known down
+	// (see Health); 0: answer at once.
+	OutageTimeout time.Duration
+	// Health, when set, is the producer's (kgo.WithHooks); else intake
+	// learns of outages from requests that time out only.
+	Health *Health
 	// TopicPrefix is prepended to every topic written (tests only).
 	TopicPrefix string
 	// Propagator, when set, writes the trace context of Submit's ctx into
@@ -55,6 +65,8 @@ func (c Config) Validate() error {
 		return errors.New("events.max-past: must be positive")
 	case c.ProduceTimeout <= 0:
 		return errors.New("produce.timeout: must be positive")
+	case c.OutageTimeout < 0 || c.OutageTimeout > c.ProduceTimeout:
+		return errors.New("produce.outage-timeout: must be between 0 and produce.timeout")
 	}
 	return nil
 }
@@ -130,10 +142,12 @@ type Intake struct {
 	producer Producer
 	dedup    *dedup.Window
 	now      func() time.Time
+	health   *Health
 
 	events   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	dlq      *prometheus.CounterVec
+	panics   *prometheus.CounterVec
 	mu       sync.Mutex
 	rejected map[Reason]int // since the last summary log
 }
@@ -141,8 +155,12 @@ type Intake struct {
 // New returns an intake.
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Lookup, producer Producer, window *dedup.Window) *Intake {
 	f := promauto.With(reg)
+	health := cfg.Health
+	if health == nil {
+		health = NewHealth()
+	}
 	return &Intake{
-		cfg: cfg, logger: logger, streams: streams, producer: producer, dedup: window, now: time.Now,
+		cfg: cfg, logger: logger, streams: streams, producer: producer, dedup: window, now: time.Now, health: health,
 		rejected: map[Reason]int{},
 		events: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_ingest_events_total",
@@ -157,6 +175,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 			Name: "tributary_ingest_dlq_records_total",
 			Help: "Records written to the dead-letter topic, by outcome (ok, error).",
 		}, []string{"outcome"}),
+		panics: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_ingest_panics_total",
+			Help: "Panics recovered while handling one event or request, by path (http, kafka); each is answered internal_error and dead-lettered.",
+		}, []string{"path"}),
 	}
 }
 
@@ -166,21 +188,30 @@ type pending struct {
 	claim *dedup.Claim
 	dlq   *Rejection // set for a dead-letter record
 	id    string
+	ended atomic.Bool // the claim was ended (by the promise, or by a panic)
 }
 
 // Submit checks and writes items and returns a result per item, in order.
 // It returns when Kafka has acknowledged every record, or after the produce
 // timeout (the records not acknowledged by then are Unavailable, and stay
 // in the producer's bounded buffer until delivered or timed out).
+//
+// While Kafka is known down (see Health) the wait is OutageTimeout instead,
+// also for a request already waiting when the outage becomes known.
 func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result {
-	wctx, cancel := context.WithTimeout(ctx, in.cfg.ProduceTimeout)
+	timeout := in.cfg.ProduceTimeout
+	down, outage := in.health.state()
+	if down {
+		timeout = in.cfg.OutageTimeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	received := in.now().UTC()
 	results := make([]Result, len(items))
 	waits := make([]*pending, len(items))
 	for i := range items {
 		it := &items[i]
-		p, res := in.prepare(wctx, src, received, it)
+		p, res := in.safePrepare(wctx, src, received, it)
 		if p == nil {
 			results[i] = res
 			results[i].ID = it.eventID()
@@ -188,17 +219,37 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 		}
 		waits[i] = p
 	}
+	acked := false
+	var timedOut bool
 	for i, p := range waits {
 		if p == nil {
 			continue
 		}
 		var err error
-		select {
-		case err = <-p.done:
-		case <-wctx.Done():
-			err = fmt.Errorf("kafka did not acknowledge within %v: %w", in.cfg.ProduceTimeout, wctx.Err())
+	wait:
+		for {
+			select {
+			case err = <-p.done:
+				acked = acked || err == nil
+				break wait
+			case <-outage: // known down now: wait OutageTimeout at most
+				outage, down = nil, true
+				var stop context.CancelFunc
+				wctx, stop = context.WithTimeout(wctx, in.cfg.OutageTimeout)
+				defer stop()
+			case <-wctx.Done():
+				timedOut = true
+				err = fmt.Errorf("kafka did not acknowledge within %v: %w", timeout, wctx.Err())
+				if down {
+					err = fmt.Errorf("kafka is unreachable (no acknowledgement since the outage began, waited %v): %w", in.cfg.OutageTimeout, wctx.Err())
+				}
+				break wait
+			}
 		}
 		results[i] = in.finish(src, items[i], p, err)
+	}
+	if timedOut && !acked && ctx.Err() == nil {
+		in.health.markDown() // a whole wait without an acknowledgement
 	}
 	return results
 }
@@ -208,6 +259,32 @@ func (it *Item) eventID() string {
 		return it.Event.ID()
 	}
 	return ""
+}
+
+// safePrepare is prepare, recovering from a panic on this one item: it is
+// counted, logged with its stack and dead-lettered as internal_error, so
+// that no input can stop the service or, on the raw path, be read again
+// and again.
+func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item) (p *pending, res Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			in.Panicked(src, r, debug.Stack())
+			failed := *it
+			failed.Rejection = reject(ReasonInternalError, "ingest failed on this event (%v); it is on the dead-letter topic", r)
+			if failed.Raw == nil && failed.Event != nil {
+				failed.Raw = failed.Event.Data()
+			}
+			failed.Event = nil // the event in binary mode may be what failed
+			p, res = in.prepare(ctx, src, received, &failed)
+		}
+	}()
+	return in.prepare(ctx, src, received, it)
+}
+
+// Panicked counts and logs a panic recovered while handling src's input.
+func (in *Intake) Panicked(src Source, r any, stack []byte) {
+	in.panics.WithLabelValues(src.Path).Inc()
+	in.logger.Error("panic handling an event", "origin", src.Origin, "panic", fmt.Sprint(r), "stack", string(stack))
 }
 
 // prepare checks an item and starts its write (to its topic, or to the
@@ -239,6 +316,14 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		rec = in.deadLetter(ctx, src, received, it, rej)
 	}
 	p := &pending{done: make(chan error, 1), claim: claim, dlq: rej, id: it.eventID()}
+	defer func() {
+		if r := recover(); r != nil {
+			if p.ended.CompareAndSwap(false, true) {
+				p.claim.Done(false) // the write never started: free the pair for a retry
+			}
+			panic(r) // for safePrepare
+		}
+	}()
 	start := time.Now()
 	in.producer.TryProduce(context.Background(), rec, func(_ *kgo.Record, err error) {
 		outcome := "ok"
@@ -249,9 +334,14 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		if rej != nil {
 			in.dlq.WithLabelValues(outcome).Inc()
 		}
+		if err == nil {
+			in.health.markUp()
+		}
 		// The claim ends when Kafka answers, also after Submit stopped
 		// waiting: a retry then finds the event written.
-		claim.Done(err == nil)
+		if p.ended.CompareAndSwap(false, true) {
+			p.claim.Done(err == nil)
+		}
 		p.done <- err
 	})
 	return p, Result{}
@@ -262,6 +352,13 @@ func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
 	switch {
 	case err != nil && errors.Is(err, kgo.ErrMaxBuffered):
 		res.Outcome, res.Message = Unavailable, "ingest's buffer towards Kafka is full"
+	case err != nil && errors.Is(err, kerr.MessageTooLarge) && p.dlq != nil:
+		// Permanent: a 503 would be retried forever. The limits keep
+		// dead-letter records below the producer's batch size; a topic
+		// with a smaller max.message.bytes can still refuse one.
+		res.Outcome, res.Reason, res.Message = Rejected, p.dlq.Reason, p.dlq.Message+" (its dead-letter record was too large for Kafka and is not kept)"
+	case err != nil && errors.Is(err, kerr.MessageTooLarge):
+		res.Outcome, res.Reason, res.Message = Rejected, ReasonEventTooLarge, "event: Kafka refused its record as too large (the topic's max.message.bytes)"
 	case err != nil:
 		res.Outcome, res.Message = Unavailable, "kafka did not take the event: "+err.Error()
 	case p.dlq != nil:
@@ -296,6 +393,9 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	if it.Size > in.cfg.MaxEventBytes {
 		return nil, reject(ReasonEventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
 	}
+	if rej := checkAttributes(e); rej != nil {
+		return nil, rej, nil
+	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
 		return nil, reject(ReasonForbiddenType, "type: this API key may not send %q", e.Type()), nil
 	}
@@ -317,6 +417,10 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	if err != nil {
 		var se *streamspec.Error
 		switch {
+		case errors.Is(err, jsondoc.ErrNumberRange):
+			return nil, reject(ReasonNumberOutOfRange, "data: %v", err), nil
+		case errors.Is(err, jsondoc.ErrDuplicateKey):
+			return nil, reject(ReasonDuplicateKey, "data: %v", err), nil
 		case errors.Is(err, streamspec.ErrMalformedData):
 			return nil, reject(ReasonMalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
 		case errors.As(err, &se) && se.Schema:
@@ -327,6 +431,9 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 			return nil, reject(ReasonInvalidEventTime, "data: %s", violations(se)), nil
 		}
 		return nil, nil, err
+	}
+	if len(fields.EntityKey) > MaxAttributeBytes {
+		return nil, reject(ReasonInvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
 	}
 	t, field := fields.EventTime, "data"+s.EventTime
 	if s.EventTime == "" {
@@ -375,30 +482,38 @@ func isJSON(ct string) bool {
 }
 
 // deadLetter builds the dead-letter record of a rejected item: the event in
-// binary mode when it decoded, else the bytes and headers received.
+// binary mode when it decoded, else the bytes and headers received. It
+// fits Kafka whatever the input: the value is cut to MaxEventBytes and the
+// headers to MaxDeadLetterHeaderBytes (then tributary_truncated: true).
 func (in *Intake) deadLetter(ctx context.Context, src Source, received time.Time, it *Item, rej *Rejection) *kgo.Record {
 	topic := in.cfg.TopicPrefix + event.TopicDLQ
 	var rec *kgo.Record
-	if it.Event != nil {
+	if it.Event != nil && rej.Reason != ReasonInternalError {
 		if r, err := event.ToKafkaRecord(ctx, *it.Event, topic); err == nil {
 			rec = r
 		}
 	}
 	if rec == nil {
-		rec = &kgo.Record{Topic: topic, Value: it.Raw, Headers: append([]kgo.RecordHeader(nil), it.Headers...)}
+		rec = &kgo.Record{Topic: topic, Value: it.Raw, Headers: it.Headers}
 	}
+	if len(rec.Key) > MaxAttributeBytes {
+		rec.Key = nil
+	}
+	headers, truncated := boundHeaders(rec.Headers)
+	rec.Headers = headers
 	if len(rec.Value) > in.cfg.MaxEventBytes {
 		rec.Value = rec.Value[:in.cfg.MaxEventBytes]
+		truncated = true
+	}
+	if truncated {
 		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")})
 	}
-	msg := rej.Message
-	if len(msg) > 4096 {
-		msg = msg[:4096]
-	}
+	msg := cutBytes([]byte(rej.Message), maxMessage)
+	origin := cutBytes([]byte(src.Origin), maxHeaderName)
 	rec.Headers = append(rec.Headers,
 		kgo.RecordHeader{Key: HeaderReason, Value: []byte(rej.Reason)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
-		kgo.RecordHeader{Key: HeaderOrigin, Value: []byte(src.Origin)},
+		kgo.RecordHeader{Key: HeaderError, Value: msg},
+		kgo.RecordHeader{Key: HeaderOrigin, Value: origin},
 		kgo.RecordHeader{Key: HeaderReceived, Value: []byte(received.Format(time.RFC3339Nano))},
 	)
 	return rec

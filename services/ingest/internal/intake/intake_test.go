@@ -82,7 +82,7 @@ func setup(t *testing.T, p *producer) (*intake.Intake, *prometheus.Registry) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	in := intake.New(intake.Config{MaxEventBytes: 1 << 10, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 200 * time.Millisecond},
+	in := intake.New(intake.Config{MaxEventBytes: 1 << 10, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 200 * time.Millisecond, OutageTimeout: 200 * time.Millisecond},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), reg, lookup{s}, p, dedup.New(time.Minute, 100))
 	return in, reg
 }

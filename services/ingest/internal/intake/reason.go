@@ -30,6 +30,10 @@ const (
 	ReasonBatchTooLarge          Reason = "batch_too_large"               // a batch with more events than allowed
 	ReasonForbiddenType          Reason = "forbidden_type"                // the API key may not send this type
 	ReasonUnauthenticated        Reason = "unauthenticated"               // no valid API key (not dead-lettered)
+	ReasonNumberOutOfRange       Reason = "number_out_of_range"           // data holds a number float64 cannot hold
+	ReasonDuplicateKey           Reason = "duplicate_key"                 // a JSON object (the event or its data) has a key twice
+	ReasonAttributeTooLarge      Reason = "attribute_too_large"           // an attribute or extension, or all of them, over the limits
+	ReasonInternalError          Reason = "internal_error"                // ingest failed on this input (a bug): the event is on the dead-letter topic
 )
 
 // Status is the HTTP status of a single event rejected for r.
@@ -37,12 +41,14 @@ func (r Reason) Status() int {
 	switch r {
 	case ReasonUnsupportedContentType, ReasonUnsupportedDataType:
 		return http.StatusUnsupportedMediaType
-	case ReasonBodyTooLarge, ReasonEventTooLarge, ReasonBatchTooLarge:
+	case ReasonBodyTooLarge, ReasonEventTooLarge, ReasonBatchTooLarge, ReasonAttributeTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case ReasonForbiddenType:
 		return http.StatusForbidden
 	case ReasonUnauthenticated:
 		return http.StatusUnauthorized
+	case ReasonInternalError:
+		return http.StatusInternalServerError
 	}
 	return http.StatusBadRequest
 }
@@ -55,5 +61,6 @@ func Reasons() []Reason {
 		ReasonUnsupportedDataType, ReasonMalformedData, ReasonSchemaViolation, ReasonInvalidEntityKey,
 		ReasonInvalidEventTime, ReasonEventTimeFuture, ReasonEventTimePast, ReasonBodyTooLarge,
 		ReasonEventTooLarge, ReasonEmptyBatch, ReasonBatchTooLarge, ReasonForbiddenType, ReasonUnauthenticated,
+		ReasonNumberOutOfRange, ReasonDuplicateKey, ReasonAttributeTooLarge, ReasonInternalError,
 	}
 }

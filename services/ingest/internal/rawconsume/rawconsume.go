@@ -3,20 +3,24 @@ package rawconsume
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
 
 // Submitter is the part of intake the consumer uses.
 type Submitter interface {
 	Submit(ctx context.Context, src intake.Source, items []intake.Item) []intake.Result
+	Panicked(src intake.Source, r any, stack []byte)
 }
 
 // Opts returns the consumer options of the group reading every raw topic
@@ -90,7 +94,7 @@ func (c *Consumer) route(ctx context.Context, recs []*kgo.Record) bool {
 		src := intake.Source{Path: "kafka", Origin: topic}
 		items := make([]intake.Item, len(rs))
 		for i, r := range rs {
-			items[i] = c.item(r)
+			items[i] = c.safeItem(src, r)
 		}
 		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 			results := c.in.Submit(ctx, src, items)
@@ -115,6 +119,21 @@ func (c *Consumer) route(ctx context.Context, recs []*kgo.Record) bool {
 	return ctx.Err() == nil
 }
 
+// safeItem is item, recovering from a panic on this one record: it is
+// dead-lettered as internal_error and its offset committed, so that one
+// record cannot stop ingest again at every restart. (Submit recovers per
+// record too.)
+func (c *Consumer) safeItem(src intake.Source, r *kgo.Record) (it intake.Item) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.in.Panicked(src, p, debug.Stack())
+			it = intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value),
+				Rejection: &intake.Rejection{Reason: intake.ReasonInternalError, Message: fmt.Sprintf("record: ingest failed on it (%v)", p)}}
+		}
+	}()
+	return c.item(r)
+}
+
 func (c *Consumer) item(r *kgo.Record) intake.Item {
 	it := intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value), Stream: strings.TrimPrefix(r.Topic, c.prefix)}
 	e, err := event.FromKafkaRecord(r)
@@ -125,6 +144,10 @@ func (c *Consumer) item(r *kgo.Record) intake.Item {
 			reason = intake.ReasonNotCloudEvent
 		case errors.Is(err, event.ErrUnsupportedSpecVersion):
 			reason = intake.ReasonUnsupportedSpecVersion
+		case errors.Is(err, jsondoc.ErrDuplicateKey):
+			reason = intake.ReasonDuplicateKey
+		case errors.Is(err, jsondoc.ErrNumberRange):
+			reason = intake.ReasonNumberOutOfRange
 		case strings.Contains(err.Error(), "missing"):
 			reason = intake.ReasonMissingAttribute
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,16 @@ import (
 
 type lookup map[string]*streamspec.Stream
 
-func (l lookup) ByType(t string) (*streamspec.Stream, bool) { s, ok := l[t]; return s, ok }
+// panicType stands for any bug an input could trigger: looking it up panics.
+const panicType = "com.example.raw.panic.v1"
+
+func (l lookup) ByType(t string) (*streamspec.Stream, bool) {
+	if t == panicType {
+		panic("boom")
+	}
+	s, ok := l[t]
+	return s, ok
+}
 
 func mustParse(t *testing.T, def string) *streamspec.Stream {
 	s, err := streamspec.Parse([]byte(def))
@@ -64,7 +74,7 @@ func TestRawTopics(t *testing.T) {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	clicks := mustParse(t, `{"name":"clicks","type":"com.example.raw.click.v1","entity_key":"/user","schema":{"type":"object","required":["user"]}}`)
+	clicks := mustParse(t, `{"name":"clicks","type":"com.example.raw.click.v1","entity_key":"/user","schema":{"type":"object","required":["user"],"properties":{"price":{"type":"number","minimum":0}}}}`)
 	views := mustParse(t, `{"name":"views","type":"com.example.raw.view.v1","entity_key":"/user","schema":{"type":"object"}}`)
 	var specs []kafkax.TopicSpec
 	for _, n := range []string{event.TopicDLQ, clicks.Topic, views.Topic, event.IngestTopic("clicks"), event.IngestTopic("views")} {
@@ -85,6 +95,15 @@ func TestRawTopics(t *testing.T) {
 		{Topic: raw, Value: []byte("not a cloudevent")},
 		record(t, raw, "r-1", clicks.Type, `{"user":"alice"}`), // a retry by the producer
 		record(t, raw, "r-2", clicks.Type, `{"user":"carol"}`),
+		// Each of these once killed the process, which then read it again at
+		// every restart, or was accepted with a key twice.
+		record(t, raw, "r-hugenum", clicks.Type, `{"user":"dave","price":1e1000000000}`),
+		record(t, raw, "r-panic", panicType, `{"user":"erin"}`),
+		record(t, raw, "r-dup", clicks.Type, `{"user":"frank","user":"grace"}`),
+		{Topic: raw, Value: []byte(`{"specversion":"1.0","id":"r-upper","source":"/s","type":"com.example.raw.click.v1","MyExt":"x","data":{"user":"h"}}`),
+			Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}},
+		{Topic: raw, Value: []byte(`{"specversion":"1.0","id":"r-structnum","source":"/s","type":"com.example.raw.click.v1","data":{"user":"i","price":1e400}}`),
+			Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}},
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -105,16 +124,23 @@ func TestRawTopics(t *testing.T) {
 	if len(good) != 2 || string(good[0].Key) != "alice" || string(good[1].Key) != "carol" {
 		t.Fatalf("stream topic: %d records %v", len(good), good)
 	}
-	dlq := kafkatest.Read(t, brokers, prefix+event.TopicDLQ, 3, 30*time.Second, 500*time.Millisecond)
+	dlq := kafkatest.Read(t, brokers, prefix+event.TopicDLQ, 8, 30*time.Second, 500*time.Millisecond)
 	reasons := map[string]string{}
 	for _, r := range dlq {
-		reasons[kafkatest.Header(r, "ce_id")] = kafkatest.Header(r, intake.HeaderReason)
+		id := kafkatest.Header(r, "ce_id")
+		for _, marker := range []string{"r-upper", "r-structnum"} {
+			if id == "" && strings.Contains(string(r.Value), marker) {
+				id = marker // not decoded: the record as received
+			}
+		}
+		reasons[id] = kafkatest.Header(r, intake.HeaderReason)
 		if kafkatest.Header(r, intake.HeaderOrigin) != raw {
 			t.Errorf("dead-letter origin %q, want %s", kafkatest.Header(r, intake.HeaderOrigin), raw)
 		}
 	}
-	want := map[string]string{"r-bad": "schema_violation", "r-other": "stream_mismatch", "": "not_cloudevent"}
-	if len(dlq) != 3 || len(reasons) != 3 {
+	want := map[string]string{"r-bad": "schema_violation", "r-other": "stream_mismatch", "": "not_cloudevent",
+		"r-hugenum": "number_out_of_range", "r-panic": "internal_error", "r-dup": "duplicate_key", "r-upper": "invalid_attribute", "r-structnum": "number_out_of_range"}
+	if len(dlq) != len(want) || len(reasons) != len(want) {
 		t.Fatalf("dead letters: %v", reasons)
 	}
 	for id, reason := range want {

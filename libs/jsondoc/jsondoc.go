@@ -1,22 +1,69 @@
-package streamspec
+package jsondoc
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 )
 
-// parseJSON decodes one JSON document into the values jsonschema
-// validates (map[string]any, []any, string, json.Number, bool, nil), exactly
-// as a json.Decoder with UseNumber does, refusing trailing data. It reads
-// the bytes once and copies only strings with escapes: event data is decoded
-// for every event ingested, and the decoder's buffering cost a third of that
+// Errors of a well-formed document that Parse refuses, wrapped in *Error.
+var (
+	ErrDuplicateKey = errors.New("duplicate key")
+	ErrNumberRange  = errors.New("number out of range")
+)
+
+// MaxNumberLen is the longest number literal Parse accepts: longer than any
+// float64 needs (the exact decimal expansion of the smallest one has 751
+// significant digits), short enough that exact arithmetic on it is cheap.
+const MaxNumberLen = 1024
+
+// Error reports a value of a well-formed document that Parse refuses.
+type Error struct {
+	// Pointer is the JSON pointer (RFC 6901) of the value: the duplicate
+	// key's member, or the number; "" for the document itself.
+	Pointer string
+	// Err is ErrDuplicateKey or ErrNumberRange.
+	Err error
+	// Detail says what is wrong in English.
+	Detail string
+}
+
+func (e *Error) Error() string {
+	p := e.Pointer
+	if p == "" {
+		p = "/"
+	}
+	return p + ": " + e.Detail
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Parse decodes one JSON document, refusing trailing data, duplicate keys
+// and numbers float64 cannot hold (see the package doc). It reads the bytes
+// once and copies only strings with escapes: event data is decoded for
+// every event ingested, and encoding/json's buffering cost a third of that
 // work. The other strings and numbers share b's memory (see alias): the
 // document must not outlive b's contents, nor be used after b changes.
-func parseJSON(b []byte) (any, error) {
-	p := parser{b: b}
+// Syntax errors say where; a refused value is a *Error.
+func Parse(b []byte) (any, error) {
+	v, err := parse(b, false)
+	if _, refused := err.(*Error); refused {
+		// A document that is not well formed is that first: its syntax
+		// error wins over a refused value before it.
+		if _, serr := parse(b, true); serr != nil {
+			return nil, serr
+		}
+	}
+	return v, err
+}
+
+// parse is Parse; lax skips the checks of well-formed values.
+func parse(b []byte, lax bool) (any, error) {
+	p := parser{b: b, lax: lax}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -31,8 +78,9 @@ func parseJSON(b []byte) (any, error) {
 const maxDepth = 10000 // as encoding/json
 
 type parser struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	lax bool // no duplicate-key or range checks
 }
 
 var errEnd = errors.New("unexpected end of JSON input")
@@ -121,7 +169,10 @@ func (p *parser) object(depth int) (any, error) {
 		p.i++
 		v, err := p.value(depth + 1)
 		if err != nil {
-			return nil, err
+			return nil, under(err, k)
+		}
+		if _, dup := m[k]; dup && !p.lax {
+			return nil, &Error{Pointer: "/" + escape(k), Err: ErrDuplicateKey, Detail: fmt.Sprintf("key %q appears more than once in its object", cut(k))}
 		}
 		m[k] = v
 		p.space()
@@ -151,7 +202,7 @@ func (p *parser) array(depth int) (any, error) {
 	for {
 		v, err := p.value(depth + 1)
 		if err != nil {
-			return nil, err
+			return nil, under(err, strconv.Itoa(len(a)))
 		}
 		a = append(a, v)
 		p.space()
@@ -250,13 +301,97 @@ func (p *parser) number() (any, error) {
 			return nil, p.errorf("invalid character %q in exponent of numeric literal", p.b[p.i])
 		}
 	}
-	return json.Number(alias(p.b[start:p.i])), nil
+	lit := p.b[start:p.i]
+	if detail := checkRange(lit); detail != "" && !p.lax {
+		return nil, &Error{Err: ErrNumberRange, Detail: detail}
+	}
+	return json.Number(alias(lit)), nil
 }
 
-// alias returns b's bytes as a string without copying them. Check's
-// document lives only while Check runs, and the only strings Check returns
-// from it are cloned; an event's data is copied twice less this way (its
-// strings are most of its bytes).
+// checkRange says why a number literal of valid grammar is refused, or "".
+func checkRange(lit []byte) string {
+	exp := -1
+	for i, c := range lit {
+		if c == 'e' || c == 'E' {
+			exp = i
+			break
+		}
+	}
+	if exp < 0 && len(lit) <= 300 {
+		return "" // below 10^300 in magnitude; not below 10^-300 unless zero
+	}
+	if len(lit) > MaxNumberLen {
+		return fmt.Sprintf("number of %d characters, more than %d", len(lit), MaxNumberLen)
+	}
+	show := string(lit)
+	if len(show) > 40 {
+		show = show[:40] + "…"
+	}
+	if exp >= 0 {
+		digits := strings.TrimLeft(strings.TrimLeft(string(lit[exp+1:]), "+-"), "0")
+		if len(digits) > 4 {
+			return fmt.Sprintf("number %s: exponent beyond ±9999", show)
+		}
+	}
+	f, err := strconv.ParseFloat(alias(lit), 64)
+	if err != nil {
+		return fmt.Sprintf("number %s is beyond float64's range (about ±1.8e308)", show)
+	}
+	if f == 0 && nonZero(lit) {
+		return fmt.Sprintf("number %s is non-zero but below float64's smallest (about 4.9e-324)", show)
+	}
+	return ""
+}
+
+// nonZero reports whether the mantissa of a number literal has a digit
+// other than 0.
+func nonZero(lit []byte) bool {
+	for _, c := range lit {
+		switch {
+		case c == 'e' || c == 'E':
+			return false
+		case c >= '1' && c <= '9':
+			return true
+		}
+	}
+	return false
+}
+
+// under prefixes the pointer of a refused value with the key or index of
+// its parent.
+func under(err error, token string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		e.Pointer = "/" + escape(token) + e.Pointer
+	}
+	return err
+}
+
+var escaper = strings.NewReplacer("~", "~0", "/", "~1")
+
+func escape(s string) string {
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return escaper.Replace(s)
+}
+
+// cut shortens s for a message.
+func cut(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	i := 64
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+// alias returns b's bytes as a string without copying them. A caller's
+// document lives only while it validates, and the strings it keeps are
+// cloned; an event's data is copied twice less this way (its strings are
+// most of its bytes).
 func alias(b []byte) string {
 	if len(b) == 0 {
 		return ""
