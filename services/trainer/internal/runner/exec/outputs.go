@@ -14,7 +14,9 @@ import (
 	"strings"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/lightgbm"
 	"github.com/tributary-ml/tributary/libs/learn/modelfile"
+	"github.com/tributary-ml/tributary/libs/learn/xgboost"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner"
 )
@@ -142,8 +144,10 @@ type loaded struct {
 	outputs  int
 }
 
-// loaders parse a model file of each format. The LightGBM and XGBoost
-// ones are in loaders_trees.go.
+// loaders parse a model file of each format. The tree libraries' feature
+// names are the code's own (LightGBM cannot name a feature view:feature),
+// so only their number is checked: such a model reads its features by
+// position, in the job's order.
 var loaders = map[runner.Format]func(raw []byte) (loaded, error){
 	runner.FormatTributary: func(raw []byte) (loaded, error) {
 		m, h, err := modelfile.Decode(raw)
@@ -151,6 +155,20 @@ var loaders = map[runner.Format]func(raw []byte) (loaded, error){
 			return loaded{}, err
 		}
 		return loaded{task: h.Task, features: h.Features, nfeat: len(h.Features), outputs: m.Outputs()}, nil
+	},
+	runner.FormatLightGBM: func(raw []byte) (loaded, error) {
+		m, err := lightgbm.ParseBytes(raw)
+		if err != nil {
+			return loaded{}, err
+		}
+		return loaded{task: m.Task(), nfeat: m.NumFeatures(), outputs: m.Outputs()}, nil
+	},
+	runner.FormatXGBoost: func(raw []byte) (loaded, error) {
+		m, err := xgboost.ParseBytes(raw)
+		if err != nil {
+			return loaded{}, err
+		}
+		return loaded{task: m.Task(), nfeat: m.NumFeatures(), outputs: m.Outputs()}, nil
 	},
 }
 
