@@ -85,8 +85,8 @@ func writeParquet(t *testing.T, path string, s trainingSet, features []string) {
 	w := parquet.NewGenericWriter[any](&buf, schema)
 	row := make(parquet.Row, len(schema.Fields()))
 	for i := range s.y {
-		row[col["entity_key"]] = parquet.ByteArrayValue([]byte("user-" + string(rune('a'+i%26)))).Level(0, 0, col["entity_key"])
-		row[col["event_time"]] = parquet.Int64Value(1_780_000_000_000 + int64(i)*1000).Level(0, 0, col["event_time"])
+		row[col["entity_key"]] = parquet.ByteArrayValue([]byte("user-"+string(rune('a'+i%26)))).Level(0, 0, col["entity_key"])
+		row[col["event_time"]] = parquet.Int64Value(1_780_000_000_000+int64(i)*1000).Level(0, 0, col["event_time"])
 		row[col["label"]] = parquet.DoubleValue(s.y[i]).Level(0, 0, col["label"])
 		for j, f := range features {
 			c := col[f]
