@@ -124,6 +124,9 @@ func (r *Runner) command(argv []string) (string, error) {
 
 // run starts the command in its own process group and waits for it.
 func (r *Runner) run(ctx context.Context, req runner.Request, env []string, log io.Writer) error {
+	if ctx.Err() != nil {
+		return stoppedError(context.Cause(ctx), 0)
+	}
 	path, err := r.command(req.Command)
 	if err != nil {
 		fmt.Fprintf(log, "[exec] cannot start %q: %v\n", req.Command[0], err)
@@ -211,10 +214,7 @@ func (r *Runner) run(ctx context.Context, req runner.Request, env []string, log 
 
 	if stopped != nil {
 		fmt.Fprintf(sink, "[exec] stopped after %s (%v)\n", took, waitErr)
-		if errors.Is(stopped, context.DeadlineExceeded) {
-			return &Error{Reason: ReasonDeadline, Detail: fmt.Sprintf("still running after %s, at the job's deadline: killed", took), Err: stopped}
-		}
-		return &Error{Reason: ReasonCanceled, Detail: fmt.Sprintf("stopped after %s: %v", took, stopped), Err: stopped}
+		return stoppedError(stopped, took)
 	}
 	if waitErr != nil {
 		var exit *osexec.ExitError
@@ -266,3 +266,12 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 }
 
 func (t *tailWriter) String() string { return strings.ToValidUTF8(string(t.buf), "") }
+
+// stoppedError is the error of a command the runner stopped (or did not
+// start) because its context ended with cause.
+func stoppedError(cause error, took time.Duration) error {
+	if errors.Is(cause, context.DeadlineExceeded) {
+		return &Error{Reason: ReasonDeadline, Detail: fmt.Sprintf("still running after %s, at the job's deadline: killed", took), Err: cause}
+	}
+	return &Error{Reason: ReasonCanceled, Detail: fmt.Sprintf("stopped after %s: %v", took, cause), Err: cause}
+}

@@ -405,3 +405,19 @@ func TestRelativeCommand(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, log.String())
 	}
 }
+
+// TestDeadlinePassedBeforeStart does not start the command.
+func TestDeadlinePassedBeforeStart(t *testing.T) {
+	var log syncBuffer
+	req := request(t, script(t, `touch "$TRIBUTARY_OUTPUT_DIR/started"`), &log)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := newRunner().Run(ctx, req)
+	var e *exec.Error
+	if !errors.As(err, &e) || e.Reason != exec.ReasonDeadline {
+		t.Fatalf("error %v, want deadline_exceeded", err)
+	}
+	if _, err := os.Stat(filepath.Join(req.OutDir, "started")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the command ran: %v", err)
+	}
+}

@@ -257,3 +257,37 @@ func TestLightGBMExampleBadInput(t *testing.T) {
 		t.Fatalf("error %v, want exit code 2 naming the column\nlog:\n%s", err, log.String())
 	}
 }
+
+// TestLightGBMRunScript runs examples/lightgbm/run.sh, which makes its own
+// virtual environment from PyPI the first time (about a minute; cached in
+// ~/.cache/tributary/examples after), through the exec runner.
+func TestLightGBMRunScript(t *testing.T) {
+	if testing.Short() {
+		t.Skip("installs LightGBM from PyPI the first time (-short)")
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "..", "examples", "lightgbm", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	req := runner.Request{
+		TrainPath: filepath.Join(dir, "train.parquet"), Features: lgbFeatures, Label: "label",
+		Task: learn.TaskBinary, Classes: 2, Trainer: "lightgbm", Seed: 5,
+		Params: map[string]string{"num_iterations": "30"}, Command: []string{script}, OutDir: t.TempDir(),
+	}
+	writeParquet(t, req.TrainPath, synthetic(learn.TaskBinary, 1000, 3), lgbFeatures)
+	var log syncBuffer
+	req.Log = &log
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	res, err := exec.New(exec.Config{}).Run(ctx, req)
+	if err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, log.String())
+	}
+	if res.Format != runner.FormatLightGBM || res.Metrics["num_trees"] != 30 {
+		t.Errorf("result %+v", res)
+	}
+	if !strings.Contains(log.String(), "training lightgbm 4.7.0") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
