@@ -17,8 +17,9 @@ booleans where they parse as such; num_iterations (default 100) is the number
 of boosting rounds. The seed is $TRIBUTARY_SEED and the run is deterministic
 (deterministic=true, force_row_wise=true).
 
-When MLFLOW_TRACKING_URI is set and mlflow is importable, the parameters and
-metrics are also logged to the run MLFLOW_RUN_ID (the job's tracked run).
+When MLFLOW_TRACKING_URI and MLFLOW_RUN_ID are set and mlflow is importable,
+the parameters (as lightgbm.<name>) and metrics are also logged to that run
+(the job's tracked run), which the script neither starts nor ends.
 
 Exit codes: 0 done, 2 a bad training set or parameter (the message is on
 stderr), anything else a crash.
@@ -28,6 +29,7 @@ import json
 import math
 import os
 import sys
+import time
 
 import lightgbm as lgb
 import numpy as np
@@ -95,17 +97,24 @@ def objective(task, classes):
 
 
 def log_mlflow(params, metrics):
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
+    """Log to the job's run, without starting or ending it (the trainer
+    owns its status): MlflowClient.log_batch on MLFLOW_RUN_ID."""
+    uri, run_id = os.environ.get("MLFLOW_TRACKING_URI"), os.environ.get("MLFLOW_RUN_ID")
+    if not uri or not run_id:
         return
     try:
-        import mlflow  # noqa: PLC0415 (optional)
+        from mlflow.entities import Metric, Param  # noqa: PLC0415 (optional)
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
     except ImportError:
         print("MLFLOW_TRACKING_URI is set but mlflow is not installed: not logging", file=sys.stderr)
         return
-    # MLFLOW_RUN_ID makes start_run resume the job's own run.
-    with mlflow.start_run():
-        mlflow.log_params({f"lightgbm.{k}": v for k, v in params.items()})
-        mlflow.log_metrics({k: v for k, v in metrics.items()})
+    now = int(time.time() * 1000)
+    MlflowClient(tracking_uri=uri).log_batch(
+        run_id,
+        metrics=[Metric(k, v, now, 0) for k, v in sorted(metrics.items())],
+        params=[Param(f"lightgbm.{k}", str(v)) for k, v in sorted(params.items())],
+    )
+    print(f"logged {len(metrics)} metrics and {len(params)} params to run {run_id}")
 
 
 def main():
