@@ -68,13 +68,28 @@ func synthetic(task learn.Task, rows int, seed uint64) trainingSet {
 // an optional double column per feature named view:feature).
 func writeParquet(t *testing.T, path string, s trainingSet, features []string) {
 	t.Helper()
+	writeTypedParquet(t, path, s, features, nil)
+}
+
+// writeTypedParquet is writeParquet with some feature columns int64 or
+// boolean (types by name: "int64", "bool"; double otherwise), as the
+// features service writes int and bool features.
+func writeTypedParquet(t *testing.T, path string, s trainingSet, features []string, types map[string]string) {
+	t.Helper()
 	g := parquet.Group{
 		"entity_key": parquet.String(),
 		"event_time": parquet.Timestamp(parquet.Millisecond),
 		"label":      parquet.Leaf(parquet.DoubleType),
 	}
 	for _, f := range features {
-		g[f] = parquet.Optional(parquet.Leaf(parquet.DoubleType))
+		switch types[f] {
+		case "int64":
+			g[f] = parquet.Optional(parquet.Leaf(parquet.Int64Type))
+		case "bool":
+			g[f] = parquet.Optional(parquet.Leaf(parquet.BooleanType))
+		default:
+			g[f] = parquet.Optional(parquet.Leaf(parquet.DoubleType))
+		}
 	}
 	schema := parquet.NewSchema("training_set", g)
 	col := map[string]int{}
@@ -93,7 +108,14 @@ func writeParquet(t *testing.T, path string, s trainingSet, features []string) {
 			if v := s.x[i][j]; math.IsNaN(v) {
 				row[c] = parquet.NullValue().Level(0, 0, c)
 			} else {
-				row[c] = parquet.DoubleValue(v).Level(0, 1, c)
+				switch types[f] {
+				case "int64":
+					row[c] = parquet.Int64Value(int64(v)).Level(0, 1, c)
+				case "bool":
+					row[c] = parquet.BooleanValue(v != 0).Level(0, 1, c)
+				default:
+					row[c] = parquet.DoubleValue(v).Level(0, 1, c)
+				}
 			}
 		}
 		if _, err := w.WriteRows([]parquet.Row{row}); err != nil {
@@ -289,5 +311,60 @@ func TestLightGBMRunScript(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "training lightgbm 4.7.0") {
 		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// TestLightGBMExampleColumnTypes trains on int64 and boolean feature
+// columns with nulls (the features service's int and bool features): the
+// label is an exclusive or of the two, which the model must learn.
+func TestLightGBMExampleColumnTypes(t *testing.T) {
+	command := pythonExample(t)
+	feats := []string{"txn:count_1d", "user:is_new"}
+	types := map[string]string{"txn:count_1d": "int64", "user:is_new": "bool"}
+	gen := func(rows int, seed uint64) trainingSet {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		var s trainingSet
+		for range rows {
+			count, flag := float64(rng.IntN(10)), float64(rng.IntN(2))
+			y := 0.0
+			if (count >= 5) != (flag == 1) {
+				y = 1
+			}
+			if rng.Float64() < 0.05 {
+				y = 1 - y
+			}
+			row := []float64{count, flag}
+			if rng.Float64() < 0.03 {
+				row[0] = math.NaN()
+			}
+			s.x, s.y = append(s.x, row), append(s.y, y)
+		}
+		return s
+	}
+	dir := t.TempDir()
+	req := runner.Request{
+		TrainPath: filepath.Join(dir, "train.parquet"), Features: feats, Label: "label",
+		Task: learn.TaskBinary, Classes: 2, Trainer: "lightgbm", Seed: 9,
+		Params: map[string]string{"num_iterations": "40", "min_data_in_leaf": "5"}, Command: command, OutDir: t.TempDir(),
+	}
+	writeTypedParquet(t, req.TrainPath, gen(1500, 1), feats, types)
+	var log syncBuffer
+	req.Log = &log
+	res, err := exec.New(exec.Config{}).Run(context.Background(), req)
+	if err != nil {
+		t.Fatalf("run: %v\nlog:\n%s", err, log.String())
+	}
+	raw, err := os.ReadFile(res.ModelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lightgbm.ParseBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auc := holdoutQuality(t, m, gen(500, 2), learn.TaskBinary, 2)
+	t.Logf("holdout AUC %.4f", auc)
+	if auc < 0.9 {
+		t.Errorf("holdout AUC %.4f, want above 0.9", auc)
 	}
 }
