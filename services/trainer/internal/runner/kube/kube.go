@@ -344,7 +344,15 @@ func (r *Runner) failure(ctx context.Context, j *batchv1.Job) error {
 			return &exec.Error{Reason: exec.ReasonExit, Detail: detail + "; " + how}
 		}
 	}
-	return &exec.Error{Reason: exec.ReasonExit, Detail: detail}
+	// No container failed: the pod was evicted, preempted or lost with
+	// its node. Running it again may well work.
+	why := ""
+	for _, p := range pods {
+		if p.Status.Reason != "" {
+			why += fmt.Sprintf("; pod %s: %s %s", p.Name, p.Status.Reason, p.Status.Message)
+		}
+	}
+	return fmt.Errorf("job %s: %s, with no container exiting non-zero%s", j.Name, detail, why)
 }
 
 // writeLogs copies the logs of the Job's pods' containers into log.

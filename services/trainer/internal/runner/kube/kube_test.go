@@ -388,6 +388,22 @@ func TestJobFailures(t *testing.T) {
 					{Name: kube.ContainerTrain, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "not found"}}},
 				}, nil)
 			}},
+		{name: "evicted", msg: "no container exiting non-zero; pod tributary-train-run5-abcde: Evicted The node was low on resource: memory",
+			play: func(ctx context.Context, e *env, job *batchv1.Job) {
+				e.createPod(ctx, job, []corev1.ContainerStatus{
+					{Name: kube.ContainerFetch, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}},
+				}, nil)
+				p, err := e.client.CoreV1().Pods(ns).Get(ctx, job.Name+"-abcde", metav1.GetOptions{})
+				if err != nil {
+					e.t.Error(err)
+					return
+				}
+				p.Status.Phase, p.Status.Reason, p.Status.Message = corev1.PodFailed, "Evicted", "The node was low on resource: memory."
+				if _, err := e.client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+					e.t.Error(err)
+				}
+				e.finish(ctx, job, batchv1.JobFailed, batchv1.JobReasonBackoffLimitExceeded, "")
+			}},
 		{name: "upload helper fails", msg: "container upload exited with code 1",
 			play: func(ctx context.Context, e *env, job *batchv1.Job) {
 				e.createPod(ctx, job, []corev1.ContainerStatus{
