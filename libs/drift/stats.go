@@ -109,7 +109,7 @@ func KSBinnedUpper(a, b []int64) float64 {
 //
 // Approximation: where scipy evaluates kstwo.sf with the exact Durbin
 // matrix, Pomeranz or Smirnov methods, this uses the Pelz–Good asymptotic
-// series (scipy's own large-N method, _kolmogn_PelzGood), and scipy's
+// series (Pelz and Good, 1976), and the exact
 // closed forms at the two ends (N·d ≤ 1 and N·d ≥ N−1). Against
 // ks_2samp(method="asymp") the absolute difference of the p-value is below
 // 3e-2 for N < 10, 2e-3 for N ≥ 10, 3e-5 for N ≥ 50, 7e-6 for N ≥ 100 and
@@ -126,111 +126,76 @@ func KSPValue(d float64, n, m int64) float64 {
 	return kstwoSF(d, math.RoundToEven(en))
 }
 
-// kstwoSF is scipy's _kolmogn(n, x, cdf=False) with Pelz–Good standing in
-// for the exact methods.
+// kstwoSF is P(D_n > x), the survival function of the one-sample
+// Kolmogorov statistic D_n: exact at the two ends (Ruben and Gambino, 1982),
+// the Pelz–Good asymptotic series in between.
 func kstwoSF(x, n float64) float64 {
-	if x >= 1 {
+	t := n * x // D_n lies in [1/(2n), 1]
+	switch {
+	case x >= 1:
 		return 0
-	}
-	if x <= 0 {
+	case t <= 0.5:
 		return 1
-	}
-	t := n * x
-	if t <= 1 { // Ruben–Gambino: 1/2n <= x <= 1/n
-		if t <= 0.5 {
-			return 1
-		}
-		var cdf float64
-		if n <= 140 {
-			cdf = 1
-			for i := 1.0; i <= n; i++ {
-				cdf *= i * (1.0 / n) * (2*t - 1)
-			}
-		} else {
-			cdf = math.Exp(logNFactorialDivNPowN(n) + n*math.Log(2*t-1))
-		}
-		return clip01(1 - cdf)
-	}
-	if t >= n-1 { // Ruben–Gambino
+	case t <= 1:
+		// For 1/(2n) <= x <= 1/n: P(D_n <= x) = n! (2x - 1/n)^n.
+		lg, _ := math.Lgamma(n + 1)
+		return clip01(1 - math.Exp(lg+n*math.Log((2*t-1)/n)))
+	case t >= n-1:
+		// For 1 - 1/n <= x < 1: P(D_n > x) = 2 (1-x)^n.
 		return clip01(2 * math.Pow(1-x, n))
 	}
 	return clip01(pelzGoodSF(n, x))
 }
 
-var stirlingCoeffs = [...]float64{-2.955065359477124183e-2, 6.4102564102564102564e-3,
-	-1.9175269175269175269e-3, 8.4175084175084175084e-4,
-	-5.952380952380952381e-4, 7.9365079365079365079e-4,
-	-2.7777777777777777778e-3, 8.3333333333333333333e-2}
-
-// logNFactorialDivNPowN is log(n!/n^n) by Stirling's series.
-func logNFactorialDivNPowN(n float64) float64 {
-	rn := 1 / n
-	var p float64
-	for _, c := range stirlingCoeffs {
-		p = p*(rn/n) + c
-	}
-	return math.Log(n)/2 - n + math.Log(2*math.Pi)/2 + rn*p
-}
-
-// pelzGoodSF is the Pelz–Good (1976) approximation of P(D_n > x), a port of
-// scipy.stats._ksstats._kolmogn_PelzGood(n, x, cdf=False) (scipy is
-// BSD-3-Clause licensed; the series is Pelz and Good, 1976).
+// pelzGoodSF is 1 - P(D_n <= x) with P(D_n <= x) from the asymptotic
+// expansion of Pelz and Good (1976), as written out by Simard and L'Ecuyer
+// ("Computing the two-sided Kolmogorov–Smirnov distribution", J. Stat.
+// Softw. 39(11), 2011, section 2.3): with z = x·sqrt(n),
+//
+//	P(D_n <= x) ≈ K0(z) + K1(z)/n^½ + K2(z)/n + K3(z)/n^{3/2}
+//
+// where every K is a theta-like series in exp(-π²(k-½)²/(2z²)) (K2 and K3
+// also in exp(-π²k²/(2z²))). The series are summed until their terms
+// vanish in float64.
 func pelzGoodSF(n, x float64) float64 {
 	z := math.Sqrt(n) * x
-	z2, z3, z4, z6 := z*z, z*z*z, z*z*z*z, math.Pow(z, 6)
-	qlog := -math.Pi * math.Pi / 8 / z2
-	if qlog < -708 {
+	z2 := z * z
+	if math.Pi*math.Pi/(8*z2) > 708 { // every term underflows: P(D_n <= x) = 0
 		return 1
 	}
-	q := math.Exp(qlog)
-	pi2, pi4, pi6 := math.Pi*math.Pi, math.Pow(math.Pi, 4), math.Pow(math.Pi, 6)
-	k1a, k1b := -z2, pi2/4
-	k2a := 6*z6 + 2*z4
-	k2b := (2*z4 - 5*z2) * pi2 / 4
-	k2c := pi4 * (1 - 2*z2) / 16
-	k3d := pi6 * (5 - 30*z2) / 64
-	k3c := pi4 * (-60*z2 + 212*z4) / 16
-	k3b := pi2 * (135*z4 - 96*z6) / 4
-	k3a := -30*z6 - 90*math.Pow(z, 8)
-
-	var k [4]float64
-	maxk := int(math.Ceil(16 * z / math.Pi))
-	for kk := maxk; kk > 0; kk-- {
-		m := float64(2*kk - 1)
-		m2, m4, m6 := m*m, m*m*m*m, math.Pow(m, 6)
-		qp := math.Pow(q, float64(8*kk))
-		c := [4]float64{1, k1a + k1b*m2, k2a + k2b*m2 + k2c*m4, k3a + k3b*m2 + k3c*m4 + k3d*m6}
-		for i := range k {
-			k[i] = k[i]*qp + c[i]
+	const pi2 = math.Pi * math.Pi
+	var s0, s1, s2, s3 float64 // the sums over k of the (k-½) terms
+	for k := 1.0; ; k++ {
+		h2 := (k - 0.5) * (k - 0.5) * pi2 // π²(k-½)²
+		e := math.Exp(-h2 / (2 * z2))
+		if e < 1e-40 {
+			break
 		}
+		s0 += e
+		s1 += (h2 - z2) * e
+		s2 += (6*z2*z2*z2 + 2*z2*z2 + (2*z2*z2-5*z2)*h2 + (1-2*z2)*h2*h2) * e
+		s3 += (-30*z2*z2*z2 - 90*z2*z2*z2*z2 + (135*z2*z2-96*z2*z2*z2)*h2 +
+			(212*z2*z2-60*z2)*h2*h2 + (5-30*z2)*h2*h2*h2) * e
 	}
-	sq2pi := math.Sqrt(2 * math.Pi)
-	div := [4]float64{z, 6 * z4, 72 * math.Pow(z, 7), 6480 * math.Pow(z, 10)}
-	for i := range k {
-		k[i] = k[i] * q * sq2pi / div[i]
-	}
-	q = math.Exp(-pi2 / 2 / z2)
-	sqrt3z := math.Sqrt(3) * z
-	var k2extra, k3extra float64
-	for kk := maxk; kk > 0; kk-- {
-		ks := float64(kk)
-		ks2 := ks * ks
-		qpw := math.Pow(q, ks2)
-		k2extra += ks2 * qpw
-		kspi := math.Pi * ks
-		k3extra += (sqrt3z + kspi) * (sqrt3z - kspi) * ks2 * qpw
-	}
-	k[2] += k2extra * pi2 * sq2pi / (-36 * z3)
-	k[3] += k3extra * pi2 * sq2pi / (216 * z6)
-	var s float64
-	for i := range k {
-		v := -k[i] / math.Pow(n, float64(i)/2)
-		if i == 0 {
-			v++
+	var r2, r3 float64 // the sums over k of the k terms
+	for k := 1.0; ; k++ {
+		k2 := k * k * pi2 // π²k²
+		e := math.Exp(-k2 / (2 * z2))
+		if e < 1e-40 {
+			break
 		}
-		s += v
+		r2 += k2 * e
+		r3 += (3*z2 - k2) * k2 * e
 	}
-	return s
+	sq := math.Sqrt(2 * math.Pi)
+	z3, z4 := z2*z, z2*z2
+	z6 := z4 * z2
+	k0 := sq / z * s0
+	k1 := sq / (6 * z4) * s1
+	k2 := sq/(72*z6*z)*s2 - sq/(36*z3)*r2
+	k3 := sq/(6480*z6*z4)*s3 + sq/(216*z6)*r3
+	rn := math.Sqrt(n)
+	return 1 - (k0 + k1/rn + k2/n + k3/(n*rn))
 }
 
 // ChiSquare is the chi-squared test of homogeneity of two samples given by
