@@ -40,6 +40,9 @@ const (
 	DriftKS         DriftMetric = "ks"   // Kolmogorov-Smirnov statistic
 	DriftJS         DriftMetric = "js"   // Jensen-Shannon distance
 	DriftChiSquared DriftMetric = "chi2" // chi-squared statistic
+	// DriftWasserstein is the Wasserstein-1 distance over the reference's
+	// standard deviation.
+	DriftWasserstein DriftMetric = "wasserstein"
 )
 
 // LabelRecorded is the data of TypeLabelRecorded: the observed outcome for an
