@@ -8,7 +8,9 @@ package app
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
 	"github.com/tributary-ml/tributary/services/monitor/internal/refs"
 	"github.com/tributary-ml/tributary/services/monitor/internal/reports"
+	"github.com/tributary-ml/tributary/services/monitor/internal/state"
 	"github.com/tributary-ml/tributary/services/monitor/internal/windows"
 )
 
@@ -102,11 +105,28 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		}
 		return model.NewClient(nc, js, model.WithPrefix(cfg.JetStream.Prefix)), nil
 	}
+	bucket := state.BucketConfig(cfg.JetStream.Prefix, cfg.JetStream.Replicas, cfg.JetStream.Storage == "memory")
+	var kv atomic.Pointer[jetstream.KeyValue]
+	snapshots := state.NewStore(func(ctx context.Context) (jetstream.KeyValue, error) {
+		if p := kv.Load(); p != nil {
+			return *p, nil
+		}
+		_, js, err := clients.NATS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := js.CreateOrUpdateKeyValue(ctx, bucket)
+		if err != nil {
+			return nil, fmt.Errorf("create bucket %s: %w", bucket.Bucket, err)
+		}
+		kv.Store(&b)
+		return b, nil
+	}, ccfg.Group)
 	c := consume.New(ccfg, cfg.Windows, rt.Logger, rt.Registerer, kc,
 		predlog.NewWriter(clients.ClickHouse, cfg.ClickHouse.Database),
 		reports.NewWriter(clients.ClickHouse, cfg.ClickHouse.Database),
 		alerts.NewPublisher(js, cfg.JetStream.Prefix),
-		refs.NewCache(registry))
+		refs.NewCache(registry), snapshots)
 	rt.AddActor("consumer", func(ctx context.Context) error {
 		// The tables exist once the bootstrap has migrated ClickHouse.
 		if err := clients.Bootstrapped(ctx); err != nil {

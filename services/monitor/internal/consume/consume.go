@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,6 +80,12 @@ type alerter interface {
 	Publish(ctx context.Context, alerts []event.DriftDetected) error
 }
 
+// snapshots keeps the drift state; Load returns nil when there is none.
+type snapshots interface {
+	Load(ctx context.Context) ([]byte, error)
+	Save(ctx context.Context, b []byte) error
+}
+
 type references interface {
 	Reference(ctx context.Context, model string, version int) (model.Reference, bool, error)
 }
@@ -94,6 +101,11 @@ type Consumer struct {
 	alerts  alerter
 	refs    references
 	tracker *windows.Tracker
+	state   snapshots
+	// included is the last offset per topic/partition the drift state
+	// includes: a replayed record at or below it is logged again but not
+	// counted in drift again.
+	included map[string]int64
 	dlq     deadletter.Builder
 	now     func() time.Time
 	// noRef remembers the versions without a reference, to log each once.
@@ -107,7 +119,7 @@ type Consumer struct {
 }
 
 // New returns a consumer reading with client (built with cfg.ConsumeOpts).
-func New(cfg Config, wcfg windows.Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo.Client, log logWriter, reports reportWriter, alerts alerter, refs references) *Consumer {
+func New(cfg Config, wcfg windows.Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo.Client, log logWriter, reports reportWriter, alerts alerter, refs references, state snapshots) *Consumer {
 	f := promauto.With(reg)
 	dlqTopic := ""
 	if cfg.TopicPrefix != "" {
@@ -116,14 +128,14 @@ func New(cfg Config, wcfg windows.Config, logger *slog.Logger, reg prometheus.Re
 	return &Consumer{
 		cfg: cfg, wcfg: wcfg, logger: logger, client: client, log: log, reports: reports, alerts: alerts, refs: refs,
 		tracker: windows.NewTracker(wcfg), dlq: deadletter.Builder{Service: "monitor", Topic: dlqTopic}, now: time.Now,
-		noRef: map[string]bool{},
+		noRef: map[string]bool{}, state: state, included: map[string]int64{},
 		records: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_monitor_predictions_total",
-			Help: "Prediction records consumed, by outcome: logged, and the reasons (undecodable_event and bad_prediction are dead-lettered; no_reference and late are logged but not counted in drift).",
+			Help: "Prediction records consumed, by outcome: logged, and the reasons (undecodable_event and bad_prediction are dead-lettered; no_reference, late and replayed (already in the drift snapshot) are logged but not counted in drift).",
 		}, []string{"outcome"}),
 		writes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_monitor_write_failures_total",
-			Help: "Failed attempts of a batch step, by step (prediction_log, reports, alerts, reference, dead_letter, commit); the batch is retried uncommitted.",
+			Help: "Failed attempts of a batch step, by step (prediction_log, reference, reports, alerts, dead_letter, snapshot, snapshot_load, commit); the batch is retried uncommitted.",
 		}, []string{"step"}),
 		alertsN: f.NewCounter(prometheus.CounterOpts{
 			Name: "tributary_monitor_drift_alerts_total",
@@ -141,8 +153,29 @@ func New(cfg Config, wcfg windows.Config, logger *slog.Logger, reg prometheus.Re
 	}
 }
 
-// Run consumes until ctx ends; it returns nil on cancellation.
+// Run restores the drift state from its snapshot, then consumes until ctx
+// ends; it returns nil on cancellation.
 func (c *Consumer) Run(ctx context.Context) error {
+	var snap []byte
+	if err := c.retry(ctx, "snapshot_load", func() error {
+		var err error
+		snap, err = c.state.Load(ctx)
+		return err
+	}); err != nil {
+		return nil
+	}
+	if snap != nil {
+		included, err := c.tracker.Restore(snap)
+		if err != nil {
+			// A snapshot this release cannot read: start the windows
+			// afresh rather than stop the prediction log.
+			c.logger.Error("drift snapshot not restored, windows start empty", "error", err)
+			c.tracker = windows.NewTracker(c.wcfg)
+		} else {
+			c.included = included
+			c.logger.Info("drift windows restored from the snapshot", "windows", c.tracker.Open(), "watermark", c.tracker.Watermark())
+		}
+	}
 	for {
 		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
 		fetches := c.client.PollRecords(pollCtx, c.cfg.MaxRecords)
@@ -210,6 +243,10 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 			continue
 		}
 		rows = append(rows, predlog.NewRow(p, r))
+		if last, ok := c.included[position(r)]; ok && r.Offset <= last {
+			counts["replayed"]++
+			continue
+		}
 		preds = append(preds, p)
 	}
 	if err := c.retry(ctx, "prediction_log", func() error { return c.log.Insert(ctx, rows) }); err != nil {
@@ -249,6 +286,17 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 	}
 	var res windows.Result
 	for _, cl := range c.tracker.Close() {
+		if !cl.Ref.OK {
+			// Restored from the snapshot and not fed since: read its
+			// reference again.
+			if err := c.retry(ctx, "reference", func() error {
+				ref, ok, err := c.refs.Reference(ctx, cl.Key.Model, cl.Key.Version)
+				cl.Ref = windows.Reference{Ref: ref, OK: ok}
+				return err
+			}); err != nil {
+				return err
+			}
+		}
 		r, err := windows.Evaluate(cl, c.wcfg, c.now())
 		if err != nil {
 			c.logger.Error("drift window not evaluated", "model", cl.Key.Model, "version", cl.Key.Version, "error", err)
@@ -271,6 +319,22 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 			return err
 		}
 	}
+	// The snapshot includes the whole batch; it is written before the
+	// commit, so a restart resumes from it and skips, for drift, the
+	// records it includes.
+	for _, r := range recs {
+		pos := position(r)
+		if last, ok := c.included[pos]; !ok || r.Offset > last {
+			c.included[pos] = r.Offset
+		}
+	}
+	snap, err := c.tracker.Snapshot(c.included)
+	if err != nil {
+		return fmt.Errorf("snapshot drift windows: %w", err)
+	}
+	if err := c.retry(ctx, "snapshot", func() error { return c.state.Save(ctx, snap) }); err != nil {
+		return err
+	}
 	if err := c.retry(ctx, "commit", func() error {
 		err := c.client.CommitRecords(ctx, recs...)
 		if lostMembership(err) {
@@ -289,6 +353,9 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 	c.batch.Observe(c.now().Sub(start).Seconds())
 	return nil
 }
+
+// position names a record's topic and partition in the snapshot.
+func position(r *kgo.Record) string { return r.Topic + "/" + strconv.Itoa(int(r.Partition)) }
 
 // lostMembership reports a commit refused because this consumer is no
 // longer a member of its group's current generation.

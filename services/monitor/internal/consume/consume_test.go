@@ -71,6 +71,29 @@ func (r *recordedAlerts) snapshot() ([]string, []event.DriftDetected) {
 	return slices.Clone(r.ids), slices.Clone(r.all)
 }
 
+// memState is a snapshot store in memory.
+type memState struct {
+	mu   sync.Mutex
+	snap []byte
+	fail atomic.Bool
+}
+
+func (m *memState) Load(context.Context) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.snap), nil
+}
+
+func (m *memState) Save(_ context.Context, b []byte) error {
+	if m.fail.Load() {
+		return errors.New("nats down (test)")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snap = slices.Clone(b)
+	return nil
+}
+
 type fixedRefs map[int]model.Reference
 
 func (f fixedRefs) Reference(_ context.Context, _ string, version int) (model.Reference, bool, error) {
@@ -178,12 +201,12 @@ func (h *harness) committed(group string) int64 {
 }
 
 // run starts a consumer in group and returns a stop function.
-func (h *harness) run(group string, log *flakyLog, al *recordedAlerts, reg prometheus.Registerer) func() {
+func (h *harness) run(group string, log *flakyLog, al *recordedAlerts, reg prometheus.Registerer, st *memState) func() {
 	wcfg := windows.Config{Sizes: []time.Duration{time.Minute}, Lateness: 0, Drift: drift.DefaultConfig(), MissingShare: 0.1, OutOfRangeShare: 0.05, UnseenShare: 0.05}
 	wcfg.Drift.MinCount = 50
 	cfg := consume.Config{Group: group, MaxRecords: 100, Backoff: 20 * time.Millisecond, TopicPrefix: h.prefix}
 	cl := h.client(cfg.ConsumeOpts()...)
-	c := consume.New(cfg, wcfg, slog.New(slog.DiscardHandler), reg, cl, log, reports.NewWriter(h.conn, h.db), al, fixedRefs{1: reference()})
+	c := consume.New(cfg, wcfg, slog.New(slog.DiscardHandler), reg, cl, log, reports.NewWriter(h.conn, h.db), al, fixedRefs{1: reference()}, st)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -231,7 +254,7 @@ func TestConsumer(t *testing.T) {
 	log.down.Store(true)
 	al := &recordedAlerts{}
 	reg := prometheus.NewRegistry()
-	stop := h.run(h.prefix+"g1", log, al, reg)
+	stop := h.run(h.prefix+"g1", log, al, reg, &memState{})
 	testkit.Eventually(t, 10*time.Second, func() error {
 		if n := log.failures.Load(); n < 3 {
 			return fmt.Errorf("%d failed inserts", n)
@@ -323,7 +346,7 @@ func TestConsumer(t *testing.T) {
 	// no metric analysts see, and raises the very same alert ids.
 	al2 := &recordedAlerts{}
 	reg2 := prometheus.NewRegistry()
-	stop = h.run(h.prefix+"g2", &flakyLog{w: predlog.NewWriter(h.conn, h.db)}, al2, reg2)
+	stop = h.run(h.prefix+"g2", &flakyLog{w: predlog.NewWriter(h.conn, h.db)}, al2, reg2, &memState{})
 	testkit.Eventually(t, 20*time.Second, func() error {
 		if c := h.committed(h.prefix + "g2"); c != end {
 			return fmt.Errorf("committed %d, want %d", c, end)
@@ -353,17 +376,22 @@ func TestConsumer(t *testing.T) {
 
 func counter(t *testing.T, reg *prometheus.Registry, outcome string) prometheus.Collector {
 	t.Helper()
+	return metric(t, reg, "tributary_monitor_predictions_total", "outcome", outcome)
+}
+
+func metric(t *testing.T, reg *prometheus.Registry, name, label, value string) prometheus.Collector {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() != "tributary_monitor_predictions_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
+				if l.GetName() == label && l.GetValue() == value {
 					c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
 					c.Add(m.GetCounter().GetValue())
 					return c
@@ -372,4 +400,75 @@ func counter(t *testing.T, reg *prometheus.Registry, outcome string) prometheus.
 		}
 	}
 	return prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+}
+
+// TestRestartFromSnapshot stops a consumer with a window open, then lets
+// another read the whole topic again (its offsets lost) from the first
+// one's snapshot: the records the snapshot includes are logged again but
+// not counted in drift twice, so the window has each prediction once. A
+// snapshot that cannot be written holds the commit back.
+func TestRestartFromSnapshot(t *testing.T) {
+	h := newHarness(t)
+	base := time.Date(2026, 11, 30, 11, 0, 0, 0, time.UTC)
+	id := 0
+	batch := func(minute, from, to int, shift float64) []*kgo.Record {
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			id++
+			recs = append(recs, prediction(t, h.topic, fmt.Sprintf("q-%d", id), 1, base.Add(time.Duration(minute)*time.Minute+time.Duration(i)*250*time.Millisecond), shift+float64((i*5)%1000)/1000))
+		}
+		return recs
+	}
+	first := append(batch(0, 0, 200, 0), batch(1, 0, 100, 5)...)
+	if err := h.client().ProduceSync(context.Background(), first...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	st := &memState{}
+	st.fail.Store(true)
+	reg := prometheus.NewRegistry()
+	stop := h.run(h.prefix+"g1", &flakyLog{w: predlog.NewWriter(h.conn, h.db)}, &recordedAlerts{}, reg, st)
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if n := testutil.ToFloat64(metric(t, reg, "tributary_monitor_write_failures_total", "step", "snapshot")); n < 2 {
+			return fmt.Errorf("%v failed snapshots", n)
+		}
+		return nil
+	})
+	if c := h.committed(h.prefix + "g1"); c >= 0 {
+		t.Fatalf("committed %d without a snapshot", c)
+	}
+	st.fail.Store(false)
+	testkit.Eventually(t, 20*time.Second, func() error {
+		if c := h.committed(h.prefix + "g1"); c != int64(len(first)) {
+			return fmt.Errorf("committed %d, want %d", c, len(first))
+		}
+		return nil
+	})
+	stop()
+
+	rest := append(batch(1, 100, 200, 5), batch(3, 0, 1, 0)...)
+	if err := h.client().ProduceSync(context.Background(), rest...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	end := int64(len(first) + len(rest))
+	reg2 := prometheus.NewRegistry()
+	stop = h.run(h.prefix+"g2", &flakyLog{w: predlog.NewWriter(h.conn, h.db)}, &recordedAlerts{}, reg2, st)
+	testkit.Eventually(t, 20*time.Second, func() error {
+		if c := h.committed(h.prefix + "g2"); c != end {
+			return fmt.Errorf("committed %d, want %d", c, end)
+		}
+		return nil
+	})
+	stop()
+	if got := testutil.ToFloat64(counter(t, reg2, "replayed")); got != float64(len(first)) {
+		t.Errorf("replayed %v, want %d", got, len(first))
+	}
+	for minute := range 2 {
+		n := h.count(fmt.Sprintf("SELECT toUInt64(max(sample_size)) FROM %s.drift_metrics FINAL WHERE feature = 'v:x' AND window_start = toDateTime(%d, 'UTC')", h.db, base.Add(time.Duration(minute)*time.Minute).Unix()))
+		if n != 200 {
+			t.Errorf("minute %d: sample size %d, want 200", minute, n)
+		}
+	}
+	if n := h.count("SELECT count() FROM " + h.db + ".prediction_log FINAL"); n != uint64(end) {
+		t.Errorf("prediction_log: %d, want %d", n, end)
+	}
 }

@@ -60,7 +60,10 @@ type Result struct {
 
 // Evaluate compares a closed window with its reference.
 func Evaluate(c Closed, cfg Config, now time.Time) (Result, error) {
-	rep, err := drift.CompareWindow(c.Ref, c.Window, cfg.Drift)
+	if !c.Ref.OK {
+		return Result{}, fmt.Errorf("compare window %s v%d: reference unknown", c.Key.Model, c.Key.Version)
+	}
+	rep, err := drift.CompareWindow(c.Ref.Ref, c.Window, cfg.Drift)
 	if err != nil {
 		return Result{}, fmt.Errorf("compare window %s v%d %v at %v: %w", c.Key.Model, c.Key.Version, c.Key.Size, c.Key.Start, err)
 	}

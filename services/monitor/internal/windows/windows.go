@@ -88,25 +88,32 @@ type Key struct {
 	Start   time.Time
 }
 
+// Reference is a version's reference, OK false when the tracker does not
+// know it (a window restored from a snapshot).
+type Reference struct {
+	Ref model.Reference
+	OK  bool
+}
+
 // Closed is a window that closed, with its reference.
 type Closed struct {
 	Key    Key
 	Window *drift.Window
-	Ref    model.Reference
+	Ref    Reference
 }
 
 // Tracker holds the open windows. It is not safe for concurrent use.
 type Tracker struct {
 	cfg       Config
 	open      map[Key]*drift.Window
-	refs      map[Key]model.Reference // by Key with Size and Start zero
+	refs      map[Key]Reference // by Key with Size and Start zero
 	newest    time.Time
 	watermark time.Time
 }
 
 // NewTracker returns a tracker with no open window.
 func NewTracker(cfg Config) *Tracker {
-	return &Tracker{cfg: cfg, open: map[Key]*drift.Window{}, refs: map[Key]model.Reference{}}
+	return &Tracker{cfg: cfg, open: map[Key]*drift.Window{}, refs: map[Key]Reference{}}
 }
 
 // Outcome of Add.
@@ -127,7 +134,7 @@ func (t *Tracker) Add(p predlog.Prediction, ref model.Reference) (Outcome, error
 		t.newest = at
 	}
 	vk := Key{Model: p.Model, Version: p.Version}
-	t.refs[vk] = ref
+	t.refs[vk] = Reference{Ref: ref, OK: true}
 	outcome := Added
 	for _, size := range t.cfg.Sizes {
 		start := drift.WindowStart(at, size)
