@@ -106,8 +106,8 @@ type Consumer struct {
 	// includes: a replayed record at or below it is logged again but not
 	// counted in drift again.
 	included map[string]int64
-	dlq     deadletter.Builder
-	now     func() time.Time
+	dlq      deadletter.Builder
+	now      func() time.Time
 	// noRef remembers the versions without a reference, to log each once.
 	noRef map[string]bool
 
