@@ -132,7 +132,7 @@ func prediction(t *testing.T, topic, id string, version int, at time.Time, x flo
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	cluster *kfake.Cluster
 	conn    driver.Conn
 	db      string
@@ -140,7 +140,9 @@ type harness struct {
 	topic   string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessB(t) }
+
+func newHarnessB(t testing.TB) *harness {
 	if testing.Short() {
 		t.Skip("needs ClickHouse")
 	}
