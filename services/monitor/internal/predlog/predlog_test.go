@@ -138,3 +138,29 @@ func FuzzDecode(f *testing.F) {
 		_ = predlog.NewRow(p, rec).Args()
 	})
 }
+
+// BenchmarkDecode is the client's cost per record of the consumer's
+// decode: the CloudEvents binding of libs/event, then the JSON data.
+func BenchmarkDecode(b *testing.B) {
+	feats := map[string]any{}
+	for f := range 20 {
+		feats["v:f"+string(rune('a'+f))] = float64(f) / 7
+	}
+	m := valid()
+	m["features"] = feats
+	rec := record(b, event.TypePredictionLogged, m)
+	b.Run("event", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := event.FromKafkaRecord(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("full", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := predlog.Decode(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
