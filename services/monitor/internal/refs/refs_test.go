@@ -34,7 +34,7 @@ func TestCache(t *testing.T) {
 	bad.Prediction = model.Distribution{Kind: model.KindNumeric, Count: 3, Edges: []float64{2, 1}, Counts: []int64{1}}
 	reg := &fakeRegistry{versions: map[int]model.Version{
 		1: {Lineage: model.Lineage{Reference: good}},
-		2: {},                                        // no reference
+		2: {},                                       // no reference
 		3: {Lineage: model.Lineage{Reference: bad}}, // one that cannot be used
 	}}
 	c := &Cache{client: func(context.Context) (versionReader, error) { return reg, nil }, refs: map[string]*model.Reference{}}
