@@ -1,8 +1,9 @@
-// Package alerts publishes the monitor's drift alerts
-// (tributary.drift.detected.v1) on NATS JetStream as CloudEvents, with an
-// event id derived from the breach (model, version, feature, method,
-// window), which is also the Nats-Msg-Id: a window computed again after a
-// crash publishes the same id, and the stream drops the copy.
+// Package alerts publishes the monitor's alerts, drift
+// (tributary.drift.detected.v1) and data-quality breaches
+// (tributary.drift.quality_breached.v1), on NATS JetStream as CloudEvents,
+// with an event id derived from the breach (model, version, feature, method
+// or check, window), which is also the Nats-Msg-Id: a window computed again
+// after a crash publishes the same id, and the stream drops the copy.
 package alerts
 
 import (
@@ -42,38 +43,56 @@ func ID(d event.DriftDetected) string {
 	return "drift-" + hex.EncodeToString(h[:16])
 }
 
+// QualityID is the event id of a data-quality breach.
+func QualityID(q event.DataQualityBreached) string {
+	h := sha256.Sum256([]byte(q.Model + "\x00" + strconv.Itoa(q.Version) + "\x00" + string(q.Target) + "\x00" + q.Feature + "\x00" + q.Check + "\x00" +
+		q.WindowStart.UTC().Format(time.RFC3339Nano) + "\x00" + q.WindowEnd.UTC().Format(time.RFC3339Nano)))
+	return "quality-" + hex.EncodeToString(h[:16])
+}
+
 // Publish publishes each alert; it returns at the first failure (the
 // caller retries them all: the ids make the retry idempotent).
-func (p *Publisher) Publish(ctx context.Context, alerts []event.DriftDetected) error {
-	if len(alerts) == 0 {
+func (p *Publisher) Publish(ctx context.Context, drift []event.DriftDetected, quality []event.DataQualityBreached) error {
+	if len(drift) == 0 && len(quality) == 0 {
 		return nil
 	}
 	js, err := p.js(ctx)
 	if err != nil {
 		return err
 	}
-	subject, err := event.Subject(event.TypeDriftDetected)
+	for _, a := range drift {
+		if err := p.publish(ctx, js, event.TypeDriftDetected, ID(a), a.Model, a.WindowEnd, a); err != nil {
+			return err
+		}
+	}
+	for _, q := range quality {
+		if err := p.publish(ctx, js, event.TypeDataQualityBreached, QualityID(q), q.Model, q.WindowEnd, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, typ, id, subj string, at time.Time, data any) error {
+	subject, err := event.Subject(typ)
 	if err != nil {
 		return err
 	}
-	for _, a := range alerts {
-		id := ID(a)
-		e := ce.New()
-		e.SetID(id)
-		e.SetSource(Source)
-		e.SetType(event.TypeDriftDetected)
-		e.SetSubject(a.Model)
-		e.SetTime(a.WindowEnd.UTC())
-		if err := e.SetData(ce.ApplicationJSON, a); err != nil {
-			return fmt.Errorf("encode drift alert: %w", err)
-		}
-		msg, err := event.ToNATSMsg(e, p.prefix+subject)
-		if err != nil {
-			return fmt.Errorf("encode drift alert: %w", err)
-		}
-		if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
-			return fmt.Errorf("publish %s: %w", msg.Subject, err)
-		}
+	e := ce.New()
+	e.SetID(id)
+	e.SetSource(Source)
+	e.SetType(typ)
+	e.SetSubject(subj)
+	e.SetTime(at.UTC())
+	if err := e.SetData(ce.ApplicationJSON, data); err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	msg, err := event.ToNATSMsg(e, p.prefix+subject)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
+		return fmt.Errorf("publish %s: %w", msg.Subject, err)
 	}
 	return nil
 }

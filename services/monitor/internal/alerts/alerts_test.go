@@ -28,8 +28,9 @@ func TestPublishOncePerBreach(t *testing.T) {
 	a := event.DriftDetected{Model: "churn", Version: 3, Target: event.DriftTargetFeature, Feature: "v:x", Metric: event.DriftPSI, Value: 0.4, Threshold: 0.2, WindowStart: start, WindowEnd: start.Add(5 * time.Minute), SampleSize: 500}
 	b := a
 	b.Metric, b.Value, b.Threshold = event.DriftKS, 0.001, 0.05
+	q := event.DataQualityBreached{Model: "churn", Version: 3, Target: event.DriftTargetPrediction, Check: event.QualityMissing, Value: 0.3, Threshold: 0.1, WindowStart: start, WindowEnd: start.Add(5 * time.Minute), SampleSize: 500}
 	for _, batch := range [][]event.DriftDetected{{a}, {a, b}} {
-		if err := p.Publish(ctx, batch); err != nil {
+		if err := p.Publish(ctx, batch, []event.DataQualityBreached{q}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -49,8 +50,8 @@ func TestPublishOncePerBreach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.State.Msgs != 2 {
-		t.Fatalf("stream holds %d events, want 2", info.State.Msgs)
+	if info.State.Msgs != 3 {
+		t.Fatalf("stream holds %d events, want 3", info.State.Msgs)
 	}
 	msg, err := s.GetMsg(ctx, 1)
 	if err != nil {
@@ -69,5 +70,19 @@ func TestPublishOncePerBreach(t *testing.T) {
 	}
 	if err := v.Validate(e.Type(), e.Data()); err != nil {
 		t.Errorf("the alert breaks its schema: %v", err)
+	}
+	msg, err = s.GetMsg(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err = event.FromNATSMsg(&nats.Msg{Subject: msg.Subject, Header: msg.Header, Data: msg.Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Type() != event.TypeDataQualityBreached || e.ID() != alerts.QualityID(q) || msg.Subject != "tributary.drift.quality_breached" {
+		t.Errorf("event %s %s on %s", e.Type(), e.ID(), msg.Subject)
+	}
+	if err := v.Validate(e.Type(), e.Data()); err != nil {
+		t.Errorf("the quality alert breaks its schema: %v", err)
 	}
 }

@@ -79,7 +79,7 @@ type reportWriter interface {
 }
 
 type alerter interface {
-	Publish(ctx context.Context, alerts []event.DriftDetected) error
+	Publish(ctx context.Context, drift []event.DriftDetected, quality []event.DataQualityBreached) error
 }
 
 // snapshots keeps the drift state; Load returns nil when there is none.
@@ -115,7 +115,7 @@ type Consumer struct {
 
 	records *prometheus.CounterVec
 	writes  *prometheus.CounterVec
-	alertsN prometheus.Counter
+	alertsN *prometheus.CounterVec
 	open    prometheus.Gauge
 	batch   prometheus.Histogram
 }
@@ -139,10 +139,10 @@ func New(cfg Config, wcfg windows.Config, logger *slog.Logger, reg prometheus.Re
 			Name: "tributary_monitor_write_failures_total",
 			Help: "Failed attempts of a batch step, by step (prediction_log, reference, reports, alerts, dead_letter, snapshot, snapshot_load, commit); the batch is retried uncommitted.",
 		}, []string{"step"}),
-		alertsN: f.NewCounter(prometheus.CounterOpts{
-			Name: "tributary_monitor_drift_alerts_total",
-			Help: "Drift alerts published (one per breach and window).",
-		}),
+		alertsN: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tributary_monitor_alerts_total",
+			Help: "Alerts published (one per breach and window), by kind: drift (tributary.drift.detected.v1) or quality (tributary.drift.quality_breached.v1).",
+		}, []string{"kind"}),
 		open: f.NewGauge(prometheus.GaugeOpts{
 			Name: "tributary_monitor_open_windows",
 			Help: "Drift windows open in memory.",
@@ -311,15 +311,17 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 		res.Metrics = append(res.Metrics, r.Metrics...)
 		res.Quality = append(res.Quality, r.Quality...)
 		res.Alerts = append(res.Alerts, r.Alerts...)
+		res.QualityAlerts = append(res.QualityAlerts, r.QualityAlerts...)
 	}
 	c.open.Set(float64(c.tracker.Open()))
 	if err := c.retry(ctx, "reports", func() error { return c.reports.Insert(ctx, res.Metrics, res.Quality) }); err != nil {
 		return err
 	}
-	if err := c.retry(ctx, "alerts", func() error { return c.alerts.Publish(ctx, res.Alerts) }); err != nil {
+	if err := c.retry(ctx, "alerts", func() error { return c.alerts.Publish(ctx, res.Alerts, res.QualityAlerts) }); err != nil {
 		return err
 	}
-	c.alertsN.Add(float64(len(res.Alerts)))
+	c.alertsN.WithLabelValues("drift").Add(float64(len(res.Alerts)))
+	c.alertsN.WithLabelValues("quality").Add(float64(len(res.QualityAlerts)))
 	if len(dlq) > 0 {
 		if err := c.retry(ctx, "dead_letter", func() error { return c.client.ProduceSync(ctx, dlq...).FirstErr() }); err != nil {
 			return err

@@ -50,17 +50,22 @@ func (f *flakyLog) Insert(ctx context.Context, rows []predlog.Row) error {
 }
 
 type recordedAlerts struct {
-	mu  sync.Mutex
-	ids []string
-	all []event.DriftDetected
+	mu      sync.Mutex
+	ids     []string
+	all     []event.DriftDetected
+	quality []event.DataQualityBreached
 }
 
-func (r *recordedAlerts) Publish(_ context.Context, a []event.DriftDetected) error {
+func (r *recordedAlerts) Publish(_ context.Context, a []event.DriftDetected, q []event.DataQualityBreached) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, d := range a {
 		r.ids = append(r.ids, alerts.ID(d))
 		r.all = append(r.all, d)
+	}
+	for _, d := range q {
+		r.ids = append(r.ids, alerts.QualityID(d))
+		r.quality = append(r.quality, d)
 	}
 	return nil
 }
@@ -334,8 +339,17 @@ func TestConsumer(t *testing.T) {
 		t.Errorf("missing breach rows of v:y: %d, want 2", n)
 	}
 	ids, all := al.snapshot()
-	if len(ids) == 0 {
-		t.Fatal("no alert")
+	if len(all) == 0 {
+		t.Fatal("no drift alert")
+	}
+	// Quality: v:y missing in minutes 0 and 1, v:x out of range in minute 1.
+	var checks []string
+	for _, q := range al.quality {
+		checks = append(checks, fmt.Sprintf("%s %s %d", q.Feature, q.Check, q.WindowStart.Sub(base)/time.Minute))
+	}
+	sort.Strings(checks)
+	if want := []string{"v:x out_of_range_share 1", "v:y missing_share 0", "v:y missing_share 1"}; !slices.Equal(checks, want) {
+		t.Errorf("quality alerts %v, want %v", checks, want)
 	}
 	for _, a := range all {
 		if !a.WindowStart.Equal(base.Add(time.Minute)) || a.SampleSize != 200 || a.Model != "churn" || a.Version != 1 {

@@ -16,9 +16,9 @@ const (
 
 // Data-quality checks, the names in data_quality.breaches.
 const (
-	CheckMissing    = "missing_share"
-	CheckOutOfRange = "out_of_range_share"
-	CheckUnseen     = "unseen_share"
+	CheckMissing    = event.QualityMissing
+	CheckOutOfRange = event.QualityOutOfRange
+	CheckUnseen     = event.QualityUnseen
 )
 
 // MetricRow is a row of drift_metrics.
@@ -56,6 +56,8 @@ type Result struct {
 	Quality []QualityRow
 	// Alerts are the drifted metrics, one per breach.
 	Alerts []event.DriftDetected
+	// QualityAlerts are the data-quality breaches, one per check.
+	QualityAlerts []event.DataQualityBreached
 }
 
 // Evaluate compares a closed window with its reference.
@@ -110,6 +112,19 @@ func Evaluate(c Closed, cfg Config, now time.Time) (Result, error) {
 			if fr.Quality.UnseenShare > cfg.UnseenShare {
 				q.Breaches = append(q.Breaches, CheckUnseen)
 			}
+		}
+		for _, b := range q.Breaches {
+			v, th := fr.Quality.MissingShare, cfg.MissingShare
+			switch b {
+			case CheckOutOfRange:
+				v, th = fr.Quality.OutOfRangeShare, cfg.OutOfRangeShare
+			case CheckUnseen:
+				v, th = fr.Quality.UnseenShare, cfg.UnseenShare
+			}
+			res.QualityAlerts = append(res.QualityAlerts, event.DataQualityBreached{
+				Model: c.Key.Model, Version: c.Key.Version, Target: driftTarget(target), Feature: feature,
+				Check: b, Value: v, Threshold: th, WindowStart: rep.Start, WindowEnd: rep.End, SampleSize: fr.Quality.Total,
+			})
 		}
 		res.Quality = append(res.Quality, q)
 	}
