@@ -116,7 +116,7 @@ func TestClickHouseMigrationsConcurrent(t *testing.T) {
 	}
 
 	tables := queryStrings(t, conn, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", db)
-	if got := strings.Join(tables, ","); got != "events,feature_history,labels,schema_migrations" {
+	if got := strings.Join(tables, ","); got != "data_quality,drift_metrics,events,feature_history,labels,prediction_log,schema_migrations" {
 		t.Errorf("tables = %s, want events,feature_history,labels,schema_migrations", got)
 	}
 	// Both migrators may have recorded a version; FINAL shows each once.
@@ -193,7 +193,7 @@ func TestClickHouseColumnsDocumented(t *testing.T) {
 			t.Errorf("column %s.%s is not in the table of clickhouse/README.md", table, column)
 		}
 	}
-	for _, table := range []string{"events", "labels", "feature_history"} {
+	for _, table := range []string{"events", "labels", "feature_history", "prediction_log", "drift_metrics", "data_quality"} {
 		if !strings.Contains(string(readme), "### `"+table+"`") {
 			t.Errorf("table %s has no section in clickhouse/README.md", table)
 		}

@@ -162,3 +162,21 @@ func Registry() Catalog {
 		{Internal, http.StatusInternalServerError, false, "anything else (logged)"},
 	}
 }
+
+// The monitor's reasons: its consumer's dead-letter records and the outcome
+// label of tributary_monitor_predictions_total. A version without a
+// reference distribution is counted (no_reference) but its predictions are
+// logged, so it is no dead-letter reason.
+const (
+	BadPrediction ID = "bad_prediction"
+	NoReference   ID = "no_reference"
+)
+
+// Monitor is the monitor's catalog.
+func Monitor() Catalog {
+	return Catalog{
+		{UndecodableEvent, 0, true, "a record that is not a CloudEvent in binary mode, or whose data is not JSON of the prediction's shape"},
+		{BadPrediction, 0, true, "a prediction record of another type, or without prediction_id, model, version ≥ 1, entity_key or event_time"},
+		{NoReference, 0, false, "the version has no reference distribution in the registry: the prediction is logged, no drift or data quality is computed for it"},
+	}
+}
