@@ -31,10 +31,11 @@ type Log struct {
 	prod   Producer
 	m      *metrics
 
-	in     chan Entry
-	mu     sync.RWMutex // closed, against Log
-	closed bool
-	full   atomic.Bool // memory and spill are full: Log drops at once
+	in      chan Entry
+	mu      sync.RWMutex // closed, against Log
+	closed  bool
+	full    atomic.Bool  // memory and spill are full: Log drops at once
+	inBytes atomic.Int64 // sizes of the entries in in
 
 	dropped [len(reasons)]atomic.Int64
 	stats   struct {
@@ -87,7 +88,7 @@ func New(cfg Config, prod Producer, logger *slog.Logger, reg prometheus.Register
 		cfg:      cfg,
 		logger:   logger,
 		prod:     prod,
-		in:       make(chan Entry, min(cfg.MaxBufferedRecords, 4096)),
+		in:       make(chan Entry, queueLen),
 		done:     make(chan struct{}),
 		inflight: make(map[uint64]*rec, cfg.MaxInFlight),
 		ackCh:    make(chan struct{}, 1),
@@ -109,6 +110,10 @@ func New(cfg Config, prod Producer, logger *slog.Logger, reg prometheus.Register
 	l.m = newMetrics(reg, l)
 	return l, nil
 }
+
+// queueLen is the capacity of the hand-off from Log to Run; the bytes in
+// it are bounded by Config.MaxBufferedBytes as well.
+const queueLen = 4096
 
 const (
 	minBackoff = 100 * time.Millisecond
@@ -135,6 +140,12 @@ func (l *Log) Log(e Entry) bool {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	size := int64(e.size())
+	if l.inBytes.Add(size) > l.cfg.MaxBufferedBytes {
+		l.inBytes.Add(-size)
+		l.drop(rQueueFull, 1)
+		return false
+	}
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
@@ -149,6 +160,7 @@ func (l *Log) Log(e Entry) bool {
 	}
 	l.mu.RUnlock()
 	if !ok {
+		l.inBytes.Add(-size)
 		l.drop(rQueueFull, 1)
 	}
 	return ok
@@ -272,6 +284,7 @@ func (l *Log) Close() error {
 // the spill has records not yet sent (newer records queue behind them).
 func (l *Log) take(e Entry) {
 	r := &rec{seq: l.seq, r: e.record(l.cfg.Topic), size: e.size()}
+	l.inBytes.Add(-int64(r.size))
 	l.seq++
 	l.lastSize = r.size
 	if !l.spilling(r.size) {
@@ -344,7 +357,7 @@ func (l *Log) fill() {
 			l.pending = l.pending[1:]
 		case l.sp != nil:
 			var err error
-			r, err = l.sp.next()
+			r, err = l.sp.next(l.cfg.Topic)
 			if err != nil {
 				l.logger.Error("prediction log spill unreadable: skipping the rest of the segment", "err", err)
 				l.drop(rSpillError, 1)

@@ -355,8 +355,8 @@ func (s *spill) seal() error {
 	return s.collect()
 }
 
-// next reads the oldest unread record, nil when there is none.
-func (s *spill) next() (*rec, error) {
+// next reads the oldest unread record, for topic; nil when there is none.
+func (s *spill) next(topic string) (*rec, error) {
 	for _, seg := range s.segs {
 		if seg.readOff >= seg.size {
 			continue
@@ -388,6 +388,7 @@ func (s *spill) next() (*rec, error) {
 			return nil, fmt.Errorf("read spill segment %s at %d: %w", seg.path, seg.readOff, err)
 		}
 		seg.readOff += frameOverhead + l
+		r.r.Topic = topic
 		r.seg = seg
 		r.idx = seg.base + len(seg.slots)
 		seg.slots = append(seg.slots, slot{end: seg.readOff})
