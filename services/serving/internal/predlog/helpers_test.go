@@ -79,6 +79,14 @@ func testConfig(dir string) predlog.Config {
 	}
 }
 
+// fakeConfig is testConfig for a Producer that may never answer: the
+// drain at the end of the test is short.
+func fakeConfig(dir string) predlog.Config {
+	cfg := testConfig(dir)
+	cfg.DrainTimeout = 10 * time.Millisecond
+	return cfg
+}
+
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // running is a Log with its Run goroutine.

@@ -215,7 +215,7 @@ const (
 
 func (l *Log) drop(reason int, n int64) {
 	l.dropped[reason].Add(n)
-	l.m.dropped[reasons[reason]].Add(float64(n))
+	l.m.dropped[reason].Add(float64(n))
 }
 
 // Run sends until ctx ends, then drains: it stops taking records (Log then

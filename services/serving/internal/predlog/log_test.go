@@ -35,7 +35,7 @@ func TestRecordEqualsToKafkaRecord(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &recorder{}
-			r := start(t, testConfig(""), p)
+			r := start(t, fakeConfig(""), p)
 			if !r.Log.Log(tc.e) {
 				t.Fatal("dropped")
 			}
@@ -282,6 +282,7 @@ func TestCrashReplaysSpill(t *testing.T) {
 	c := newCluster(t)
 	dir := t.TempDir()
 	cfg := testConfig(dir)
+	cfg.DrainTimeout = 10 * time.Millisecond
 	r := start(t, cfg, c.client())
 	c.down()
 	const n = 500
@@ -312,7 +313,7 @@ func TestCrashReplaysSpill(t *testing.T) {
 func TestAckFileLimitsReplay(t *testing.T) {
 	p := &recorder{}
 	dir := t.TempDir()
-	cfg := testConfig(dir)
+	cfg := fakeConfig(dir)
 	cfg.MaxBufferedRecords = 1 // everything beyond one record is spilled
 	cfg.MaxInFlight = 100
 	r := start(t, cfg, p)
@@ -363,7 +364,7 @@ func TestAckFileLimitsReplay(t *testing.T) {
 // again before anything newer.
 func TestRetryKeepsOrder(t *testing.T) {
 	p := &recorder{}
-	cfg := testConfig("")
+	cfg := fakeConfig("")
 	cfg.MaxInFlight = 3
 	r := start(t, cfg, p)
 	for i := range 6 {
@@ -387,7 +388,7 @@ func TestRetryKeepsOrder(t *testing.T) {
 
 // TestLogRefuses: invalid and too large entries are refused at once.
 func TestLogRefuses(t *testing.T) {
-	r := start(t, testConfig(""), &recorder{})
+	r := start(t, fakeConfig(""), &recorder{})
 	big := entry(1, 1)
 	big.Data = make([]byte, 8<<10)
 	cases := []struct {
@@ -416,7 +417,7 @@ func TestLogRefuses(t *testing.T) {
 // drops the newest with reason buffer_full.
 func TestNoSpillDropsWhenFull(t *testing.T) {
 	p := &recorder{}
-	cfg := testConfig("")
+	cfg := fakeConfig("")
 	cfg.MaxBufferedRecords = 10
 	cfg.MaxInFlight = 5
 	r := start(t, cfg, p)

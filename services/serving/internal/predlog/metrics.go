@@ -35,7 +35,7 @@ const (
 var reasons = [...]string{ReasonTooLarge, ReasonInvalid, ReasonQueueFull, ReasonBufferFull, ReasonSpillFull, ReasonSpillError, ReasonRejected, ReasonClosed, ReasonShutdown}
 
 type metrics struct {
-	dropped      map[string]prometheus.Counter
+	dropped      [len(reasons)]prometheus.Counter
 	sent         prometheus.Counter
 	retried      prometheus.Counter
 	spilled      prometheus.Counter
@@ -49,9 +49,9 @@ func newMetrics(reg prometheus.Registerer, l *Log) *metrics {
 		Name: "tributary_serving_predictions_dropped_total",
 		Help: "Prediction log records dropped, by reason (too_large, invalid, queue_full, buffer_full, spill_full, spill_error, rejected, closed, shutdown).",
 	}, []string{"reason"})
-	m := &metrics{dropped: map[string]prometheus.Counter{}}
-	for _, r := range reasons {
-		m.dropped[r] = dropped.WithLabelValues(r)
+	m := &metrics{}
+	for i, r := range reasons {
+		m.dropped[i] = dropped.WithLabelValues(r)
 	}
 	m.sent = f.NewCounter(prometheus.CounterOpts{
 		Name: "tributary_serving_prediction_log_sent_total",
