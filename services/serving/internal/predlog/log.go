@@ -134,7 +134,11 @@ func (l *Log) Log(e Entry) bool {
 		return false
 	}
 	if l.full.Load() {
-		l.drop(rSpillFull, 1)
+		if l.sp == nil {
+			l.drop(rBufferFull, 1)
+		} else {
+			l.drop(rSpillFull, 1)
+		}
 		return false
 	}
 	if e.Time.IsZero() {
@@ -226,7 +230,7 @@ func (l *Log) drop(reason int, n int64) {
 // first, so that every prediction answered reached Log before.
 func (l *Log) Run(ctx context.Context) error {
 	if !l.running.CompareAndSwap(false, true) {
-		return errors.New("prediction log: Run called twice")
+		return errors.New("prediction log: Run called twice or after Close")
 	}
 	defer close(l.done)
 	l.sendCtx, l.cancelSend = context.WithCancel(context.Background())
@@ -262,14 +266,16 @@ func (l *Log) Run(ctx context.Context) error {
 	}
 }
 
-// Close releases the spill directory when Run was not called; after Run
-// it waits for Run to end. It is safe to call more than once.
+// Close releases the spill directory when Run was not called (Run then
+// fails); after Run was called it waits for Run to end and returns its
+// error. It is safe to call more than once.
 func (l *Log) Close() error {
-	if l.running.Load() {
+	if !l.running.CompareAndSwap(false, true) {
 		<-l.done
-		return nil
+		return l.closeErr
 	}
 	l.once.Do(func() {
+		defer close(l.done)
 		l.mu.Lock()
 		l.closed = true
 		l.mu.Unlock()

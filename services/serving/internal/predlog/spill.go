@@ -98,7 +98,6 @@ type spill struct {
 	total   int64      // bytes of all segment files
 	nextSeq uint64     // one more than the last seq recovered
 	wbuf    []byte
-	scratch []byte
 }
 
 // openSpill locks dir, recovers its segments (truncating a torn tail) and
