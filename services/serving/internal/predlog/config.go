@@ -39,9 +39,7 @@ type Config struct {
 
 // RegisterFlags registers the prediction-log.* flags with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	c.Topic = event.TopicPredictions
-	c.AckInterval = 200 * time.Millisecond
-	c.DropLogInterval = 10 * time.Second
+	c.defaults()
 	fs.IntVar(&c.MaxBufferedRecords, "prediction-log.max-buffered-records", 10000, "Prediction log records held in memory (queued and in flight to Kafka); beyond it they are spilled to disk.")
 	fs.Int64Var(&c.MaxBufferedBytes, "prediction-log.max-buffered-bytes", 32<<20, "Bytes of prediction log records held in memory; beyond it they are spilled to disk.")
 	fs.IntVar(&c.MaxRecordBytes, "prediction-log.max-record-bytes", 1<<20, "Largest prediction log record (key, headers and payload); larger ones are dropped (reason too_large).")
@@ -51,6 +49,19 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.SpillMaxBytes, "prediction-log.spill-max-bytes", 1<<30, "Total size of the spill files; beyond it records are dropped (reason spill_full).")
 	fs.DurationVar(&c.SpillSyncInterval, "prediction-log.spill-sync-interval", time.Second, "How often the spill segment being written is fsynced (0: after every batch of writes). A process crash loses nothing written; an OS crash can lose up to this interval.")
 	fs.DurationVar(&c.DrainTimeout, "prediction-log.drain-timeout", 10*time.Second, "At shutdown, how long to keep sending buffered records to Kafka before writing what is left to the spill.")
+}
+
+// defaults sets the fields that are not flags, where zero.
+func (c *Config) defaults() {
+	if c.Topic == "" {
+		c.Topic = event.TopicPredictions
+	}
+	if c.AckInterval == 0 {
+		c.AckInterval = 200 * time.Millisecond
+	}
+	if c.DropLogInterval == 0 {
+		c.DropLogInterval = 10 * time.Second
+	}
 }
 
 // Validate checks the configuration.

@@ -79,8 +79,10 @@ type ack struct {
 // New opens the log: it validates cfg and, when cfg.SpillDir is set, locks
 // the spill directory and recovers what an earlier process left there
 // (truncating a torn tail), to be sent first once Run starts. Call Run,
-// and Close when Run will not be called.
+// and Close when Run will not be called. The fields that are not flags
+// (Topic, AckInterval, DropLogInterval) get their defaults when zero.
 func New(cfg Config, prod Producer, logger *slog.Logger, reg prometheus.Registerer) (*Log, error) {
+	cfg.defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package predlog_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -453,7 +454,6 @@ func TestConfigValidate(t *testing.T) {
 		name string
 		edit func(*predlog.Config)
 	}{
-		{"no topic", func(c *predlog.Config) { c.Topic = "" }},
 		{"records", func(c *predlog.Config) { c.MaxBufferedRecords = 0 }},
 		{"bytes below a record", func(c *predlog.Config) { c.MaxBufferedBytes = 10 }},
 		{"in flight", func(c *predlog.Config) { c.MaxInFlight = 0 }},
@@ -464,6 +464,18 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := testConfig(t.TempDir()).Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
+	}
+	var flagged predlog.Config
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	flagged.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-prediction-log.spill-dir=" + t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := flagged.Validate(); err != nil {
+		t.Fatalf("the flags' defaults: %v", err)
+	}
+	if flagged.Topic != event.TopicPredictions {
+		t.Errorf("topic %q", flagged.Topic)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
