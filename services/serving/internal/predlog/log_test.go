@@ -2,11 +2,13 @@ package predlog_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -317,29 +319,40 @@ func TestAckFileLimitsReplay(t *testing.T) {
 	cfg := fakeConfig(dir)
 	cfg.MaxBufferedRecords = 1 // everything beyond one record is spilled
 	cfg.MaxInFlight = 100
-	r := start(t, cfg, p)
+	l, err := predlog.New(cfg, p, discard(), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	const n = 40
-	// The first record is in memory, in flight; the others queue in the
-	// spill behind it and are read back as soon as there is room.
+	// Queued before Run, the records are taken in one batch: the first
+	// stays in memory (in flight), the others go to one segment (its first
+	// seq is 2) and are read back at once.
 	for i := range n {
-		if !r.Log.Log(entry(i, 1)) {
+		if !l.Log(entry(i, 1)) {
 			t.Fatalf("record %d dropped", i)
 		}
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	defer func() { cancel(); <-done }()
 	eventually(t, "all produced", func() bool { return p.len() == n })
-	if s := r.Stats(); s.Spilled != n-1 {
-		t.Fatalf("stats %+v", s)
+	seg := filepath.Join(dir, "00000000000000000002.seg")
+	if s := l.Stats(); s.Spilled != n-1 || len(segments(t, dir)) != 1 {
+		t.Fatalf("stats %+v, segments %v", s, segments(t, dir))
 	}
-	// Acknowledge records 0..20 and 25 (out of order): the prefix ends at 20.
+	// Acknowledge records 0..20 and 25 (out of order): the prefix ends
+	// after 20, the segment's 20th frame.
 	idx := []int{}
 	for i := 0; i <= 20; i++ {
 		idx = append(idx, i)
 	}
 	p.answer(nil, append(idx, 25)...)
-	eventually(t, "acknowledged", func() bool { return r.Stats().Sent == 22 })
+	eventually(t, "acknowledged", func() bool { return l.Stats().Sent == 22 })
+	end := frameEnd(t, seg, 20)
 	eventually(t, "ack file saved", func() bool {
-		b, _ := os.ReadFile(filepath.Join(dir, "00000000000000000002.ack"))
-		return len(b) == 12 && b[7] != 0
+		b, _ := os.ReadFile(strings.TrimSuffix(seg, ".seg") + ".ack")
+		return len(b) == 12 && binary.BigEndian.Uint64(b) == uint64(end)
 	})
 	crashed := t.TempDir()
 	copyDir(t, dir, crashed)
@@ -352,11 +365,7 @@ func TestAckFileLimitsReplay(t *testing.T) {
 	for _, rec := range p2.recs {
 		got = append(got, idNum(t, header(rec, "ce_id")))
 	}
-	want := []int{}
-	for i := 21; i < n; i++ {
-		want = append(want, i)
-	}
-	if !slices.Equal(got, want) {
+	if want := ids(21, n); !slices.Equal(got, want) {
 		t.Fatalf("replayed %v, want %v (25 again: acknowledged out of order, after the prefix)", got, want)
 	}
 }
@@ -486,4 +495,18 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// frameEnd is the offset after the first n frames of a segment.
+func frameEnd(t *testing.T, path string, n int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var off int64
+	for range n {
+		off += 8 + int64(binary.BigEndian.Uint32(b[off:]))
+	}
+	return off
 }
