@@ -131,7 +131,8 @@ func (l *Log) Log(e Entry) bool {
 		l.drop(rInvalid, 1)
 		return false
 	}
-	if e.size() > l.cfg.MaxRecordBytes {
+	size := int64(e.size())
+	if size > int64(l.cfg.MaxRecordBytes) {
 		l.drop(rTooLarge, 1)
 		return false
 	}
@@ -146,7 +147,6 @@ func (l *Log) Log(e Entry) bool {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	size := int64(e.size())
 	if l.inBytes.Add(size) > l.cfg.MaxBufferedBytes {
 		l.inBytes.Add(-size)
 		l.drop(rQueueFull, 1)
