@@ -520,7 +520,9 @@ func (l *Log) periodic() {
 func (l *Log) update() {
 	l.stats.queuedRecords.Store(int64(l.memRecords + len(l.in)))
 	l.stats.queuedBytes.Store(l.memBytes)
-	full := l.memFull(l.lastSize)
+	// A record would go to the spill (memory is full, or the spill holds
+	// records not yet sent, which new ones queue behind) and it has no room.
+	full := l.spilling(l.lastSize)
 	if l.sp != nil {
 		l.stats.spillBytes.Store(l.sp.total)
 		full = full && !l.sp.fits(l.lastSize+64)

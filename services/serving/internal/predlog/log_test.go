@@ -510,3 +510,39 @@ func frameEnd(t *testing.T, path string, n int) int64 {
 	}
 	return off
 }
+
+// TestFullBehindSpill: once memory has room again but the spill still holds
+// unsent records, new records belong behind them; with the spill full, Log
+// refuses them at once (false) instead of accepting what it then drops.
+func TestFullBehindSpill(t *testing.T) {
+	p := &recorder{}
+	dir := t.TempDir()
+	cfg := fakeConfig(dir)
+	cfg.MaxBufferedRecords = 100
+	cfg.MaxInFlight = 5
+	cfg.SpillSegmentBytes = 8 << 10
+	cfg.SpillMaxBytes = 8 << 10
+	r := start(t, cfg, p)
+	i := 0
+	for ; ; i++ {
+		if !r.Log.Log(entry(i, 1)) {
+			break
+		}
+		if i > 10000 {
+			t.Fatal("the spill never filled")
+		}
+		if i%50 == 49 {
+			eventually(t, "records taken", func() bool { s := r.Stats(); return s.Spilled+s.Dropped+int64(min(i+1, 100)) == int64(i+1) })
+		}
+	}
+	eventually(t, "in flight", func() bool { return p.len() == 5 })
+	p.answer(nil, 0, 1, 2, 3, 4) // memory has room; the spill is still unsent
+	eventually(t, "acknowledged", func() bool { return r.Stats().Sent == 5 && p.len() == 10 })
+	before := r.DroppedBy(predlog.ReasonSpillFull)
+	if r.Log.Log(entry(i+1, 1)) {
+		t.Fatal("accepted a record that can only be dropped")
+	}
+	if got := r.DroppedBy(predlog.ReasonSpillFull); got != before+1 {
+		t.Fatalf("spill_full %d, want %d", got, before+1)
+	}
+}
