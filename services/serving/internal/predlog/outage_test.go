@@ -176,11 +176,12 @@ func TestBrokerOutage(t *testing.T) {
 			t.Errorf("the log produced %s %d times", id, c)
 		}
 	}
-	// Kafka's idempotent producer does not always keep a batch from being
-	// appended twice when the broker is slow (seen here: whole batches
-	// twice at consecutive offsets, before the broker was stopped, with the
-	// log producing each record once). Consumers deduplicate by id; the
-	// test reports how often it happened.
+	// The idempotent producer does not always keep a batch in flight when
+	// the broker stops from being appended twice (seen here in some runs:
+	// the last batches before the stop twice at consecutive offsets, with
+	// the log having produced each record once and the client keeping its
+	// producer id). Consumers deduplicate by id; the test reports how
+	// often it happened.
 	if dup := checkOnceByID(t, consume(t, []string{k.addr}, topicA, n, 60*time.Second), accepted); dup > 0 {
 		t.Logf("%d of %d ids on the topic more than once, written twice below the log (client or broker); deduplicated by id", dup, n)
 	}
