@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/schemas"
 )
 
@@ -20,13 +21,7 @@ import (
 // returns a connection and the name of a fresh database, dropped at the end.
 func testConn(t *testing.T) (driver.Conn, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real ClickHouse; skipped with -short")
-	}
-	addr := os.Getenv("TRIBUTARY_CLICKHOUSE_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:9000"
-	}
+	addr := testkit.ClickHouseAddr(t)
 	cfg := chx.Config{Addr: addr, Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	conn, err := chx.Open(cfg)
 	if err != nil {
