@@ -15,7 +15,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/tributary-ml/tributary/services/trainer/internal/runner/exec"
+	"github.com/tributary-ml/tributary/services/trainer/internal/runner/kube"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -66,6 +69,10 @@ type Config struct {
 	DatasetTimeout   time.Duration
 	RegistryTimeout  time.Duration
 	CodeVersion      string
+	TrackingURI      string
+
+	Exec exec.Config
+	Kube kube.FlagConfig
 
 	parsed bool // set by Validate: the flags are parsed
 }
@@ -116,6 +123,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DatasetTimeout, "datasets.timeout", 30*time.Minute, "How long one attempt waits for the features service's training set.")
 	fs.DurationVar(&c.RegistryTimeout, "registry.timeout", 30*time.Second, "Timeout of one registry request.")
 	fs.StringVar(&c.CodeVersion, "code-version", buildRevision(), "Code version recorded in the lineage of the versions the built-in runner trains.")
+	fs.StringVar(&c.TrackingURI, "mlflow.tracking-uri", "", "The trainer's MLflow tracking API as training code reaches it, given to exec and kubernetes runs as MLFLOW_TRACKING_URI (default: http://127.0.0.1:<port>, which only a command on this machine reaches: set it for the kubernetes runner).")
+	c.Exec.RegisterFlags(fs)
+	c.Kube.RegisterFlags(fs)
 }
 
 // Validate checks the configuration without contacting anything.
@@ -137,6 +147,14 @@ func (c *Config) Validate() error {
 		return errors.New("-jobs.recover-interval: must be positive")
 	case c.WorkDir == "":
 		return errors.New("-jobs.work-dir: must be set")
+	}
+	if err := c.Exec.Validate(); err != nil {
+		return fmt.Errorf("-%w", err)
+	}
+	if err := c.Kube.Validate(); err != nil {
+		return fmt.Errorf("-%w", err)
+	}
+	switch {
 	case c.ScheduleTick < 0:
 		return errors.New("-schedule.tick: must not be negative")
 	case c.LabelsInterval < 0:
@@ -205,11 +223,16 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		store := jobs.NewStore(kv)
 		pub := natsio.NewPublisher(js, prefix, validator)
 		reg := model.NewClient(nc, js, model.WithPrefix(prefix), model.WithTimeout(cfg.RegistryTimeout), model.WithSource("/tributary/trainer"))
+		runners, err := a.runners(ctx, js)
+		if err != nil {
+			return err
+		}
 		p := pipeline.New(pipeline.Config{
 			Owner: cfg.Owner, Lease: cfg.Lease, Attempts: cfg.Attempts, Backoff: cfg.Backoff,
 			WorkDir: cfg.WorkDir, CodeVersion: cfg.CodeVersion, Actor: "trainer",
+			TrackingURI: trackingURI(cfg.TrackingURI, rt.HTTPAddr),
 		}, rt.Logger, store, natsio.Specs{KV: kv}, natsio.NewDatasets(nc, js, pub, prefix, cfg.DatasetTimeout), reg,
-			map[string]runner.Runner{"go": gorunner.Runner{}}, pub)
+			runners, pub)
 		p.SetTracker(tracking.New(runStore, cfg.CodeVersion))
 		p.Instrument(rt.Registerer)
 		t := triggers.New(store, kv, p, rt.Logger, prefix, cfg.Concurrency)
@@ -284,4 +307,41 @@ func retry(ctx context.Context, logger *slog.Logger, name string, run func() err
 func (a *App) Run(ctx context.Context) error {
 	<-ctx.Done()
 	return nil
+}
+
+// runners are the runners a spec's trainer.runner names: the built-in
+// learners and any command always, Kubernetes Jobs when configured.
+func (a *App) runners(ctx context.Context, js jetstream.JetStream) (map[string]runner.Runner, error) {
+	m := map[string]runner.Runner{"go": gorunner.Runner{}, "exec": exec.New(a.cfg.Exec)}
+	if !a.cfg.Kube.Enabled() {
+		return m, nil
+	}
+	client, err := a.cfg.Kube.Client()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	objects, err := js.ObjectStore(ctx, a.cfg.JetStream.Prefix+natsx.ObjectStoreArtifacts)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: open %s: %w", natsx.ObjectStoreArtifacts, err)
+	}
+	kr, err := kube.New(a.cfg.Kube.Config, client, objects)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	m["kubernetes"] = kr
+	return m, nil
+}
+
+// trackingURI is the -mlflow.tracking-uri flag, or else the trainer's own
+// HTTP address on the loopback interface (what a command the exec runner
+// starts on this machine reaches).
+func trackingURI(flagValue, listenAddr string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	_, port, err := net.SplitHostPort(listenAddr)
+	if err != nil || port == "" {
+		return ""
+	}
+	return "http://" + net.JoinHostPort("127.0.0.1", port)
 }

@@ -70,6 +70,10 @@ type Config struct {
 	CodeVersion string // the trainer's code version, in the lineage
 	Actor       string // who moves aliases ("trainer")
 	LogBytes    int    // job log tail kept
+	// TrackingURI is the trainer's MLflow tracking API as training code
+	// reaches it; set, exec and kubernetes runs get MLFLOW_TRACKING_URI
+	// and MLFLOW_RUN_ID so an mlflow client logs into the job's run.
+	TrackingURI string
 }
 
 // Pipeline runs jobs.

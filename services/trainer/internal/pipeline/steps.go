@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tributary-ml/tributary/services/trainer/internal/mlflowapi"
 	"io"
 	"maps"
 	"os"
@@ -130,8 +131,9 @@ func (j *job) train(ctx context.Context) error {
 		JobID: j.id, RunID: j.p.runID(j.id), Model: rec.Model,
 		TrainPath: trainPath, HoldoutPath: holdPath, Features: j.spec.Features, Label: tabular.ColLabel,
 		Task: j.task(), Classes: j.spec.Classes,
-		Trainer: j.spec.Trainer.Name, Params: j.params(), Seed: j.spec.Seed,
-		OutDir: out, Log: j,
+		Trainer: j.spec.Trainer.Name, Command: j.spec.Trainer.Command, Image: j.spec.Trainer.Image,
+		Params: j.params(), Seed: j.spec.Seed,
+		OutDir: out, Env: j.p.trackingEnv(j.id), Log: j,
 	})
 	if err != nil {
 		return fmt.Errorf("runner %s: %w", name, err)
@@ -342,4 +344,13 @@ func (j *job) promote(ctx context.Context) error {
 	}
 	j.logf("moved %s to version %d", d.Alias, rec.Version)
 	return j.update(ctx, func(r *jobs.Job) { r.Decision.Moved = true })
+}
+
+// trackingEnv is the MLflow environment of a job's training code: its own
+// tracked run on the trainer's tracking API.
+func (p *Pipeline) trackingEnv(jobID string) []string {
+	if p.cfg.TrackingURI == "" || p.tracker == nil {
+		return nil
+	}
+	return mlflowapi.TrackingEnv(p.cfg.TrackingURI, p.runID(jobID))
 }
