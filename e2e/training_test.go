@@ -62,33 +62,37 @@ type trainerJob struct {
 	} `json:"decision"`
 }
 
-// TestTraining drives the real binaries from events to a promoted model:
-// a stream and a feature view applied, events through ingest, labels on
-// Kafka, a training spec applied to tributary_jobs; a job started over the
-// trainer's HTTP API builds the training set with the features service,
-// trains the built-in logistic regression, registers the version with its
-// lineage in the registry and, with the auto policy and no production yet,
-// moves production to it. A second job, started with
-// tributary.train.requested.v1 on NATS, is evaluated against that
-// production model on its holdout and, no better by the margin, is
-// registered and not promoted.
-func TestTraining(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+// fixtureUsers is the number of users of a trainingFixture.
+const fixtureUsers = 40
+
+// trainingFixture is what the training tests share: a stream and a feature
+// view applied, 40 users' events ingested and materialized, and 4 labels per
+// user on Kafka, all of them in ClickHouse. User i always spends i; users
+// 20..39 are positive, so that last_amount separates the classes.
+type trainingFixture struct {
+	name, view, labelStream string
+	viewVersion             string
+	features                []string
+	asOf                    time.Time
+	nc                      *nats.Conn
+	js                      jetstream.JetStream
+	featuresKV, jobsKV      jetstream.KeyValue
+}
+
+func newTrainingFixture(t *testing.T, ctx context.Context) *trainingFixture {
+	t.Helper()
 	ingest := stack.platform.Service("ingest").BaseURL
 	features := stack.platform.Service("features").BaseURL
-	trainer := stack.platform.Service("trainer").BaseURL
 	name := "e2et" + randomID(t)[:10]
 	typ := "com.example." + name + ".v1"
 	view := "v_" + name
-	modelName := "e2e-" + name
 	labelStream := "e2e_" + name
 
 	nc, err := nats.Connect(stack.infra.Addrs.NATSURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, _ := jetstream.New(nc)
 	kv := func(bucket string) jetstream.KeyValue {
 		b, err := js.KeyValue(ctx, bucket)
@@ -124,17 +128,16 @@ views:
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	defer func() {
+	t.Cleanup(cl.Close)
+	t.Cleanup(func() {
 		bg := context.Background()
 		_ = schemasKV.Purge(bg, name)
 		_ = featuresKV.Purge(bg, "view."+view)
-		_ = jobsKV.Purge(bg, trainspec.SpecKey(modelName))
 		_, _ = kadm.NewClient(cl).DeleteTopics(bg, event.EventsTopic(name), event.IngestTopic(name))
-	}()
+	})
 
 	// 40 users, 3 events each; user i always spends i.
-	const users = 40
+	const users = fixtureUsers
 	var batch []map[string]any
 	now := time.Now()
 	for i := range users * 3 {
@@ -207,32 +210,9 @@ views:
 			}
 		}
 	}
-	spec, err := trainspec.Parse([]byte(fmt.Sprintf(`
-model: %s
-features: [%s:last_amount, %s:n_1h]
-labels: %s
-task: binary
-trainer: {runner: go, name: logistic}
-seed: 1
-window: 1d
-holdout: 0.25
-metric: auc
-reference: {bins: 8}
-policy: {kind: auto, margin: 0.01}
-`, modelName, view, view, labelStream)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defs, err := trainspec.Check(ctx, spec, trainspec.KVViews{KV: featuresKV})
-	if err != nil || defs[view] != views[0].Version {
-		t.Fatalf("check spec: %v %v", defs, err)
-	}
-	if _, err := trainspec.Apply(ctx, jobsKV, spec, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-
+	refs := []string{view + ":last_amount", view + ":n_1h"}
 	// The labels reach ClickHouse asynchronously: wait until a training
-	// set of the window has them all, so that the job trains on all 160.
+	// set of the window has them all, so that a job trains on all 160.
 	readySubject, _ := event.Subject(event.TypeDatasetReady)
 	readySub, err := nc.SubscribeSync(readySubject)
 	if err != nil {
@@ -247,7 +227,7 @@ policy: {kind: auto, margin: 0.01}
 		e.SetID(reqID)
 		e.SetSource("/e2e")
 		e.SetType(event.TypeDatasetRequested)
-		_ = e.SetData(ce.ApplicationJSON, event.DatasetRequested{RequestID: reqID, Features: spec.Features, LabelStream: labelStream, Start: asOf.Add(-time.Hour), End: asOf.Add(time.Second)})
+		_ = e.SetData(ce.ApplicationJSON, event.DatasetRequested{RequestID: reqID, Features: refs, LabelStream: labelStream, Start: asOf.Add(-time.Hour), End: asOf.Add(time.Second)})
 		subject, _ := event.Subject(event.TypeDatasetRequested)
 		msg, _ := event.ToNATSMsg(e, subject)
 		if _, err := js.PublishMsg(ctx, msg); err != nil {
@@ -268,6 +248,61 @@ policy: {kind: auto, margin: 0.01}
 			}
 		}
 	})
+
+	return &trainingFixture{name: name, view: view, labelStream: labelStream, viewVersion: views[0].Version,
+		features: refs, asOf: asOf, nc: nc, js: js, featuresKV: featuresKV, jobsKV: jobsKV}
+}
+
+// applySpec parses, checks and applies a training spec; the spec is
+// removed when the test ends.
+func (f *trainingFixture) applySpec(t *testing.T, ctx context.Context, src string) *trainspec.Spec {
+	t.Helper()
+	spec, err := trainspec.Parse([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := trainspec.Check(ctx, spec, trainspec.KVViews{KV: f.featuresKV})
+	if err != nil || defs[f.view] != f.viewVersion {
+		t.Fatalf("check spec: %v %v", defs, err)
+	}
+	if _, err := trainspec.Apply(ctx, f.jobsKV, spec, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.jobsKV.Purge(context.Background(), trainspec.SpecKey(spec.Model)) })
+	return spec
+}
+
+// TestTraining drives the real binaries from events to a promoted model:
+// a stream and a feature view applied, events through ingest, labels on
+// Kafka, a training spec applied to tributary_jobs; a job started over the
+// trainer's HTTP API builds the training set with the features service,
+// trains the built-in logistic regression, registers the version with its
+// lineage in the registry and, with the auto policy and no production yet,
+// moves production to it. A second job, started with
+// tributary.train.requested.v1 on NATS, is evaluated against that
+// production model on its holdout and, no better by the margin, is
+// registered and not promoted.
+func TestTraining(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	trainer := stack.platform.Service("trainer").BaseURL
+	f := newTrainingFixture(t, ctx)
+	const users = fixtureUsers
+	name, view, nc, js := f.name, f.view, f.nc, f.js
+	modelName := "e2e-" + name
+	spec := f.applySpec(t, ctx, fmt.Sprintf(`
+model: %s
+features: [%s:last_amount, %s:n_1h]
+labels: %s
+task: binary
+trainer: {runner: go, name: logistic}
+seed: 1
+window: 1d
+holdout: 0.25
+metric: auc
+reference: {bins: 8}
+policy: {kind: auto, margin: 0.01}
+`, modelName, view, view, f.labelStream))
 
 	var started struct {
 		Outcome string     `json:"outcome"`
@@ -305,8 +340,8 @@ policy: {kind: auto, margin: 0.01}
 		t.Errorf("production is version %d (%s), the job registered %d", prod.Version, prod.Format, job.Version)
 	case l.TrainingSetID != job.Dataset.DatasetID || l.TrainingSetSHA256 != job.Dataset.SHA256:
 		t.Errorf("lineage training set %s %s, dataset %+v", l.TrainingSetID, l.TrainingSetSHA256, job.Dataset)
-	case l.FeatureDefinitions[view] != views[0].Version:
-		t.Errorf("feature definitions %v, view version %s", l.FeatureDefinitions, views[0].Version)
+	case l.FeatureDefinitions[view] != f.viewVersion:
+		t.Errorf("feature definitions %v, view version %s", l.FeatureDefinitions, f.viewVersion)
 	case !slices.Equal(l.Features, spec.Features):
 		t.Errorf("features %v", l.Features)
 	case l.Trainer != "logistic" || l.JobID != job.JobID || l.Trigger != event.TriggerManual || l.CodeVersion == "" || l.Params["seed"] != "1":
