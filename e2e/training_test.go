@@ -31,6 +31,7 @@ type trainerJob struct {
 	JobID      string `json:"job_id"`
 	Status     string `json:"status"`
 	Error      string `json:"error"`
+	Failure    string `json:"failure"`
 	FailedStep string `json:"failed_step"`
 	Version    int    `json:"version"`
 	Log        string `json:"log"`
@@ -161,11 +162,20 @@ views:
 		}
 		return nil
 	})
-	// Materialized: the last user's count is 3.
+	// Materialized: every user's count is 3. Users are spread over the
+	// partitions, and the materializer writes a batch's events to
+	// ClickHouse before it applies them online, so the training sets see
+	// every event only once all users read 3 (not only the last one).
 	var asOf time.Time
+	entities := make([]string, users)
+	for u := range users {
+		entities[u] = fmt.Sprintf("u%02d", u)
+	}
 	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
-		reqBody, _ := json.Marshal(map[string]any{"entities": []string{"u39"}, "features": []string{view + ":n_1h"}})
-		resp, err := http.Post(features+"/v1/features", "application/json", bytes.NewReader(reqBody))
+		reqBody, _ := json.Marshal(map[string]any{"entities": entities, "features": []string{view + ":n_1h"}})
+		req, _ := http.NewRequestWithContext(ctx, "POST", features+"/v1/features", bytes.NewReader(reqBody))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err
 		}
@@ -173,16 +183,19 @@ views:
 		var read struct {
 			AsOf    time.Time `json:"as_of"`
 			Results []struct {
+				Entity string `json:"entity"`
 				Values map[string]struct {
 					Value any `json:"value"`
 				} `json:"values"`
 			} `json:"results"`
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&read); err != nil || len(read.Results) != 1 {
+		if err := json.NewDecoder(resp.Body).Decode(&read); err != nil || len(read.Results) != users {
 			return fmt.Errorf("read: %d %v", resp.StatusCode, err)
 		}
-		if got := fmt.Sprint(read.Results[0].Values[view+":n_1h"].Value); got != "3" {
-			return fmt.Errorf("u39 n_1h %s, want 3", got)
+		for _, r := range read.Results {
+			if got := fmt.Sprint(r.Values[view+":n_1h"].Value); got != "3" {
+				return fmt.Errorf("%s n_1h %s, want 3", r.Entity, got)
+			}
 		}
 		asOf = read.AsOf
 		return nil
