@@ -150,6 +150,7 @@ const (
 	UnsupportedFeature  ID = "unsupported_feature_value"
 	OnlineStoreDisabled ID = "online_store_disabled"
 	Overloaded          ID = "overloaded"
+	RequestTooLarge     ID = "request_too_large"
 )
 
 // Serving is the serving service's catalog.
@@ -166,6 +167,7 @@ func Serving() Catalog {
 		{UnsupportedFeature, http.StatusUnprocessableEntity, false, "a feature value the model cannot take (a string: categorical online features have no encoding yet; an infinite number)"},
 		{OnlineStoreDisabled, http.StatusServiceUnavailable, false, "the service runs without Redis (-serving.online-features=false): only the Open Inference Protocol is served"},
 		{CorruptState, http.StatusInternalServerError, false, "the online store holds what the view cannot read"},
+		{RequestTooLarge, http.StatusRequestEntityTooLarge, false, "the request body exceeds the limit"},
 		{Overloaded, http.StatusServiceUnavailable, false, "too many requests in flight: retry after Retry-After"},
 		{Unavailable, http.StatusServiceUnavailable, false, "the online store is not reachable"},
 		{Internal, http.StatusInternalServerError, false, "a bug or an unexpected failure"},
