@@ -379,7 +379,9 @@ func (a *API) server(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"name": "tributary-serving", "version": "1", "extensions": []string{"binary_tensor_data"}})
 }
 
-func (a *API) live(w http.ResponseWriter, r *http.Request) { writeJSON(w, map[string]bool{"live": true}) }
+func (a *API) live(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]bool{"live": true})
+}
 
 func (a *API) serverReady(w http.ResponseWriter, r *http.Request) {
 	if !a.ready() {

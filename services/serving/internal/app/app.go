@@ -121,7 +121,9 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	}
 	a.Follower = models.NewFollower(bucket(natsx.BucketModels), &artifacts{clients: clients, prefix: cfg.JetStream.Prefix}, rt.Logger, rt.Registerer)
 	rt.AddActor("models", a.Follower.Run)
-	rt.AddCheck("models", func(context.Context) error { return ready(a.Follower.Ready(), "the current aliases are not loaded yet") })
+	rt.AddCheck("models", func(context.Context) error {
+		return ready(a.Follower.Ready(), "the current aliases are not loaded yet")
+	})
 	var fetch *online.Fetcher
 	if cfg.OnlineFeatures {
 		a.Views = online.NewViews(rt.Logger)
