@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 )
 
@@ -38,5 +41,20 @@ func TestStartReadyStop(t *testing.T) {
 	}
 	if code := p.Stop(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, p.Logs())
+	}
+}
+
+// TestReasonsInREADME keeps the README's error table in step with
+// reason.Serving().
+func TestReasonsInREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := reason.Serving().Markdown(); !strings.Contains(string(b), want) {
+		t.Errorf("README.md lacks the reason table; want:\n%s", want)
+	}
+	if err := reason.Serving().Validate(); err != nil {
+		t.Error(err)
 	}
 }

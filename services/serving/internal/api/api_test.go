@@ -28,7 +28,7 @@ import (
 // constant predicts its value whatever the row.
 type constant float64
 
-func (c constant) Outputs() int                { return 1 }
+func (c constant) Outputs() int               { return 1 }
 func (c constant) Predict(row, out []float64) { out[0] = float64(c) }
 
 func loaded(version int, value float64) *models.Loaded {
@@ -101,7 +101,11 @@ type memLog struct {
 	recs []event.PredictionLogged
 }
 
-func (l *memLog) Log(r event.PredictionLogged) { l.mu.Lock(); l.recs = append(l.recs, r); l.mu.Unlock() }
+func (l *memLog) Log(r event.PredictionLogged) {
+	l.mu.Lock()
+	l.recs = append(l.recs, r)
+	l.mu.Unlock()
+}
 
 func (l *memLog) all() []event.PredictionLogged {
 	l.mu.Lock()
