@@ -32,6 +32,8 @@ TEST_FLAGS ?=
 TEST_TIMEOUT ?= 15m
 # Length of each load scenario of `make bench`.
 BENCH_DURATION ?= 10s
+# Alternated rounds of each side-by-side benchmark of `make bench`.
+BENCH_ROUNDS ?= 3
 
 .PHONY: help run test bench build lint infra-up infra-down clean tools pyenv
 
@@ -67,15 +69,20 @@ test: infra-up pyenv
 	done; \
 	echo "all tests passed in $$(( $$(date +%s) - start ))s"
 
-bench: infra-up
+bench: infra-up pyenv
 	@eval "$$($(INFRA) env)"; \
-	echo "== CPU benchmarks: tiles decode+read, ingest batch decoding"; \
+	export TRIBUTARY_PYTHON="$$($(PYENV) path)"; \
+	echo "== CPU benchmarks: tiles decode+read, drift of 1M predictions x 50 features, ingest batch decoding"; \
 	(cd libs && go test -run '^$$' -bench . -benchmem ./tiles/); \
+	(cd libs && go test -run '^$$' -bench 'Drift1Mx50$$' -benchtime 1x ./drift/); \
 	(cd services/ingest && go test -run '^$$' -bench . -benchmem ./internal/httpapi/); \
 	echo "== features against the local stack: reads beside raw Redis, freshness, materializer, training sets"; \
 	(cd services/features && go test -run '^$$' -bench . -benchtime=1x -timeout 30m ./internal/app/); \
 	echo "== ingest: HTTP into the real Kafka, beside a raw producer and an empty handler"; \
 	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION); \
+	echo "== built-in learners beside scikit-learn, 1M rows x 20 features, $(BENCH_ROUNDS) alternated rounds"; \
+	libs/learn/bench/vs_sklearn.sh lr "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
+	libs/learn/bench/vs_sklearn.sh gbdt "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
 	echo "== serving: /v1/predict 1 entity x 20 online features at 2000/s, beside raw go-redis and an empty handler"; \
 	(cd services/serving && go test -run '^$$' -bench BenchmarkPredictLoad -benchtime=1x -timeout 10m ./internal/api/)
 

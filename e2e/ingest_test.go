@@ -18,7 +18,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // ingestKey is the API key the e2e tests send to the ingest service.
@@ -89,46 +92,53 @@ func TestIngest(t *testing.T) {
 		return resp.StatusCode, b.String()
 	}
 	// Live without a restart: GET /v1/streams lists it.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.EventuallyContext(t, 20*time.Second, func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/streams", nil)
 		req.Header.Set("Authorization", "Bearer "+ingestKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatal(err)
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized {
+			t.Fatalf("GET /v1/streams: 401 with the e2e key: the ingest service must get TRIBUTARY_AUTH_KEYS=e2e:<sha256 of %q>:* or TRIBUTARY_AUTH_DISABLED=true", ingestKey)
+		}
+		if err := httperror.Check(resp); err != nil {
+			return err
 		}
 		var list struct {
 			Streams []struct{ Name, Topic string }
 		}
-		err = json.NewDecoder(resp.Body).Decode(&list)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusUnauthorized {
-			t.Fatalf("GET /v1/streams: 401 with the e2e key: the ingest service must get TRIBUTARY_AUTH_KEYS=e2e:<sha256 of %q>:* or TRIBUTARY_AUTH_DISABLED=true", ingestKey)
+		if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+			return err
 		}
-		live := false
 		for _, s := range list.Streams {
-			live = live || (s.Name == name && s.Topic == topic)
+			if s.Name == name && s.Topic == topic {
+				return nil
+			}
 		}
-		if err == nil && live {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stream %s not live after 20s: %+v %v", name, list, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("stream %s not listed: %+v", name, list)
+	})
 
 	at := time.Now().UTC().Format(time.RFC3339Nano)
 	id := "e2e-" + randomID(t)
-	if code, body := post("application/cloudevents+json", "", `{"specversion":"1.0","id":"x","source":"/e2e","type":"`+typ+`","data":{"user":"u","at":"`+at+`"}}`, nil); code != http.StatusUnauthorized {
+	if code, body := post("application/cloudevents+json", "", `{"specversion":"1.0","id":"x","source":"/e2e","type":"`+typ+`","data":{"user":"u","at":"`+at+`"}}`, nil); code != http.StatusUnauthorized ||
+		httperror.Parse(code, []byte(body)).Reason != "unauthenticated" {
 		t.Fatalf("without a key: %d %s", code, body)
+	}
+	// A single refused event: the error body of libs/httperror, with its id.
+	single := fmt.Sprintf(`{"specversion":"1.0","id":"%s-single","source":"/e2e/producer","type":"%s","data":{"user":"bob"}}`, id, typ)
+	if code, body := post("application/cloudevents+json", ingestKey, single, nil); code != http.StatusBadRequest {
+		t.Fatalf("bad event: %d %s", code, body)
+	} else if e := httperror.Parse(code, []byte(body)); e.Reason != "schema_violation" || e.ID != id+"-single" || !strings.Contains(e.Body.Error, "/at") || strings.Contains(body, `"status"`) {
+		t.Fatalf("bad event: %s", body)
 	}
 	structured := fmt.Sprintf(`{"specversion":"1.0","id":"%s","source":"/e2e/producer","type":"%s","subject":"s1","data":{"user":"alice","at":"%s"}}`, id, typ, at)
 	if code, body := post("application/cloudevents+json", ingestKey, structured, nil); code != http.StatusAccepted {
 		t.Fatalf("structured event: %d %s", code, body)
 	}
 	bad := fmt.Sprintf(`[{"specversion":"1.0","id":"%s-bad","source":"/e2e/producer","type":"%s","data":{"user":"bob"}}]`, id, typ)
-	if code, body := post("application/cloudevents-batch+json", ingestKey, bad, nil); code != http.StatusMultiStatus || !strings.Contains(body, `"reason":"schema_violation"`) || !strings.Contains(body, "/at") {
+	if code, body := post("application/cloudevents-batch+json", ingestKey, bad, nil); code != http.StatusMultiStatus || !strings.Contains(body, `"reason":"schema_violation","error":"data: /at`) {
 		t.Fatalf("bad batch: %d %s", code, body)
 	}
 	// The raw path: a binary-mode record on tributary.ingest.<stream>.
@@ -152,9 +162,17 @@ func TestIngest(t *testing.T) {
 	if r := byID[id+"-raw"]; r == nil || string(r.Key) != "carol" {
 		t.Errorf("raw event on %s: %+v", topic, r)
 	}
-	dead := readByID(ctx, t, event.TopicDLQ, 1, func(got string) bool { return got == id+"-bad" })
-	if r := dead[id+"-bad"]; r == nil || header(r, "tributary_reason") != "schema_violation" {
-		t.Errorf("dead letter: %+v", r)
+	dead := readByID(ctx, t, event.TopicDLQ, 2, func(got string) bool { return got == id+"-bad" || got == id+"-single" })
+	for _, bad := range []string{id + "-bad", id + "-single"} {
+		r := dead[bad]
+		if r == nil {
+			t.Errorf("no dead letter of %s", bad)
+			continue
+		}
+		l, err := deadletter.Decode(r)
+		if err != nil || l.Reason != "schema_violation" || l.Service != "ingest" || l.Origin != deadletter.HTTP() || !strings.Contains(l.Error, "/at") {
+			t.Errorf("dead letter of %s: %+v %v", bad, l, err)
+		}
 	}
 }
 

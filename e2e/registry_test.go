@@ -18,8 +18,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/reason"
 )
 
 // TestRegistryLifecycle drives the registry binary: register two versions
@@ -71,11 +73,36 @@ func TestRegistryLifecycle(t *testing.T) {
 	if !e.Rollback || e.FromVersion != 2 || e.ToVersion != 1 {
 		t.Fatalf("rollback %+v", e)
 	}
-	// Unknown versions are a clean 404.
-	var eb struct{ Error model.Error }
-	registryCall(t, ctx, "GET", base+"/v1/models/"+name+"/versions/7", "", nil, http.StatusNotFound, &eb)
-	if eb.Error.Code != model.CodeVersionNotFound {
-		t.Fatalf("unknown version: %+v", eb)
+	// Unknown versions are a clean 404 with the error envelope
+	// (libs/httperror); so is a route that does not exist, and a method a
+	// route does not have is 405 with Allow.
+	for _, c := range []struct {
+		method, path string
+		status       int
+		reason       reason.ID
+	}{
+		{"GET", "/v1/models/" + name + "/versions/7", http.StatusNotFound, reason.VersionNotFound},
+		{"GET", "/v1/nothing", http.StatusNotFound, reason.NotFound},
+		{"PATCH", "/v1/models/" + name + "/rollback", http.StatusMethodNotAllowed, reason.MethodNotAllowed},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, c.method, base+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		// Strictly the envelope, not a body only httperror.Parse's
+		// compatibility with older bodies would read.
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		var eb httperror.Body
+		if err := dec.Decode(&eb); err != nil || resp.StatusCode != c.status || eb.Reason != c.reason || eb.Error == "" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %s: %d %s (%v), want %d %s", c.method, c.path, resp.StatusCode, b, err, c.status, c.reason)
+		}
+		if c.status == http.StatusMethodNotAllowed && resp.Header.Get("Allow") != "POST" {
+			t.Fatalf("%s %s: Allow %q, want POST", c.method, c.path, resp.Header.Get("Allow"))
+		}
 	}
 
 	// Download production (version 1) and verify it.

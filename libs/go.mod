@@ -4,6 +4,8 @@ go 1.26.0
 
 require github.com/tributary-ml/tributary/schemas v0.0.0
 
+require gonum.org/v1/gonum v0.17.0
+
 require (
 	github.com/ClickHouse/ch-go v0.75.0 // indirect
 	github.com/ClickHouse/clickhouse-go/v2 v2.51.0 // indirect

@@ -3,6 +3,7 @@ package deadletter
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -248,7 +249,7 @@ func (b Builder) Record(l Letter) *kgo.Record {
 	budget -= len(key)
 
 	headers := make([]kgo.RecordHeader, 0, len(l.Headers)+len(own)+2)
-	for _, h := range l.Headers {
+	for _, h := range identityFirst(l.Headers) {
 		if strings.HasPrefix(h.Key, HeaderPrefix) || len(h.Key) > MaxHeaderKeyBytes {
 			mark(CutHeaders)
 			continue
@@ -279,6 +280,27 @@ func (b Builder) Record(l Letter) *kgo.Record {
 		headers = append(headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte(strings.Join(cut, ","))})
 	}
 	return &kgo.Record{Topic: topic, Key: key, Value: value, Headers: headers}
+}
+
+// identity are the headers of a CloudEvent in binary mode that identify
+// it, in the order Builder.Record keeps them before any other header.
+var identity = [...]string{"ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "content-type"}
+
+// identityFirst returns hs with the identity headers first (in identity's
+// order, each where it first occurs), then the others in their order. hs is
+// not modified.
+func identityFirst(hs []kgo.RecordHeader) []kgo.RecordHeader {
+	rank := func(key string) int {
+		for i, k := range identity {
+			if k == key {
+				return i
+			}
+		}
+		return len(identity)
+	}
+	out := slices.Clone(hs)
+	slices.SortStableFunc(out, func(a, b kgo.RecordHeader) int { return rank(a.Key) - rank(b.Key) })
+	return out
 }
 
 // Size is an upper bound of the bytes r takes in a record batch of its own,

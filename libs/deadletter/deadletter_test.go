@@ -171,6 +171,41 @@ func TestRecordHugeInputFits(t *testing.T) {
 	}
 }
 
+// TestRecordKeepsIdentityFirst: headers that come before an event's
+// identity (extensions sort before ce_id) cannot push it out of a record
+// that has no room for all of them.
+func TestRecordKeepsIdentityFirst(t *testing.T) {
+	var headers []kgo.RecordHeader
+	for i := range 300 {
+		headers = append(headers, kgo.RecordHeader{Key: fmt.Sprintf("ce_a%03d", i), Value: bytes.Repeat([]byte{'v'}, 1000)})
+	}
+	headers = append(headers,
+		kgo.RecordHeader{Key: "ce_id", Value: []byte("e1")}, kgo.RecordHeader{Key: "ce_source", Value: []byte("/s")},
+		kgo.RecordHeader{Key: "ce_specversion", Value: []byte("1.0")}, kgo.RecordHeader{Key: "ce_type", Value: []byte("t.v1")},
+		kgo.RecordHeader{Key: "content-type", Value: []byte("application/json")}, kgo.RecordHeader{Key: "ce_time", Value: []byte("2026-12-01T09:00:00Z")},
+	)
+	in := deadletter.Letter{Reason: "attribute_too_large", Origin: deadletter.HTTP(), Headers: headers}
+	rec := deadletter.Builder{Service: "ingest", MaxBytes: 64 << 10}.Record(in)
+	l, err := deadletter.Decode(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(l.Truncated, deadletter.CutHeaders) || len(l.Headers) >= len(headers) {
+		t.Fatalf("%d of %d headers kept, truncated %v: the test needs a record too small for all", len(l.Headers), len(headers), l.Truncated)
+	}
+	for _, h := range headers[300:] {
+		if l.Header(h.Key) != string(h.Value) {
+			t.Errorf("%s: %q, want %q", h.Key, l.Header(h.Key), h.Value)
+		}
+	}
+	if l.Headers[0].Key != "ce_id" || l.Headers[6].Key != "ce_a000" {
+		t.Errorf("order: %s, ..., %s", l.Headers[0].Key, l.Headers[6].Key)
+	}
+	if in.Headers[0].Key != "ce_a000" {
+		t.Error("the input's headers were reordered")
+	}
+}
+
 // TestRecordAlwaysFits tries random shapes of input against random limits.
 func TestRecordAlwaysFits(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))

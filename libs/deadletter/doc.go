@@ -29,7 +29,10 @@
 // A record built by Builder.Record always fits Builder.MaxBytes, whatever
 // the size of the input: the value is cut first, then header values, then
 // whole headers, then the key, then the message; the refusal itself (reason,
-// service, origin, time) is never cut. Producing a dead-letter record
+// service, origin, time) is never cut. Of the input's headers, those that
+// identify a CloudEvent in binary mode (ce_id, ce_source, ce_type,
+// ce_specversion, ce_time, content-type) are kept first, so that hundreds
+// of other headers cannot push them out. Producing a dead-letter record
 // therefore never fails with MESSAGE_TOO_LARGE, so the consumer that refused
 // the input can commit past it.
 package deadletter

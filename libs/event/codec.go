@@ -23,7 +23,14 @@ var (
 	// attribute is missing, or an attribute or extension has a bad name or
 	// value.
 	ErrInvalidEvent = errors.New("invalid cloudevent")
+	// ErrMissingAttribute: a required attribute (id, source, type) is
+	// missing or empty. It is an ErrInvalidEvent too.
+	ErrMissingAttribute = fmt.Errorf("%w: required attribute missing", ErrInvalidEvent)
 )
+
+// required are the attributes ErrMissingAttribute is about (specversion,
+// when missing, is ErrNotCloudEvent).
+var required = [...]string{"id", "source", "type"}
 
 const (
 	specVersion10 = ce.CloudEventsVersionV1
@@ -56,11 +63,26 @@ func checkEvent(e *ce.Event) error {
 	if err := e.Validate(); err != nil {
 		var ve ce.ValidationError
 		if errors.As(err, &ve) {
+			for _, name := range required {
+				if _, bad := ve[name]; bad && strings.TrimSpace(attribute(e, name)) == "" {
+					return fmt.Errorf("%w: %s", ErrMissingAttribute, formatValidation(ve))
+				}
+			}
 			return fmt.Errorf("%w: %s", ErrInvalidEvent, formatValidation(ve))
 		}
 		return fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
 	return nil
+}
+
+func attribute(e *ce.Event, name string) string {
+	switch name {
+	case "id":
+		return e.ID()
+	case "source":
+		return e.Source()
+	}
+	return e.Type()
 }
 
 // normalize trims the attributes that sdk-go's setters trim, which its JSON

@@ -72,9 +72,10 @@
 //
 // Both decoders accept CloudEvents 1.0 only (ErrUnsupportedSpecVersion),
 // reject a message that carries no CloudEvent (ErrNotCloudEvent) and an event
-// that breaks the CloudEvents rules (ErrInvalidEvent: a missing id, source or
-// type, a bad time, an extension with a bad name, a header value that is not
-// UTF-8, one attribute given twice with different values). Header names are
+// that breaks the CloudEvents rules (ErrInvalidEvent: a missing or empty id,
+// source or type, which is also ErrMissingAttribute; a bad time, an
+// extension with a bad name, a header value that is not UTF-8, one
+// attribute given twice with different values). Header names are
 // matched case-insensitively. In binary mode extensions decode as strings,
 // their canonical form, since the wire carries no types. Headers that are not
 // CloudEvents headers are ignored.

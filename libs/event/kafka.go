@@ -135,6 +135,9 @@ func (m *KafkaMessage) ReadBinary(_ context.Context, w binding.BinaryWriter) err
 			err = w.SetExtension(name, value)
 		}
 		if err != nil {
+			if slices.Contains(required[:], name) && strings.TrimSpace(value) == "" {
+				return fmt.Errorf("%w: header %s: %v", ErrMissingAttribute, h.Key, err)
+			}
 			return fmt.Errorf("%w: header %s: %v", ErrInvalidEvent, h.Key, err)
 		}
 	}

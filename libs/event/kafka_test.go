@@ -190,10 +190,10 @@ func TestFromKafkaRecordErrors(t *testing.T) {
 		{name: "batch format", rec: &kgo.Record{Value: []byte("[]"), Headers: []kgo.RecordHeader{h("content-type", "application/cloudevents-batch+json")}}, want: event.ErrNotCloudEvent},
 		{name: "specversion 0.3", rec: &kgo.Record{Headers: []kgo.RecordHeader{h("ce_specversion", "0.3"), h("ce_id", "1"), h("ce_source", "/s"), h("ce_type", "t")}}, want: event.ErrUnsupportedSpecVersion, contains: "0.3"},
 		{name: "specversion 2.0", rec: &kgo.Record{Headers: []kgo.RecordHeader{h("ce_specversion", "2.0")}}, want: event.ErrUnsupportedSpecVersion},
-		{name: "missing id", rec: &kgo.Record{Headers: without("ce_id")}, want: event.ErrInvalidEvent, contains: "id"},
-		{name: "missing source", rec: &kgo.Record{Headers: without("ce_source")}, want: event.ErrInvalidEvent, contains: "source"},
-		{name: "missing type", rec: &kgo.Record{Headers: without("ce_type")}, want: event.ErrInvalidEvent, contains: "type"},
-		{name: "empty id", rec: &kgo.Record{Headers: append(without("ce_id"), h("ce_id", " "))}, want: event.ErrInvalidEvent, contains: "id"},
+		{name: "missing id", rec: &kgo.Record{Headers: without("ce_id")}, want: event.ErrMissingAttribute, contains: "id"},
+		{name: "missing source", rec: &kgo.Record{Headers: without("ce_source")}, want: event.ErrMissingAttribute, contains: "source"},
+		{name: "missing type", rec: &kgo.Record{Headers: without("ce_type")}, want: event.ErrMissingAttribute, contains: "type"},
+		{name: "empty id", rec: &kgo.Record{Headers: append(without("ce_id"), h("ce_id", " "))}, want: event.ErrMissingAttribute, contains: "id"},
 		{name: "bad time", rec: &kgo.Record{Headers: base(h("ce_time", "yesterday"))}, want: event.ErrInvalidEvent, contains: "ce_time"},
 		{name: "bad extension name", rec: &kgo.Record{Headers: base(h("ce_foo-bar", "x"))}, want: event.ErrInvalidEvent, contains: "ce_foo-bar"},
 		{name: "empty extension name", rec: &kgo.Record{Headers: base(h("ce_", "x"))}, want: event.ErrInvalidEvent},
@@ -202,7 +202,7 @@ func TestFromKafkaRecordErrors(t *testing.T) {
 		{name: "value not utf-8", rec: &kgo.Record{Headers: base(h("ce_subject", "\xff\xfe"))}, want: event.ErrInvalidEvent, contains: "utf-8"},
 		{name: "relative dataschema", rec: &kgo.Record{Headers: base(h("ce_dataschema", "schemas/x.json"))}, want: event.ErrInvalidEvent, contains: "dataschema"},
 		{name: "structured, malformed", rec: &kgo.Record{Value: []byte(`{"specversion":`), Headers: []kgo.RecordHeader{h("content-type", "application/cloudevents+json")}}, want: event.ErrInvalidEvent},
-		{name: "structured, missing id", rec: &kgo.Record{Value: []byte(`{"specversion":"1.0","source":"/s","type":"t"}`), Headers: []kgo.RecordHeader{h("content-type", "application/cloudevents+json")}}, want: event.ErrInvalidEvent, contains: "id"},
+		{name: "structured, missing id", rec: &kgo.Record{Value: []byte(`{"specversion":"1.0","source":"/s","type":"t"}`), Headers: []kgo.RecordHeader{h("content-type", "application/cloudevents+json")}}, want: event.ErrMissingAttribute, contains: "id"},
 		{name: "structured, specversion 0.3", rec: &kgo.Record{Value: []byte(`{"specversion":"0.3","id":"1","source":"/s","type":"t"}`), Headers: []kgo.RecordHeader{h("content-type", "application/cloudevents+json")}}, want: event.ErrUnsupportedSpecVersion},
 	}
 	for _, tt := range tests {
@@ -210,6 +210,9 @@ func TestFromKafkaRecordErrors(t *testing.T) {
 			got, err := event.FromKafkaRecord(tt.rec)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("FromKafkaRecord = %v, %v; want error %v", got, err, tt.want)
+			}
+			if tt.want != event.ErrMissingAttribute && errors.Is(err, event.ErrMissingAttribute) {
+				t.Errorf("FromKafkaRecord = %v: not a missing attribute", err)
 			}
 			if !strings.Contains(err.Error(), tt.contains) {
 				t.Errorf("error %q does not mention %q", err, tt.contains)
@@ -227,8 +230,8 @@ func TestToKafkaRecordRejects(t *testing.T) {
 		e    ce.Event
 		want error
 	}{
-		{name: "missing id", e: noID, want: event.ErrInvalidEvent},
-		{name: "missing source", e: func() ce.Event { e := ce.New(); e.SetID("1"); e.SetType("t"); return e }(), want: event.ErrInvalidEvent},
+		{name: "missing id", e: noID, want: event.ErrMissingAttribute},
+		{name: "missing source", e: func() ce.Event { e := ce.New(); e.SetID("1"); e.SetType("t"); return e }(), want: event.ErrMissingAttribute},
 		{name: "specversion 0.3", e: func() ce.Event {
 			e := ce.New(ce.CloudEventsVersionV03)
 			e.SetID("1")

@@ -14,6 +14,11 @@
 //     on, the largest of them.
 //
 // Both errors are a *Error naming the JSON pointer of the offending value.
-// The event data that ingest validates and the platform events that
-// libs/event validates are decoded with it.
+//
+// Validate is the one schema check of event data: it parses with Parse,
+// validates against a compiled JSON Schema and reports each failing keyword
+// as a Violation, and data that is not one JSON document as ErrMalformed.
+// The stream data ingest checks (libs/streamspec) and the platform events
+// libs/event checks go through it, so their violations and errors are the
+// same types.
 package jsondoc

@@ -16,8 +16,10 @@
 //     killed uploads left;
 //   - the NATS request-reply subjects of the registry and Client, which
 //     speaks them;
-//   - Error with stable ids (Code), which travel over NATS and HTTP so that
-//     callers decide with errors.Is.
+//   - Error with stable ids (Code, which is reason.ID: the ids of
+//     reason.Registry), which travel over NATS (in a Reply) and HTTP (as the
+//     reason of the libs/httperror envelope) so that callers decide with
+//     errors.Is.
 //
 // # KV layout (bucket tributary_models)
 //

@@ -4,32 +4,37 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/tributary-ml/tributary/libs/reason"
 )
 
-// Code is the stable id of an error of the registry: the "id" of an HTTP or
-// NATS error body and the reason label of the registry's metrics.
-type Code string
+// Code is the stable id of an error of the registry: the "reason" of an
+// HTTP error body (libs/httperror), the "id" of a NATS error reply and the
+// outcome label of the registry's metrics. It is reason.ID, and the codes
+// are the ids of reason.Registry (and of reason.Common for unmatched
+// routes), so there is one list of them.
+type Code = reason.ID
 
 // Codes.
 const (
-	CodeInvalidName        Code = "invalid_name"
-	CodeInvalidRequest     Code = "invalid_request"
-	CodeTooLarge           Code = "too_large"
-	CodeUnsupportedMedia   Code = "unsupported_media_type"
-	CodeNotFound           Code = "not_found"
-	CodeMethodNotAllowed   Code = "method_not_allowed"
-	CodeModelNotFound      Code = "model_not_found"
-	CodeVersionNotFound    Code = "version_not_found"
-	CodeAliasNotFound      Code = "alias_not_found"
-	CodeConflict           Code = "conflict"
-	CodeVersionArchived    Code = "version_archived"
-	CodeVersionAliased     Code = "version_aliased"
-	CodeFeaturesNotApplied Code = "feature_definitions_not_applied"
-	CodeNoRollbackTarget   Code = "no_rollback_target"
-	CodeArtifactNotFound   Code = "artifact_not_found"
-	CodeArtifactCorrupt    Code = "artifact_corrupt"
-	CodeUnavailable        Code = "unavailable"
-	CodeInternal           Code = "internal"
+	CodeInvalidName        = reason.InvalidName
+	CodeInvalidRequest     = reason.InvalidRequest
+	CodeTooLarge           = reason.TooLarge
+	CodeUnsupportedMedia   = reason.UnsupportedMediaType
+	CodeNotFound           = reason.NotFound
+	CodeMethodNotAllowed   = reason.MethodNotAllowed
+	CodeModelNotFound      = reason.ModelNotFound
+	CodeVersionNotFound    = reason.VersionNotFound
+	CodeAliasNotFound      = reason.AliasNotFound
+	CodeConflict           = reason.Conflict
+	CodeVersionArchived    = reason.VersionArchived
+	CodeVersionAliased     = reason.VersionAliased
+	CodeFeaturesNotApplied = reason.FeaturesNotApplied
+	CodeNoRollbackTarget   = reason.NoRollbackTarget
+	CodeArtifactNotFound   = reason.ArtifactNotFound
+	CodeArtifactCorrupt    = reason.ArtifactCorrupt
+	CodeUnavailable        = reason.Unavailable
+	CodeInternal           = reason.Internal
 )
 
 // Error is an error of the registry with a stable id. errors.Is(err,
@@ -94,31 +99,20 @@ func CodeOf(err error) Code {
 	return CodeInternal
 }
 
-// HTTPStatus is the HTTP status of an error code: 400 for bad input, 413 for
-// a body or artifact over its limit, 415 for a body that is not JSON (or
-// multipart where allowed), 404 for what does not exist (not_found: no such
-// route), 405 for a route without that method, 409 for a state that forbids the change (a lost
-// compare-and-set, an archived or aliased version, feature definitions no
-// longer applied, nothing to roll back to), 422 for a corrupted artifact, 503
-// while the registry is not connected yet, 500 otherwise.
+// HTTPStatus is the HTTP status of an error code, as reason.Registry (or,
+// for not_found and method_not_allowed, reason.Common) lists it: 400 for
+// bad input, 413 for a body or artifact over its limit, 415 for a body that
+// is not JSON (or multipart where allowed), 404 for what does not exist, 405
+// for a route without that method, 409 for a state that forbids the change
+// (a lost compare-and-set, an archived or aliased version, feature
+// definitions no longer applied, nothing to roll back to), 422 for a
+// corrupted artifact, 503 while the registry is not connected, and 500 for
+// internal and any code the catalogs do not list.
 func HTTPStatus(code Code) int {
-	switch code {
-	case CodeInvalidName, CodeInvalidRequest:
-		return http.StatusBadRequest
-	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeUnsupportedMedia:
-		return http.StatusUnsupportedMediaType
-	case CodeMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case CodeNotFound, CodeModelNotFound, CodeVersionNotFound, CodeAliasNotFound, CodeArtifactNotFound:
-		return http.StatusNotFound
-	case CodeConflict, CodeVersionArchived, CodeVersionAliased, CodeFeaturesNotApplied, CodeNoRollbackTarget:
-		return http.StatusConflict
-	case CodeArtifactCorrupt:
-		return http.StatusUnprocessableEntity
-	case CodeUnavailable:
-		return http.StatusServiceUnavailable
+	for _, c := range []reason.Catalog{reason.Registry(), reason.Common()} {
+		if d, ok := c.Lookup(code); ok && d.Status != 0 {
+			return d.Status
+		}
 	}
 	return http.StatusInternalServerError
 }

@@ -72,6 +72,8 @@ func TestErrors(t *testing.T) {
 		model.CodeAliasNotFound: 404, model.CodeArtifactNotFound: 404, model.CodeConflict: 409, model.CodeFeaturesNotApplied: 409,
 		model.CodeVersionArchived: 409, model.CodeVersionAliased: 409, model.CodeNoRollbackTarget: 409,
 		model.CodeArtifactCorrupt: http.StatusUnprocessableEntity, model.CodeUnavailable: 503, model.CodeInternal: 500,
+		model.CodeTooLarge: 413, model.CodeUnsupportedMedia: 415, model.CodeNotFound: 404, model.CodeMethodNotAllowed: 405,
+		"no_such_code": 500,
 	} {
 		if got := model.HTTPStatus(code); got != status {
 			t.Errorf("%s: status %d, want %d", code, got, status)

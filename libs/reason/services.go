@@ -34,34 +34,47 @@ const (
 	BatchTooLarge          ID = "batch_too_large"
 	ForbiddenType          ID = "forbidden_type"
 	Unauthenticated        ID = "unauthenticated"
+	AttributeTooLarge      ID = "attribute_too_large"
+	DuplicateKey           ID = "duplicate_key"
+	NumberOutOfRange       ID = "number_out_of_range"
+	// InternalError is ingest's answer to an input it failed on (a
+	// recovered panic): unlike Internal, the input is on the dead-letter
+	// topic, so sending it again will not help.
+	InternalError ID = "internal_error"
 )
 
-// Ingest is ingest's catalog (services/ingest/internal/intake.Reasons).
+// Ingest is ingest's catalog, in the order of its README's table (which
+// is generated from it). Status is the answer to a single event; in a
+// batch each event carries its reason in the 207 answer.
 func Ingest() Catalog {
-	const bad, dl = http.StatusBadRequest, true
+	const bad, large, dl = http.StatusBadRequest, http.StatusRequestEntityTooLarge, true
 	return Catalog{
-		{MalformedJSON, bad, dl, "the body or event is not JSON of the right shape"},
-		{MissingAttribute, bad, dl, "id, source, type or specversion is missing"},
-		{InvalidAttribute, bad, dl, "an attribute or extension breaks the CloudEvents rules"},
-		{UnsupportedSpecVersion, bad, dl, "specversion is not 1.0"},
-		{NotCloudEvent, 0, dl, "a raw Kafka record without CloudEvents headers"},
-		{UnknownType, bad, dl, "no stream has the event's type"},
-		{StreamMismatch, 0, dl, "a raw record's type belongs to another stream than its topic"},
-		{UnsupportedContentType, http.StatusUnsupportedMediaType, dl, "the request's Content-Type"},
-		{UnsupportedDataType, http.StatusUnsupportedMediaType, dl, "datacontenttype is not JSON"},
-		{MalformedData, bad, dl, "data is not one JSON document"},
-		{SchemaViolation, bad, dl, "data breaks the stream's JSON Schema"},
-		{InvalidEntityKey, bad, dl, "the entity key field is missing, empty or not a string/integer"},
-		{InvalidEventTime, bad, dl, "the event time field is missing or not RFC 3339"},
-		{EventTimeFuture, bad, dl, "event time too far in the future"},
-		{EventTimePast, bad, dl, "event time too far in the past"},
-		{BodyTooLarge, http.StatusRequestEntityTooLarge, dl, "the request body exceeds the limit"},
-		{EventTooLarge, http.StatusRequestEntityTooLarge, dl, "one event exceeds the per-event limit"},
+		{MalformedJSON, bad, dl, "the body or the event is not JSON of the right shape (a batch: not an array)"},
+		{MissingAttribute, bad, dl, "`specversion`, `id`, `source` or `type` missing or empty (the message names it)"},
+		{InvalidAttribute, bad, dl, "an attribute breaks the CloudEvents rules (bad `time`, extension name, non-UTF-8 header value, ...)"},
+		{UnsupportedSpecVersion, bad, dl, "`specversion` is not `1.0`"},
+		{UnknownType, bad, dl, "no stream has the event's `type`"},
+		{UnsupportedContentType, http.StatusUnsupportedMediaType, dl, "the request's `Content-Type` is none of the modes"},
+		{UnsupportedDataType, http.StatusUnsupportedMediaType, dl, "`datacontenttype` is not JSON"},
+		{MalformedData, bad, dl, "the data is not one JSON document"},
+		{SchemaViolation, bad, dl, "the data breaks the stream's schema (each failing field and keyword listed)"},
+		{InvalidEntityKey, bad, dl, "the entity-key field is missing, empty, not a string or integer, or over 4 KiB"},
+		{InvalidEventTime, bad, dl, "the event-time field is missing or not RFC 3339"},
+		{EventTimeFuture, bad, dl, "event time more than `-events.max-future` ahead"},
+		{EventTimePast, bad, dl, "event time more than `-events.max-past` ago"},
+		{BodyTooLarge, large, dl, "the body exceeds `-http.max-body-bytes`"},
+		{EventTooLarge, large, dl, "one event exceeds `-events.max-event-bytes` (or Kafka refused its record as too large)"},
 		{EmptyBatch, bad, dl, "a batch with no events"},
-		{BatchTooLarge, http.StatusRequestEntityTooLarge, dl, "a batch with more events than allowed"},
+		{BatchTooLarge, large, dl, "a batch of more than `-http.max-batch` events"},
 		{ForbiddenType, http.StatusForbidden, dl, "the API key may not send this type"},
-		{Unauthenticated, http.StatusUnauthorized, false, "no valid API key (not dead-lettered: anyone could fill the topic)"},
-		{Unavailable, http.StatusServiceUnavailable, false, "Kafka did not take the event in time, or too many requests are in flight: retry after Retry-After"},
+		{Unauthenticated, http.StatusUnauthorized, false, "no valid API key (not dead-lettered: with no producer known, anyone could fill the topic)"},
+		{AttributeTooLarge, large, dl, "an attribute or extension over 4 KiB, or all of them over 32 KiB (the message names it)"},
+		{DuplicateKey, bad, dl, "a JSON object has a key twice: an attribute of a structured event, or a key in the data (the message names it): the schema would check one value and a consumer might read the other"},
+		{NumberOutOfRange, bad, dl, "the data holds a number float64 cannot hold (the message names the field)"},
+		{InternalError, http.StatusInternalServerError, dl, "ingest failed on this input (a bug): the input is dead-lettered, the panic logged and counted in `tributary_ingest_panics_total`; sending it again will not help"},
+		{NotCloudEvent, 0, dl, "raw path: a record without CloudEvents headers"},
+		{StreamMismatch, 0, dl, "raw path: the event's type belongs to another stream than the topic's"},
+		{Unavailable, http.StatusServiceUnavailable, false, "Kafka did not take the event in time, its buffer is full or too many requests are in flight: send it again after `Retry-After`"},
 	}
 }
 
@@ -99,41 +112,49 @@ func Features() Catalog {
 	}
 }
 
-// The registry's reasons (libs/model.Code): the id of its HTTP and NATS
-// error answers.
+// The registry's reasons (libs/model.Code is this type, and its codes are
+// these ids): the reason of its HTTP error answers, the id of its NATS
+// error replies and the outcome label of tributary_registry_operations_total.
 const (
-	InvalidName        ID = "invalid_name"
-	InvalidRequest     ID = "invalid_request"
-	ModelNotFound      ID = "model_not_found"
-	VersionNotFound    ID = "version_not_found"
-	AliasNotFound      ID = "alias_not_found"
-	Conflict           ID = "conflict"
-	VersionArchived    ID = "version_archived"
-	VersionAliased     ID = "version_aliased"
-	FeaturesNotApplied ID = "feature_definitions_not_applied"
-	NoRollbackTarget   ID = "no_rollback_target"
-	ArtifactNotFound   ID = "artifact_not_found"
-	ArtifactCorrupt    ID = "artifact_corrupt"
+	InvalidName          ID = "invalid_name"
+	InvalidRequest       ID = "invalid_request"
+	TooLarge             ID = "too_large"
+	UnsupportedMediaType ID = "unsupported_media_type"
+	ModelNotFound        ID = "model_not_found"
+	VersionNotFound      ID = "version_not_found"
+	AliasNotFound        ID = "alias_not_found"
+	ArtifactNotFound     ID = "artifact_not_found"
+	Conflict             ID = "conflict"
+	VersionArchived      ID = "version_archived"
+	VersionAliased       ID = "version_aliased"
+	FeaturesNotApplied   ID = "feature_definitions_not_applied"
+	NoRollbackTarget     ID = "no_rollback_target"
+	ArtifactCorrupt      ID = "artifact_corrupt"
 )
 
-// Registry is the registry's catalog (libs/model.HTTPStatus).
+// Registry is the registry's catalog; libs/model.HTTPStatus answers its
+// statuses, and the table of reasons in services/registry/README.md is its
+// Markdown. The registry also answers the Common not_found and
+// method_not_allowed of unmatched routes.
 func Registry() Catalog {
 	const bad, missing, conflict = http.StatusBadRequest, http.StatusNotFound, http.StatusConflict
 	return Catalog{
-		{InvalidName, bad, false, "a model, version or alias name breaks the naming rules"},
-		{InvalidRequest, bad, false, "the request body is not JSON of the right shape"},
+		{InvalidName, bad, false, "a model or alias name that is not 1-64 of `[A-Za-z0-9_-]` starting with a letter or digit; a new alias name of digits only (`3` reads as a version number, so such an alias could never be resolved; one made by an older registry can still be deleted)"},
+		{InvalidRequest, bad, false, "a malformed body, an unknown field, trailing data, a missing or bad field (named in the message), an `artifact.size` or `artifact.sha256` that does not match the uploaded file"},
+		{TooLarge, http.StatusRequestEntityTooLarge, false, "a body over 8 MB, registration metadata whose version record does not fit in a KV value, an artifact over `-registry.max-artifact-bytes`"},
+		{UnsupportedMediaType, http.StatusUnsupportedMediaType, false, "a body that is not `application/json` (or `multipart/form-data` for a registration)"},
 		{ModelNotFound, missing, false, "no such model"},
-		{VersionNotFound, missing, false, "no such version of the model"},
+		{VersionNotFound, missing, false, "no such version of the model (the message names it)"},
 		{AliasNotFound, missing, false, "no such alias of the model"},
-		{Conflict, conflict, false, "a concurrent change won the compare-and-set: read again and retry"},
-		{VersionArchived, conflict, false, "the version is archived"},
-		{VersionAliased, conflict, false, "the version is the target of an alias"},
-		{FeaturesNotApplied, conflict, false, "the version's feature definitions are no longer applied"},
-		{NoRollbackTarget, conflict, false, "the alias has no earlier version to roll back to"},
-		{ArtifactNotFound, missing, false, "the version has no such artifact"},
-		{ArtifactCorrupt, http.StatusUnprocessableEntity, false, "the stored artifact does not match its digest"},
-		{Unavailable, http.StatusServiceUnavailable, false, "the registry is not connected to NATS yet"},
-		{Internal, http.StatusInternalServerError, false, "a bug or an unexpected failure"},
+		{ArtifactNotFound, missing, false, "the version's artifact is not in the object store"},
+		{Conflict, conflict, false, "a lost compare-and-set: the alias (or version) changed meanwhile, or `expected_revision` does not match (the message says whether the alias exists); a registration whose `request_id` another attempt is still running (retry later)"},
+		{VersionArchived, conflict, false, "an alias cannot point at an archived version"},
+		{VersionAliased, conflict, false, "a version an alias points at cannot be archived"},
+		{FeaturesNotApplied, conflict, false, "the version's feature definitions are not the applied ones; the message names each view, the applied definition and the one the version needs"},
+		{NoRollbackTarget, conflict, false, "no production alias, or no earlier version to go back to"},
+		{ArtifactCorrupt, http.StatusUnprocessableEntity, false, "the stored artifact does not match its sha256 (or the object store's own digest)"},
+		{Unavailable, http.StatusServiceUnavailable, false, "the service is not connected to NATS: not yet, or no longer (answered at once while the connection is down; a NATS call that timed out or lost its connection midway also ends as `unavailable`); retry later (over HTTP after `Retry-After`)"},
+		{Internal, http.StatusInternalServerError, false, "anything else (logged)"},
 	}
 }
 

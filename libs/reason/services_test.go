@@ -27,11 +27,14 @@ func TestCatalogsAreConsistent(t *testing.T) {
 	}
 }
 
-// TestRegistryMatchesModel holds the registry's catalog to libs/model,
-// whose codes and statuses the registry answers today.
+// TestRegistryMatchesModel holds the registry's catalog to libs/model: every
+// code of the registry's own (not the Common not_found and
+// method_not_allowed of unmatched routes) is in it, once, with the status
+// model.HTTPStatus answers.
 func TestRegistryMatchesModel(t *testing.T) {
 	codes := []model.Code{
-		model.CodeInvalidName, model.CodeInvalidRequest, model.CodeModelNotFound, model.CodeVersionNotFound,
+		model.CodeInvalidName, model.CodeInvalidRequest, model.CodeTooLarge, model.CodeUnsupportedMedia,
+		model.CodeModelNotFound, model.CodeVersionNotFound,
 		model.CodeAliasNotFound, model.CodeConflict, model.CodeVersionArchived, model.CodeVersionAliased,
 		model.CodeFeaturesNotApplied, model.CodeNoRollbackTarget, model.CodeArtifactNotFound,
 		model.CodeArtifactCorrupt, model.CodeUnavailable, model.CodeInternal,

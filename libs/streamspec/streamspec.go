@@ -7,15 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/jsondoc"
@@ -56,7 +52,6 @@ type Stream struct {
 	Revision string
 
 	schema   *jsonschema.Schema
-	printer  *message.Printer
 	keyPath  []string // EntityKey's tokens, unescaped
 	timePath []string // EventTime's tokens; nil: the CloudEvents time
 }
@@ -141,7 +136,7 @@ func compile(d Definition, topic string) (*Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: schema: %v", ErrInvalidDefinition, err)
 	}
-	s := &Stream{Definition: d, Topic: topic, schema: sch, printer: message.NewPrinter(language.English), keyPath: tokens(d.EntityKey)}
+	s := &Stream{Definition: d, Topic: topic, schema: sch, keyPath: tokens(d.EntityKey)}
 	if d.EventTime != "" {
 		s.timePath = tokens(d.EventTime)
 	}
@@ -189,25 +184,10 @@ func Labels() (*Stream, error) {
 	return s, nil
 }
 
-// Violation is one way data breaks a stream's rules.
-type Violation struct {
-	// Field is the JSON pointer of the offending value; "" for the document.
-	Field string
-	// Rule is the JSON Schema keyword that failed ("required", "type",
-	// "format", ...), or "entity_key" / "event_time" for the stream's own
-	// fields.
-	Rule string
-	// Message describes the failure in English.
-	Message string
-}
-
-func (v Violation) String() string {
-	f := v.Field
-	if f == "" {
-		f = "/"
-	}
-	return f + ": " + v.Rule + ": " + v.Message
-}
+// Violation is one way data breaks a stream's rules (jsondoc.Violation,
+// as event.Violation): a JSON Schema keyword, or "entity_key" /
+// "event_time" for the stream's own fields.
+type Violation = jsondoc.Violation
 
 // Error reports event data that breaks its stream's schema (Schema true) or
 // lacks a usable entity key or event time.
@@ -225,8 +205,9 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("data breaks stream %s: %s", e.Stream, strings.Join(parts, "; "))
 }
 
-// ErrMalformedData reports event data that is not one JSON document.
-var ErrMalformedData = errors.New("malformed json")
+// ErrMalformedData reports event data that is not one JSON document. It is
+// jsondoc.ErrMalformed, as is event.ErrMalformedData.
+var ErrMalformedData = jsondoc.ErrMalformed
 
 // Fields are what Check extracts from valid data.
 type Fields struct {
@@ -243,26 +224,12 @@ type Fields struct {
 // jsondoc.ErrNumberRange) for JSON that must not be validated; or *Error.
 // What it returns shares no memory with data, which it does not change.
 func (s *Stream) Check(data []byte) (Fields, error) {
-	doc, err := jsondoc.Parse(data)
-	if err != nil {
-		var refused *jsondoc.Error
-		if errors.As(err, &refused) {
-			return Fields{}, refused
-		}
-		return Fields{}, fmt.Errorf("%w: %v", ErrMalformedData, err)
-	}
-	if err := s.schema.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return Fields{}, fmt.Errorf("validate data of stream %s: %w", s.Name, err)
-		}
-		out := &Error{Stream: s.Name, Schema: true}
-		s.collect(ve, &out.Violations)
-		slices.SortStableFunc(out.Violations, func(a, b Violation) int { return strings.Compare(a.Field, b.Field) })
-		if len(out.Violations) == 0 {
-			out.Violations = []Violation{{Rule: "schema", Message: ve.Error()}}
-		}
-		return Fields{}, out
+	doc, violations, err := jsondoc.Validate(s.schema, data)
+	switch {
+	case err != nil:
+		return Fields{}, err
+	case len(violations) > 0:
+		return Fields{}, &Error{Stream: s.Name, Schema: true, Violations: violations}
 	}
 	var f Fields
 	fail := func(field, rule, msg string) (Fields, error) {
@@ -322,49 +289,3 @@ func lookup(doc any, path []string) any {
 	}
 	return cur
 }
-
-// collect appends the leaves of an error tree: the failures naming a keyword.
-func (s *Stream) collect(ve *jsonschema.ValidationError, out *[]Violation) {
-	if len(ve.Causes) > 0 {
-		for _, c := range ve.Causes {
-			s.collect(c, out)
-		}
-		return
-	}
-	field := pointer(ve.InstanceLocation)
-	switch k := ve.ErrorKind.(type) {
-	case *kind.Required:
-		for _, name := range k.Missing {
-			*out = append(*out, Violation{Field: field + "/" + escape(name), Rule: "required", Message: "missing property"})
-		}
-		return
-	case *kind.AdditionalProperties:
-		for _, name := range k.Properties {
-			*out = append(*out, Violation{Field: field + "/" + escape(name), Rule: "additionalProperties", Message: "property not allowed"})
-		}
-		return
-	}
-	rule := "schema"
-	if path := ve.ErrorKind.KeywordPath(); len(path) > 0 {
-		rule = path[len(path)-1]
-	} else if _, ok := ve.ErrorKind.(*kind.Not); ok {
-		rule = "not"
-	} else if _, ok := ve.ErrorKind.(*kind.FalseSchema); ok {
-		rule = "false"
-	}
-	msg := strings.TrimPrefix(ve.ErrorKind.LocalizedString(s.printer), rule+": ")
-	*out = append(*out, Violation{Field: field, Rule: rule, Message: msg})
-}
-
-func pointer(tokens []string) string {
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(escape(t))
-	}
-	return b.String()
-}
-
-var escaper = strings.NewReplacer("~", "~0", "/", "~1")
-
-func escape(s string) string { return escaper.Replace(s) }

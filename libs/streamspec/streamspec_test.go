@@ -3,11 +3,13 @@ package streamspec_test
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 )
@@ -82,6 +84,38 @@ func TestCheck(t *testing.T) {
 	}
 	if _, err := s.Check([]byte(`{} {}`)); !errors.Is(err, streamspec.ErrMalformedData) {
 		t.Fatalf("trailing data: %v", err)
+	}
+}
+
+// TestOneMalformedDataError: streamspec and libs/event report data that is
+// not JSON with one error, so errors.Is matches whichever name a caller
+// uses; and their violations are one type.
+func TestOneMalformedDataError(t *testing.T) {
+	s, err := streamspec.Labels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := event.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, specErr := s.Check([]byte(`{"stream":`))
+	eventErr := v.Validate(event.TypeLabelRecorded, []byte(`{"stream":`))
+	for _, err := range []error{specErr, eventErr} {
+		if !errors.Is(err, streamspec.ErrMalformedData) || !errors.Is(err, event.ErrMalformedData) || !errors.Is(err, jsondoc.ErrMalformed) {
+			t.Errorf("%v: not the one malformed-data error", err)
+		}
+	}
+	_, specErr = s.Check([]byte(`{}`))
+	eventErr = v.Validate(event.TypeLabelRecorded, []byte(`{}`))
+	var se *streamspec.Error
+	var ve *event.ValidationError
+	if !errors.As(specErr, &se) || !errors.As(eventErr, &ve) {
+		t.Fatalf("violations: %v, %v", specErr, eventErr)
+	}
+	var same []jsondoc.Violation = se.Violations
+	if !slices.Equal(same, ve.Violations) {
+		t.Errorf("the same schema, the same data: streamspec %v, event %v", se.Violations, ve.Violations)
 	}
 }
 

@@ -30,7 +30,16 @@
 // event older than the entity's newest event by more than the view's lateness
 // is not applied (Late); one whose offset is at or below the last applied
 // offset of its partition is skipped (Duplicate), which makes a replay after
-// a crash change nothing. Floating-point states are updated in that order and
+// a crash change nothing; one whose ID (its CloudEvents source and id) was
+// applied and could still count is a re-sent copy and is skipped as well.
+// Accept gives the offline path these same outcomes, judged against every
+// earlier event, so that an event refused online never reaches a training
+// set. An event stamped after its arrival counts from its arrival
+// (Event.Arrive), so that no state holds an event after the instant it is
+// read at. Writes to Redis are fenced: Batch.Commit writes an entity only if
+// the offsets read by Store.Prepare are unchanged (ErrFenced otherwise), so a
+// consumer that lost its partitions cannot overwrite the new owner's state.
+// Floating-point states are updated in that order and
 // tiles merged in time order, so the online and the offline computations,
 // given the same events in the same order, agree to the last bit.
 package tiles

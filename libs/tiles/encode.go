@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,6 +16,7 @@ var ErrCorrupt = errors.New("corrupt feature state")
 // Field names in an entity's Redis hash.
 const (
 	FieldMeta     = "m"  // events applied, newest event time, latest values
+	FieldSeen     = "d"  // IDs of the applied events that a copy could still match
 	prefixOffset  = "o:" // o:<partition>: last applied offset
 	prefixTile    = "t:" // t:<level>:<start ms>: one tile
 	maxDistinctIn = 1 << 24
@@ -245,6 +247,53 @@ func (p *Plan) DecodeMeta(b []byte, s *State) error {
 	}
 	if d.err != nil {
 		return fmt.Errorf("decode meta: %w", d.err)
+	}
+	return nil
+}
+
+// EncodeSeen encodes the live entries of s.Seen (sorted by ID): count, then
+// per entry the ID (8 bytes, little endian) and the horizon (varint).
+func (p *Plan) EncodeSeen(s *State) []byte {
+	ids := make([]uint64, 0, len(s.Seen))
+	for id, h := range s.Seen {
+		if s.live(p, h) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	var e encoder
+	e.uvarint(uint64(len(ids)))
+	for _, id := range ids {
+		e.b = binary.LittleEndian.AppendUint64(e.b, id)
+		e.varint(s.Seen[id])
+	}
+	return e.b
+}
+
+// DecodeSeen decodes what EncodeSeen wrote into s.Seen.
+func (p *Plan) DecodeSeen(b []byte, s *State) error {
+	d := decoder{b: b}
+	n := d.uvarint()
+	if n > uint64(len(b)) {
+		d.fail()
+	}
+	if d.err == nil {
+		s.Seen = make(map[uint64]int64, n)
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		if len(d.b) < 8 {
+			d.fail()
+			break
+		}
+		id := binary.LittleEndian.Uint64(d.b)
+		d.b = d.b[8:]
+		s.Seen[id] = d.varint()
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail()
+	}
+	if d.err != nil {
+		return fmt.Errorf("decode seen events: %w", d.err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -68,6 +69,10 @@ func (p *Plan) load(fields []string, vals []any, lazy bool) (*State, error) {
 			continue
 		}
 		switch {
+		case f == FieldSeen:
+			if err := p.DecodeSeen([]byte(str), s); err != nil {
+				return nil, err
+			}
 		case f == FieldMeta:
 			if err := p.DecodeMeta([]byte(str), s); err != nil {
 				return nil, err
@@ -178,12 +183,43 @@ type Update struct {
 	Newest int64
 }
 
-// Apply applies updates in two pipelined round trips: it reads the touched
-// fields and the field names of every key, applies the events (skipping
-// those already applied), and writes the changed tiles, the meta and the
-// offsets of each key in one MULTI/EXEC together with the deletion of
-// expired tiles and the key's TTL. now is the wall clock (Unix ms).
+// ErrFenced reports that the state of an entity changed between the read
+// and the write of a Batch: another writer (the consumer that now owns the
+// partition, after this one lost it to a session timeout or a long pause)
+// applied events to it. Nothing of that entity was written; the caller must
+// drop its batch, uncommitted.
+var ErrFenced = errors.New("feature state changed by another writer")
+
+// Apply prepares and commits updates: see Prepare and Batch.Commit.
 func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
+	b, err := s.Prepare(ctx, updates, now)
+	if err != nil {
+		return err
+	}
+	return b.Commit(ctx)
+}
+
+// Batch is a set of prepared writes: the outcome of every update is known
+// (Update.Outcomes, Update.Newest), nothing is written yet.
+type Batch struct {
+	store  *Store
+	writes []write
+}
+
+type write struct {
+	key   string
+	fence []any // field, value read ("" for none), ...
+	set   []any
+	del   []string
+	ttl   time.Duration
+}
+
+// Prepare reads, in one pipelined round trip, the fields updates touch and
+// the field names of every key, and applies the events in memory (skipping
+// those already applied, copies and late ones), filling each update's
+// Outcomes and Newest. now is the wall clock (Unix ms). Nothing is written
+// until Commit.
+func (s *Store) Prepare(ctx context.Context, updates []*Update, now int64) (*Batch, error) {
 	type read struct {
 		fields []string
 		vals   *redis.SliceCmd
@@ -192,7 +228,7 @@ func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
 	reads := make([]read, len(updates))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, u := range updates {
-			fields := []string{FieldMeta}
+			fields := []string{FieldMeta, FieldSeen}
 			seen := map[string]bool{}
 			for _, e := range u.Events {
 				for _, f := range append([]string{OffsetField(e.Seq.Partition)}, touched(u.Plan, e.Time)...) {
@@ -208,24 +244,32 @@ func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("read feature states: %w", err)
+		return nil, fmt.Errorf("read feature states: %w", err)
 	}
-	type write struct {
-		key string
-		set []any
-		del []string
-		ttl time.Duration
-	}
-	writes := make([]write, 0, len(updates))
+	b := &Batch{store: s, writes: make([]write, 0, len(updates))}
 	for i, u := range updates {
-		st, err := u.Plan.load(reads[i].fields, reads[i].vals.Val(), false)
+		vals := reads[i].vals.Val()
+		st, err := u.Plan.load(reads[i].fields, vals, false)
 		if err != nil {
-			return fmt.Errorf("entity %q of view %s: %w", u.Entity, u.Plan.View.Name, err)
+			return nil, fmt.Errorf("entity %q of view %s: %w", u.Entity, u.Plan.View.Name, err)
 		}
 		if st == nil {
 			st = NewState(u.Plan)
 			// Offsets may exist without meta only if the meta was lost;
 			// start afresh either way.
+		}
+		// The fence: the offsets of the partitions this update writes, as
+		// read. Another consumer applying events to the entity changes them.
+		w := write{key: s.Key(u.Plan, u.Entity)}
+		fenced := map[int32]bool{}
+		for _, e := range u.Events {
+			if fenced[e.Seq.Partition] {
+				continue
+			}
+			fenced[e.Seq.Partition] = true
+			f := OffsetField(e.Seq.Partition)
+			cur, _ := vals[slices.Index(reads[i].fields, f)].(string)
+			w.fence = append(w.fence, f, cur)
 		}
 		u.Outcomes = u.Outcomes[:0]
 		for _, e := range u.Events {
@@ -238,8 +282,10 @@ func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
 		if !st.metaDirty {
 			continue
 		}
-		w := write{key: s.Key(u.Plan, u.Entity)}
 		w.set = append(w.set, FieldMeta, u.Plan.EncodeMeta(st))
+		if st.seenDirty || len(st.Seen) > 0 {
+			w.set = append(w.set, FieldSeen, u.Plan.EncodeSeen(st))
+		}
 		for part, off := range st.Offsets {
 			w.set = append(w.set, OffsetField(part), strconv.FormatInt(off, 10))
 		}
@@ -256,23 +302,103 @@ func (s *Store) Apply(ctx context.Context, updates []*Update, now int64) error {
 		}
 		slices.Sort(w.del)
 		w.ttl = time.Duration(u.Plan.ttl+u.Plan.lateness) * time.Millisecond
-		writes = append(writes, w)
+		b.writes = append(b.writes, w)
 	}
-	if len(writes) == 0 {
+	return b, nil
+}
+
+// fencedWrite writes one entity's hash if the fence fields still hold the
+// values read: KEYS[1] the hash; ARGV: the number of fence fields, the
+// field/value pairs ("" for a field that did not exist), the number of
+// HSET arguments and the field/value pairs, the number of fields to delete
+// and their names, the TTL in milliseconds. It returns 1 when written, 0
+// (and writes nothing) when a fence field changed.
+var fencedWrite = redis.NewScript(`
+local key = KEYS[1]
+local i = 2
+for _ = 1, tonumber(ARGV[1]) do
+  local cur = redis.call('HGET', key, ARGV[i])
+  if cur == false then cur = '' end
+  if cur ~= ARGV[i + 1] then return 0 end
+  i = i + 2
+end
+local function each(cmd, n, step)
+  local j = i
+  local stop = i + n
+  while j < stop do
+    local k = math.min(j + step, stop)
+    redis.call(cmd, key, unpack(ARGV, j, k - 1))
+    j = k
+  end
+  i = stop
+end
+local nset = tonumber(ARGV[i]); i = i + 1
+each('HSET', nset, 1000)
+local ndel = tonumber(ARGV[i]); i = i + 1
+each('HDEL', ndel, 1000)
+redis.call('PEXPIRE', key, ARGV[i])
+return 1
+`)
+
+// Commit writes every prepared entity in one pipelined round trip, each
+// atomically (a Lua script) and only if no other writer changed it since
+// Prepare read it: ErrFenced otherwise, for the entities fenced off (the
+// others are written; an entity's events count once whoever writes it).
+func (b *Batch) Commit(ctx context.Context) error {
+	if len(b.writes) == 0 {
 		return nil
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		for _, w := range writes {
-			pipe.HSet(ctx, w.key, w.set...)
-			if len(w.del) > 0 {
-				pipe.HDel(ctx, w.key, w.del...)
-			}
-			pipe.PExpire(ctx, w.key, w.ttl)
+	args := make([][]any, len(b.writes))
+	for i, w := range b.writes {
+		a := make([]any, 0, 4+len(w.fence)+len(w.set)+len(w.del))
+		a = append(a, len(w.fence)/2)
+		a = append(a, w.fence...)
+		a = append(a, len(w.set))
+		a = append(a, w.set...)
+		a = append(a, len(w.del))
+		for _, d := range w.del {
+			a = append(a, d)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("write feature states: %w", err)
+		args[i] = append(a, w.ttl.Milliseconds())
+	}
+	run := func(idx []int) ([]*redis.Cmd, error) {
+		cmds := make([]*redis.Cmd, len(idx))
+		_, err := b.store.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for j, i := range idx {
+				cmds[j] = fencedWrite.EvalSha(ctx, pipe, []string{b.writes[i].key}, args[i]...)
+			}
+			return nil
+		})
+		return cmds, err
+	}
+	idx := make([]int, len(b.writes))
+	for i := range idx {
+		idx[i] = i
+	}
+	fenced := 0
+	for attempt := 0; len(idx) > 0; attempt++ {
+		cmds, _ := run(idx)
+		var retry []int
+		for j, c := range cmds {
+			n, err := c.Int()
+			switch {
+			case err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0:
+				retry = append(retry, idx[j]) // not run: the script is loaded below
+			case err != nil:
+				return fmt.Errorf("write feature state %s: %w", b.writes[idx[j]].key, err)
+			case n == 0:
+				fenced++
+			}
+		}
+		if len(retry) > 0 {
+			if err := fencedWrite.Load(ctx, b.store.rdb).Err(); err != nil {
+				return fmt.Errorf("load the feature state script: %w", err)
+			}
+		}
+		idx = retry
+	}
+	if fenced > 0 {
+		return fmt.Errorf("write feature states: %d of %d entities: %w", fenced, len(b.writes), ErrFenced)
 	}
 	return nil
 }

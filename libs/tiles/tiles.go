@@ -222,13 +222,49 @@ func (s Seq) compare(o Seq) int {
 
 // Event is an event as the aggregation reads it.
 type Event struct {
-	// Time is the event time, Unix ms.
+	// Time is the instant the event counts from, Unix ms: its event time,
+	// or its arrival if it is stamped later (see Arrive).
 	Time int64
-	Seq  Seq
+	// Stamped is the event time the producer stamped, when Arrive moved
+	// Time earlier; 0 otherwise.
+	Stamped int64
+	// ID identifies the event (EventID of its CloudEvents source and id):
+	// a second event with the same ID is a duplicate while the first could
+	// still count. 0: not checked.
+	ID  uint64
+	Seq Seq
 	// Fields are the top-level fields of the event data, as encoding/json
 	// decodes them (float64, string, bool, nil, maps, slices).
 	Fields map[string]any
 }
+
+// Arrive caps the event's time at its arrival (Unix ms; the Kafka record
+// timestamp ingest wrote when it acknowledged the event; 0: unknown): an
+// event stamped after it arrived counts from its arrival, so that no state
+// ever holds an event after the instant it is read at. The online and the
+// offline paths both call it, with the same arrival.
+func (e *Event) Arrive(arrival int64) {
+	if arrival > 0 && e.Time > arrival {
+		e.Stamped, e.Time = e.Time, arrival
+	}
+}
+
+// EventID is the identity of an event: a 64-bit FNV-1a digest of its
+// CloudEvents source and id (never 0).
+func EventID(source, id string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(source))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
+	if d := h.Sum64(); d != 0 {
+		return d
+	}
+	return 1
+}
+
+// horizon is the time a duplicate of e is recognised by: its stamped time
+// (a copy can count no later than that).
+func (e Event) horizon() int64 { return max(e.Time, e.Stamped) }
 
 // Agg is one aggregation state.
 type Agg struct {
@@ -258,9 +294,15 @@ type State struct {
 	Tiles map[TileKey][]Agg
 	// Offsets are the last applied offsets per partition.
 	Offsets map[int32]int64
+	// Seen maps the ID of each applied event to its horizon (its stamped
+	// time) while a copy of it could still count: an entry older than the
+	// newest event by more than the lateness is void (a copy that old is
+	// late anyway) and is dropped when the state is written.
+	Seen map[uint64]int64
 
 	dirty     map[TileKey]bool
 	metaDirty bool
+	seenDirty bool
 	raw       map[TileKey][]byte // encoded tiles of a lazy state (reads)
 }
 
@@ -275,7 +317,7 @@ type Outcome int
 // Outcomes.
 const (
 	Applied   Outcome = iota
-	Duplicate         // at or below the partition's last applied offset
+	Duplicate         // at or below the partition's last applied offset, or an ID already applied
 	Late              // older than the newest event by more than the lateness
 )
 
@@ -293,15 +335,55 @@ func (o Outcome) String() string {
 // retention are measured from (the wall clock online, math.MaxInt64
 // offline, which keeps everything): a tile that no read at or after ref can
 // need is not written.
+//
+// An event is skipped as Duplicate when its offset is at or below the last
+// applied offset of its partition (a replay), or when an event with the
+// same ID was applied and could still count (a copy re-sent by a producer);
+// it is Late when older than the newest event by more than the lateness.
+// The outcome depends only on the events applied before, in Kafka order:
+// Accept computes the same outcomes for the offline path.
 func (s *State) Apply(p *Plan, e Event, ref int64) Outcome {
+	o := s.admit(p, e)
+	if o == Applied {
+		s.add(p, e, ref)
+	}
+	return o
+}
+
+// Add adds an event that Accept admitted, without the checks of Apply: the
+// offline path builds the state at an instant from the admitted events up
+// to it.
+func (s *State) Add(p *Plan, e Event) { s.add(p, e, math.MaxInt64) }
+
+func (s *State) admit(p *Plan, e Event) Outcome {
 	if last, ok := s.Offsets[e.Seq.Partition]; ok && e.Seq.Offset <= last {
 		return Duplicate
 	}
 	s.Offsets[e.Seq.Partition] = e.Seq.Offset
 	s.metaDirty = true
+	if e.ID != 0 {
+		if h, ok := s.Seen[e.ID]; ok && s.live(p, h) {
+			return Duplicate
+		}
+	}
 	if s.Events > 0 && e.Time < s.Newest-p.lateness {
 		return Late
 	}
+	if e.ID != 0 {
+		if s.Seen == nil {
+			s.Seen = map[uint64]int64{}
+		}
+		s.Seen[e.ID] = e.horizon()
+		s.seenDirty = true
+	}
+	return Applied
+}
+
+// live reports whether an applied event whose horizon is h can still have
+// a copy that counts.
+func (s *State) live(p *Plan, h int64) bool { return s.Events == 0 || h >= s.Newest-p.lateness }
+
+func (s *State) add(p *Plan, e Event, ref int64) {
 	if s.Events == 0 || e.Time > s.Newest {
 		s.Newest = e.Time
 	}
@@ -310,7 +392,7 @@ func (s *State) Apply(p *Plan, e Event, ref int64) Outcome {
 		a.add(&s.Latest[i], e)
 	}
 	if len(p.aggs) == 0 {
-		return Applied
+		return
 	}
 	ref = min(ref, s.Newest)
 	for l := range NumLevels {
@@ -332,7 +414,28 @@ func (s *State) Apply(p *Plan, e Event, ref int64) Outcome {
 		}
 		s.dirty[k] = true
 	}
-	return Applied
+}
+
+// Accept returns the events, in Kafka order, that Apply applies when given
+// them in that order: without replays, copies and late events. A late
+// event is judged against every event before it, including those after the
+// instant a training row is computed at, as the online path judged it when
+// it arrived: an event the online path refused never reaches a training
+// set.
+func (p *Plan) Accept(evs []Event) []Event {
+	s := &State{Offsets: map[int32]int64{}}
+	out := make([]Event, 0, len(evs))
+	for _, e := range evs {
+		if s.admit(p, e) != Applied {
+			continue
+		}
+		if s.Events == 0 || e.Time > s.Newest {
+			s.Newest = e.Time
+		}
+		s.Events++
+		out = append(out, e)
+	}
+	return out
 }
 
 // Prune drops the tiles that no read at or after ref can need and returns

@@ -311,6 +311,9 @@ func roundTrip(t *testing.T, p *tiles.Plan, s *tiles.State) *tiles.State {
 	for k, v := range s.Offsets {
 		out.Offsets[k] = v
 	}
+	if err := p.DecodeSeen(p.EncodeSeen(s), out); err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 

@@ -46,6 +46,10 @@ Flags can also be set with their TRIBUTARY_* environment variables.
 
 func parseDatasetsFlags(args []string, lookupEnv func(string) (string, bool), output io.Writer) (datasetsOptions, error) {
 	var o datasetsOptions
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fmt.Fprint(output, datasetsUsage)
+		return o, flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "build" {
 		fmt.Fprint(output, datasetsUsage)
 		return o, errors.New("missing action: build")

@@ -37,8 +37,8 @@ A definition file (schemas/features/, services/features/README.md) declares
 entities, sources and feature views. Each view is stored under view.<name>,
 versioned by the sha256 of its canonical form; a view whose version did not
 change is left alone. The features service picks changes up without a
-restart. Flags come before the action; each can also be set with its
-TRIBUTARY_* environment variable.
+restart. Flags go before or after the action (before the files; "--" ends
+them); each can also be set with its TRIBUTARY_* environment variable.
 `
 
 func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), output io.Writer) (featuresOptions, error) {
@@ -54,17 +54,18 @@ func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), ou
 	fs.StringVar(&o.bucket, "bucket", natsx.BucketFeatures, "KV bucket of the feature definitions.")
 	fs.StringVar(&o.schemas, "schemas-bucket", natsx.BucketSchemas, "KV bucket of the stream definitions each source is checked against (entity key, event time, field names and types).")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
-	if err := service.ParseFlags(fs, args, lookupEnv); err != nil {
+	action, rest, err := parseActionFlags(fs, args, lookupEnv)
+	if err != nil {
 		return featuresOptions{}, err
 	}
 	if err := o.nats.Validate(); err != nil {
 		return featuresOptions{}, err
 	}
-	if fs.NArg() == 0 {
+	if action == "" {
 		fs.Usage()
 		return featuresOptions{}, errors.New("missing action: apply or list")
 	}
-	o.action, o.args = fs.Arg(0), fs.Args()[1:]
+	o.action, o.args = action, rest
 	switch o.action {
 	case "apply":
 		if len(o.args) == 0 {
@@ -81,6 +82,27 @@ func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), ou
 		return featuresOptions{}, errors.New("-timeout: must be positive")
 	}
 	return o, nil
+}
+
+// parseActionFlags parses "[FLAGS] ACTION [FLAGS] [ARGS]": the flags before
+// the action (with their environment fallbacks), the action, then the flags
+// that follow it, so that "apply -h" prints the help (flag.ErrHelp) instead
+// of taking "-h" for a file name. The arguments start at the first one that
+// is not a flag, or after "--" (a file whose name starts with "-").
+func parseActionFlags(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) (action string, rest []string, err error) {
+	if err := service.ParseFlags(fs, args, lookupEnv); err != nil {
+		return "", nil, err
+	}
+	if fs.NArg() == 0 {
+		return "", nil, nil
+	}
+	action = fs.Arg(0)
+	// Flags given after the action are on the command line: they win over
+	// the environment, as those before it do.
+	if err := fs.Parse(fs.Args()[1:]); err != nil {
+		return "", nil, err
+	}
+	return action, fs.Args(), nil
 }
 
 // readFeatureFiles parses every file before anything is stored: all or

@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/service"
 )
@@ -304,7 +305,7 @@ type registryHTTP struct {
 }
 
 // call sends body as JSON (when not nil) and decodes a 2xx answer into out;
-// an error answer becomes its *model.Error.
+// an error answer becomes its *httperror.Error.
 func (c *registryHTTP) call(ctx context.Context, method, path string, body, out any) error {
 	var r io.Reader
 	if body != nil {
@@ -339,15 +340,14 @@ func (c *registryHTTP) do(req *http.Request, out any) error {
 	return nil
 }
 
+// errorOf is the error of an answer that is not the expected success: for
+// an error answer (the libs/httperror envelope) its status, reason and
+// message.
 func errorOf(resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var e struct {
-		Error *model.Error `json:"error"`
+	if err := httperror.Check(resp); err != nil {
+		return fmt.Errorf("registry: %w", err)
 	}
-	if json.Unmarshal(b, &e) == nil && e.Error != nil {
-		return fmt.Errorf("registry: %s (%s, HTTP %d)", e.Error.Message, e.Error.Code, resp.StatusCode)
-	}
-	return fmt.Errorf("registry: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	return fmt.Errorf("registry: unexpected answer %s", resp.Status)
 }
 
 // register uploads the artifact file and the metadata as a multipart body,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/model"
 )
 
@@ -58,8 +60,11 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode([]model.ModelInfo{{Model: model.Model{Name: "fraud", LatestVersion: 3, CreatedAt: now},
 			Aliases: []model.Alias{{Name: "production", Version: 2}}}})
 	case r.URL.Path == "/v1/models/missing/versions":
-		w.WriteHeader(404)
-		io.WriteString(w, `{"error":{"id":"model_not_found","message":"model \"missing\" not found"}}`)
+		httperror.Write(w, 404, model.CodeModelNotFound, `model "missing" not found`)
+	case r.URL.Path == "/v1/models/behind-proxy/versions":
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(502)
+		io.WriteString(w, "<html><body>502 Bad Gateway</body></html>")
 	case r.URL.Path == "/v1/models/fraud/versions" && r.Method == "GET":
 		json.NewEncoder(w).Encode([]model.Version{{Model: "fraud", Version: 1, Status: model.StatusActive, Format: "linear",
 			Artifact: model.Artifact{SHA256: strings.Repeat("a", 64), Size: 9}, Lineage: model.Lineage{Metrics: map[string]float64{"auc": 0.9}}}})
@@ -81,8 +86,7 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Tributary-Model-Version", "2")
 		w.Write(f.artifact)
 	default:
-		w.WriteHeader(404)
-		io.WriteString(w, `{"error":{"id":"version_not_found","message":"no such thing"}}`)
+		httperror.Write(w, 404, model.CodeVersionNotFound, "no such thing")
 	}
 }
 
@@ -159,8 +163,10 @@ func TestModelsCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"versions", "missing"}, `model "missing" not found (model_not_found, HTTP 404)`},
-		{[]string{"show", "fraud", "9"}, "no such thing (version_not_found, HTTP 404)"},
+		{[]string{"versions", "missing"}, `registry: 404 Not Found (model_not_found): model "missing" not found`},
+		{[]string{"show", "fraud", "9"}, "registry: 404 Not Found (version_not_found): no such thing"},
+		{[]string{"download", "fraud", "9", "-out", filepath.Join(dir, "nine.bin")}, "registry: 404 Not Found (version_not_found): no such thing"},
+		{[]string{"versions", "behind-proxy"}, "registry: 502 Bad Gateway: <html><body>502 Bad Gateway</body></html>"},
 		{[]string{"nope"}, "unknown subcommand"},
 		{[]string{"versions"}, "0 arguments"},
 		{[]string{"alias", "fraud", "production", "latest"}, "want a version number"},
@@ -171,6 +177,11 @@ func TestModelsCommand(t *testing.T) {
 		if _, err := runModelsCmd(t, srv.URL, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
 		}
+	}
+	// A program using the cli's client branches on the reason.
+	_, err = runModelsCmd(t, srv.URL, "versions", "missing")
+	if !errors.Is(err, &httperror.Error{Status: 404, Body: httperror.Body{Reason: model.CodeModelNotFound}}) {
+		t.Errorf("versions of a missing model: %v is not a 404 model_not_found", err)
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/natsx"
-	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 )
 
@@ -35,8 +34,9 @@ const streamsUsage = `Usage: tributary streams apply FILE...   check stream defi
 A stream definition (schemas/streams/README.md) maps a CloudEvents type to the
 topic tributary.events.<name>, the JSON Schema of its data and its entity-key
 and event-time fields. The ingest service watches the bucket: an applied
-stream is live within a second, without a restart. Flags come before the
-action; each can also be set with its TRIBUTARY_* environment variable.
+stream is live within a second, without a restart. Flags go before or after
+the action (before the files; "--" ends them); each can also be set with its
+TRIBUTARY_* environment variable.
 `
 
 func parseStreamsFlags(args []string, lookupEnv func(string) (string, bool), output io.Writer) (streamsOptions, error) {
@@ -51,17 +51,18 @@ func parseStreamsFlags(args []string, lookupEnv func(string) (string, bool), out
 	o.nats.RegisterFlags(fs)
 	fs.StringVar(&o.bucket, "bucket", natsx.BucketSchemas, "KV bucket of the stream definitions.")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
-	if err := service.ParseFlags(fs, args, lookupEnv); err != nil {
+	action, rest, err := parseActionFlags(fs, args, lookupEnv)
+	if err != nil {
 		return streamsOptions{}, err
 	}
 	if err := o.nats.Validate(); err != nil {
 		return streamsOptions{}, err
 	}
-	if fs.NArg() == 0 {
+	if action == "" {
 		fs.Usage()
 		return streamsOptions{}, errors.New("missing action: apply, list or delete")
 	}
-	o.action, o.args = fs.Arg(0), fs.Args()[1:]
+	o.action, o.args = action, rest
 	switch o.action {
 	case "apply", "delete":
 		if len(o.args) == 0 {

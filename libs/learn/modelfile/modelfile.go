@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/gbdt"
 	"github.com/tributary-ml/tributary/libs/learn/linear"
 )
 
@@ -23,6 +24,7 @@ const (
 var decoders = map[string]decoder{
 	linear.KindLogistic: adapt(linear.DecodeLogistic),
 	linear.KindRidge:    adapt(linear.DecodeRidge),
+	gbdt.Kind:           adapt(gbdt.Decode),
 }
 
 type decoder func(info learn.ModelInfo, body []byte) (learn.Model, error)

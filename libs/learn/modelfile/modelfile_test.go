@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/gbdt"
 	"github.com/tributary-ml/tributary/libs/learn/learntest"
 	"github.com/tributary-ml/tributary/libs/learn/linear"
 )
@@ -39,7 +40,25 @@ func trained(t *testing.T) map[string]Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]Model{"logistic_binary": binary, "logistic_multiclass": multi, "ridge": ridge}
+	models := map[string]Model{"logistic_binary": binary, "logistic_multiclass": multi, "ridge": ridge}
+	// small GBDT models (3 iterations), so the golden files stay readable
+	for name, d := range map[string]*learn.Dataset{"gbdt_binary": bc.Train, "gbdt_multiclass": mc.Train, "gbdt_regression": &small} {
+		task := learn.TaskBinary
+		switch name {
+		case "gbdt_multiclass":
+			task = learn.TaskMulticlass
+		case "gbdt_regression":
+			task = learn.TaskRegression
+		}
+		p := gbdt.DefaultParams(task)
+		p.MaxIter, p.MaxLeaves = 3, 4
+		m, err := gbdt.Train(ctx, d, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models[name] = m
+	}
+	return models
 }
 
 // TestRoundTrip saves and loads each model and wants the same predictions
@@ -50,6 +69,9 @@ func TestRoundTrip(t *testing.T) {
 		"logistic_multiclass": learntest.MustLoad(t, learntest.Multiclass).Holdout,
 		"ridge":               learntest.MustLoad(t, learntest.Regression).Holdout,
 	}
+	holdout["gbdt_binary"] = holdout["logistic_binary"]
+	holdout["gbdt_multiclass"] = holdout["logistic_multiclass"]
+	holdout["gbdt_regression"] = holdout["ridge"]
 	for name, m := range trained(t) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -175,7 +197,7 @@ func TestLoadRefuses(t *testing.T) {
 
 func TestKinds(t *testing.T) {
 	got := strings.Join(Kinds(), ",")
-	for _, k := range []string{linear.KindLogistic, linear.KindRidge} {
+	for _, k := range []string{linear.KindLogistic, linear.KindRidge, gbdt.Kind} {
 		if !strings.Contains(got, k) {
 			t.Errorf("Kinds() = %s, lacks %s", got, k)
 		}

@@ -28,12 +28,12 @@ func TestStartReadyStop(t *testing.T) {
 	p := servicetest.Start(t, program())
 	p.WaitReady(30 * time.Second)
 	checks := p.Checks()
-	for _, name := range []string{"kafka", "nats", "redis", "clickhouse", "bootstrap", "definitions"} {
+	for _, name := range []string{"kafka", "nats", "redis", "clickhouse", "bootstrap", "definitions", "materializer"} {
 		if e, ok := checks[name]; !ok || e != "" {
 			t.Errorf("readiness check %s: present %v, error %q", name, ok, e)
 		}
 	}
-	if len(checks) != 6 {
+	if len(checks) != 7 {
 		t.Errorf("unexpected readiness checks: %v", checks)
 	}
 	if code := p.Stop(30 * time.Second); code != 0 {

@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -94,17 +96,34 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	kcfg.ClientID = rt.Name + "-materializer"
 	mcfg := cfg.Materializer
 	mcfg.TopicPrefix = cfg.Prefix
+	if mcfg.InstanceID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("materializer.instance-id: empty, and no host name to default to: %w", err)
+		}
+		// Stable across restarts of a container (the service is its pid
+		// 1, the pod its host name), unique among the processes of a host.
+		mcfg.InstanceID = host + "-" + strconv.Itoa(os.Getpid())
+	}
 	owned := materialize.NewOwnership()
 	consumer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_"+rt.Name+"_materializer_kafka", mcfg.ConsumeOpts(owned)...)
 	if err != nil {
 		return nil, err
 	}
-	rt.AddCloser("materializer-kafka", func(context.Context) error { consumer.Close(); return nil })
+	rt.AddCloser("materializer-kafka", func(ctx context.Context) error {
+		// A static member does not leave its group when it closes (so that
+		// a restart gets its partitions back at once): leave explicitly on
+		// a graceful stop, so that the others take them over at once too.
+		err := materialize.Leave(ctx, consumer, mcfg)
+		consumer.Close()
+		return err
+	})
 
 	store := tiles.NewStore(clients.Redis, cfg.Prefix)
 	off := offline.NewStore(clients.ClickHouse, cfg.ClickHouse.Database)
 	filler := materialize.NewBackfiller(clients.Redis, cfg.Prefix, store, off)
 	mat := materialize.New(mcfg, rt.Logger, rt.Registerer, consumer, owned, filler, views, store, off)
+	rt.AddCheck("materializer", mat.Ready)
 	api.New(views, store, rt.Logger).Register(rt.Handle)
 
 	kv := func(ctx context.Context) (jetstream.KeyValue, error) {

@@ -16,10 +16,13 @@ import (
 	"github.com/tributary-ml/tributary/services/features/internal/offline"
 )
 
-// Ownership tracks the partitions the group assigned to this consumer.
+// Ownership tracks the partitions the group assigned to this consumer, and
+// whether it is a member of the group: from the first assignment (possibly
+// empty) until it loses its partitions (a session timeout).
 type Ownership struct {
-	mu    sync.Mutex
-	owned map[string]map[int32]bool
+	mu     sync.Mutex
+	owned  map[string]map[int32]bool
+	joined bool
 }
 
 // NewOwnership returns an empty tracker.
@@ -28,6 +31,7 @@ func NewOwnership() *Ownership { return &Ownership{owned: map[string]map[int32]b
 func (o *Ownership) assigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	o.joined = true
 	for t, ps := range m {
 		if o.owned[t] == nil {
 			o.owned[t] = map[int32]bool{}
@@ -48,6 +52,33 @@ func (o *Ownership) revoked(_ context.Context, _ *kgo.Client, m map[string][]int
 	}
 }
 
+func (o *Ownership) lost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	o.revoked(ctx, cl, m)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.joined = false
+}
+
+// Joined reports whether the consumer is a member of its group.
+func (o *Ownership) Joined() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.joined
+}
+
+// All returns the owned partitions by topic.
+func (o *Ownership) All() map[string][]int32 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string][]int32, len(o.owned))
+	for t, ps := range o.owned {
+		if len(ps) > 0 {
+			out[t] = slices.Sorted(maps.Keys(ps))
+		}
+	}
+	return out
+}
+
 // Partitions returns the owned partitions of topic, sorted.
 func (o *Ownership) Partitions(topic string) []int32 {
 	o.mu.Lock()
@@ -57,7 +88,7 @@ func (o *Ownership) Partitions(topic string) []int32 {
 
 // Opts are the client options that keep the tracker up to date.
 func (o *Ownership) Opts() []kgo.Opt {
-	return []kgo.Opt{kgo.OnPartitionsAssigned(o.assigned), kgo.OnPartitionsRevoked(o.revoked), kgo.OnPartitionsLost(o.revoked)}
+	return []kgo.Opt{kgo.OnPartitionsAssigned(o.assigned), kgo.OnPartitionsRevoked(o.revoked), kgo.OnPartitionsLost(o.lost)}
 }
 
 // backfillChunk is how many events are applied per Redis round trip.
@@ -136,7 +167,7 @@ func (b *Backfiller) partition(ctx context.Context, p *tiles.Plan, part int32, n
 	}
 	var cur *tiles.Update
 	err := b.off.ScanPartition(ctx, p.View.Source.Stream, part, func(entity string, se offline.StoredEvent) error {
-		e, err := tiles.NewEvent(p.View.Source, []byte(se.Data), se.TimeMs, tiles.Seq{Partition: se.Partition, Offset: se.Offset})
+		e, err := se.Event(p)
 		if err != nil {
 			return nil // dead-lettered when it was consumed, if a view read it then
 		}

@@ -24,6 +24,7 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/event"
@@ -37,6 +38,14 @@ type Config struct {
 	Group      string
 	MaxRecords int
 	Backoff    time.Duration
+	// InstanceID is the static group membership id (group.instance.id);
+	// "" is derived by the service (host name and process id), "-" turns
+	// static membership off.
+	InstanceID string
+	// ReadyMaxLag is how far behind (the age of the newest applied record
+	// of a partition with more records to read) the materializer may be
+	// and still be ready.
+	ReadyMaxLag time.Duration
 	// TopicPrefix is prepended to every topic (tests); not a flag.
 	TopicPrefix string
 }
@@ -46,6 +55,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "materializer.group", "tributary-features", "Kafka consumer group of the materializer.")
 	fs.IntVar(&c.MaxRecords, "materializer.max-records", 5000, "Most records applied in one batch (one ClickHouse insert, two Redis round trips, one commit).")
 	fs.DurationVar(&c.Backoff, "materializer.retry-backoff", 500*time.Millisecond, "Wait before retrying a batch that ClickHouse, Redis or Kafka refused.")
+	fs.StringVar(&c.InstanceID, "materializer.instance-id", "", "Static consumer group membership id (group.instance.id), unique per replica and kept across restarts, so that a restarted replica gets its partitions back at once instead of after the session timeout (empty: the host name and the process id, which a container keeps across restarts; \"-\": no static membership).")
+	fs.DurationVar(&c.ReadyMaxLag, "materializer.ready-max-lag", 10*time.Second, "The materializer is not ready (/readyz) while a partition it owns has records to read and its newest applied record is older than this.")
 }
 
 // Validate checks the configuration.
@@ -57,6 +68,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("materializer.max-records: %d is not positive", c.MaxRecords)
 	case c.Backoff <= 0:
 		return fmt.Errorf("materializer.retry-backoff: %v is not positive", c.Backoff)
+	case c.ReadyMaxLag <= 0:
+		return fmt.Errorf("materializer.ready-max-lag: %v is not positive", c.ReadyMaxLag)
+	case c.InstanceID != "-" && strings.ContainsFunc(c.InstanceID, func(r rune) bool {
+		return !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}):
+		return fmt.Errorf("materializer.instance-id: %q: only letters, digits, '.', '_' and '-'", c.InstanceID)
 	}
 	return nil
 }
@@ -65,7 +82,11 @@ func (c Config) Validate() error {
 // owned learns the partitions assigned.
 func (c Config) ConsumeOpts(owned *Ownership) []kgo.Opt {
 	p := regexp.QuoteMeta(c.TopicPrefix)
-	return append(owned.Opts(),
+	opts := owned.Opts()
+	if c.InstanceID != "" && c.InstanceID != "-" {
+		opts = append(opts, kgo.InstanceID(c.InstanceID))
+	}
+	return append(opts,
 		kgo.ConsumerGroup(c.Group),
 		kgo.ConsumeRegex(),
 		kgo.ConsumeTopics("^"+p+regexp.QuoteMeta(event.TopicEventsPrefix)+".+$", "^"+p+regexp.QuoteMeta(event.TopicLabels)+"$"),
@@ -102,6 +123,10 @@ type Materializer struct {
 	owned   *Ownership
 	filler  *Backfiller
 	now     func() time.Time
+	// wait sleeps until the wall clock reaches t (the clock of the record
+	// timestamps may run ahead of this one).
+	wait     func(ctx context.Context, t time.Time) error
+	progress *progress
 
 	records  *prometheus.CounterVec
 	batchDur prometheus.Histogram
@@ -114,9 +139,10 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo
 	f := promauto.With(reg)
 	return &Materializer{
 		cfg: cfg, logger: logger, client: client, owned: owned, filler: filler, views: views, store: store, offline: off, now: time.Now,
+		wait: waitUntil, progress: newProgress(),
 		records: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_features_materialized_records_total",
-			Help: "Records consumed by the materializer by outcome: applied (to a view), stored (no view reads it), duplicate (already applied: a replay), late and the dead-letter reasons.",
+			Help: "Records consumed by the materializer by outcome: applied (to a view), stored (no view reads it), duplicate (already applied: a replay, or a copy with the same source and id), late and the dead-letter reasons.",
 		}, []string{"outcome"}),
 		batchDur: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tributary_features_materialize_batch_duration_seconds",
@@ -171,16 +197,33 @@ func (m *Materializer) Run(ctx context.Context) error {
 			case <-time.After(m.cfg.Backoff):
 			}
 		}
+		m.progress.fetched(fetches)
 		recs := fetches.Records()
 		if len(recs) > 0 {
 			for {
 				err := m.process(ctx, recs, snap)
 				if err == nil {
+					m.progress.applied(recs)
 					break
 				}
 				if ctx.Err() != nil {
 					m.client.AllowRebalance()
 					return nil
+				}
+				if errors.Is(err, tiles.ErrFenced) || lostMembership(err) {
+					// Another consumer applied events of these entities
+					// since this one read them, or the group no longer
+					// counts this one as a member: the partitions are (or
+					// are about to be) another's (this one's session timed
+					// out, or it paused). Retrying would block the
+					// rebalance for good. Drop the batch, uncommitted, and
+					// read it again from its start: if the partitions are
+					// still this consumer's, the records apply as
+					// duplicates of what was written; if not, the group
+					// revokes them.
+					m.logger.Warn("batch fenced off by another consumer of its partitions, dropped", "records", len(recs), "error", err)
+					m.client.SetOffsets(rewind(recs))
+					break
 				}
 				m.logger.Warn("batch not applied, retrying", "records", len(recs), "error", err)
 				select {
@@ -206,12 +249,15 @@ type pending struct {
 func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *catalog.Snapshot) error {
 	start := m.now()
 	var evRows []offline.EventRow
+	var evRecs []*kgo.Record // the record of each row
 	var labelRows []offline.LabelRow
 	var dlq []*kgo.Record
 	updates := map[string]*tiles.Update{}
 	var order []*tiles.Update
 	var applied []pending
+	unviewed := map[*kgo.Record]bool{} // records of streams no view reads
 	counts := map[string]int{}
+	var newest int64 // the latest instant an event of the batch counts from
 	labelsTopic := m.cfg.TopicPrefix + event.TopicLabels
 	eventsPrefix := m.cfg.TopicPrefix + event.TopicEventsPrefix
 	for _, r := range recs {
@@ -261,6 +307,7 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 			counts[ReasonBadEventData]++
 			continue
 		}
+		id := tiles.EventID(e.Source(), e.ID())
 		for i, p := range plans {
 			key := p.View.Name + "\x00" + string(r.Key)
 			u, ok := updates[key]
@@ -269,24 +316,58 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 				updates[key] = u
 				order = append(order, u)
 			}
-			u.Events = append(u.Events, tiles.Event{Time: times[i], Seq: tiles.Seq{Partition: r.Partition, Offset: r.Offset}, Fields: fields})
+			ev := tiles.Event{Time: times[i], ID: id, Seq: tiles.Seq{Partition: r.Partition, Offset: r.Offset}, Fields: fields}
+			ev.Arrive(r.Timestamp.UnixMilli())
+			newest = max(newest, ev.Time)
+			u.Events = append(u.Events, ev)
 			applied = append(applied, pending{rec: r, update: u, index: len(u.Events) - 1})
 		}
 		if len(plans) == 0 {
 			counts["stored"]++
+			unviewed[r] = true
 		}
 		evRows = append(evRows, offline.EventRow{
 			Stream: stream, EventID: e.ID(), Source: e.Source(), Type: e.Type(), EntityKey: string(r.Key),
 			EventTime: evTime, IngestTime: r.Timestamp, Partition: r.Partition, Offset: r.Offset, Data: string(e.Data()),
 		})
+		evRecs = append(evRecs, r)
 	}
-	if err := m.offline.InsertEvents(ctx, evRows); err != nil {
+	batch, err := m.store.Prepare(ctx, order, m.now().UnixMilli())
+	if err != nil {
+		return err
+	}
+	// An event counts from min(event time, arrival); the arrival is the
+	// record timestamp, from ingest's clock. Write nothing before this
+	// clock reaches it, so that no read at this clock's now sees an event
+	// that counts from later.
+	if newest > 0 {
+		if err := m.wait(ctx, time.UnixMilli(newest)); err != nil {
+			return err
+		}
+	}
+	// ClickHouse gets the events that count (applied by a view), and
+	// those of streams no view reads: never a replay (already stored when
+	// it was applied, since it is stored before Redis is written), a copy
+	// or a late event, which the online path refused.
+	counted := map[*kgo.Record]bool{}
+	for _, a := range applied {
+		if a.update.Outcomes[a.index] == tiles.Applied {
+			counted[a.rec] = true
+		}
+	}
+	stored := evRows[:0]
+	for i, row := range evRows {
+		if counted[evRecs[i]] || unviewed[evRecs[i]] {
+			stored = append(stored, row)
+		}
+	}
+	if err := m.offline.InsertEvents(ctx, stored); err != nil {
 		return err
 	}
 	if err := m.offline.InsertLabels(ctx, labelRows); err != nil {
 		return err
 	}
-	if err := m.store.Apply(ctx, order, m.now().UnixMilli()); err != nil {
+	if err := batch.Commit(ctx); err != nil {
 		return err
 	}
 	history, err := m.history(ctx, order)
@@ -330,6 +411,44 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 	}
 	m.logger.Debug("batch applied", "records", len(recs), "keys", len(order), "dead_lettered", len(dlq))
 	return nil
+}
+
+// lostMembership reports a commit refused because this consumer is no
+// longer a member of its group's current generation.
+func lostMembership(err error) bool {
+	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
+}
+
+// waitUntil sleeps until the wall clock reaches t, or ctx ends.
+func waitUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// rewind returns the offsets of the first record of each partition of a
+// batch, to read it again.
+func rewind(recs []*kgo.Record) map[string]map[int32]kgo.EpochOffset {
+	out := map[string]map[int32]kgo.EpochOffset{}
+	for _, r := range recs {
+		if out[r.Topic] == nil {
+			out[r.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		if cur, ok := out[r.Topic][r.Partition]; !ok || r.Offset < cur.Offset {
+			out[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset}
+		}
+	}
+	return out
 }
 
 // history reads, after the batch was applied, the features of each touched

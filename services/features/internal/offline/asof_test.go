@@ -1,6 +1,7 @@
 package offline_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -48,7 +49,8 @@ func TestAsOfNoLeakage(t *testing.T) {
 			}
 			evs[i] = tiles.Event{Time: at, Seq: tiles.Seq{Offset: int64(i)}, Fields: map[string]any{"x": r.Float64() * 100}}
 		}
-		asOf := offline.AsOf(p, evs)
+		accepted := p.Accept(evs)
+		asOf := offline.AsOf(p, accepted)
 		var instants []int64
 		for range 40 {
 			instants = append(instants, t0+r.Int64N(int64(30*time.Minute/time.Millisecond)))
@@ -56,9 +58,9 @@ func TestAsOfNoLeakage(t *testing.T) {
 		slices.Sort(instants)
 		for _, at := range instants {
 			fresh := tiles.NewState(p)
-			for _, e := range evs {
+			for _, e := range accepted {
 				if e.Time <= at {
-					fresh.Apply(p, e, math.MaxInt64)
+					fresh.Add(p, e)
 				}
 			}
 			want := p.Read(fresh, at)
@@ -69,6 +71,69 @@ func TestAsOfNoLeakage(t *testing.T) {
 			for i, v := range got {
 				if v.Time > at {
 					t.Fatalf("trial %d: feature %d at %d includes an event at %d", trial, i, at, v.Time)
+				}
+			}
+		}
+	}
+}
+
+// TestOnlineEqualsOffline streams events the way the service receives
+// them — some stamped up to 5 minutes ahead of their arrival, some re-sent
+// copies of earlier ones (same source and id, new offset), some late — and
+// checks that a read of the online state at each instant equals the
+// training value computed from the same events at that instant, to the bit.
+func TestOnlineEqualsOffline(t *testing.T) {
+	views, err := featurespec.Parse([]byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := tiles.Compile(views[0])
+	r := rand.New(rand.NewPCG(2, 3))
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for trial := range 20 {
+		var evs []tiles.Event
+		var arrivals []int64
+		for i := range 400 {
+			arrival := t0 + int64(i)*3000
+			at := arrival
+			switch r.IntN(6) {
+			case 0:
+				at += r.Int64N(int64(5 * time.Minute / time.Millisecond)) // stamped ahead
+			case 1:
+				at -= r.Int64N(int64(8 * time.Minute / time.Millisecond)) // some beyond the lateness
+			}
+			id := fmt.Sprint(i)
+			x := math.Round(r.Float64()*1e4) / 7
+			if i > 0 && r.IntN(8) == 0 {
+				j := r.IntN(len(evs)) // a copy of an earlier event
+				id, x = fmt.Sprint(evs[j].Fields["id"]), evs[j].Fields["x"].(float64)
+				at = max(evs[j].Time, evs[j].Stamped)
+			}
+			e := tiles.Event{Time: at, ID: tiles.EventID("src", id), Seq: tiles.Seq{Offset: int64(i)}, Fields: map[string]any{"x": x, "id": id}}
+			e.Arrive(arrival)
+			evs = append(evs, e)
+			arrivals = append(arrivals, arrival)
+		}
+		instants := make([]int64, 60)
+		for i := range instants {
+			instants[i] = t0 + r.Int64N(int64(400*3000))
+		}
+		slices.Sort(instants)
+		online := tiles.NewState(p)
+		n := 0
+		for _, at := range instants {
+			for n < len(evs) && arrivals[n] <= at {
+				online.Apply(p, evs[n], math.MaxInt64)
+				n++
+			}
+			want := p.Read(online, at)
+			got := p.Read(offline.AsOf(p, p.Accept(evs[:n]))(at), at)
+			if !slices.Equal(got, want) {
+				t.Fatalf("trial %d at %d (%d events arrived):\n offline %v\n  online %v", trial, at, n, got, want)
+			}
+			for i, v := range want {
+				if v.Time > at {
+					t.Fatalf("trial %d: online feature %d at %d includes an event counted from %d", trial, i, at, v.Time)
 				}
 			}
 		}

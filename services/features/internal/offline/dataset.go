@@ -79,8 +79,9 @@ func (s *Set) Versions() map[string]string {
 }
 
 // Compute reads the stored events of the entities of rows and computes each
-// feature as of each row's time, from the events with event time at or
-// before it, applied in Kafka order: the state the online path holds at that
+// feature as of each row's time, from the events the online path admitted
+// (no copy, no late event: tiles.Plan.Accept) that count from an instant at
+// or before it, in Kafka order: the state the online path holds at that
 // instant.
 func (s *Store) Compute(ctx context.Context, refs []Ref, rows []Label) (*Set, error) {
 	set := &Set{Refs: refs, Rows: rows, Values: make([][]tiles.Value, len(rows))}
@@ -119,7 +120,7 @@ func (s *Store) Compute(ctx context.Context, refs []Ref, rows []Label) (*Set, er
 				for ent := range work {
 					idx := byEntity[ent]
 					slices.SortStableFunc(idx, func(a, b int) int { return cmpInt(rows[a].TimeMs, rows[b].TimeMs) })
-					asOf := AsOf(p, decode(p, stored[ent]))
+					asOf := AsOf(p, p.Accept(decode(p, stored[ent])))
 					for _, ri := range idx {
 						vals := p.Read(asOf(rows[ri].TimeMs), rows[ri].TimeMs)
 						for _, ref := range byView[p] {
@@ -149,8 +150,7 @@ func (s *Store) Compute(ctx context.Context, refs []Ref, rows []Label) (*Set, er
 func decode(p *tiles.Plan, stored []StoredEvent) []tiles.Event {
 	out := make([]tiles.Event, 0, len(stored))
 	for _, se := range stored {
-		e, err := tiles.NewEvent(p.View.Source, []byte(se.Data), se.TimeMs, tiles.Seq{Partition: se.Partition, Offset: se.Offset})
-		if err == nil {
+		if e, err := se.Event(p); err == nil {
 			out = append(out, e)
 		}
 	}
@@ -158,10 +158,10 @@ func decode(p *tiles.Plan, stored []StoredEvent) []tiles.Event {
 }
 
 // AsOf returns a function giving the state of an entity as of an instant
-// from its events in Kafka order: the events with event time at or before
-// the instant, applied in that order. Called with non-decreasing instants it
-// extends the previous state when the events it adds all arrived after the
-// ones it holds, and rebuilds it otherwise.
+// from its admitted events (tiles.Plan.Accept) in Kafka order: those that
+// count from an instant at or before it, added in that order. Called with
+// non-decreasing instants it extends the previous state when the events it
+// adds all arrived after the ones it holds, and rebuilds it otherwise.
 func AsOf(p *tiles.Plan, evs []tiles.Event) func(t int64) *tiles.State {
 	// sufMin[i] is the earliest event time in evs[i:].
 	sufMin := make([]int64, len(evs)+1)
@@ -178,7 +178,7 @@ func AsOf(p *tiles.Plan, evs []tiles.Event) func(t int64) *tiles.State {
 		}
 		for pos < len(evs) && sufMin[pos] <= t {
 			if e := evs[pos]; e.Time <= t {
-				st.Apply(p, e, math.MaxInt64)
+				st.Add(p, e)
 			} else {
 				skipped = min(skipped, e.Time)
 			}

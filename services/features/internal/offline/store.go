@@ -13,6 +13,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/tributary-ml/tributary/libs/tiles"
 )
 
 // EventRow is a row of the events table.
@@ -98,12 +100,44 @@ func (s *Store) InsertLabels(ctx context.Context, rows []LabelRow) error {
 }
 
 // StoredEvent is an event read back: its Kafka position, its time column
-// (Unix ms) and data.
+// (Unix ms), its arrival (the Kafka record timestamp, Unix ms), its
+// CloudEvents source and id, and data.
 type StoredEvent struct {
-	Partition int32
-	Offset    int64
-	TimeMs    int64
-	Data      string
+	Partition       int32
+	Offset          int64
+	TimeMs          int64
+	ArrivalMs       int64
+	Source, EventID string
+	Data            string
+}
+
+// Event is the view's event of a stored event, as the online path built it
+// when it consumed the record: its time read by the view's source, capped at
+// its arrival, and its identity.
+func (se StoredEvent) Event(p *tiles.Plan) (tiles.Event, error) {
+	e, err := tiles.NewEvent(p.View.Source, []byte(se.Data), se.TimeMs, tiles.Seq{Partition: se.Partition, Offset: se.Offset})
+	if err != nil {
+		return tiles.Event{}, err
+	}
+	e.Arrive(se.ArrivalMs)
+	e.ID = tiles.EventID(se.Source, se.EventID)
+	return e, nil
+}
+
+// eventColumns are the columns scanEvent reads. The table is read FINAL:
+// rows that a merge would collapse (the same event stored twice) come once,
+// before and after the merge alike.
+const eventColumns = "entity_key, kafka_partition, kafka_offset, toUInt64(event_time) * 1000 + event_time_ms, toUInt64(ingest_time) * 1000 + ingest_time_ms, source, event_id, data"
+
+func scanEvent(rows driver.Rows) (string, StoredEvent, error) {
+	var key string
+	var e StoredEvent
+	var ms, arrival uint64
+	if err := rows.Scan(&key, &e.Partition, &e.Offset, &ms, &arrival, &e.Source, &e.EventID, &e.Data); err != nil {
+		return "", StoredEvent{}, fmt.Errorf("scan event: %w", err)
+	}
+	e.TimeMs, e.ArrivalMs = int64(ms), int64(arrival)
+	return key, e, nil
 }
 
 // entityChunk bounds the entity keys of one query.
@@ -111,6 +145,8 @@ const entityChunk = 2000
 
 // Events returns the stored events of a stream for entities, each entity's
 // in Kafka order (partition, offset), a record stored twice (a replay) once.
+// The answer does not depend on whether ClickHouse merged the table's parts
+// (FINAL).
 func (s *Store) Events(ctx context.Context, stream string, entities []string) (map[string][]StoredEvent, error) {
 	out := map[string][]StoredEvent{}
 	for from := 0; from < len(entities); from += entityChunk {
@@ -121,19 +157,16 @@ func (s *Store) Events(ctx context.Context, stream string, entities []string) (m
 		}
 		// IN with a set (not has() of an array) lets ClickHouse use the
 		// sorting key (stream, entity_key, ...).
-		rows, err := s.conn.Query(ctx, "SELECT entity_key, kafka_partition, kafka_offset, toUInt64(event_time) * 1000 + event_time_ms, data FROM "+s.database+".events WHERE stream = ? AND entity_key IN ?", stream, clickhouse.GroupSet{Value: set})
+		rows, err := s.conn.Query(ctx, "SELECT "+eventColumns+" FROM "+s.database+".events FINAL WHERE stream = ? AND entity_key IN ?", stream, clickhouse.GroupSet{Value: set})
 		if err != nil {
 			return nil, fmt.Errorf("query events of stream %s: %w", stream, err)
 		}
 		for rows.Next() {
-			var key string
-			var e StoredEvent
-			var ms uint64
-			if err := rows.Scan(&key, &e.Partition, &e.Offset, &ms, &e.Data); err != nil {
+			key, e, err := scanEvent(rows)
+			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("scan event: %w", err)
+				return nil, err
 			}
-			e.TimeMs = int64(ms)
 			out[key] = append(out[key], e)
 		}
 		err = rows.Err()
@@ -208,21 +241,18 @@ func ValidIdentifier(s string) bool {
 
 // ScanPartition calls fn for the stored events of one Kafka partition of a
 // stream, by entity and then in offset order (a record stored twice comes
-// twice, adjacent).
+// twice, adjacent, until ClickHouse merges the copies).
 func (s *Store) ScanPartition(ctx context.Context, stream string, partition int32, fn func(entity string, e StoredEvent) error) error {
-	rows, err := s.conn.Query(ctx, "SELECT entity_key, kafka_partition, kafka_offset, toUInt64(event_time) * 1000 + event_time_ms, data FROM "+s.database+".events WHERE stream = ? AND kafka_partition = ? ORDER BY entity_key, kafka_offset", stream, partition)
+	rows, err := s.conn.Query(ctx, "SELECT "+eventColumns+" FROM "+s.database+".events FINAL WHERE stream = ? AND kafka_partition = ? ORDER BY entity_key, kafka_offset", stream, partition)
 	if err != nil {
 		return fmt.Errorf("query events of stream %s partition %d: %w", stream, partition, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var key string
-		var e StoredEvent
-		var ms uint64
-		if err := rows.Scan(&key, &e.Partition, &e.Offset, &ms, &e.Data); err != nil {
-			return fmt.Errorf("scan event: %w", err)
+		key, e, err := scanEvent(rows)
+		if err != nil {
+			return err
 		}
-		e.TimeMs = int64(ms)
 		if err := fn(key, e); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,7 +21,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // privateKafka is a Kafka broker of this test alone, started with
@@ -114,6 +118,7 @@ func TestBrokerOutage(t *testing.T) {
 					errs <- err
 					return
 				}
+				herr := httperror.Check(resp)
 				resp.Body.Close()
 				took := time.Since(start)
 				switch resp.StatusCode {
@@ -125,8 +130,8 @@ func TestBrokerOutage(t *testing.T) {
 						afterRestart.Add(1)
 					}
 				case http.StatusServiceUnavailable:
-					if resp.Header.Get("Retry-After") == "" {
-						errs <- fmt.Errorf("503 without Retry-After")
+					if resp.Header.Get("Retry-After") == "" || httperror.ReasonOf(herr) != reason.Unavailable {
+						errs <- fmt.Errorf("503 without Retry-After or reason unavailable: %v", herr)
 						return
 					}
 					mu.Lock()
@@ -143,19 +148,21 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	waitUntil := func(what string, timeout time.Duration, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for !cond() {
+		err := testkit.Poll(context.Background(), timeout, func(context.Context) error {
 			select {
 			case err := <-errs:
 				stop()
 				t.Fatal(err)
 			default:
 			}
-			if time.Now().After(deadline) {
-				stop()
-				t.Fatalf("timed out waiting for %s", what)
+			if !cond() {
+				return errors.New("not yet")
 			}
-			time.Sleep(20 * time.Millisecond)
+			return nil
+		})
+		if err != nil {
+			stop()
+			t.Fatalf("waiting for %s: %v", what, err)
 		}
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }

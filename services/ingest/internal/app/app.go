@@ -221,6 +221,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	icfg := cfg.Intake
 	icfg.Propagator = rt.Propagator
 	icfg.Health = health
+	icfg.DeadLetterMaxBytes = int(BatchMaxBytes(cfg.Intake.MaxEventBytes)) // a dead-letter record always fits a batch
 	window := dedup.New(cfg.Dedup.Window, cfg.Dedup.MaxEntries)
 	promauto.With(rt.Registerer).NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tributary_ingest_dedup_entries",
@@ -261,8 +262,15 @@ func ProducerOpts(cfg ProducerConfig, maxEventBytes int) []kgo.Opt {
 		kgo.MaxBufferedBytes(cfg.MaxBufferedBytes),
 		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
 		kgo.ProducerLinger(cfg.Linger),
-		kgo.ProducerBatchMaxBytes(max(1<<20, int32(maxEventBytes)+64<<10)),
+		kgo.ProducerBatchMaxBytes(BatchMaxBytes(maxEventBytes)),
 	}
+}
+
+// BatchMaxBytes is the producer's batch size: an event of maxEventBytes
+// with its headers (limits.go in intake), and at least 1 MiB. Kafka's
+// default max.message.bytes is 1 MiB and 12 bytes.
+func BatchMaxBytes(maxEventBytes int) int32 {
+	return max(1<<20, int32(maxEventBytes)+64<<10)
 }
 
 func registerBufferMetrics(reg prometheus.Registerer, cl *kgo.Client, cfg ProducerConfig) {

@@ -20,8 +20,11 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
@@ -41,6 +44,9 @@ const clickStream = `{"name":"clicks","type":"` + clickType + `","entity_key":"/
  "schema":{"type":"object","required":["user_id","item_id"],"properties":{
   "user_id":{"type":"string","minLength":1},"item_id":{"type":"string"},"price":{"type":"number","minimum":0}},
   "additionalProperties":false}}`
+
+// dlqMaxBytes is the fixture's dead-letter record limit.
+const dlqMaxBytes = 1 << 20
 
 // fixture is the HTTP API over a real intake writing to the real Kafka,
 // with topics under a prefix of its own.
@@ -85,7 +91,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := reg.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	in := intake.New(intake.Config{MaxEventBytes: 8 << 10, MaxFuture: time.Minute, MaxPast: 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix, Propagator: propagation.TraceContext{}},
+	in := intake.New(intake.Config{MaxEventBytes: 8 << 10, MaxFuture: time.Minute, MaxPast: 24 * time.Hour, ProduceTimeout: 10 * time.Second, TopicPrefix: prefix, Propagator: propagation.TraceContext{}, DeadLetterMaxBytes: dlqMaxBytes},
 		logger, prometheus.NewRegistry(), reg, cl, dedup.New(time.Minute, 1000))
 	keys, err := auth.New(auth.Config{Keys: "all:" + auth.Hash(keyAll) + ":*;clicks:" + auth.Hash(keyClicks) + ":" + clickType})
 	if err != nil {
@@ -170,57 +176,58 @@ func TestRejections(t *testing.T) {
 		marker string // in the DLQ record's ce_id or value; "" : not dead-lettered
 	}
 	cases := []tc{
-		{"malformed json", request{contentType: structured, body: `{"specversion":"1.0","id":"m-malformed",`}, 400, intake.ReasonMalformedJSON, "event", "m-malformed"},
-		{"missing id", request{contentType: structured, body: click("", goodData("u"), map[string]any{"id": nil, "subject": "m-noid"})}, 400, intake.ReasonMissingAttribute, "id", "m-noid"},
-		{"missing source", request{contentType: structured, body: click("m-nosource", goodData("u"), map[string]any{"source": nil})}, 400, intake.ReasonMissingAttribute, "source", "m-nosource"},
-		{"missing type", request{contentType: structured, body: click("m-notype", goodData("u"), map[string]any{"type": nil})}, 400, intake.ReasonMissingAttribute, "type", "m-notype"},
-		{"missing specversion", request{contentType: structured, body: click("m-nospec", goodData("u"), map[string]any{"specversion": nil})}, 400, intake.ReasonMissingAttribute, "specversion", "m-nospec"},
-		{"specversion 0.3", request{contentType: structured, body: click("m-spec03", goodData("u"), map[string]any{"specversion": "0.3"})}, 400, intake.ReasonUnsupportedSpecVersion, "specversion", "m-spec03"},
-		{"bad time", request{contentType: structured, body: click("m-badtime", goodData("u"), map[string]any{"time": "yesterday"})}, 400, intake.ReasonInvalidAttribute, "", "m-badtime"},
-		{"unknown type", request{contentType: structured, body: click("m-unknown", goodData("u"), map[string]any{"type": "com.example.nope.v1"})}, 400, intake.ReasonUnknownType, "type", "m-unknown"},
-		{"schema: missing field", request{contentType: structured, body: click("m-schema1", `{"user_id":"u"}`, nil)}, 400, intake.ReasonSchemaViolation, "/item_id", "m-schema1"},
-		{"schema: wrong type", request{contentType: structured, body: click("m-schema2", `{"user_id":"u","item_id":"i","price":"cheap"}`, nil)}, 400, intake.ReasonSchemaViolation, "/price", "m-schema2"},
-		{"schema: extra field", request{contentType: structured, body: click("m-schema3", `{"user_id":"u","item_id":"i","color":"red"}`, nil)}, 400, intake.ReasonSchemaViolation, "/color", "m-schema3"},
-		{"schema: minimum", request{contentType: structured, body: click("m-schema4", `{"user_id":"u","item_id":"i","price":-1}`, nil)}, 400, intake.ReasonSchemaViolation, "/price", "m-schema4"},
-		{"data not json", request{contentType: structured, body: click("m-datastr", `"just a string"`, nil)}, 400, intake.ReasonSchemaViolation, "/", "m-datastr"},
-		{"wrong content type", request{contentType: "text/plain", body: "m-ctype plain text"}, 415, intake.ReasonUnsupportedContentType, "Content-Type", "m-ctype"},
-		{"no content type", request{body: "m-noctype"}, 415, intake.ReasonUnsupportedContentType, "Content-Type", "m-noctype"},
-		{"oversized body", request{contentType: structured, body: "m-hugebody" + huge}, 413, intake.ReasonBodyTooLarge, "body", "m-hugebody"},
-		{"oversized event", request{contentType: structured, body: click("m-bigevent", `{"user_id":"u","item_id":"`+big+`"}`, nil)}, 413, intake.ReasonEventTooLarge, "event", "m-bigevent"},
-		{"empty batch", request{contentType: batch, body: ` [ ] `}, 400, intake.ReasonEmptyBatch, "batch", ""},
-		{"batch not an array", request{contentType: batch, body: `{"m-batchobj":1}`}, 400, intake.ReasonMalformedJSON, "array", "m-batchobj"},
-		{"batch too large", request{contentType: batch, body: "[" + strings.Repeat(`{"m-bigbatch":1},`, 10) + `{}]`}, 413, intake.ReasonBatchTooLarge, "11 events", "m-bigbatch"},
-		{"future timestamp", request{contentType: structured, body: click("m-future", goodData("u"), map[string]any{"time": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})}, 400, intake.ReasonEventTimeFuture, "time", "m-future"},
-		{"past timestamp", request{contentType: structured, body: click("m-past", goodData("u"), map[string]any{"time": "2001-01-01T00:00:00Z"})}, 400, intake.ReasonEventTimePast, "time", "m-past"},
-		{"binary: missing ce-id", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-source": "/s", "ce-type": clickType}, body: `{"m-binnoid":1}`}, 400, intake.ReasonMissingAttribute, "id", "m-binnoid"},
-		{"binary: data not json", request{contentType: "text/plain", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-bintext", "ce-source": "/s", "ce-type": clickType}, body: `hello`}, 415, intake.ReasonUnsupportedDataType, "datacontenttype", "m-bintext"},
-		{"binary: bad extension name", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-binext", "ce-source": "/s", "ce-type": clickType, "ce-Bad_Name": "x"}, body: goodData("u")}, 400, intake.ReasonInvalidAttribute, "", "m-binext"},
+		{"malformed json", request{contentType: structured, body: `{"specversion":"1.0","id":"m-malformed",`}, 400, reason.MalformedJSON, "event", "m-malformed"},
+		{"missing id", request{contentType: structured, body: click("", goodData("u"), map[string]any{"id": nil, "subject": "m-noid"})}, 400, reason.MissingAttribute, "id", "m-noid"},
+		{"missing source", request{contentType: structured, body: click("m-nosource", goodData("u"), map[string]any{"source": nil})}, 400, reason.MissingAttribute, "source", "m-nosource"},
+		{"missing type", request{contentType: structured, body: click("m-notype", goodData("u"), map[string]any{"type": nil})}, 400, reason.MissingAttribute, "type", "m-notype"},
+		{"missing specversion", request{contentType: structured, body: click("m-nospec", goodData("u"), map[string]any{"specversion": nil})}, 400, reason.MissingAttribute, "specversion", "m-nospec"},
+		{"specversion 0.3", request{contentType: structured, body: click("m-spec03", goodData("u"), map[string]any{"specversion": "0.3"})}, 400, reason.UnsupportedSpecVersion, "specversion", "m-spec03"},
+		{"bad time", request{contentType: structured, body: click("m-badtime", goodData("u"), map[string]any{"time": "yesterday"})}, 400, reason.InvalidAttribute, "", "m-badtime"},
+		{"unknown type", request{contentType: structured, body: click("m-unknown", goodData("u"), map[string]any{"type": "com.example.nope.v1"})}, 400, reason.UnknownType, "type", "m-unknown"},
+		{"schema: missing field", request{contentType: structured, body: click("m-schema1", `{"user_id":"u"}`, nil)}, 400, reason.SchemaViolation, "/item_id", "m-schema1"},
+		{"schema: wrong type", request{contentType: structured, body: click("m-schema2", `{"user_id":"u","item_id":"i","price":"cheap"}`, nil)}, 400, reason.SchemaViolation, "/price", "m-schema2"},
+		{"schema: extra field", request{contentType: structured, body: click("m-schema3", `{"user_id":"u","item_id":"i","color":"red"}`, nil)}, 400, reason.SchemaViolation, "/color", "m-schema3"},
+		{"schema: minimum", request{contentType: structured, body: click("m-schema4", `{"user_id":"u","item_id":"i","price":-1}`, nil)}, 400, reason.SchemaViolation, "/price", "m-schema4"},
+		{"data not json", request{contentType: structured, body: click("m-datastr", `"just a string"`, nil)}, 400, reason.SchemaViolation, "/", "m-datastr"},
+		{"wrong content type", request{contentType: "text/plain", body: "m-ctype plain text"}, 415, reason.UnsupportedContentType, "Content-Type", "m-ctype"},
+		{"no content type", request{body: "m-noctype"}, 415, reason.UnsupportedContentType, "Content-Type", "m-noctype"},
+		{"oversized body", request{contentType: structured, body: "m-hugebody" + huge}, 413, reason.BodyTooLarge, "body", "m-hugebody"},
+		{"oversized event", request{contentType: structured, body: click("m-bigevent", `{"user_id":"u","item_id":"`+big+`"}`, nil)}, 413, reason.EventTooLarge, "event", "m-bigevent"},
+		{"empty batch", request{contentType: batch, body: ` [ ] `}, 400, reason.EmptyBatch, "batch", ""},
+		{"batch not an array", request{contentType: batch, body: `{"m-batchobj":1}`}, 400, reason.MalformedJSON, "array", "m-batchobj"},
+		{"batch too large", request{contentType: batch, body: "[" + strings.Repeat(`{"m-bigbatch":1},`, 10) + `{}]`}, 413, reason.BatchTooLarge, "11 events", "m-bigbatch"},
+		{"future timestamp", request{contentType: structured, body: click("m-future", goodData("u"), map[string]any{"time": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)})}, 400, reason.EventTimeFuture, "time", "m-future"},
+		{"past timestamp", request{contentType: structured, body: click("m-past", goodData("u"), map[string]any{"time": "2001-01-01T00:00:00Z"})}, 400, reason.EventTimePast, "time", "m-past"},
+		{"binary: missing ce-id", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-source": "/s", "ce-type": clickType}, body: `{"m-binnoid":1}`}, 400, reason.MissingAttribute, "id", "m-binnoid"},
+		{"binary: data not json", request{contentType: "text/plain", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-bintext", "ce-source": "/s", "ce-type": clickType}, body: `hello`}, 415, reason.UnsupportedDataType, "datacontenttype", "m-bintext"},
+		{"binary: bad extension name", request{contentType: "application/json", headers: map[string]string{"ce-specversion": "1.0", "ce-id": "m-binext", "ce-source": "/s", "ce-type": clickType, "ce-Bad_Name": "x"}, body: goodData("u")}, 400, reason.InvalidAttribute, "", "m-binext"},
 		// The hardening issue's inputs: each once got no answer, 503 forever, or was accepted.
-		{"number beyond float64", request{contentType: structured, body: click("m-hugenum", `{"user_id":"u","item_id":"i","price":1e1000000000}`, nil)}, 400, intake.ReasonNumberOutOfRange, "/price", "m-hugenum"},
-		{"number beyond float64, slow path", request{contentType: structured, body: click("m-hugenum2", `{"user_id":"u","item_id":"i","price":1e400}`, map[string]any{"dataschema": "https://example.com/s"})}, 400, intake.ReasonNumberOutOfRange, "/price", "m-hugenum2"},
-		{"key twice in data", request{contentType: structured, body: click("m-dupdata", `{"user_id":"u","item_id":"i","user_id":"v"}`, nil)}, 400, intake.ReasonDuplicateKey, "/user_id", "m-dupdata"},
-		{"attribute twice", request{contentType: structured, body: `{"specversion":"1.0","id":"m-dupattr","source":"/s","type":"` + clickType + `","id":"other","data":{}}`}, 400, intake.ReasonDuplicateKey, "id", "m-dupattr"},
-		{"upper-case extension", request{contentType: structured, body: click("m-upper", goodData("u"), map[string]any{"MyExt": "x"})}, 400, intake.ReasonInvalidAttribute, "MyExt", "m-upper"},
-		{"id over the attribute limit", request{contentType: structured, body: click(strings.Repeat("i", 5000), goodData("u"), map[string]any{"subject": "m-longid"})}, 413, intake.ReasonAttributeTooLarge, "id", "m-longid"},
-		{"binary: a megabyte of ce- headers", request{contentType: "application/json", headers: megaHeaders("m-megahdr"), body: goodData("u")}, 413, intake.ReasonAttributeTooLarge, "", "m-megahdr"},
-		{"binary: a megabyte of ce- headers, no id", request{contentType: "application/json", headers: megaHeaders(""), body: `{"m-megahdr-noid":1}`}, 400, intake.ReasonMissingAttribute, "id", "m-megahdr-noid"},
-		{"forbidden type", request{contentType: structured, key: keyClicks, body: `{"specversion":"1.0","id":"m-forbidden","source":"/s","type":"tributary.label.recorded.v1","data":{}}`}, 403, intake.ReasonForbiddenType, "type", "m-forbidden"},
-		{"no api key", request{contentType: structured, key: "-", body: click("m-nokey", goodData("u"), nil)}, 401, intake.ReasonUnauthenticated, "", ""},
-		{"wrong api key", request{contentType: structured, key: "nope", body: click("m-badkey", goodData("u"), nil)}, 401, intake.ReasonUnauthenticated, "", ""},
+		{"number beyond float64", request{contentType: structured, body: click("m-hugenum", `{"user_id":"u","item_id":"i","price":1e1000000000}`, nil)}, 400, reason.NumberOutOfRange, "/price", "m-hugenum"},
+		{"number beyond float64, slow path", request{contentType: structured, body: click("m-hugenum2", `{"user_id":"u","item_id":"i","price":1e400}`, map[string]any{"dataschema": "https://example.com/s"})}, 400, reason.NumberOutOfRange, "/price", "m-hugenum2"},
+		{"key twice in data", request{contentType: structured, body: click("m-dupdata", `{"user_id":"u","item_id":"i","user_id":"v"}`, nil)}, 400, reason.DuplicateKey, "/user_id", "m-dupdata"},
+		{"attribute twice", request{contentType: structured, body: `{"specversion":"1.0","id":"m-dupattr","source":"/s","type":"` + clickType + `","id":"other","data":{}}`}, 400, reason.DuplicateKey, "id", "m-dupattr"},
+		{"upper-case extension", request{contentType: structured, body: click("m-upper", goodData("u"), map[string]any{"MyExt": "x"})}, 400, reason.InvalidAttribute, "MyExt", "m-upper"},
+		{"id over the attribute limit", request{contentType: structured, body: click(strings.Repeat("i", 5000), goodData("u"), map[string]any{"subject": "m-longid"})}, 413, reason.AttributeTooLarge, "id", "m-longid"},
+		{"binary: a megabyte of ce- headers", request{contentType: "application/json", headers: megaHeaders("m-megahdr"), body: goodData("u")}, 413, reason.AttributeTooLarge, "", "m-megahdr"},
+		{"binary: a megabyte of ce- headers, no id", request{contentType: "application/json", headers: megaHeaders(""), body: `{"m-megahdr-noid":1}`}, 400, reason.MissingAttribute, "id", "m-megahdr-noid"},
+		{"forbidden type", request{contentType: structured, key: keyClicks, body: `{"specversion":"1.0","id":"m-forbidden","source":"/s","type":"tributary.label.recorded.v1","data":{}}`}, 403, reason.ForbiddenType, "type", "m-forbidden"},
+		{"no api key", request{contentType: structured, key: "-", body: click("m-nokey", goodData("u"), nil)}, 401, reason.Unauthenticated, "", ""},
+		{"wrong api key", request{contentType: structured, key: "nope", body: click("m-badkey", goodData("u"), nil)}, 401, reason.Unauthenticated, "", ""},
 	}
 	var dead []tc
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, hdr, body := f.post(t, c.req)
-			var res intake.Result
-			if err := json.Unmarshal(body, &res); err != nil {
-				t.Fatalf("answer is not a result: %s", body)
+			checkEnvelope(t, body)
+			e := httperror.Parse(code, body)
+			if code != c.status || e.Reason != c.reason || code != intake.Status(c.reason) {
+				t.Fatalf("got %d %s, want %d %s", code, body, c.status, c.reason)
 			}
-			if code != c.status || res.Reason != c.reason || res.Outcome != intake.Rejected {
-				t.Fatalf("got %d %+v, want %d %s", code, res, c.status, c.reason)
+			if !strings.Contains(e.Body.Error, c.field) {
+				t.Errorf("error %q does not name %q", e.Body.Error, c.field)
 			}
-			if !strings.Contains(res.Message, c.field) {
-				t.Errorf("message %q does not name %q", res.Message, c.field)
+			if strings.HasPrefix(c.name, "schema") && e.ID != c.marker {
+				t.Errorf("id %q, want the event's %q", e.ID, c.marker)
 			}
 			if hdr.Get("Content-Type") != "application/json" {
 				t.Errorf("content type %q", hdr.Get("Content-Type"))
@@ -237,16 +244,22 @@ func TestRejections(t *testing.T) {
 	// empty-batch reason.
 	recs := kafkatest.Read(t, f.brokers, f.prefix+event.TopicDLQ, len(dead)+1, 20*time.Second, 500*time.Millisecond)
 	byReason := map[string]int{}
+	letters := map[*kgo.Record]deadletter.Letter{}
 	for _, r := range recs {
-		byReason[kafkatest.Header(r, intake.HeaderReason)]++
-		if kafkatest.Header(r, intake.HeaderOrigin) != "http" || kafkatest.Header(r, intake.HeaderReceived) == "" || kafkatest.Header(r, intake.HeaderError) == "" {
-			t.Errorf("dead-letter record without origin, received or error headers: %v", r.Headers)
+		l, err := deadletter.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		letters[r] = l
+		byReason[string(l.Reason)]++
+		if l.Origin != deadletter.HTTP() || l.Service != "ingest" || l.Received.IsZero() || l.Error == "" || deadletter.Size(r) > dlqMaxBytes {
+			t.Errorf("dead-letter record without origin, service, received or error, or over the limit: %v", r.Headers)
 		}
 	}
-	if byReason[string(intake.ReasonEmptyBatch)] != 1 {
-		t.Errorf("empty batch: %d dead-letter records", byReason[string(intake.ReasonEmptyBatch)])
+	if byReason[string(reason.EmptyBatch)] != 1 {
+		t.Errorf("empty batch: %d dead-letter records", byReason[string(reason.EmptyBatch)])
 	}
-	if byReason[string(intake.ReasonUnauthenticated)] != 0 {
+	if byReason[string(reason.Unauthenticated)] != 0 {
 		t.Error("unauthenticated requests were dead-lettered")
 	}
 	for _, c := range dead {
@@ -261,11 +274,12 @@ func TestRejections(t *testing.T) {
 			t.Errorf("%s: no dead-letter record with %q", c.name, c.marker)
 			continue
 		}
-		if got := kafkatest.Header(found, intake.HeaderReason); got != string(c.reason) {
+		if got := letters[found].Reason; got != c.reason {
 			t.Errorf("%s: dead-letter reason %q, want %s", c.name, got, c.reason)
 		}
-		if c.reason == intake.ReasonBodyTooLarge && (kafkatest.Header(found, intake.HeaderTruncated) != "true" || len(found.Value) != 8<<10) {
-			t.Errorf("oversized body: dead-letter value of %d bytes, truncated %q", len(found.Value), kafkatest.Header(found, intake.HeaderTruncated))
+		// The body as read: the first max-body-bytes+1 bytes.
+		if c.reason == reason.BodyTooLarge && len(found.Value) != 64<<10+1 {
+			t.Errorf("oversized body: dead-letter value of %d bytes", len(found.Value))
 		}
 	}
 	if len(recs) != len(dead)+1 {
@@ -296,12 +310,12 @@ func TestMixedBatch(t *testing.T) {
 		outcome intake.Outcome
 		reason  intake.Reason
 	}{
-		{"b-good-1", intake.Accepted, ""}, {"b-bad-schema", intake.Rejected, intake.ReasonSchemaViolation},
-		{"", intake.Rejected, intake.ReasonMissingAttribute}, {"b-good-2", intake.Accepted, ""},
+		{"b-good-1", intake.Accepted, ""}, {"b-bad-schema", intake.Rejected, reason.SchemaViolation},
+		{"", intake.Rejected, reason.MissingAttribute}, {"b-good-2", intake.Accepted, ""},
 	}
 	for i, w := range want {
 		r := resp.Results[i]
-		if r.ID != w.id || r.Outcome != w.outcome || r.Reason != w.reason {
+		if r.ID != w.id || r.Status != w.outcome || r.Reason != w.reason || (w.reason != "") != (r.Error != "") {
 			t.Errorf("result %d: %+v, want %+v", i, r, w)
 		}
 	}
@@ -414,5 +428,27 @@ func TestDataBase64WithBlanks(t *testing.T) {
 	recs := kafkatest.Read(t, f.brokers, f.prefix+"tributary.events.clicks", 1, 10*time.Second, 200*time.Millisecond)
 	if len(recs) != 1 || string(recs[0].Value) != goodData("erin") || string(recs[0].Key) != "erin" {
 		t.Fatalf("records: %+v", recs)
+	}
+}
+
+// checkEnvelope fails unless body is the error body of libs/httperror and
+// nothing else: error and reason set, no field of the answers before it
+// (status, message).
+func checkEnvelope(t *testing.T, body []byte) {
+	t.Helper()
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		t.Fatalf("answer is not a JSON object: %s", body)
+	}
+	for k := range fields {
+		switch k {
+		case "error", "reason", "id", "details":
+		default:
+			t.Errorf("error body has field %q: %s", k, body)
+		}
+	}
+	var b httperror.Body
+	if err := json.Unmarshal(body, &b); err != nil || b.Error == "" || !b.Reason.Valid() {
+		t.Errorf("error body without error or reason: %s (%v)", body, err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/jsondoc"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
 
@@ -66,13 +67,13 @@ func rejected(r intake.Reason, raw []byte, format string, args ...any) intake.It
 func decodeBatch(body []byte, maxBatch int) (items []intake.Item, whole bool) {
 	raws, err := splitArray(body)
 	if err != nil {
-		return []intake.Item{rejected(intake.ReasonMalformedJSON, body, "body: a batch is a JSON array of events: %v", err)}, true
+		return []intake.Item{rejected(reason.MalformedJSON, body, "body: a batch is a JSON array of events: %v", err)}, true
 	}
 	if len(raws) == 0 {
-		return []intake.Item{rejected(intake.ReasonEmptyBatch, body, "body: the batch holds no events")}, true
+		return []intake.Item{rejected(reason.EmptyBatch, body, "body: the batch holds no events")}, true
 	}
 	if len(raws) > maxBatch {
-		return []intake.Item{rejected(intake.ReasonBatchTooLarge, body, "body: %d events, more than the limit of %d a batch", len(raws), maxBatch)}, true
+		return []intake.Item{rejected(reason.BatchTooLarge, body, "body: %d events, more than the limit of %d a batch", len(raws), maxBatch)}, true
 	}
 	items = make([]intake.Item, len(raws))
 	for i, raw := range raws {
@@ -116,37 +117,37 @@ func diagnoseStructured(raw []byte) intake.Item {
 		if err == nil {
 			err = fmt.Errorf("null")
 		}
-		return rejected(intake.ReasonMalformedJSON, raw, "event: not a JSON object: %v", err)
+		return rejected(reason.MalformedJSON, raw, "event: not a JSON object: %v", err)
 	}
 	e, decodeErr := event.DecodeStructured(raw)
 	var refused *jsondoc.Error
 	if errors.As(decodeErr, &refused) {
 		if errors.Is(refused, jsondoc.ErrNumberRange) { // in the data
-			return rejected(intake.ReasonNumberOutOfRange, raw, "data: %v", refused)
+			return rejected(reason.NumberOutOfRange, raw, "data: %v", refused)
 		}
-		return rejected(intake.ReasonDuplicateKey, raw, "event: %v", refused)
+		return rejected(reason.DuplicateKey, raw, "event: %v", refused)
 	}
 	for _, name := range requiredAttrs {
 		v, ok := attrs[name]
 		if !ok || bytes.Equal(v, []byte("null")) {
-			return rejected(intake.ReasonMissingAttribute, raw, "%s: required attribute missing", name)
+			return rejected(reason.MissingAttribute, raw, "%s: required attribute missing", name)
 		}
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return rejected(intake.ReasonInvalidAttribute, raw, "%s: not a string", name)
+			return rejected(reason.InvalidAttribute, raw, "%s: not a string", name)
 		}
 		if s == "" {
-			return rejected(intake.ReasonMissingAttribute, raw, "%s: required attribute is empty", name)
+			return rejected(reason.MissingAttribute, raw, "%s: required attribute is empty", name)
 		}
 		if name == "specversion" && s != "1.0" {
-			return rejected(intake.ReasonUnsupportedSpecVersion, raw, "specversion: %q is not 1.0", s)
+			return rejected(reason.UnsupportedSpecVersion, raw, "specversion: %q is not 1.0", s)
 		}
 	}
 	if decodeErr != nil {
-		return rejected(intake.ReasonInvalidAttribute, raw, "event: %v", decodeErr)
+		return rejected(reason.InvalidAttribute, raw, "event: %v", decodeErr)
 	}
 	if err := e.Validate(); err != nil {
-		return rejected(intake.ReasonInvalidAttribute, raw, "event: %v", err)
+		return rejected(reason.InvalidAttribute, raw, "event: %v", err)
 	}
 	return intake.Item{Event: e, Raw: raw, Size: len(raw)}
 }
@@ -183,24 +184,24 @@ func decodeBinaryEvent(h http.Header, body []byte) intake.Item {
 		}
 		attr := strings.TrimPrefix(lower, "ce-")
 		if len(values) != 1 {
-			return rejected(intake.ReasonInvalidAttribute, body, "%s: header given %d times", attr, len(values))
+			return rejected(reason.InvalidAttribute, body, "%s: header given %d times", attr, len(values))
 		}
 		v, err := url.PathUnescape(values[0])
 		if err != nil {
-			return rejected(intake.ReasonInvalidAttribute, body, "%s: bad percent-encoding", attr)
+			return rejected(reason.InvalidAttribute, body, "%s: bad percent-encoding", attr)
 		}
 		if !utf8.ValidString(v) {
-			return rejected(intake.ReasonInvalidAttribute, body, "%s: not UTF-8", attr)
+			return rejected(reason.InvalidAttribute, body, "%s: not UTF-8", attr)
 		}
 		attrs[attr] = v
 	}
 	for _, name := range requiredAttrs {
 		v := attrs[name]
 		if v == "" {
-			return rejected(intake.ReasonMissingAttribute, body, "%s: required attribute missing (header ce-%s)", name, name)
+			return rejected(reason.MissingAttribute, body, "%s: required attribute missing (header ce-%s)", name, name)
 		}
 		if name == "specversion" && v != "1.0" {
-			return rejected(intake.ReasonUnsupportedSpecVersion, body, "specversion: %q is not 1.0", v)
+			return rejected(reason.UnsupportedSpecVersion, body, "specversion: %q is not 1.0", v)
 		}
 	}
 	e := ce.NewEvent()
@@ -218,11 +219,11 @@ func decodeBinaryEvent(h http.Header, body []byte) intake.Item {
 		case "dataschema":
 			e.SetDataSchema(v)
 		case "datacontenttype":
-			return rejected(intake.ReasonInvalidAttribute, body, "datacontenttype: travels in Content-Type in binary mode, not in ce-datacontenttype")
+			return rejected(reason.InvalidAttribute, body, "datacontenttype: travels in Content-Type in binary mode, not in ce-datacontenttype")
 		case "time":
 			t, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
-				return rejected(intake.ReasonInvalidAttribute, body, "time: %q is not RFC 3339", v)
+				return rejected(reason.InvalidAttribute, body, "time: %q is not RFC 3339", v)
 			}
 			e.SetTime(t)
 		default:
@@ -236,7 +237,7 @@ func decodeBinaryEvent(h http.Header, body []byte) intake.Item {
 		e.DataEncoded = body
 	}
 	if err := e.Validate(); err != nil {
-		return rejected(intake.ReasonInvalidAttribute, body, "event: %v", err)
+		return rejected(reason.InvalidAttribute, body, "event: %v", err)
 	}
 	return intake.Item{Event: &e, Raw: body, Size: len(body)}
 }

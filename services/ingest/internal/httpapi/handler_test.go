@@ -16,6 +16,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
 	"github.com/tributary-ml/tributary/services/ingest/internal/httpapi"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
@@ -53,6 +55,9 @@ func (s *submitter) Submit(ctx context.Context, _ intake.Source, items []intake.
 	out := make([]intake.Result, len(items))
 	for i, it := range items {
 		out[i] = intake.Result{Outcome: s.outcome}
+		if it.Event != nil {
+			out[i].ID = it.Event.ID()
+		}
 		if it.Rejection != nil {
 			out[i] = intake.Result{Outcome: intake.Rejected, Reason: it.Rejection.Reason, Message: it.Rejection.Message}
 		}
@@ -91,9 +96,10 @@ func TestInFlightLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	herr := httperror.Check(resp)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" {
-		t.Fatalf("over the limit: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" || httperror.ReasonOf(herr) != reason.Unavailable {
+		t.Fatalf("over the limit: %d, Retry-After %q, %v", resp.StatusCode, resp.Header.Get("Retry-After"), herr)
 	}
 	close(s.release)
 	if code := <-first; code != http.StatusAccepted {
@@ -108,20 +114,35 @@ func TestUnavailableBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var br httpapi.BatchResponse
-	if err := json.NewDecoder(resp.Body).Decode(&br); err != nil {
+	if err := json.Unmarshal(body, &br); err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || br.Unavailable != 2 || len(br.Results) != 2 {
 		t.Fatalf("%d %+v", resp.StatusCode, br)
 	}
+	for _, r := range br.Results {
+		if r.Status != intake.Unavailable || r.Reason != reason.Unavailable {
+			t.Errorf("result %+v, want unavailable with its reason", r)
+		}
+	}
+	// The batch's 503 is an error body too, for clients that read only that.
+	if e := httperror.Parse(resp.StatusCode, body); e.Reason != reason.Unavailable || !strings.Contains(e.Body.Error, "2 of 2") {
+		t.Errorf("batch 503 as an error body: %+v", e)
+	}
 	resp2, err := http.Post(srv.URL, httpapi.ContentTypeStructured, strings.NewReader(oneEvent))
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp2.Body.Close()
-	if resp2.StatusCode != http.StatusServiceUnavailable || resp2.Header.Get("Retry-After") == "" {
-		t.Fatalf("single: %d", resp2.StatusCode)
+	defer resp2.Body.Close()
+	body2, _ := io.ReadAll(resp2.Body)
+	checkEnvelope(t, body2)
+	if e := httperror.Parse(resp2.StatusCode, body2); resp2.StatusCode != http.StatusServiceUnavailable || resp2.Header.Get("Retry-After") == "" || e.Reason != reason.Unavailable || e.ID != "1" {
+		t.Fatalf("single: %d %s", resp2.StatusCode, body2)
 	}
 }
 
@@ -137,15 +158,11 @@ func TestPanicAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var res intake.Result
-	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusInternalServerError || res.Reason != intake.ReasonInternalError || res.Outcome != intake.Rejected {
-		t.Fatalf("%d %+v", resp.StatusCode, res)
+	if err := httperror.Check(resp); resp.StatusCode != http.StatusInternalServerError || httperror.ReasonOf(err) != reason.InternalError {
+		t.Fatalf("%d %v", resp.StatusCode, err)
 	}
 	last := s.items[len(s.items)-1]
-	if s.panicked != 1 || last.Rejection == nil || last.Rejection.Reason != intake.ReasonInternalError || string(last.Raw) != body {
+	if s.panicked != 1 || last.Rejection == nil || last.Rejection.Reason != reason.InternalError || string(last.Raw) != body {
 		t.Fatalf("panicked %d, dead-lettered %+v", s.panicked, last)
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
@@ -91,15 +93,39 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, tp trace.Tr
 	}
 }
 
-var httpSource = intake.Source{Path: "http", Origin: "http"}
+var httpSource = intake.Source{Path: "http"}
 
-// BatchResponse is the answer to a batch.
+// Result is the answer about one event: the body of a 202 for a single
+// event, and an entry of a batch's results. A rejected or unavailable
+// event carries the fields of the error body (libs/httperror): error, the
+// message, and reason, its id (unavailable for an unavailable one).
+type Result struct {
+	ID     string         `json:"id,omitempty"`
+	Status intake.Outcome `json:"status"`
+	Reason reason.ID      `json:"reason,omitempty"`
+	Error  string         `json:"error,omitempty"`
+}
+
+func resultOf(r intake.Result) Result {
+	out := Result{ID: r.ID, Status: r.Outcome, Reason: r.Reason, Error: r.Message}
+	if r.Outcome == intake.Unavailable {
+		out.Reason = reason.Unavailable
+	}
+	return out
+}
+
+// BatchResponse is the answer to a batch. Error and Reason are set on a
+// 503 only, which makes that answer also an error body of libs/httperror
+// (reason unavailable): the events whose status is unavailable must be
+// sent again, the others are done.
 type BatchResponse struct {
-	Accepted    int             `json:"accepted"`
-	Duplicate   int             `json:"duplicate"`
-	Rejected    int             `json:"rejected"`
-	Unavailable int             `json:"unavailable"`
-	Results     []intake.Result `json:"results"`
+	Error       string    `json:"error,omitempty"`
+	Reason      reason.ID `json:"reason,omitempty"`
+	Accepted    int       `json:"accepted"`
+	Duplicate   int       `json:"duplicate"`
+	Rejected    int       `json:"rejected"`
+	Unavailable int       `json:"unavailable"`
+	Results     []Result  `json:"results"`
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -133,29 +159,39 @@ func (h *Handler) recovered(w *answerWriter, r *http.Request, body []byte, p any
 	if w.started {
 		return // the answer was under way; net/http ends the connection
 	}
-	rej := &intake.Rejection{Reason: intake.ReasonInternalError, Message: fmt.Sprintf("ingest failed on this request (%v); it is on the dead-letter topic", p)}
+	rej := &intake.Rejection{Reason: reason.InternalError, Message: fmt.Sprintf("ingest failed on this request (%v); it is on the dead-letter topic", p)}
 	res := h.intake.Submit(r.Context(), httpSource, []intake.Item{{Raw: body, Size: len(body), Rejection: rej}})[0]
-	if res.Outcome != intake.Rejected {
-		h.unavailable(w, http.StatusServiceUnavailable, res)
-		return
+	h.answer(w, res)
+}
+
+// answer answers a single event (or a whole request) with res: 202 with a
+// Result, or an error body.
+func (h *Handler) answer(w http.ResponseWriter, res intake.Result) {
+	switch res.Outcome {
+	case intake.Accepted, intake.Duplicate:
+		writeJSON(w, http.StatusAccepted, resultOf(res))
+	case intake.Rejected:
+		httperror.WriteBody(w, intake.Status(res.Reason), httperror.Body{Error: res.Message, Reason: res.Reason, ID: res.ID})
+	default:
+		h.retryAfter(w)
+		httperror.WriteBody(w, http.StatusServiceUnavailable, httperror.Body{Error: res.Message, Reason: reason.Unavailable, ID: res.ID})
 	}
-	writeJSON(w, res.Reason.Status(), res)
 }
 
 // serve handles one request; read is set to the body once it is read.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	key, err := h.keys.Authenticate(r)
 	if err != nil {
-		h.intake.Refused(httpSource, intake.ReasonUnauthenticated)
+		h.intake.Refused(httpSource, reason.Unauthenticated)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tributary-ingest"`)
-		writeJSON(w, http.StatusUnauthorized, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonUnauthenticated, Message: err.Error()})
+		httperror.Write(w, http.StatusUnauthorized, reason.Unauthenticated, err.Error())
 		return
 	}
 	select {
 	case h.slots <- struct{}{}:
 		defer func() { <-h.slots }()
 	default:
-		h.unavailable(w, http.StatusServiceUnavailable, intake.Result{Outcome: intake.Unavailable, Message: "too many requests in flight"})
+		h.answer(w, intake.Result{Outcome: intake.Unavailable, Message: "too many requests in flight"})
 		return
 	}
 	h.inFlight.Inc()
@@ -164,8 +200,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	body, err := readBody(r, h.cfg.MaxBodyBytes)
 	*read = body
 	if err != nil { // the client went away, or sent a broken chunked body
-		h.intake.Refused(httpSource, intake.ReasonMalformedJSON)
-		writeJSON(w, http.StatusBadRequest, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonMalformedJSON, Message: "body: " + err.Error()})
+		h.intake.Refused(httpSource, reason.MalformedJSON)
+		httperror.Write(w, http.StatusBadRequest, reason.MalformedJSON, "body: "+err.Error())
 		return
 	}
 	var allowed func(string) bool
@@ -177,9 +213,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	whole := true
 	switch {
 	case len(body) > h.cfg.MaxBodyBytes:
-		items = []intake.Item{rejected(intake.ReasonBodyTooLarge, body, "body: more than the limit of %d bytes", h.cfg.MaxBodyBytes)}
+		items = []intake.Item{rejected(reason.BodyTooLarge, body, "body: more than the limit of %d bytes", h.cfg.MaxBodyBytes)}
 	case m == modeUnsupported:
-		items = []intake.Item{rejected(intake.ReasonUnsupportedContentType, body,
+		items = []intake.Item{rejected(reason.UnsupportedContentType, body,
 			"Content-Type: %q is none of %s, %s, or binary mode (ce-specversion header)", r.Header.Get("Content-Type"), ContentTypeStructured, ContentTypeBatch)}
 	case m == modeBatch:
 		items, whole = decodeBatch(body, h.cfg.MaxBatch)
@@ -196,19 +232,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	results := h.intake.Submit(ctx, httpSource, items)
 	span.End()
 	if m != modeBatch || whole {
-		res := results[0]
-		switch res.Outcome {
-		case intake.Accepted, intake.Duplicate:
-			writeJSON(w, http.StatusAccepted, res)
-		case intake.Rejected:
-			writeJSON(w, res.Reason.Status(), res)
-		default:
-			h.unavailable(w, http.StatusServiceUnavailable, res)
-		}
+		h.answer(w, results[0])
 		return
 	}
-	resp := BatchResponse{Results: results}
-	for _, res := range results {
+	resp := BatchResponse{Results: make([]Result, len(results))}
+	for i, res := range results {
+		resp.Results[i] = resultOf(res)
 		switch res.Outcome {
 		case intake.Accepted:
 			resp.Accepted++
@@ -222,7 +251,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	}
 	switch {
 	case resp.Unavailable > 0:
-		h.unavailable(w, http.StatusServiceUnavailable, resp)
+		resp.Error = fmt.Sprintf("%d of %d events not written in time: send those marked unavailable again", resp.Unavailable, len(results))
+		resp.Reason = reason.Unavailable
+		h.retryAfter(w)
+		writeJSON(w, http.StatusServiceUnavailable, resp)
 	case resp.Rejected > 0:
 		writeJSON(w, http.StatusMultiStatus, resp)
 	default:
@@ -230,18 +262,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, read *[]byte) {
 	}
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter, code int, v any) {
+func (h *Handler) retryAfter(w http.ResponseWriter) {
 	secs := int((h.cfg.RetryAfter + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, code, v)
 }
 
+// writeJSON answers code with v, which holds strings, numbers and valid
+// raw JSON only; should it not encode, the answer is 500 internal.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		b = fmt.Appendf(nil, `{"status":"error","message":%q}`, err.Error())
+		httperror.Write(w, http.StatusInternalServerError, reason.Internal, "encode answer: "+err.Error())
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = w.Write(append(b, '\n'))
 }

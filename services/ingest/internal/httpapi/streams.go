@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/auth"
-	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
 
 // Lister lists the live streams.
@@ -31,7 +32,7 @@ func StreamsHandler(keys *auth.Keys, streams Lister) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := keys.Authenticate(r); err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tributary-ingest"`)
-			writeJSON(w, http.StatusUnauthorized, intake.Result{Outcome: intake.Rejected, Reason: intake.ReasonUnauthenticated, Message: err.Error()})
+			httperror.Write(w, http.StatusUnauthorized, reason.Unauthenticated, err.Error())
 			return
 		}
 		out := struct {

@@ -11,7 +11,10 @@
 // down (Health, fed by the producer's connection hook) the wait is the
 // shorter outage timeout, so producers learn to back off sooner.
 //
-// No input stops it: what goes into a record is bounded (limits.go), so a
-// record or dead-letter record always fits Kafka, and a panic on one event
-// is recovered, counted and dead-lettered as internal_error.
+// No input stops it: what goes into a record is bounded (limits.go), and a
+// dead-letter record is built by libs/deadletter's Builder within the
+// producer's batch size (Config.DeadLetterMaxBytes), so either always fits
+// Kafka; a panic on one event is recovered, counted and dead-lettered as
+// internal_error. Reasons are libs/reason's ids; Status gives each its
+// HTTP status from reason.Ingest().
 package intake

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
@@ -35,14 +37,23 @@ const maxEvent = 64 << 10
 
 func setupStream(t *testing.T, p *producer, l func(*streamspec.Stream) intake.Lookup) (*intake.Intake, *prometheus.Registry) {
 	t.Helper()
+	return setupStreamConfig(t, p, l, func(*intake.Config) {})
+}
+
+func setupStreamConfig(t *testing.T, p *producer, l func(*streamspec.Stream) intake.Lookup, edit func(*intake.Config)) (*intake.Intake, *prometheus.Registry) {
+	t.Helper()
 	s, err := streamspec.Parse([]byte(`{"name":"s","type":"com.example.t.v1","entity_key":"/k","schema":{"type":"object","required":["k"],
 	 "properties":{"price":{"type":"number","minimum":0}}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	in := intake.New(intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), reg, l(s), p, dedup.New(time.Minute, 100))
+	cfg := intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second}
+	edit(&cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	in := intake.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), reg, l(s), p, dedup.New(time.Minute, 100))
 	return in, reg
 }
 
@@ -75,13 +86,13 @@ func TestUnsafeData(t *testing.T) {
 		item("d1", `{"k":"a","k":"b"}`),
 		item("ok", `{"k":"a","price":1.5e300}`),
 	})
-	want := []intake.Reason{intake.ReasonNumberOutOfRange, intake.ReasonNumberOutOfRange, intake.ReasonDuplicateKey, ""}
+	want := []intake.Reason{reason.NumberOutOfRange, reason.NumberOutOfRange, reason.DuplicateKey, ""}
 	for i, w := range want {
 		if res[i].Reason != w || (w != "" && (res[i].Outcome != intake.Rejected || !strings.Contains(res[i].Message, "/"))) {
 			t.Errorf("item %d: %+v, want %s", i, res[i], w)
 		}
-		if w != "" && w.Status() != 400 {
-			t.Errorf("%s: status %d", w, w.Status())
+		if w != "" && intake.Status(w) != 400 {
+			t.Errorf("%s: status %d", w, intake.Status(w))
 		}
 	}
 	dead := 0
@@ -107,7 +118,7 @@ func TestPanicRecovered(t *testing.T) {
 	if res[0].Outcome != intake.Accepted || res[2].Outcome != intake.Accepted {
 		t.Fatalf("neighbours: %+v", res)
 	}
-	if res[1].Outcome != intake.Rejected || res[1].Reason != intake.ReasonInternalError || res[1].Reason.Status() != 500 {
+	if res[1].Outcome != intake.Rejected || res[1].Reason != reason.InternalError || intake.Status(res[1].Reason) != 500 {
 		t.Fatalf("panicking item: %+v", res[1])
 	}
 	var dlq *kgo.Record
@@ -116,7 +127,7 @@ func TestPanicRecovered(t *testing.T) {
 			dlq = r
 		}
 	}
-	if dlq == nil || header(dlq, intake.HeaderReason) != "internal_error" || string(dlq.Value) != string(bad.Raw) {
+	if dlq == nil || header(dlq, deadletter.HeaderReason) != "internal_error" || string(dlq.Value) != string(bad.Raw) {
 		t.Fatalf("dead letter: %+v", dlq)
 	}
 	if n := counterSum(t, reg, "tributary_ingest_panics_total"); n != 1 {
@@ -160,22 +171,24 @@ func TestAttributeLimits(t *testing.T) {
 	for i, w := range []struct {
 		reason intake.Reason
 		names  string
-	}{{intake.ReasonAttributeTooLarge, "id"}, {intake.ReasonAttributeTooLarge, "big"}, {intake.ReasonAttributeTooLarge, "attributes"}, {"", ""}, {intake.ReasonInvalidEntityKey, "/k"}} {
+	}{{reason.AttributeTooLarge, "id"}, {reason.AttributeTooLarge, "big"}, {reason.AttributeTooLarge, "attributes"}, {"", ""}, {reason.InvalidEntityKey, "/k"}} {
 		if res[i].Reason != w.reason || !strings.Contains(res[i].Message, w.names) {
 			t.Errorf("item %d: %+v, want %s naming %s", i, res[i], w.reason, w.names)
 		}
 	}
-	if intake.ReasonAttributeTooLarge.Status() != 413 {
-		t.Errorf("status %d", intake.ReasonAttributeTooLarge.Status())
+	if intake.Status(reason.AttributeTooLarge) != 413 {
+		t.Errorf("status %d", intake.Status(reason.AttributeTooLarge))
 	}
 }
 
 // TestDeadLetterFits: whatever the input, the dead-letter record fits the
-// bounds (so Kafka takes it and the producer is not told 503 forever): a
-// huge id, hundreds of KB of headers, a huge body.
+// producer's batch (so Kafka takes it and the producer is not told 503
+// forever) and still says why, from where, and which event: a huge id,
+// hundreds of KB of headers before ce_id, a huge body and message.
 func TestDeadLetterFits(t *testing.T) {
+	const limit = maxEvent + 64<<10
 	p := &producer{}
-	in, _ := setupStream(t, p, plain)
+	in, _ := setupStreamConfig(t, p, plain, func(c *intake.Config) { c.DeadLetterMaxBytes = limit })
 	hugeID := item(strings.Repeat("i", 2<<20), `{"k":"a"}`)
 	hugeID.Size = 2 << 20 // event_too_large, decoded
 	var hs []kgo.RecordHeader
@@ -183,26 +196,30 @@ func TestDeadLetterFits(t *testing.T) {
 		hs = append(hs, kgo.RecordHeader{Key: "ce_x" + strings.Repeat("n", i%300), Value: []byte(strings.Repeat("v", 2000))})
 	}
 	hs = append(hs, kgo.RecordHeader{Key: "ce_id", Value: []byte("hdr-id")})
-	headers := intake.Item{Raw: []byte(strings.Repeat("b", 3<<20)), Headers: hs, Rejection: &intake.Rejection{Reason: intake.ReasonMissingAttribute, Message: strings.Repeat("m", 1<<20)}}
-	res := in.Submit(context.Background(), intake.Source{Path: "kafka", Origin: strings.Repeat("o", 1000)}, []intake.Item{hugeID, headers})
-	if res[0].Reason != intake.ReasonEventTooLarge || res[1].Reason != intake.ReasonMissingAttribute {
+	raw := intake.Item{Raw: []byte(strings.Repeat("b", 3<<20)), Headers: hs, Origin: deadletter.Kafka("tributary.ingest.s", 2, 7),
+		Rejection: &intake.Rejection{Reason: reason.MissingAttribute, Message: strings.Repeat("m", 1<<20)}}
+	res := in.Submit(context.Background(), intake.Source{Path: "kafka"}, []intake.Item{hugeID, raw})
+	if res[0].Reason != reason.EventTooLarge || res[1].Reason != reason.MissingAttribute {
 		t.Fatalf("%+v", res)
 	}
 	recs := p.records()
 	if len(recs) != 2 {
 		t.Fatalf("%d records", len(recs))
 	}
-	for _, r := range recs {
-		size := len(r.Key) + len(r.Value)
-		hsize := 0
-		for _, h := range r.Headers {
-			hsize += len(h.Key) + len(h.Value)
+	wantOrigin := map[reason.ID]deadletter.Origin{reason.EventTooLarge: deadletter.HTTP(), reason.MissingAttribute: deadletter.Kafka("tributary.ingest.s", 2, 7)}
+	for i, r := range recs { // in the order Kafka acknowledged them
+		if size := deadletter.Size(r); size > limit {
+			t.Errorf("dead letter %d: %d bytes, over the limit of %d", i, size, limit)
 		}
-		if len(r.Value) > maxEvent || hsize > intake.MaxDeadLetterHeaderBytes || len(r.Key) > intake.MaxAttributeBytes || header(r, intake.HeaderTruncated) != "true" {
-			t.Errorf("dead letter of %d bytes of key and value, %d of headers, truncated %q", size, hsize, header(r, intake.HeaderTruncated))
+		l, err := deadletter.Decode(r)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if header(r, intake.HeaderReason) == "" || header(r, "ce_id") == "" {
-			t.Errorf("dead letter lost its reason or id: %d headers", len(r.Headers))
+		if o, ok := wantOrigin[l.Reason]; !ok || l.Service != "ingest" || l.Origin != o || len(l.Truncated) == 0 {
+			t.Errorf("dead letter %d: reason %s, service %q, origin %v, truncated %v", i, l.Reason, l.Service, l.Origin, l.Truncated)
+		}
+		if id := l.Header("ce_id"); id == "" || len(id) > deadletter.MaxHeaderValueBytes {
+			t.Errorf("dead letter %d: ce_id of %d bytes (%d headers kept)", i, len(id), len(l.Headers))
 		}
 	}
 }
@@ -214,10 +231,10 @@ func TestTooLargeForKafka(t *testing.T) {
 	p := &producer{answer: func(*kgo.Record) error { return kerr.MessageTooLarge }}
 	in, _ := setupStream(t, p, plain)
 	res := in.Submit(context.Background(), src, []intake.Item{item("ok", `{"k":"a"}`), item("bad", `{"nok":1}`)})
-	if res[0].Outcome != intake.Rejected || res[0].Reason != intake.ReasonEventTooLarge {
+	if res[0].Outcome != intake.Rejected || res[0].Reason != reason.EventTooLarge {
 		t.Errorf("event record too large: %+v", res[0])
 	}
-	if res[1].Outcome != intake.Rejected || res[1].Reason != intake.ReasonSchemaViolation || !strings.Contains(res[1].Message, "not kept") {
+	if res[1].Outcome != intake.Rejected || res[1].Reason != reason.SchemaViolation || !strings.Contains(res[1].Message, "not kept") {
 		t.Errorf("dead-letter record too large: %+v", res[1])
 	}
 }
@@ -247,7 +264,7 @@ func TestPanicAfterClaim(t *testing.T) {
 	}
 	in := intake.New(intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second, OutageTimeout: time.Second},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), lookup{s}, p, dedup.New(time.Minute, 100))
-	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Reason != intake.ReasonInternalError {
+	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Reason != reason.InternalError {
 		t.Fatalf("first: %+v", res[0])
 	}
 	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Outcome != intake.Accepted {

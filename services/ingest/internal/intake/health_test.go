@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
@@ -29,12 +30,12 @@ func failFast(t *testing.T, p intake.Producer, h *intake.Health) *intake.Intake 
 
 func poll(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if !cond() {
+			return errors.New(what + ": not yet")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestFailFast: once the producer cannot connect, a request already waiting

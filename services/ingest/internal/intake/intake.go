@@ -20,19 +20,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/propagation"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/jsondoc"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
-)
-
-// DLQ record headers, beside the event's own ce_ headers.
-const (
-	HeaderReason    = "tributary_reason"    // the Reason id
-	HeaderError     = "tributary_error"     // the human message, naming field and rule
-	HeaderOrigin    = "tributary_origin"    // "http" or the raw topic the event came from
-	HeaderReceived  = "tributary_received"  // when ingest received it, RFC 3339 UTC
-	HeaderTruncated = "tributary_truncated" // "true" when the value was cut to the event size limit
 )
 
 // Config configures the checks and the wait for Kafka.
@@ -49,6 +42,10 @@ type Config struct {
 	Health *Health
 	// TopicPrefix is prepended to every topic written (tests only).
 	TopicPrefix string
+	// DeadLetterMaxBytes bounds a dead-letter record
+	// (deadletter.Builder.MaxBytes): the producer's batch size. 0:
+	// deadletter.DefaultMaxBytes.
+	DeadLetterMaxBytes int
 	// Propagator, when set, writes the trace context of Submit's ctx into
 	// the traceparent and tracestate extensions of events that have none.
 	Propagator propagation.TextMapPropagator
@@ -67,6 +64,8 @@ func (c Config) Validate() error {
 		return errors.New("produce.timeout: must be positive")
 	case c.OutageTimeout < 0 || c.OutageTimeout > c.ProduceTimeout:
 		return errors.New("produce.outage-timeout: must be between 0 and produce.timeout")
+	case c.DeadLetterMaxBytes != 0 && c.DeadLetterMaxBytes < deadletter.MinMaxBytes:
+		return fmt.Errorf("dead-letter record limit %d: at least %d", c.DeadLetterMaxBytes, deadletter.MinMaxBytes)
 	}
 	return nil
 }
@@ -108,19 +107,29 @@ type Item struct {
 	// Stream, when set, is the only stream the event may belong to (the
 	// raw topic's).
 	Stream string
+	// Origin is where the item came from, for its dead-letter record:
+	// deadletter.FromRecord of a raw record; zero is deadletter.HTTP().
+	Origin deadletter.Origin
 }
 
-// Result is the outcome of one item.
+func (it *Item) origin() deadletter.Origin {
+	if it.Origin.Transport == "" {
+		return deadletter.HTTP()
+	}
+	return it.Origin
+}
+
+// Result is the outcome of one item (httpapi answers it).
 type Result struct {
-	ID      string  `json:"id,omitempty"`
-	Outcome Outcome `json:"status"`
-	Reason  Reason  `json:"reason,omitempty"`
-	Message string  `json:"message,omitempty"`
+	ID      string
+	Outcome Outcome
+	Reason  Reason // set when Rejected
+	Message string // why, when Rejected or Unavailable
 }
 
-// Source says where items come from: Path is "http" or "kafka" (the metric
-// label), Origin the dead-letter header ("http" or the raw topic).
-type Source struct{ Path, Origin string }
+// Source says where items come from: Path is "http" or "kafka" (the
+// path label of the metrics). Each item has its own Origin.
+type Source struct{ Path string }
 
 // Lookup finds the live stream of an event type.
 type Lookup interface {
@@ -143,10 +152,11 @@ type Intake struct {
 	dedup    *dedup.Window
 	now      func() time.Time
 	health   *Health
+	letters  deadletter.Builder
 
 	events   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	dlq      *prometheus.CounterVec
+	dlqCount *prometheus.CounterVec
 	panics   *prometheus.CounterVec
 	mu       sync.Mutex
 	rejected map[Reason]int // since the last summary log
@@ -162,6 +172,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 	return &Intake{
 		cfg: cfg, logger: logger, streams: streams, producer: producer, dedup: window, now: time.Now, health: health,
 		rejected: map[Reason]int{},
+		letters:  deadletter.Builder{Service: "ingest", Topic: cfg.TopicPrefix + deadletter.Topic, MaxBytes: cfg.DeadLetterMaxBytes},
 		events: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_ingest_events_total",
 			Help: "Events handled, by path (http, kafka), outcome (accepted, duplicate, rejected, unavailable) and reason (a rejection reason id; none when accepted).",
@@ -171,7 +182,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 			Help:    "Time from handing a record to the producer to Kafka's acknowledgement, by outcome (ok, error).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"outcome"}),
-		dlq: f.NewCounterVec(prometheus.CounterOpts{
+		dlqCount: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_ingest_dlq_records_total",
 			Help: "Records written to the dead-letter topic, by outcome (ok, error).",
 		}, []string{"outcome"}),
@@ -270,7 +281,7 @@ func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Tim
 		if r := recover(); r != nil {
 			in.Panicked(src, r, debug.Stack())
 			failed := *it
-			failed.Rejection = reject(ReasonInternalError, "ingest failed on this event (%v); it is on the dead-letter topic", r)
+			failed.Rejection = reject(reason.InternalError, "ingest failed on this event (%v); it is on the dead-letter topic", r)
 			if failed.Raw == nil && failed.Event != nil {
 				failed.Raw = failed.Event.Data()
 			}
@@ -284,7 +295,7 @@ func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Tim
 // Panicked counts and logs a panic recovered while handling src's input.
 func (in *Intake) Panicked(src Source, r any, stack []byte) {
 	in.panics.WithLabelValues(src.Path).Inc()
-	in.logger.Error("panic handling an event", "origin", src.Origin, "panic", fmt.Sprint(r), "stack", string(stack))
+	in.logger.Error("panic handling an event", "path", src.Path, "panic", fmt.Sprint(r), "stack", string(stack))
 }
 
 // prepare checks an item and starts its write (to its topic, or to the
@@ -312,8 +323,8 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 			return nil, in.count(src, Result{Outcome: Duplicate}, "")
 		}
 	} else {
-		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", src.Origin, "reason", string(rej.Reason), "error", rej.Message)
-		rec = in.deadLetter(ctx, src, received, it, rej)
+		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", it.origin().String(), "reason", string(rej.Reason), "error", rej.Message)
+		rec = in.deadLetter(ctx, received, it, rej)
 	}
 	p := &pending{done: make(chan error, 1), claim: claim, dlq: rej, id: it.eventID()}
 	defer func() {
@@ -332,7 +343,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		}
 		in.latency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 		if rej != nil {
-			in.dlq.WithLabelValues(outcome).Inc()
+			in.dlqCount.WithLabelValues(outcome).Inc()
 		}
 		if err == nil {
 			in.health.markUp()
@@ -358,7 +369,7 @@ func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
 		// with a smaller max.message.bytes can still refuse one.
 		res.Outcome, res.Reason, res.Message = Rejected, p.dlq.Reason, p.dlq.Message+" (its dead-letter record was too large for Kafka and is not kept)"
 	case err != nil && errors.Is(err, kerr.MessageTooLarge):
-		res.Outcome, res.Reason, res.Message = Rejected, ReasonEventTooLarge, "event: Kafka refused its record as too large (the topic's max.message.bytes)"
+		res.Outcome, res.Reason, res.Message = Rejected, reason.EventTooLarge, "event: Kafka refused its record as too large (the topic's max.message.bytes)"
 	case err != nil:
 		res.Outcome, res.Message = Unavailable, "kafka did not take the event: "+err.Error()
 	case p.dlq != nil:
@@ -367,7 +378,7 @@ func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
 		res.Outcome = Accepted
 	}
 	if err != nil {
-		in.logger.Debug("event not written", "event_id", p.id, "origin", src.Origin, "error", err)
+		in.logger.Debug("event not written", "event_id", p.id, "origin", it.origin().String(), "error", err)
 	}
 	return in.count(src, res, res.Reason)
 }
@@ -391,49 +402,49 @@ func (in *Intake) count(src Source, res Result, reason Reason) Result {
 func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo.Record, *Rejection, error) {
 	e := it.Event
 	if it.Size > in.cfg.MaxEventBytes {
-		return nil, reject(ReasonEventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
+		return nil, reject(reason.EventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
 	}
 	if rej := checkAttributes(e); rej != nil {
 		return nil, rej, nil
 	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
-		return nil, reject(ReasonForbiddenType, "type: this API key may not send %q", e.Type()), nil
+		return nil, reject(reason.ForbiddenType, "type: this API key may not send %q", e.Type()), nil
 	}
 	s, ok := in.streams.ByType(e.Type())
 	if !ok {
-		return nil, reject(ReasonUnknownType, "type: no stream has the type %q", e.Type()), nil
+		return nil, reject(reason.UnknownType, "type: no stream has the type %q", e.Type()), nil
 	}
 	if it.Stream != "" && s.Name != it.Stream {
-		return nil, reject(ReasonStreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
+		return nil, reject(reason.StreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
 	}
 	switch ct := e.DataContentType(); {
 	case ct == "":
 		// JSON is implied (JSON event format); say so for the consumers.
 		e.SetDataContentType("application/json")
 	case !isJSON(ct):
-		return nil, reject(ReasonUnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
+		return nil, reject(reason.UnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
 	}
 	fields, err := s.Check(e.Data())
 	if err != nil {
 		var se *streamspec.Error
 		switch {
 		case errors.Is(err, jsondoc.ErrNumberRange):
-			return nil, reject(ReasonNumberOutOfRange, "data: %v", err), nil
+			return nil, reject(reason.NumberOutOfRange, "data: %v", err), nil
 		case errors.Is(err, jsondoc.ErrDuplicateKey):
-			return nil, reject(ReasonDuplicateKey, "data: %v", err), nil
+			return nil, reject(reason.DuplicateKey, "data: %v", err), nil
 		case errors.Is(err, streamspec.ErrMalformedData):
-			return nil, reject(ReasonMalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
+			return nil, reject(reason.MalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
 		case errors.As(err, &se) && se.Schema:
-			return nil, reject(ReasonSchemaViolation, "data: %s", violations(se)), nil
+			return nil, reject(reason.SchemaViolation, "data: %s", violations(se)), nil
 		case errors.As(err, &se) && se.Violations[0].Rule == "entity_key":
-			return nil, reject(ReasonInvalidEntityKey, "data: %s", violations(se)), nil
+			return nil, reject(reason.InvalidEntityKey, "data: %s", violations(se)), nil
 		case errors.As(err, &se):
-			return nil, reject(ReasonInvalidEventTime, "data: %s", violations(se)), nil
+			return nil, reject(reason.InvalidEventTime, "data: %s", violations(se)), nil
 		}
 		return nil, nil, err
 	}
 	if len(fields.EntityKey) > MaxAttributeBytes {
-		return nil, reject(ReasonInvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
+		return nil, reject(reason.InvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
 	}
 	t, field := fields.EventTime, "data"+s.EventTime
 	if s.EventTime == "" {
@@ -444,20 +455,20 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 		t = e.Time()
 	}
 	if t.After(received.Add(in.cfg.MaxFuture)) {
-		return nil, reject(ReasonEventTimeFuture, "%s: %s is more than %v after now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxFuture), nil
+		return nil, reject(reason.EventTimeFuture, "%s: %s is more than %v after now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxFuture), nil
 	}
 	if t.Before(received.Add(-in.cfg.MaxPast)) {
-		return nil, reject(ReasonEventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
+		return nil, reject(reason.EventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
 	if _, err := e.Context.GetExtension(event.TraceParentExtension); err != nil && in.cfg.Propagator != nil { // err: none
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
-			return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
+			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
 	}
 	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic)
 	if err != nil {
-		return nil, reject(ReasonInvalidAttribute, "event: %v", err), nil
+		return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 	}
 	return rec, nil, nil
 }
@@ -482,41 +493,17 @@ func isJSON(ct string) bool {
 }
 
 // deadLetter builds the dead-letter record of a rejected item: the event in
-// binary mode when it decoded, else the bytes and headers received. It
-// fits Kafka whatever the input: the value is cut to MaxEventBytes and the
-// headers to MaxDeadLetterHeaderBytes (then tributary_truncated: true).
-func (in *Intake) deadLetter(ctx context.Context, src Source, received time.Time, it *Item, rej *Rejection) *kgo.Record {
-	topic := in.cfg.TopicPrefix + event.TopicDLQ
-	var rec *kgo.Record
-	if it.Event != nil && rej.Reason != ReasonInternalError {
-		if r, err := event.ToKafkaRecord(ctx, *it.Event, topic); err == nil {
-			rec = r
+// binary mode when it decoded, else the bytes and headers received. The
+// Builder cuts what does not fit, so the record fits the producer's batch
+// whatever the input.
+func (in *Intake) deadLetter(ctx context.Context, received time.Time, it *Item, rej *Rejection) *kgo.Record {
+	l := deadletter.Letter{Reason: rej.Reason, Error: rej.Message, Origin: it.origin(), Received: received, Value: it.Raw, Headers: it.Headers}
+	if it.Event != nil && rej.Reason != reason.InternalError {
+		if r, err := event.ToKafkaRecord(ctx, *it.Event, ""); err == nil {
+			l.Key, l.Value, l.Headers = r.Key, r.Value, r.Headers
 		}
 	}
-	if rec == nil {
-		rec = &kgo.Record{Topic: topic, Value: it.Raw, Headers: it.Headers}
-	}
-	if len(rec.Key) > MaxAttributeBytes {
-		rec.Key = nil
-	}
-	headers, truncated := boundHeaders(rec.Headers)
-	rec.Headers = headers
-	if len(rec.Value) > in.cfg.MaxEventBytes {
-		rec.Value = rec.Value[:in.cfg.MaxEventBytes]
-		truncated = true
-	}
-	if truncated {
-		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderTruncated, Value: []byte("true")})
-	}
-	msg := cutBytes([]byte(rej.Message), maxMessage)
-	origin := cutBytes([]byte(src.Origin), maxHeaderName)
-	rec.Headers = append(rec.Headers,
-		kgo.RecordHeader{Key: HeaderReason, Value: []byte(rej.Reason)},
-		kgo.RecordHeader{Key: HeaderError, Value: msg},
-		kgo.RecordHeader{Key: HeaderOrigin, Value: origin},
-		kgo.RecordHeader{Key: HeaderReceived, Value: []byte(received.Format(time.RFC3339Nano))},
-	)
-	return rec
+	return in.letters.Record(l)
 }
 
 // Run logs, every interval until ctx ends, how many events were rejected

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
@@ -96,7 +97,7 @@ func item(id, data string) intake.Item {
 	return intake.Item{Event: &e, Size: len(data)}
 }
 
-var src = intake.Source{Path: "http", Origin: "http"}
+var src = intake.Source{Path: "http"}
 
 func TestBufferFull(t *testing.T) {
 	p := &producer{answer: func(*kgo.Record) error { return kgo.ErrMaxBuffered }}
@@ -156,7 +157,7 @@ func TestDeadLetterFailure(t *testing.T) {
 	}
 	p.answer = nil
 	res = in.Submit(context.Background(), src, []intake.Item{item("1", `{"nok":1}`)})
-	if res[0].Outcome != intake.Rejected || res[0].Reason != intake.ReasonSchemaViolation {
+	if res[0].Outcome != intake.Rejected || res[0].Reason != reason.SchemaViolation {
 		t.Fatalf("%+v", res)
 	}
 }

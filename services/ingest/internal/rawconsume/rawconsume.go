@@ -12,8 +12,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/jsondoc"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 )
 
@@ -21,6 +23,23 @@ import (
 type Submitter interface {
 	Submit(ctx context.Context, src intake.Source, items []intake.Item) []intake.Result
 	Panicked(src intake.Source, r any, stack []byte)
+}
+
+// Classify returns the reason of an error of event.FromKafkaRecord.
+func Classify(err error) reason.ID {
+	switch {
+	case errors.Is(err, event.ErrNotCloudEvent):
+		return reason.NotCloudEvent
+	case errors.Is(err, event.ErrUnsupportedSpecVersion):
+		return reason.UnsupportedSpecVersion
+	case errors.Is(err, jsondoc.ErrDuplicateKey):
+		return reason.DuplicateKey
+	case errors.Is(err, jsondoc.ErrNumberRange):
+		return reason.NumberOutOfRange
+	case errors.Is(err, event.ErrMissingAttribute):
+		return reason.MissingAttribute
+	}
+	return reason.InvalidAttribute
 }
 
 // Opts returns the consumer options of the group reading every raw topic
@@ -91,7 +110,7 @@ func (c *Consumer) route(ctx context.Context, recs []*kgo.Record) bool {
 		byTopic[r.Topic] = append(byTopic[r.Topic], r)
 	}
 	for topic, rs := range byTopic {
-		src := intake.Source{Path: "kafka", Origin: topic}
+		src := intake.Source{Path: "kafka"}
 		items := make([]intake.Item, len(rs))
 		for i, r := range rs {
 			items[i] = c.safeItem(src, r)
@@ -127,31 +146,18 @@ func (c *Consumer) safeItem(src intake.Source, r *kgo.Record) (it intake.Item) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.in.Panicked(src, p, debug.Stack())
-			it = intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value),
-				Rejection: &intake.Rejection{Reason: intake.ReasonInternalError, Message: fmt.Sprintf("record: ingest failed on it (%v)", p)}}
+			it = intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value), Origin: deadletter.FromRecord(r),
+				Rejection: &intake.Rejection{Reason: reason.InternalError, Message: fmt.Sprintf("record: ingest failed on it (%v)", p)}}
 		}
 	}()
 	return c.item(r)
 }
 
 func (c *Consumer) item(r *kgo.Record) intake.Item {
-	it := intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value), Stream: strings.TrimPrefix(r.Topic, c.prefix)}
+	it := intake.Item{Raw: r.Value, Headers: r.Headers, Size: len(r.Value), Stream: strings.TrimPrefix(r.Topic, c.prefix), Origin: deadletter.FromRecord(r)}
 	e, err := event.FromKafkaRecord(r)
 	if err != nil {
-		reason := intake.ReasonInvalidAttribute
-		switch {
-		case errors.Is(err, event.ErrNotCloudEvent):
-			reason = intake.ReasonNotCloudEvent
-		case errors.Is(err, event.ErrUnsupportedSpecVersion):
-			reason = intake.ReasonUnsupportedSpecVersion
-		case errors.Is(err, jsondoc.ErrDuplicateKey):
-			reason = intake.ReasonDuplicateKey
-		case errors.Is(err, jsondoc.ErrNumberRange):
-			reason = intake.ReasonNumberOutOfRange
-		case strings.Contains(err.Error(), "missing"):
-			reason = intake.ReasonMissingAttribute
-		}
-		it.Rejection = &intake.Rejection{Reason: reason, Message: "record: " + err.Error()}
+		it.Rejection = &intake.Rejection{Reason: Classify(err), Message: "record: " + err.Error()}
 		return it
 	}
 	// The raw record's own partitionkey is not trusted: intake sets it to

@@ -2,6 +2,7 @@ package rawconsume_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -13,9 +14,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 	"github.com/tributary-ml/tributary/services/ingest/internal/intake"
 	"github.com/tributary-ml/tributary/services/ingest/internal/kafkatest"
@@ -105,8 +109,19 @@ func TestRawTopics(t *testing.T) {
 		{Topic: raw, Value: []byte(`{"specversion":"1.0","id":"r-structnum","source":"/s","type":"com.example.raw.click.v1","data":{"user":"i","price":1e400}}`),
 			Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}},
 	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	produced := cl.ProduceSync(ctx, recs...)
+	if err := produced.FirstErr(); err != nil {
 		t.Fatal(err)
+	}
+	offsets := map[string]int64{} // by ce_id, or marker of the records that do not decode
+	for i, pr := range produced {
+		id := kafkatest.Header(pr.Record, "ce_id")
+		if id == "" && i >= len(recs)-2 {
+			id = []string{"r-upper", "r-structnum"}[i-(len(recs)-2)]
+		}
+		if _, seen := offsets[id]; !seen {
+			offsets[id] = pr.Record.Offset
+		}
 	}
 
 	group := prefix + "group"
@@ -125,43 +140,46 @@ func TestRawTopics(t *testing.T) {
 		t.Fatalf("stream topic: %d records %v", len(good), good)
 	}
 	dlq := kafkatest.Read(t, brokers, prefix+event.TopicDLQ, 8, 30*time.Second, 500*time.Millisecond)
-	reasons := map[string]string{}
+	reasons := map[string]reason.ID{}
 	for _, r := range dlq {
-		id := kafkatest.Header(r, "ce_id")
+		l, err := deadletter.Decode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := l.Header("ce_id")
 		for _, marker := range []string{"r-upper", "r-structnum"} {
 			if id == "" && strings.Contains(string(r.Value), marker) {
 				id = marker // not decoded: the record as received
 			}
 		}
-		reasons[id] = kafkatest.Header(r, intake.HeaderReason)
-		if kafkatest.Header(r, intake.HeaderOrigin) != raw {
-			t.Errorf("dead-letter origin %q, want %s", kafkatest.Header(r, intake.HeaderOrigin), raw)
+		reasons[id] = l.Reason
+		// The origin is the raw record itself: its topic, partition and
+		// offset, so it can be found and replayed.
+		if want := offsets[id]; l.Origin != deadletter.Kafka(raw, 0, want) || l.Service != "ingest" {
+			t.Errorf("dead letter %q: origin %v, service %q; want %v", id, l.Origin, l.Service, deadletter.Kafka(raw, 0, want))
 		}
 	}
-	want := map[string]string{"r-bad": "schema_violation", "r-other": "stream_mismatch", "": "not_cloudevent",
+	want := map[string]reason.ID{"r-bad": "schema_violation", "r-other": "stream_mismatch", "": "not_cloudevent",
 		"r-hugenum": "number_out_of_range", "r-panic": "internal_error", "r-dup": "duplicate_key", "r-upper": "invalid_attribute", "r-structnum": "number_out_of_range"}
 	if len(dlq) != len(want) || len(reasons) != len(want) {
 		t.Fatalf("dead letters: %v", reasons)
 	}
-	for id, reason := range want {
-		if reasons[id] != reason {
-			t.Errorf("dead letter %q: reason %q, want %q", id, reasons[id], reason)
+	for id, why := range want {
+		if reasons[id] != why {
+			t.Errorf("dead letter %q: reason %q, want %q", id, reasons[id], why)
 		}
 	}
 	// Offsets committed up to the end once everything is written.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.EventuallyContext(t, 20*time.Second, func(ctx context.Context) error {
 		offs, err := adm.FetchOffsets(ctx, group)
-		if err == nil {
-			if o, ok := offs.Lookup(raw, 0); ok && o.At == int64(len(recs)) {
-				break
-			}
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("offsets not committed to %d: %v %v", len(recs), offs, err)
+		if o, ok := offs.Lookup(raw, 0); !ok || o.At != int64(len(recs)) {
+			return fmt.Errorf("offset of %s/0 %+v (found %v), want %d", raw, o, ok, len(recs))
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -13,12 +13,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/goleak"
 
 	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { testkit.VerifyTestMain(m) }
 
 func def(name, typ string) []byte {
 	return []byte(`{"name":"` + name + `","type":"` + typ + `","entity_key":"/k","schema":{"type":"object"}}`)
@@ -55,13 +55,12 @@ func (e *ensured) has(name string) bool {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if !cond() {
+			return errors.New(what + ": not yet")
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestWatch(t *testing.T) {
@@ -144,10 +143,12 @@ func TestWatch(t *testing.T) {
 	ens.down = true
 	ens.mu.Unlock()
 	kv.Put(ctx, "late", def("late", "com.example.late.v1"))
-	time.Sleep(200 * time.Millisecond) // nothing to poll for: the stream must stay away
-	if _, ok := r.ByName("late"); ok {
-		t.Fatal("stream live although its topics could not be created")
-	}
+	testkit.Never(t, 200*time.Millisecond, func() error {
+		if _, ok := r.ByName("late"); ok {
+			return errors.New("stream live although its topics could not be created")
+		}
+		return nil
+	})
 	ens.mu.Lock()
 	ens.down = false
 	ens.mu.Unlock()

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/libs/service"
@@ -93,12 +94,9 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	}
 	a := &App{cfg: cfg, rt: rt, logger: rt.Logger, clients: clients, ready: make(chan struct{})}
 	probe := httpapi.New(nil, rt.Logger, "", 1)
-	for pattern, h := range probe.Routes() {
-		if pattern == httpapi.Unmatched {
-			// Needs no store: a wrong route is 404 even before NATS is up.
-			rt.Handle(pattern, h)
-			continue
-		}
+	// A request that matches none of these is the runtime's 404 or 405,
+	// also before NATS is up.
+	for pattern := range probe.Routes() {
 		rt.Handle(pattern, a.route(pattern))
 	}
 	rt.AddCheck("store", func(context.Context) error {
@@ -117,9 +115,8 @@ func (a *App) route(pattern string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		routes := a.routes.Load()
 		if routes == nil {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"error":{"id":"unavailable","message":"the registry is not connected to NATS yet"}}` + "\n"))
+			w.Header().Set("Retry-After", httpapi.RetryAfter)
+			httperror.Write(w, http.StatusServiceUnavailable, model.CodeUnavailable, "the registry is not connected to NATS yet")
 			return
 		}
 		(*routes)[pattern].ServeHTTP(w, r)

@@ -1,8 +1,10 @@
 // Package httpapi is the registry's REST API for people and the cli: models,
 // versions with lineage and metrics, artifact upload and verified download,
-// alias moves, rollback, archive and the audit trail. Errors are JSON
-// {"error": {"id": "...", "message": "..."}} with the stable ids of
-// model.Code and the status of model.HTTPStatus.
+// alias moves, rollback, archive and the audit trail. Errors are the
+// envelope of libs/httperror, {"error": "<message>", "reason": "<id>"},
+// with the stable ids of model.Code (reason.Registry) and the status of
+// model.HTTPStatus. Requests that match no route are the service runtime's
+// (404 not_found, 405 method_not_allowed; libs/service).
 package httpapi
 
 import (
@@ -14,9 +16,9 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/services/registry/internal/registry"
 )
@@ -60,53 +62,11 @@ func (a *API) Routes() map[string]http.Handler {
 		"DELETE /v1/models/{model}/aliases/{alias}":          http.HandlerFunc(a.deleteAlias),
 		"POST /v1/models/{model}/rollback":                   http.HandlerFunc(a.rollback),
 		"GET /v1/models/{model}/audit":                       http.HandlerFunc(a.audit),
-		Unmatched:                                            http.HandlerFunc(a.unmatched),
 	}
 }
 
-// Unmatched is the pattern of the handler of requests that match no route
-// (it uses no registry).
-const Unmatched = "/"
-
-// servicePatterns are the routes of the service runtime beside the API's.
-var servicePatterns = []string{"GET /healthz", "GET /readyz", "GET /metrics"}
-
-// unmatched answers a request that matches no route with the JSON error
-// body: 405 method_not_allowed (with Allow) when the path has routes for
-// other methods, 404 not_found otherwise.
-func (a *API) unmatched(w http.ResponseWriter, r *http.Request) {
-	// The runtime's metrics label requests by the pattern the mux matched;
-	// this catch-all is no route, so it keeps the "unmatched" label.
-	r.Pattern = ""
-	probe := http.NewServeMux()
-	for pattern := range a.Routes() {
-		if pattern != Unmatched {
-			probe.Handle(pattern, http.NotFoundHandler())
-		}
-	}
-	for _, pattern := range servicePatterns {
-		probe.Handle(pattern, http.NotFoundHandler())
-	}
-	var allowed []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
-		pr := r.Clone(r.Context())
-		pr.Method = m
-		if _, pattern := probe.Handler(pr); pattern != "" {
-			allowed = append(allowed, m)
-		}
-	}
-	if len(allowed) > 0 {
-		w.Header().Set("Allow", strings.Join(allowed, ", "))
-		a.fail(w, r, model.Errorf(model.CodeMethodNotAllowed, "%s %s: method not allowed (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
-		return
-	}
-	a.fail(w, r, model.Errorf(model.CodeNotFound, "%s %s: no such route", r.Method, r.URL.Path))
-}
-
-// ErrorBody is the body of an error response.
-type ErrorBody struct {
-	Error *model.Error `json:"error"`
-}
+// RetryAfter is the Retry-After (seconds) of a 503 unavailable answer.
+const RetryAfter = "1"
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var e *model.Error
@@ -114,7 +74,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		a.logger.Error("http request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = &model.Error{Code: model.CodeInternal, Message: err.Error()}
 	}
-	writeJSON(w, model.HTTPStatus(e.Code), ErrorBody{Error: e})
+	status := model.HTTPStatus(e.Code)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfter)
+	}
+	httperror.Write(w, status, e.Code, e.Error())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/registry/internal/httpapi"
 	"github.com/tributary-ml/tributary/services/registry/internal/registrytest"
 	"github.com/tributary-ml/tributary/services/registry/internal/store"
@@ -101,6 +104,36 @@ func decode[T any](t *testing.T, resp *http.Response, wantStatus int) T {
 	return v
 }
 
+// decodeError decodes an error answer, which must be the envelope of
+// libs/httperror and nothing else: Content-Type application/json, no
+// unknown field, a message and a well-formed reason of the registry's
+// catalog; a 503 also has Retry-After.
+func decodeError(t *testing.T, resp *http.Response, wantStatus int) httperror.Body {
+	t.Helper()
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != wantStatus {
+		t.Fatalf("%s %s: status %d, want %d: %s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, wantStatus, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("error answer with Content-Type %q", ct)
+	}
+	if wantStatus == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != httpapi.RetryAfter {
+		t.Errorf("503 with Retry-After %q, want %q", resp.Header.Get("Retry-After"), httpapi.RetryAfter)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var e httperror.Body
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("error body %s is not the envelope: %v", body, err)
+	}
+	d, ok := reason.Registry().Lookup(e.Reason)
+	if e.Error == "" || !ok || d.Status != wantStatus {
+		t.Fatalf("error body %s: want a message and a reason of the registry's catalog with status %d", body, wantStatus)
+	}
+	return e
+}
+
 func do(t *testing.T, method, url, body string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
@@ -137,9 +170,9 @@ func TestRESTFlow(t *testing.T) {
 	decode[model.AuditEntry](t, do(t, "PUT", f.url+"/v1/models/"+name+"/aliases/production", `{"version":2,"actor":"alice","reason":"better"}`), http.StatusOK)
 	// A move conditioned on a stale revision conflicts.
 	stale := fmt.Sprintf(`{"version":3,"actor":"bob","expected_revision":%d}`, moved.Revision)
-	e := decode[httpapi.ErrorBody](t, do(t, "PUT", f.url+"/v1/models/"+name+"/aliases/production", stale), http.StatusConflict)
-	if e.Error.Code != model.CodeConflict {
-		t.Fatalf("stale move: %+v", e.Error)
+	e := decodeError(t, do(t, "PUT", f.url+"/v1/models/"+name+"/aliases/production", stale), http.StatusConflict)
+	if e.Reason != model.CodeConflict {
+		t.Fatalf("stale move: %+v", e)
 	}
 	rb := decode[model.AuditEntry](t, do(t, "POST", f.url+"/v1/models/"+name+"/rollback", `{"actor":"bob","reason":"errors up"}`), http.StatusOK)
 	if rb.ToVersion != 1 || !rb.Rollback {
@@ -193,9 +226,9 @@ func TestRESTFlow(t *testing.T) {
 		{"register for another model", "POST", "/v1/models/" + name + "/versions", `{"model":"other"}`, 400, model.CodeInvalidRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := decode[httpapi.ErrorBody](t, do(t, tc.method, f.url+tc.path, tc.body), tc.status)
-			if e.Error == nil || e.Error.Code != tc.code || e.Error.Message == "" {
-				t.Fatalf("error %+v, want id %s", e.Error, tc.code)
+			e := decodeError(t, do(t, tc.method, f.url+tc.path, tc.body), tc.status)
+			if e.Reason != tc.code || e.Error == "" {
+				t.Fatalf("error %+v, want reason %s", e, tc.code)
 			}
 		})
 	}
@@ -204,9 +237,9 @@ func TestRESTFlow(t *testing.T) {
 	if _, err := f.st.ObjectStore().PutBytes(context.Background(), model.ArtifactName(v.Artifact.SHA256), []byte(strings.Repeat("?", int(v.Artifact.Size)))); err != nil {
 		t.Fatal(err)
 	}
-	e = decode[httpapi.ErrorBody](t, do(t, "GET", f.url+"/v1/models/"+name+"/versions/1/artifact", ""), http.StatusUnprocessableEntity)
-	if e.Error.Code != model.CodeArtifactCorrupt {
-		t.Fatalf("corrupted download: %+v", e.Error)
+	e = decodeError(t, do(t, "GET", f.url+"/v1/models/"+name+"/versions/1/artifact", ""), http.StatusUnprocessableEntity)
+	if e.Reason != model.CodeArtifactCorrupt {
+		t.Fatalf("corrupted download: %+v", e)
 	}
 }
 
@@ -302,15 +335,15 @@ func TestUploadLimitsAndOrder(t *testing.T) {
 	f := newFixtureMax(t, 1024)
 	name := registrytest.ModelName(t)
 	meta := registrytest.Request(name, model.Artifact{}, "")
-	e := decode[httpapi.ErrorBody](t, upload(t, f.url, meta, func(w io.Writer) error { return prng(w, 4096, 1) }), http.StatusRequestEntityTooLarge)
-	if e.Error.Code != model.CodeTooLarge || !strings.Contains(e.Error.Message, "larger than 1024 bytes") {
-		t.Fatalf("oversized artifact: %+v", e.Error)
+	e := decodeError(t, upload(t, f.url, meta, func(w io.Writer) error { return prng(w, 4096, 1) }), http.StatusRequestEntityTooLarge)
+	if e.Reason != model.CodeTooLarge || !strings.Contains(e.Error, "larger than 1024 bytes") {
+		t.Fatalf("oversized artifact: %+v", e)
 	}
 	bad := meta
 	bad.Lineage.Trigger = "whim"
-	e = decode[httpapi.ErrorBody](t, upload(t, f.url, bad, func(w io.Writer) error { return prng(w, 10, 1) }), http.StatusBadRequest)
-	if !strings.Contains(e.Error.Message, "lineage.trigger") {
-		t.Fatalf("bad metadata: %+v", e.Error)
+	e = decodeError(t, upload(t, f.url, bad, func(w io.Writer) error { return prng(w, 10, 1) }), http.StatusBadRequest)
+	if !strings.Contains(e.Error, "lineage.trigger") {
+		t.Fatalf("bad metadata: %+v", e)
 	}
 	// The artifact part before the metadata part is refused.
 	var body strings.Builder
@@ -324,13 +357,13 @@ func TestUploadLimitsAndOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e = decode[httpapi.ErrorBody](t, resp, http.StatusBadRequest)
-	if !strings.Contains(e.Error.Message, `first part must be "metadata"`) {
-		t.Fatalf("artifact first: %+v", e.Error)
+	e = decodeError(t, resp, http.StatusBadRequest)
+	if !strings.Contains(e.Error, `first part must be "metadata"`) {
+		t.Fatalf("artifact first: %+v", e)
 	}
 	// Nothing was registered.
-	e = decode[httpapi.ErrorBody](t, do(t, "GET", f.url+"/v1/models/"+name, ""), http.StatusNotFound)
-	if e.Error.Code != model.CodeModelNotFound {
-		t.Fatalf("model after refused uploads: %+v", e.Error)
+	e = decodeError(t, do(t, "GET", f.url+"/v1/models/"+name, ""), http.StatusNotFound)
+	if e.Reason != model.CodeModelNotFound {
+		t.Fatalf("model after refused uploads: %+v", e)
 	}
 }
