@@ -185,7 +185,8 @@ var generic = regexp.MustCompile(`^(f|Column_)([0-9]+)$`)
 // matches a reference when it is the reference itself, the reference with
 // ':' written as "__", "_" or "." (LightGBM refuses ':' in names), or the
 // bare feature name; the generic names a library gives unnamed features
-// (f3, Column_3) match the reference at their own position only.
+// (f3, Column_3) match the reference at their own position only, unless the
+// reference's own name has that form too (then it must be equal).
 func MatchFeatures(names, refs []string) error {
 	if len(names) != len(refs) {
 		return fmt.Errorf("the model has %d features, the lineage lists %d", len(names), len(refs))
@@ -195,7 +196,7 @@ func MatchFeatures(names, refs []string) error {
 		_, feat, _ := strings.Cut(ref, ":")
 		ok := n == ref || n == feat || n == strings.Replace(ref, ":", "__", 1) ||
 			n == strings.Replace(ref, ":", "_", 1) || n == strings.Replace(ref, ":", ".", 1)
-		if m := generic.FindStringSubmatch(n); !ok && m != nil {
+		if m := generic.FindStringSubmatch(n); !ok && m != nil && !generic.MatchString(feat) {
 			ok = m[2] == strconv.Itoa(i)
 		}
 		if !ok {
