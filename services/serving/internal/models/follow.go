@@ -260,6 +260,9 @@ func (f *Follower) load(ctx context.Context, kv jetstream.KeyValue, name string,
 		f.loads.WithLabelValues(reason).Inc()
 		f.logger.Error("model version failed to load", "model", name, "version", n, "format", v.Format, "reason", reason, "error", err)
 		f.publish()
+		if reason == FailArtifact { // transient: the object store or KV did not answer
+			f.retryLater(ctx, kv, name, n)
+		}
 		return
 	}
 	if st, ok := f.versions[name][n]; ok && st.Status == model.StatusArchived {
@@ -277,6 +280,36 @@ func (f *Follower) load(ctx context.Context, kv jetstream.KeyValue, name string,
 	}
 	f.collect(name)
 	f.publish()
+}
+
+// RetryDelay is how long a load that failed for a transient reason
+// (artifact_unavailable) waits before it is tried again, while an alias
+// still points at the version.
+var RetryDelay = 5 * time.Second
+
+// retryLater loads n again after RetryDelay if an alias still wants it and
+// it is neither loaded nor loading (f.mu held).
+func (f *Follower) retryLater(ctx context.Context, kv jetstream.KeyValue, name string, n int) {
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(RetryDelay):
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if _, failed := f.failures[name][n]; !failed {
+			return
+		}
+		for alias, a := range f.aliases[name] {
+			if a.Version == n {
+				f.ensure(ctx, kv, name, alias)
+				return
+			}
+		}
+	}()
 }
 
 func getVersion(ctx context.Context, kv jetstream.KeyValue, name string, n int) (model.Version, error) {
