@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +157,50 @@ func TestPredictOnlineFeatures(t *testing.T) {
 	}
 	if code, body, _ := postJSON(t, p.URL+"/v1/predict/nosuch-"+randomID(), map[string]any{"entities": []any{"u1"}}); code != 404 || !strings.Contains(string(body), "unknown_model") {
 		t.Errorf("unknown model: %d %s", code, body)
+	}
+
+	// Canary with weight 0.5 through the registry: the keys split within a
+	// binomial bound, each key keeps its route, and the route header picks.
+	v2 := s.register(t, name, "tributary", refs, nil, ridgeModel(t, []string{"sum_1h", "cb_1h", "amount"}, 200))
+	w := 0.5
+	s.move(t, name, "canary", v2.Version, &w)
+	servedVersion(t, p, name, "canary", v2.Version)
+	var ents []any
+	for i := range 400 {
+		ents = append(ents, map[string]any{"key": "k" + strconv.Itoa(i), "features": map[string]float64{"req:amount": 1}})
+	}
+	routes := func(header ...string) map[string]string {
+		code, body, _ := postJSON(t, p.URL+"/v1/predict/"+name, map[string]any{"entities": ents}, header...)
+		var a predictAnswer
+		if err := json.Unmarshal(body, &a); err != nil || code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+		out := map[string]string{}
+		for _, r := range a.Results {
+			if want := map[string]int{"production": ver.Version, "canary": v2.Version}[r.Route]; r.Version != want {
+				t.Errorf("route %s answered by version %d", r.Route, r.Version)
+			}
+			out[r.Entity] = r.Route
+		}
+		return out
+	}
+	first := routes()
+	canary := 0
+	for _, r := range first {
+		if r == "canary" {
+			canary++
+		}
+	}
+	if sd := math.Sqrt(400 * 0.25); math.Abs(float64(canary)-200) > 4.5*sd {
+		t.Errorf("%d of 400 keys to the canary at weight 0.5", canary)
+	}
+	if again := routes(); !maps.Equal(first, again) {
+		t.Error("keys changed routes between two requests")
+	}
+	for _, r := range routes("X-Tributary-Route", "canary") {
+		if r != "canary" {
+			t.Fatalf("the route header did not pick the canary: %s", r)
+		}
 	}
 
 	// A model reading a string (categorical) online feature is refused

@@ -128,8 +128,18 @@ func TestFailedLoadAndArchive(t *testing.T) {
 	bad := s.register(t, name, "tributary", refs, nil, ridgeModel(t, []string{"x", "y"}, 200)) // features differ from the lineage
 	v3 := s.register(t, name, "tributary", refs, nil, ridgeModel(t, []string{"req__a", "req__b"}, 300))
 	s.move(t, name, "production", v1.Version, nil)
-	p := startServing(t, s, "-serving.online-features=false")
+	// No Redis at all: nothing listens on port 1.
+	p := startServing(t, s, "-serving.online-features=false", "-redis.addr=127.0.0.1:1")
 	servedVersion(t, p, name, "production", v1.Version)
+	if checks := p.Checks(); len(checks) != 4 { // kafka, nats, bootstrap, models
+		t.Errorf("readiness checks without Redis: %v", checks)
+	}
+	if _, ok := p.Checks()["redis"]; ok {
+		t.Error("a redis readiness check without online features")
+	}
+	if code, body, _ := postJSON(t, p.URL+"/v1/predict/"+name, map[string]any{"entities": []any{"u1"}}); code != 503 || !strings.Contains(string(body), "online_store_disabled") {
+		t.Errorf("predict without Redis: %d %s", code, body)
+	}
 
 	s.move(t, name, "production", bad.Version, nil)
 	testkit.Eventually(t, 30*time.Second, func() error {
