@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -85,6 +87,9 @@ func (a *API) listModels(w http.ResponseWriter, r *http.Request) {
 		for _, f := range m.Failures {
 			st.Failures = append(st.Failures, FailureStatus{Version: f.Version, Reason: f.Reason, Error: f.Error, At: f.At.UTC()})
 		}
+		slices.Sort(st.Loading)
+		slices.SortFunc(st.Failures, func(a, b FailureStatus) int { return a.Version - b.Version })
+		slices.SortFunc(st.Aliases, func(a, b AliasStatus) int { return strings.Compare(a.Alias, b.Alias) })
 		resp.Models = append(resp.Models, st)
 	}
 	writeJSON(w, resp)
