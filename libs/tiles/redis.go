@@ -43,6 +43,14 @@ func (s *Store) Key(p *Plan, entity string) string { return Key(s.prefix, p, ent
 // ReadFields are the hash fields a read at asOf needs: the meta field, then
 // the tiles of every window's cover.
 func (p *Plan) ReadFields(asOf int64) []string {
+	if p.aligned {
+		f := p.cached(asOf).fields
+		return f[:len(f):len(f)] // shared: an append copies
+	}
+	return p.readFields(asOf)
+}
+
+func (p *Plan) readFields(asOf int64) []string {
 	fields := []string{FieldMeta}
 	seen := map[TileKey]bool{}
 	for _, w := range p.windows {

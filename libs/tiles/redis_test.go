@@ -140,3 +140,21 @@ func TestStore(t *testing.T) {
 		t.Errorf("corrupt tile %s: %v", field, err)
 	}
 }
+
+// TestReadFieldsCache: the field lists and covers reused within a 10s tile
+// are those computed afresh, at every instant.
+func TestReadFieldsCache(t *testing.T) {
+	p := plan(t)
+	fresh := tiles.Compile(p.View)
+	r := rand.New(rand.NewPCG(3, 4))
+	at := T0
+	for range 2000 {
+		at += r.Int64N(7000)
+		got := p.ReadFields(at)
+		want := tiles.Compile(fresh.View).ReadFields(at)
+		if !slices.Equal(got, want) {
+			t.Fatalf("at %d: cached %v, fresh %v", at, got, want)
+		}
+		_ = append(got, "x") // must not corrupt the cache
+	}
+}
