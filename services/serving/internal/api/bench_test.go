@@ -208,8 +208,12 @@ func BenchmarkPredictLoad(b *testing.B) {
 			return nil
 		}},
 	}
+	only := os.Getenv("TRIBUTARY_BENCH_ONLY") // one scenario, for profiles
 	for range b.N {
 		for _, s := range scenarios {
+			if only != "" && s.name != only {
+				continue
+			}
 			lat, errs, took := paced(rate, time.Duration(secs)*time.Second, 64, s.fn)
 			if errs > 0 {
 				b.Errorf("%s: %d of %d requests failed", s.name, errs, len(lat))
