@@ -529,9 +529,11 @@ func (a *API) infer(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// routeLabel is the route label of the metrics: the alias, or "version"
+// for a version asked for by number (the registry's aliases bound it).
 func routeLabel(route string, l *models.Loaded) string {
-	if route == "" {
-		return "v" + strconv.Itoa(l.Version)
+	if route == "" && l != nil {
+		return "version"
 	}
 	return route
 }

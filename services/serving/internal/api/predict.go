@@ -138,7 +138,7 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 	for i, e := range req.Entities {
 		l, route, err := choose(m, e.Key, header, armList)
 		if err != nil {
-			a.predictions.WithLabelValues("predict", header, string(err.(*apiError).id)).Inc()
+			a.predictions.WithLabelValues("predict", "", string(err.(*apiError).id)).Inc() // not the header: it is the caller's text
 			writeError(w, err)
 			return
 		}
@@ -165,7 +165,7 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 		rows, err := a.fetch.Fetch(r.Context(), g.model.Features, ents, asOf)
 		if err != nil {
 			err = a.fetchError(err)
-			a.predictions.WithLabelValues("predict", g.route, string(err.(*apiError).id)).Inc()
+			a.predictions.WithLabelValues("predict", routeLabel(g.route, g.model), string(err.(*apiError).id)).Inc()
 			writeError(w, err)
 			return
 		}
@@ -186,7 +186,7 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 			resp.StalestAge = maxAge(resp.StalestAge, res.StalestAge)
 			logs = append(logs, record(g.model, g.route, ents[k].Key, res, row, start, false))
 		}
-		a.predictions.WithLabelValues("predict", g.route, "ok").Add(float64(len(g.idx)))
+		a.predictions.WithLabelValues("predict", routeLabel(g.route, g.model), "ok").Add(float64(len(g.idx)))
 	}
 	writeJSON(w, resp)
 	took := time.Since(start).Seconds()
