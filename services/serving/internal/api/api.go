@@ -108,7 +108,7 @@ func New(cfg Config, snapshot func() *models.Snapshot, ready func() bool, fetch 
 	auto := promauto.With(reg)
 	a.predictions = auto.NewCounterVec(prometheus.CounterOpts{
 		Name: "tributary_serving_predictions_total",
-		Help: "Predictions (one per entity or OIP row batch), by api (predict, infer), route (the alias, or "version" for a version asked for by number) and outcome (ok or the error reason).",
+		Help: "Predictions (one per entity or OIP row batch), by api (predict, infer), route (the alias, or version for a version asked for by number) and outcome (ok or the error reason).",
 	}, []string{"api", "route", "outcome"})
 	a.shed = auto.NewCounter(prometheus.CounterOpts{
 		Name: "tributary_serving_requests_shed_total", Help: "Prediction requests refused with 503 overloaded because too many were in flight.",
