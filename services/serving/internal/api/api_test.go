@@ -167,10 +167,11 @@ func TestShadowIsLoggedNotReturned(t *testing.T) {
 	})
 }
 
-// blocking holds every fetch until released.
-type blocking struct{ release chan struct{} }
+// blocking holds every fetch until released, telling when one started.
+type blocking struct{ started, release chan struct{} }
 
 func (b blocking) Fetch(ctx context.Context, refs []string, ents []online.Entity, asOf int64) ([]online.Row, error) {
+	b.started <- struct{}{}
 	<-b.release
 	return fakeFetch{}.Fetch(ctx, refs, ents, asOf)
 }
@@ -178,31 +179,36 @@ func (b blocking) Fetch(ctx context.Context, refs []string, ents []online.Entity
 // TestOverloadSheds: beyond MaxInFlight a request is refused at once with
 // 503 overloaded and Retry-After.
 func TestOverloadSheds(t *testing.T) {
-	b := blocking{release: make(chan struct{})}
+	b := blocking{started: make(chan struct{}, 2), release: make(chan struct{})}
 	srv := newAPI(t, snapshot(0, false), Config{MaxInFlight: 2}, b, &memLog{})
+	client := &http.Client{Timeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := http.Post(srv.URL+"/v1/predict/m", "application/json", strings.NewReader(`{"entities":["a"]}`))
+			resp, err := client.Post(srv.URL+"/v1/predict/m", "application/json", strings.NewReader(`{"entities":["a"]}`))
 			if err == nil {
 				resp.Body.Close()
 			}
 		}()
 	}
-	testkit.Eventually(t, 5*time.Second, func() error {
-		resp, err := http.Post(srv.URL+"/v1/predict/m", "application/json", strings.NewReader(`{"entities":["a"]}`))
-		if err != nil {
-			return err
+	defer wg.Wait()
+	defer close(b.release)
+	for range 2 { // both slots are taken
+		select {
+		case <-b.started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the first requests did not start")
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !bytes.Contains(body, []byte(`"reason":"overloaded"`)) {
-			return fmt.Errorf("%d %s", resp.StatusCode, body)
-		}
-		return nil
-	})
-	close(b.release)
-	wg.Wait()
+	}
+	resp, err := client.Post(srv.URL+"/v1/predict/m", "application/json", strings.NewReader(`{"entities":["a"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !bytes.Contains(body, []byte(`"reason":"overloaded"`)) {
+		t.Errorf("third request: %d %s", resp.StatusCode, body)
+	}
 }
