@@ -14,7 +14,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 SERVICES := ingest features trainer registry serving monitor
-MODULES  := libs schemas cli $(addprefix services/,$(SERVICES)) e2e
+MODULES  := libs schemas cli $(addprefix services/,$(SERVICES)) deploy e2e
 BIN      := $(CURDIR)/bin
 INFRA    := deploy/local/infra.sh
 
