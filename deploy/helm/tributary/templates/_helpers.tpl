@@ -49,3 +49,8 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 {{- define "tributary.env" -}}
 {{- printf "TRIBUTARY_%s" (. | upper | replace "." "_" | replace "-" "_") -}}
 {{- end -}}
+
+{{/* the name label of one service, beside tributary.labels */}}
+{{- define "tributary.name" -}}
+app.kubernetes.io/name: {{ .name }}
+{{- end -}}
