@@ -232,10 +232,13 @@ func TestComposeFiles(t *testing.T) {
 		t.Errorf("nats runs with %q, not the mounted config", cmd)
 	}
 	analyst := read("/etc/clickhouse-server/users.d/analyst.xml")
-	for _, want := range []string{"<readonly>1</readonly>", "<profile>analyst</profile>", "<database>tributary</database>", `from_env="CLICKHOUSE_ANALYST_PASSWORD"`} {
+	for _, want := range []string{"<readonly>1</readonly>", "<profile>analyst</profile>", "<database>tributary</database>", "<default_database>tributary</default_database>", `from_env="CLICKHOUSE_ANALYST_PASSWORD"`} {
 		if !strings.Contains(analyst, want) {
 			t.Errorf("analyst.xml has no %s", want)
 		}
+	}
+	if db := p.Services["clickhouse"].Environment["CLICKHOUSE_DB"]; db == nil || *db != "tributary" {
+		t.Error("the clickhouse container does not create the analyst's default database tributary (CLICKHOUSE_DB)")
 	}
 	if _, ok := p.Services["clickhouse"].Environment["CLICKHOUSE_ANALYST_PASSWORD"]; !ok {
 		t.Error("the clickhouse container gets no CLICKHOUSE_ANALYST_PASSWORD for analyst.xml")
