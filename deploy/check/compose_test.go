@@ -11,6 +11,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"golang.org/x/mod/modfile"
 )
 
 // The servers of the compose stack and the volume each keeps its data in.
@@ -176,10 +177,38 @@ func checkBuild(t *testing.T, root string, s types.ServiceConfig) {
 			t.Errorf("%s has no %q", df, want)
 		}
 	}
+	// go.work names every module, and the go command reads each one's go.mod
+	// even to build one binary: the Dockerfile must copy them all.
+	for _, m := range workModules(t, root) {
+		if !strings.Contains(text, "COPY "+m+"/go.mod ") {
+			t.Errorf("%s does not copy %s/go.mod, which go.work uses", df, m)
+		}
+	}
 	// The health check runs wget inside the image.
 	if hc := s.HealthCheck; hc != nil && slices.Contains(hc.Test, "wget") && !strings.Contains(text, "/usr/bin/wget") {
 		t.Errorf("the health check runs wget, which %s does not put in the image", df)
 	}
+}
+
+// workModules lists the directories of go.work's use directives.
+func workModules(t *testing.T, root string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "go.work"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.ParseWork("go.work", b, nil)
+	if err != nil {
+		t.Fatalf("parse go.work: %v", err)
+	}
+	var dirs []string
+	for _, u := range f.Use {
+		dirs = append(dirs, strings.TrimPrefix(filepath.ToSlash(u.Path), "./"))
+	}
+	if len(dirs) == 0 {
+		t.Fatal("go.work uses no module")
+	}
+	return dirs
 }
 
 func hasNamedVolume(p *types.Project, s types.ServiceConfig, target string) bool {
