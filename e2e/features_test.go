@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -20,6 +21,9 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/reason"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // TestFeatures drives the real ingest and features binaries: a stream and a
@@ -97,8 +101,7 @@ views:
 			"data": map[string]any{"user": u, "at": now.Add(-time.Duration(100-i) * time.Second).UTC().Format(time.RFC3339Nano), "amount": float64(i)}})
 	}
 	body, _ := json.Marshal(batch)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		req, _ := http.NewRequestWithContext(ctx, "POST", ingest+"/v1/events", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/cloudevents-batch+json")
 		req.Header.Set("Authorization", "Bearer "+ingestKey)
@@ -109,14 +112,11 @@ views:
 		var b bytes.Buffer
 		_, _ = b.ReadFrom(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusAccepted { // every event on Kafka (a retry: as duplicates)
-			break
+		if resp.StatusCode != http.StatusAccepted { // every event on Kafka (a retry: as duplicates)
+			return fmt.Errorf("ingest did not take the batch: %d %s", resp.StatusCode, b.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ingest did not take the batch: %d %s", resp.StatusCode, b.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 
 	// The features service counts them (the view is live, the new topic
 	// is picked up by the consumer group's regex).
@@ -133,8 +133,7 @@ views:
 	}
 	refs := []string{view + ":n_1h", view + ":total_1h", view + ":last_amount"}
 	reqBody, _ := json.Marshal(map[string]any{"entities": append(users, "nobody"), "features": refs})
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	testkit.Eventually(t, 60*time.Second, func() error {
 		resp, err := http.Post(features+"/v1/features", "application/json", bytes.NewReader(reqBody))
 		if err != nil {
 			t.Fatal(err)
@@ -145,20 +144,41 @@ views:
 		for i, u := range users {
 			done = done && fmt.Sprint(read.Results[i].Values[view+":n_1h"].Value) == fmt.Sprint(want[u])
 		}
-		if done {
-			break
+		if !done {
+			return fmt.Errorf("features not materialized: %d %+v %v", resp.StatusCode, read, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("features not materialized after 60s: %d %+v %v", resp.StatusCode, read, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	if v := read.Results[len(users)].Values[view+":n_1h"]; v.Value != nil || v.EventTime != nil {
 		t.Errorf("unknown entity: %+v", v)
 	}
 	// ann has events 0, 5, ..., 95: the latest amount is 95 at now-5s.
 	if v := read.Results[0].Values[view+":last_amount"]; fmt.Sprint(v.Value) != "95" || v.EventTime == nil {
 		t.Errorf("ann last_amount: %+v", v)
+	}
+
+	// Refusals are the libs/httperror envelope, with the reasons of
+	// reason.Features().
+	for _, c := range []struct {
+		name, contentType, body string
+		status                  int
+		reason                  reason.ID
+	}{
+		{"unknown view", "application/json", `{"entities":["ann"],"features":["no_such_view:n_1h"]}`, http.StatusBadRequest, reason.UnknownView},
+		{"unknown field", "application/json", `{"entities":["ann"],"feature":["` + refs[0] + `"]}`, http.StatusBadRequest, reason.MalformedRequest},
+		{"trailing data", "application/json", string(reqBody) + `{}`, http.StatusBadRequest, reason.MalformedRequest},
+		{"not json", "text/csv", "ann," + refs[0], http.StatusUnsupportedMediaType, reason.UnsupportedMediaType},
+	} {
+		resp, err := http.Post(features+"/v1/features", c.contentType, strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = httperror.Check(resp)
+		resp.Body.Close()
+		var he *httperror.Error
+		if !errors.As(err, &he) || he.Status != c.status || he.Reason != c.reason || he.Body.Error == "" {
+			t.Errorf("%s: %v, want %d %s", c.name, err, c.status, c.reason)
+		}
 	}
 
 	// Labels at the read instant, then a training set over NATS.
@@ -186,7 +206,9 @@ views:
 	defer func() { _ = sub.Unsubscribe() }()
 	var ready event.DatasetReady
 	// The labels reach ClickHouse asynchronously: ask until the set has them.
-	for attempt := 0; ; attempt++ {
+	attempt := 0
+	testkit.Eventually(t, 60*time.Second, func() error {
+		attempt++
 		reqID := fmt.Sprintf("%s-%d", name, attempt)
 		e := ce.NewEvent()
 		e.SetID(reqID)
@@ -211,11 +233,11 @@ views:
 				break
 			}
 		}
-		if ready.RowCount == int64(len(users)) || attempt == 20 {
-			break
+		if ready.RowCount != int64(len(users)) {
+			return fmt.Errorf("dataset.ready of attempt %d: %d rows, want %d", attempt, ready.RowCount, len(users))
 		}
-		time.Sleep(500 * time.Millisecond)
-	}
+		return nil
+	})
 	if ready.RowCount != int64(len(users)) || ready.FeatureDefinitions[view] != views[0].Version {
 		t.Fatalf("dataset.ready: %+v", ready)
 	}

@@ -24,7 +24,7 @@ import (
 var dependencies = map[string][]string{
 	"ingest":   {"kafka", "nats"},
 	"features": {"kafka", "nats", "redis", "clickhouse"},
-	"trainer":  {"nats"},
+	"trainer":  {"nats", "clickhouse"},
 	"registry": {"nats"},
 	"serving":  {"kafka", "nats", "redis"},
 	"monitor":  {"kafka", "nats", "clickhouse"},

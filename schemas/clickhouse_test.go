@@ -13,6 +13,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/schemas"
 )
 
@@ -20,13 +21,7 @@ import (
 // returns a connection and the name of a fresh database, dropped at the end.
 func testConn(t *testing.T) (driver.Conn, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real ClickHouse; skipped with -short")
-	}
-	addr := os.Getenv("TRIBUTARY_CLICKHOUSE_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:9000"
-	}
+	addr := testkit.ClickHouseAddr(t)
 	cfg := chx.Config{Addr: addr, Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	conn, err := chx.Open(cfg)
 	if err != nil {
@@ -116,7 +111,7 @@ func TestClickHouseMigrationsConcurrent(t *testing.T) {
 	}
 
 	tables := queryStrings(t, conn, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", db)
-	if got := strings.Join(tables, ","); got != "events,feature_history,labels,schema_migrations" {
+	if got := strings.Join(tables, ","); got != "data_quality,drift_metrics,events,feature_history,labels,prediction_log,schema_migrations" {
 		t.Errorf("tables = %s, want events,feature_history,labels,schema_migrations", got)
 	}
 	// Both migrators may have recorded a version; FINAL shows each once.
@@ -193,7 +188,7 @@ func TestClickHouseColumnsDocumented(t *testing.T) {
 			t.Errorf("column %s.%s is not in the table of clickhouse/README.md", table, column)
 		}
 	}
-	for _, table := range []string{"events", "labels", "feature_history"} {
+	for _, table := range []string{"events", "labels", "feature_history", "prediction_log", "drift_metrics", "data_quality"} {
 		if !strings.Contains(string(readme), "### `"+table+"`") {
 			t.Errorf("table %s has no section in clickhouse/README.md", table)
 		}

@@ -3,7 +3,6 @@ package chx_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -12,19 +11,14 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // testConn connects to the real ClickHouse at TRIBUTARY_CLICKHOUSE_ADDR and
 // returns a connection and the name of a fresh database, dropped at the end.
 func testConn(t *testing.T) (driver.Conn, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real ClickHouse; skipped with -short")
-	}
-	addr := os.Getenv("TRIBUTARY_CLICKHOUSE_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:9000"
-	}
+	addr := testkit.ClickHouseAddr(t)
 	cfg := chx.Config{Addr: addr, Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	conn, err := chx.Open(cfg)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -15,23 +14,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/deadletter"
-	"github.com/tributary-ml/tributary/libs/service/servicetest"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // TestRecordProducesToKafka writes the dead-letter record of an input
 // Kafka refuses (a 10 MB id, 500 KB of headers, a 10 MB value) to the real
 // broker with franz-go's default limits, and reads it back.
 func TestRecordProducesToKafka(t *testing.T) {
-	servicetest.RequireServers(t, "kafka")
-	brokers := os.Getenv("TRIBUTARY_KAFKA_BROKERS")
-	if brokers == "" {
-		brokers = "127.0.0.1:9092"
-	}
+	brokers := testkit.KafkaBrokers(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	topic := "test-" + hex.EncodeToString(b) + "." + deadletter.Topic
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}

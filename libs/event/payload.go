@@ -40,6 +40,9 @@ const (
 	DriftKS         DriftMetric = "ks"   // Kolmogorov-Smirnov statistic
 	DriftJS         DriftMetric = "js"   // Jensen-Shannon distance
 	DriftChiSquared DriftMetric = "chi2" // chi-squared statistic
+	// DriftWasserstein is the Wasserstein-1 distance over the reference's
+	// standard deviation.
+	DriftWasserstein DriftMetric = "wasserstein"
 )
 
 // LabelRecorded is the data of TypeLabelRecorded: the observed outcome for an
@@ -309,6 +312,33 @@ type DriftDetected struct {
 	SampleSize int64 `json:"sample_size"`
 }
 
+// Data-quality checks of DataQualityBreached.Check.
+const (
+	QualityMissing    = "missing_share"
+	QualityOutOfRange = "out_of_range_share"
+	QualityUnseen     = "unseen_share"
+)
+
+// DataQualityBreached is the data of TypeDataQualityBreached: over the
+// window [WindowStart, WindowEnd), the share Value of the feature's (or the
+// prediction's) values that Check counts exceeded Threshold.
+type DataQualityBreached struct {
+	Model   string      `json:"model"`
+	Version int         `json:"version"`
+	Target  DriftTarget `json:"target"`
+	// Feature is the feature reference, set when Target is
+	// DriftTargetFeature.
+	Feature     string    `json:"feature,omitempty"`
+	Check       string    `json:"check"`
+	Value       float64   `json:"value"`
+	Threshold   float64   `json:"threshold"`
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// SampleSize is the number of values in the window, missing ones
+	// included.
+	SampleSize int64 `json:"sample_size"`
+}
+
 // PerformanceDegraded is the data of TypePerformanceDegraded: over the window,
 // Metric on labelled predictions is Value against Baseline (the holdout or
 // the agreed floor).
@@ -357,6 +387,8 @@ func NewPayload(eventType string) (any, error) {
 		return new(DatasetFailed), nil
 	case TypeDriftDetected:
 		return new(DriftDetected), nil
+	case TypeDataQualityBreached:
+		return new(DataQualityBreached), nil
 	case TypePerformanceDegraded:
 		return new(PerformanceDegraded), nil
 	}

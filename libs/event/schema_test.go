@@ -53,8 +53,8 @@ func TestSchemaFilesMatchTypes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("files in schemas/events:\n got %q\nwant %q", got, want)
 	}
-	if n := len(event.Types()); n != 15 {
-		t.Errorf("Types() has %d types, want the 15 platform event types", n)
+	if n := len(event.Types()); n != 16 {
+		t.Errorf("Types() has %d types, want the 16 platform event types", n)
 	}
 }
 
@@ -206,6 +206,7 @@ func TestInvalidExamples(t *testing.T) {
 		event.TypeDatasetReady:        {Field: "/start", Rule: "format"},
 		event.TypeDatasetFailed:       {Field: "/reason", Rule: "enum"},
 		event.TypeDriftDetected:       {Field: "/feature", Rule: "required"},
+		event.TypeDataQualityBreached: {Field: "/check", Rule: "enum"},
 		event.TypePerformanceDegraded: {Field: "/baseline", Rule: "required"},
 	}
 	v, err := event.NewValidator()

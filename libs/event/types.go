@@ -56,6 +56,10 @@ const (
 	// TypeDriftDetected: a feature's or the prediction's distribution
 	// drifted from the model's reference. Payload DriftDetected.
 	TypeDriftDetected = "tributary.drift.detected.v1"
+	// TypeDataQualityBreached: the share of a feature's (or the
+	// prediction's) missing, out-of-range or unseen values in a window
+	// exceeded its threshold. Payload DataQualityBreached.
+	TypeDataQualityBreached = "tributary.drift.quality_breached.v1"
 	// TypePerformanceDegraded: a model's metric on labelled predictions fell
 	// below its baseline. Payload PerformanceDegraded.
 	TypePerformanceDegraded = "tributary.performance.degraded.v1"
@@ -119,6 +123,7 @@ var typeTable = [...]typeInfo{
 	{TypeDatasetReady, onNATS, ""},
 	{TypeDatasetFailed, onNATS, ""},
 	{TypeDriftDetected, onNATS, ""},
+	{TypeDataQualityBreached, onNATS, ""},
 	{TypePerformanceDegraded, onNATS, ""},
 }
 

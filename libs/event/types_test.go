@@ -58,6 +58,7 @@ func TestSubject(t *testing.T) {
 		{event.TypeDatasetReady, "tributary.dataset.ready", nil},
 		{event.TypeDatasetFailed, "tributary.dataset.failed", nil},
 		{event.TypeDriftDetected, "tributary.drift.detected", nil},
+		{event.TypeDataQualityBreached, "tributary.drift.quality_breached", nil},
 		{event.TypePerformanceDegraded, "tributary.performance.degraded", nil},
 		{event.TypeLabelRecorded, "", nil},    // on Kafka: an error, not ErrUnknownType
 		{event.TypePredictionLogged, "", nil}, // on Kafka

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // testAdmin connects to the real Kafka at TRIBUTARY_KAFKA_BROKERS and returns
@@ -21,13 +21,7 @@ import (
 // are deleted at the end.
 func testAdmin(t *testing.T) (*kadm.Client, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real Kafka; skipped with -short")
-	}
-	brokers := os.Getenv("TRIBUTARY_KAFKA_BROKERS")
-	if brokers == "" {
-		brokers = "127.0.0.1:9092"
-	}
+	brokers := testkit.Addr(t, testkit.Kafka)
 	cl, err := kafkax.NewClient(kafkax.Config{Brokers: brokers, DialTimeout: 5 * time.Second}, nil, "")
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // bucket is the object store of the artifact tests.
@@ -210,16 +212,21 @@ func TestPutArtifactConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// Read whenever the object exists; every read must verify.
-			deadline := time.Now().Add(5 * time.Second)
-			for time.Now().Before(deadline) {
+			var read error
+			err := testkit.Poll(ctx, 5*time.Second, func(context.Context) error {
 				_, err := model.VerifyArtifact(ctx, obs, want, int64(len(content)))
 				if errors.Is(err, model.ErrArtifactNotFound) {
-					continue
+					return err
 				}
-				errs <- err
-				return
+				read = err
+				return nil
+			})
+			if err != nil {
+				err = fmt.Errorf("the artifact never appeared: %w", err)
+			} else {
+				err = read
 			}
-			errs <- errors.New("the artifact never appeared")
+			errs <- err
 		}()
 	}
 	wg.Wait()

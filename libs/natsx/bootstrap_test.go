@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // embeddedJetStream starts a nats-server with JetStream in a temporary
@@ -51,13 +51,7 @@ func embeddedJetStream(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 // realJetStream connects to the real nats-server at TRIBUTARY_NATS_URL.
 func realJetStream(t *testing.T) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real nats-server; skipped with -short")
-	}
-	url := os.Getenv("TRIBUTARY_NATS_URL")
-	if url == "" {
-		url = "nats://127.0.0.1:4222"
-	}
+	url := testkit.NATSURL(t)
 	nc, js := connect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -87,11 +87,15 @@ const (
 	BadEventData     ID = "bad_event_data"
 	BadLabel         ID = "bad_label"
 	MalformedRequest ID = "malformed_request"
-	TooManyEntities  ID = "too_many_entities"
-	TooManyFeatures  ID = "too_many_features"
-	UnknownFeature   ID = "unknown_feature"
-	UnknownView      ID = "unknown_view"
-	CorruptState     ID = "corrupt_state"
+	RequestTooLarge  ID = "request_too_large"
+	// UnsupportedMediaType is a request body that is not JSON; ingest's
+	// unsupported_content_type is dead-lettered, this one is not.
+	UnsupportedMediaType ID = "unsupported_media_type"
+	TooManyEntities      ID = "too_many_entities"
+	TooManyFeatures      ID = "too_many_features"
+	UnknownFeature       ID = "unknown_feature"
+	UnknownView          ID = "unknown_view"
+	CorruptState         ID = "corrupt_state"
 )
 
 // Features is the features service's catalog.
@@ -101,8 +105,10 @@ func Features() Catalog {
 		{LateEvent, 0, true, "event time older than the entity's newest event in a view by more than the view's lateness"},
 		{UndecodableEvent, 0, true, "a record that is not a CloudEvent in binary mode"},
 		{BadEventData, 0, true, "data a view cannot read: not a JSON object, or no event time"},
-		{BadLabel, 0, true, "a label record without stream, entity_key or event_time, or of another type"},
-		{MalformedRequest, bad, false, "the read request is not JSON of the right shape, or has no entities"},
+		{BadLabel, 0, true, "a label record whose data is not a label (an unknown field, a wrong type), without stream, entity_key or event_time, or of another type"},
+		{MalformedRequest, bad, false, "the read request is not one JSON document of the right shape (an unknown field, data after it), or has no entities"},
+		{RequestTooLarge, http.StatusRequestEntityTooLarge, false, "the read request's body exceeds the limit (1 MiB)"},
+		{UnsupportedMediaType, http.StatusUnsupportedMediaType, false, "the read request's Content-Type is set and is not application/json"},
 		{TooManyEntities, bad, false, "more entities than a request may read"},
 		{TooManyFeatures, bad, false, "more feature references than a request may read"},
 		{UnknownFeature, bad, false, "a feature reference no applied view has"},
@@ -116,20 +122,19 @@ func Features() Catalog {
 // these ids): the reason of its HTTP error answers, the id of its NATS
 // error replies and the outcome label of tributary_registry_operations_total.
 const (
-	InvalidName          ID = "invalid_name"
-	InvalidRequest       ID = "invalid_request"
-	TooLarge             ID = "too_large"
-	UnsupportedMediaType ID = "unsupported_media_type"
-	ModelNotFound        ID = "model_not_found"
-	VersionNotFound      ID = "version_not_found"
-	AliasNotFound        ID = "alias_not_found"
-	ArtifactNotFound     ID = "artifact_not_found"
-	Conflict             ID = "conflict"
-	VersionArchived      ID = "version_archived"
-	VersionAliased       ID = "version_aliased"
-	FeaturesNotApplied   ID = "feature_definitions_not_applied"
-	NoRollbackTarget     ID = "no_rollback_target"
-	ArtifactCorrupt      ID = "artifact_corrupt"
+	InvalidName        ID = "invalid_name"
+	InvalidRequest     ID = "invalid_request"
+	TooLarge           ID = "too_large"
+	ModelNotFound      ID = "model_not_found"
+	VersionNotFound    ID = "version_not_found"
+	AliasNotFound      ID = "alias_not_found"
+	ArtifactNotFound   ID = "artifact_not_found"
+	Conflict           ID = "conflict"
+	VersionArchived    ID = "version_archived"
+	VersionAliased     ID = "version_aliased"
+	FeaturesNotApplied ID = "feature_definitions_not_applied"
+	NoRollbackTarget   ID = "no_rollback_target"
+	ArtifactCorrupt    ID = "artifact_corrupt"
 )
 
 // Registry is the registry's catalog; libs/model.HTTPStatus answers its
@@ -171,7 +176,6 @@ const (
 	UnsupportedFeature  ID = "unsupported_feature_value"
 	OnlineStoreDisabled ID = "online_store_disabled"
 	Overloaded          ID = "overloaded"
-	RequestTooLarge     ID = "request_too_large"
 )
 
 // Serving is the serving service's catalog.
@@ -192,5 +196,23 @@ func Serving() Catalog {
 		{Overloaded, http.StatusServiceUnavailable, false, "too many requests in flight: retry after Retry-After"},
 		{Unavailable, http.StatusServiceUnavailable, false, "the online store is not reachable"},
 		{Internal, http.StatusInternalServerError, false, "a bug or an unexpected failure"},
+	}
+}
+
+// The monitor's reasons: its consumer's dead-letter records and the outcome
+// label of tributary_monitor_predictions_total. A version without a
+// reference distribution is counted (no_reference) but its predictions are
+// logged, so it is no dead-letter reason.
+const (
+	BadPrediction ID = "bad_prediction"
+	NoReference   ID = "no_reference"
+)
+
+// Monitor is the monitor's catalog.
+func Monitor() Catalog {
+	return Catalog{
+		{UndecodableEvent, 0, true, "a record that is not a CloudEvent in binary mode, or whose data is not JSON of the prediction's shape"},
+		{BadPrediction, 0, true, "a prediction record of another type, or without prediction_id, model, version ≥ 1, entity_key or event_time"},
+		{NoReference, 0, false, "the version has no reference distribution in the registry: the prediction is logged, no drift or data quality is computed for it"},
 	}
 }

@@ -178,6 +178,7 @@ func (p Program) serve(cfg Config, logger *slog.Logger, signals <-chan os.Signal
 		closeEarly()
 		return err
 	}
+	rt.HTTPAddr = ln.Addr().String()
 	rt.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		Registry: reg,
 		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError),

@@ -237,6 +237,24 @@ func TestProgramNewFailsClosesWhatItOpened(t *testing.T) {
 	}
 }
 
+// TestRuntimeHTTPAddr: the app sees the address the server listens on,
+// with the port the system picked for port 0.
+func TestRuntimeHTTPAddr(t *testing.T) {
+	var up atomic.Bool
+	var addr string
+	p := demo(&up, func(rt *service.Runtime) (*demoApp, error) {
+		addr = rt.HTTPAddr
+		return nil, errors.New("stop here")
+	})
+	if code := p.Run([]string{"-http.addr", "127.0.0.1:0"}, noEnv, io.Discard, io.Discard, nil); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" || port == "0" || port == "" {
+		t.Errorf("rt.HTTPAddr = %q (%v), want 127.0.0.1 and the picked port", addr, err)
+	}
+}
+
 func TestProgramPortInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

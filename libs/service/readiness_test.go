@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -208,13 +211,12 @@ func TestReadinessWatchLogsChanges(t *testing.T) {
 	const notReady = `"msg":"not ready","failing":{"dep":"dep is down"}`
 	waitFor := func(what string, n int) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
-		for strings.Count(logs.String(), what) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s in logs:\n%s", what, logs.String())
+		testkit.Eventually(t, 5*time.Second, func() error {
+			if strings.Count(logs.String(), what) < n {
+				return fmt.Errorf("no %s in logs:\n%s", what, logs.String())
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	waitFor(notReady, 1)
 	up.Store(true)

@@ -34,6 +34,10 @@ type Runtime struct {
 	// Propagator carries trace context and baggage in HTTP and event
 	// headers (traceparent, tracestate, baggage).
 	Propagator propagation.TextMapPropagator
+	// HTTPAddr is the address the HTTP server listens on, with the port
+	// the system picked when -http.addr has port 0 ("[::]:8082",
+	// "127.0.0.1:40123").
+	HTTPAddr string
 
 	mux     *http.ServeMux
 	ready   *readiness

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"regexp"
 	"strconv"
@@ -77,7 +78,9 @@ func Parse(b []byte) (*Stream, error) {
 	if err := dec.Decode(&d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidDefinition, err)
 	}
-	if dec.More() {
+	// A second Decode must find the end: dec.More() would take a stray
+	// '}' or ']' after the object for the end of an enclosing value.
+	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the definition", ErrInvalidDefinition)
 	}
 	if err := d.check(); err != nil {

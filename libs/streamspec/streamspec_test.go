@@ -31,6 +31,10 @@ func TestParseRejects(t *testing.T) {
 		{"no schema", `{"name":"a","type":"t","entity_key":"/k"}`, "schema: missing"},
 		{"bad schema", `{"name":"a","type":"t","entity_key":"/k","schema":{"type":"nope"}}`, "schema:"},
 		{"remote ref", `{"name":"a","type":"t","entity_key":"/k","schema":{"$ref":"https://example.com/s.json"}}`, "schema:"},
+		{"another document after", clicks + ` {}`, "data after the definition"},
+		{"stray brace after", clicks + `}`, "data after the definition"},
+		{"stray bracket after", clicks + "\n]", "data after the definition"},
+		{"garbage after", clicks + ` x`, "data after the definition"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := streamspec.Parse([]byte(tc.def))
@@ -45,6 +49,9 @@ func TestCheck(t *testing.T) {
 	s, err := streamspec.Parse([]byte(clicks))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := streamspec.Parse([]byte(clicks + " \n\t\r\n")); err != nil {
+		t.Fatalf("trailing white space: %v", err)
 	}
 	if s.Topic != "tributary.events.clicks" {
 		t.Fatalf("topic %q", s.Topic)

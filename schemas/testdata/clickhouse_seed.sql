@@ -41,3 +41,37 @@ SELECT 'user_clicks', 'v1', 'u42', 'clicks_24h', toDateTime('2026-11-26 10:05:00
 -- The first clicks_1h row again, from a replayed batch.
 INSERT INTO ${database}.feature_history (view, version, entity_key, feature, as_of, as_of_ms, value, value_string, event_time, event_time_ms, kafka_partition, kafka_offset)
 SELECT 'user_clicks', 'v1', 'u42', 'clicks_1h', toDateTime('2026-11-26 10:00:00', 'UTC'), toUInt16(250), toNullable(toFloat64(3)), CAST(NULL AS Nullable(String)), toNullable(toDateTime('2026-11-26 10:00:00', 'UTC')), toUInt16(250), toInt32(0), toInt64(20);
+
+-- Predictions: p-1 twice (a replay), p-17 (labelled by l1 above), p-3 a
+-- shadow, p-4 of another model; none labelled but p-17.
+INSERT INTO ${database}.prediction_log (prediction_id, event_time, event_time_ms, model, version, route, shadow, entity_key, feature_names, feature_values, prediction, probabilities, latency_seconds, feature_age_names, feature_age_seconds, logged_time, logged_time_ms, kafka_partition, kafka_offset)
+SELECT 'p-1', toDateTime(${now} - 3600, 'UTC'), toUInt16(250), 'churn', toUInt32(3), 'production', toUInt8(0), 'c42', ['orders:amount', 'orders:count_1h'], [toNullable(toFloat64(12.5)), CAST(NULL AS Nullable(Float64))], toFloat64(0.81), CAST([] AS Array(Float64)), toFloat64(0.004), ['orders:amount'], [toFloat64(30)], toDateTime(${now} - 3600, 'UTC'), toUInt16(260), toInt32(0), toInt64(1)
+UNION ALL
+SELECT 'p-17', toDateTime(${now} - 1800, 'UTC'), toUInt16(0), 'churn', toUInt32(3), 'production', toUInt8(0), 'c42', ['orders:amount', 'orders:count_1h'], [toNullable(toFloat64(3)), toNullable(toFloat64(2))], toFloat64(0.35), CAST([] AS Array(Float64)), toFloat64(0.012), CAST([] AS Array(String)), CAST([] AS Array(Float64)), toDateTime(${now} - 1800, 'UTC'), toUInt16(5), toInt32(0), toInt64(2)
+UNION ALL
+SELECT 'p-3', toDateTime(${now} - 1700, 'UTC'), toUInt16(0), 'churn', toUInt32(4), 'shadow', toUInt8(1), 'c7', ['orders:amount', 'orders:count_1h'], [toNullable(toFloat64(1)), toNullable(toFloat64(1))], toFloat64(0.1), CAST([] AS Array(Float64)), toFloat64(0.006), CAST([] AS Array(String)), CAST([] AS Array(Float64)), toDateTime(${now} - 1700, 'UTC'), toUInt16(0), toInt32(1), toInt64(1)
+UNION ALL
+SELECT 'p-4', toDateTime(${now} - 600, 'UTC'), toUInt16(0), 'fraud', toUInt32(1), '', toUInt8(0), 'c7', ['pay:amount'], [toNullable(toFloat64(99))], toFloat64(1), [toFloat64(0.25), toFloat64(0.75)], toFloat64(0.002), CAST([] AS Array(String)), CAST([] AS Array(Float64)), toDateTime(${now} - 600, 'UTC'), toUInt16(0), toInt32(2), toInt64(7);
+
+-- p-1 again, from a replay after a crash.
+INSERT INTO ${database}.prediction_log (prediction_id, event_time, event_time_ms, model, version, route, shadow, entity_key, feature_names, feature_values, prediction, probabilities, latency_seconds, feature_age_names, feature_age_seconds, logged_time, logged_time_ms, kafka_partition, kafka_offset)
+SELECT 'p-1', toDateTime(${now} - 3600, 'UTC'), toUInt16(250), 'churn', toUInt32(3), 'production', toUInt8(0), 'c42', ['orders:amount', 'orders:count_1h'], [toNullable(toFloat64(12.5)), CAST(NULL AS Nullable(Float64))], toFloat64(0.81), CAST([] AS Array(Float64)), toFloat64(0.004), ['orders:amount'], [toFloat64(30)], toDateTime(${now} - 3600, 'UTC'), toUInt16(260), toInt32(0), toInt64(1);
+
+-- Drift of churn v3 in the 5 min window an hour ago; the psi row computed
+-- twice (the later one, drifted, wins).
+INSERT INTO ${database}.drift_metrics (model, version, target, feature, method, window_start, window_size_seconds, window_end, value, p_value, threshold, bound, drifted, skipped, sample_size, computed_ms)
+SELECT 'churn', toUInt32(3), 'feature', 'orders:amount', 'psi', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toFloat64(0.1), CAST(NULL AS Nullable(Float64)), toFloat64(0.2), toFloat64(0), toUInt8(0), '', toUInt64(150), toUInt64(${now} * 1000 - 3000000)
+UNION ALL
+SELECT 'churn', toUInt32(3), 'feature', 'orders:amount', 'ks', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toFloat64(0.31), toNullable(toFloat64(0.0001)), toFloat64(0.05), toFloat64(0.35), toUInt8(1), '', toUInt64(480), toUInt64(${now} * 1000 - 3000000)
+UNION ALL
+SELECT 'churn', toUInt32(3), 'feature', 'orders:count_1h', 'psi', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toFloat64(0.05), CAST(NULL AS Nullable(Float64)), toFloat64(0.2), toFloat64(0), toUInt8(0), '', toUInt64(480), toUInt64(${now} * 1000 - 3000000)
+UNION ALL
+SELECT 'churn', toUInt32(3), 'prediction', '', 'psi', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toFloat64(0.25), CAST(NULL AS Nullable(Float64)), toFloat64(0.2), toFloat64(0), toUInt8(1), '', toUInt64(500), toUInt64(${now} * 1000 - 3000000);
+
+INSERT INTO ${database}.drift_metrics (model, version, target, feature, method, window_start, window_size_seconds, window_end, value, p_value, threshold, bound, drifted, skipped, sample_size, computed_ms)
+SELECT 'churn', toUInt32(3), 'feature', 'orders:amount', 'psi', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toFloat64(0.42), CAST(NULL AS Nullable(Float64)), toFloat64(0.2), toFloat64(0), toUInt8(1), '', toUInt64(480), toUInt64(${now} * 1000 - 2000000);
+
+INSERT INTO ${database}.data_quality (model, version, target, feature, window_start, window_size_seconds, window_end, total, missing, missing_share, below_range, above_range, out_of_range_share, unseen, unseen_share, breaches, computed_ms)
+SELECT 'churn', toUInt32(3), 'feature', 'orders:count_1h', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toUInt64(500), toUInt64(100), toFloat64(0.2), toUInt64(0), toUInt64(0), toFloat64(0), toUInt64(0), toFloat64(0), ['missing_share'], toUInt64(${now} * 1000 - 2000000)
+UNION ALL
+SELECT 'churn', toUInt32(3), 'feature', 'orders:amount', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toUInt64(500), toUInt64(20), toFloat64(0.04), toUInt64(0), toUInt64(40), toFloat64(0.0833), toUInt64(0), toFloat64(0), ['out_of_range_share'], toUInt64(${now} * 1000 - 2000000);

@@ -4,25 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // migrateTestDatabase returns a unique database name on the real ClickHouse
 // at TRIBUTARY_CLICKHOUSE_ADDR, dropped at the end of the test.
 func migrateTestDatabase(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real ClickHouse; skipped with -short")
-	}
-	addr := os.Getenv("TRIBUTARY_CLICKHOUSE_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:9000"
-	}
+	addr := testkit.ClickHouseAddr(t)
 	conn, err := chx.Open(chx.Config{Addr: addr, Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ const modelsUsage = `Usage: tributary models <subcommand> [flags] [arguments]
 Talks to the registry's HTTP API (-registry.url, TRIBUTARY_REGISTRY_URL).
 
 Subcommands:
+  apply FILE...                          check training specs (YAML) and store them (NATS KV tributary_jobs)
   list                                   models with their latest version and aliases
   show <model> [<version>|<alias>]       a model and its aliases, or a version's lineage and metrics
   versions <model>                       a model's versions
@@ -148,6 +149,9 @@ func models(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return flag.ErrHelp
 	}
 	sub := args[0]
+	if sub == "apply" {
+		return runModelsApply(ctx, args[1:], lookupEnv, stdout, stderr)
+	}
 	o, pos, err := parseModelsFlags(sub, args[1:], lookupEnv, stderr)
 	if err != nil {
 		return err

@@ -107,7 +107,9 @@ func Decode(raw []byte) (learn.Model, Header, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, Header{}, &Error{Reason: ReasonNotModelFile, Detail: "not JSON: " + err.Error()}
 	}
-	if dec.More() {
+	// A second Decode must find the end: dec.More() would take a stray
+	// '}' or ']' after the document for the end of an enclosing value.
+	if err := dec.Decode(&json.RawMessage{}); err != io.EOF {
 		return nil, Header{}, &Error{Reason: ReasonNotModelFile, Detail: "data after the JSON document"}
 	}
 	h := f.Header

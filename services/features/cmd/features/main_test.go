@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 )
 
@@ -38,5 +41,17 @@ func TestStartReadyStop(t *testing.T) {
 	}
 	if code := p.Stop(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM; logs:\n%s", code, p.Logs())
+	}
+}
+
+// TestReasonsTable keeps the README's reason table in step with
+// reason.Features().
+func TestReasonsTable(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := reason.Features().Markdown(); !strings.Contains(string(b), want) {
+		t.Errorf("README.md has no reason table, or an old one; want:\n%s", want)
 	}
 }

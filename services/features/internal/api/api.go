@@ -6,14 +6,19 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/tiles"
 	"github.com/tributary-ml/tributary/services/features/internal/catalog"
 	"github.com/tributary-ml/tributary/services/features/internal/offline"
@@ -23,7 +28,8 @@ import (
 const (
 	MaxEntities = 1000
 	MaxFeatures = 500
-	maxBody     = 1 << 20
+	// MaxBodyBytes bounds the body of POST /v1/features.
+	MaxBodyBytes = 1 << 20
 )
 
 // Reader reads feature values of entities in one view.
@@ -86,20 +92,15 @@ type ViewResponse struct {
 	Values  map[string]Value `json:"values"`
 }
 
-// Error is an error answer; Error is a stable id.
-type Error struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func fail(w http.ResponseWriter, code int, id, format string, args ...any) {
-	writeJSON(w, code, Error{Error: id, Message: fmt.Sprintf(format, args...)})
+// fail answers with the error envelope of libs/httperror.
+func fail(w http.ResponseWriter, code int, id reason.ID, format string, args ...any) {
+	httperror.Write(w, code, id, fmt.Sprintf(format, args...))
 }
 
 func toValue(v tiles.Value) Value {
@@ -111,30 +112,65 @@ func toValue(v tiles.Value) Value {
 	return out
 }
 
+// decodeRequest reads the body of r into v strictly: Content-Type
+// application/json (or none), at most MaxBodyBytes, one JSON document with
+// only known fields and nothing after it. On a refusal it has answered and
+// returns false.
+func decodeRequest(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			fail(w, http.StatusUnsupportedMediaType, reason.UnsupportedMediaType, "Content-Type %q: want application/json", ct)
+			return false
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		// Nothing but white space may follow the document.
+		rest, rerr := io.ReadAll(io.MultiReader(dec.Buffered(), body))
+		switch {
+		case rerr != nil:
+			err = rerr
+		case len(bytes.TrimSpace(rest)) > 0:
+			err = fmt.Errorf("data after the JSON document: %.32q", bytes.TrimSpace(rest))
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooLarge):
+		fail(w, http.StatusRequestEntityTooLarge, reason.RequestTooLarge, "body: more than %d bytes", tooLarge.Limit)
+	default:
+		fail(w, http.StatusBadRequest, reason.MalformedRequest, "body: %v", err)
+	}
+	return false
+}
+
 func (a *API) readMany(w http.ResponseWriter, r *http.Request) {
 	var req Request
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		fail(w, http.StatusBadRequest, "malformed_request", "body: %v", err)
+	if !decodeRequest(w, r, &req) {
 		return
 	}
 	switch {
 	case len(req.Entities) == 0:
-		fail(w, http.StatusBadRequest, "malformed_request", "entities: empty")
+		fail(w, http.StatusBadRequest, reason.MalformedRequest, "entities: empty")
 		return
 	case len(req.Entities) > MaxEntities:
-		fail(w, http.StatusBadRequest, "too_many_entities", "entities: %d, at most %d", len(req.Entities), MaxEntities)
+		fail(w, http.StatusBadRequest, reason.TooManyEntities, "entities: %d, at most %d", len(req.Entities), MaxEntities)
 		return
 	case len(req.Features) > MaxFeatures:
-		fail(w, http.StatusBadRequest, "too_many_features", "features: %d, at most %d", len(req.Features), MaxFeatures)
+		fail(w, http.StatusBadRequest, reason.TooManyFeatures, "features: %d, at most %d", len(req.Features), MaxFeatures)
 		return
 	}
 	refs, err := offline.ResolveRefs(a.views(), req.Features)
 	if err != nil {
-		id := "unknown_feature"
+		id := reason.UnknownFeature
 		if errors.Is(err, offline.ErrUnknownView) {
-			id = "unknown_view"
+			id = reason.UnknownView
 		}
 		fail(w, http.StatusBadRequest, id, "%v", err)
 		return
@@ -171,7 +207,7 @@ func (a *API) readOne(w http.ResponseWriter, r *http.Request) {
 	view, entity := r.PathValue("view"), r.PathValue("entity")
 	p, ok := a.views().View(view)
 	if !ok {
-		fail(w, http.StatusBadRequest, "unknown_view", "unknown view %q", view)
+		fail(w, http.StatusBadRequest, reason.UnknownView, "unknown view %q", view)
 		return
 	}
 	asOf := a.now().UnixMilli()
@@ -190,10 +226,10 @@ func (a *API) readOne(w http.ResponseWriter, r *http.Request) {
 func (a *API) unavailable(w http.ResponseWriter, err error) {
 	if errors.Is(err, tiles.ErrCorrupt) {
 		a.logger.Error("corrupt online state", "error", err)
-		fail(w, http.StatusInternalServerError, "corrupt_state", "%v", err)
+		fail(w, http.StatusInternalServerError, reason.CorruptState, "%v", err)
 		return
 	}
 	a.logger.Warn("online read failed", "error", err)
 	w.Header().Set("Retry-After", "1")
-	fail(w, http.StatusServiceUnavailable, "unavailable", "online store: %v", err)
+	fail(w, http.StatusServiceUnavailable, reason.Unavailable, "online store: %v", err)
 }

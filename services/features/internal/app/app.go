@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -97,13 +96,14 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	mcfg := cfg.Materializer
 	mcfg.TopicPrefix = cfg.Prefix
 	if mcfg.InstanceID == "" {
-		host, err := os.Hostname()
+		id, err := materialize.DefaultInstanceID(os.Hostname, rt.HTTPAddr)
 		if err != nil {
-			return nil, fmt.Errorf("materializer.instance-id: empty, and no host name to default to: %w", err)
+			return nil, err
 		}
-		// Stable across restarts of a container (the service is its pid
-		// 1, the pod its host name), unique among the processes of a host.
-		mcfg.InstanceID = host + "-" + strconv.Itoa(os.Getpid())
+		mcfg.InstanceID = id
+	}
+	if mcfg.InstanceID != "-" {
+		rt.Logger.Info("materializer static group membership", "instance_id", mcfg.InstanceID)
 	}
 	owned := materialize.NewOwnership()
 	consumer, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_"+rt.Name+"_materializer_kafka", mcfg.ConsumeOpts(owned)...)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/libs/tiles"
 	"github.com/tributary-ml/tributary/services/features/internal/api"
 	"github.com/tributary-ml/tributary/services/features/internal/offline"
@@ -55,7 +56,7 @@ func BenchmarkOnlineRead(b *testing.B) {
 	now := time.Now()
 	h.produce(h.randomClicks(rand.New(rand.NewPCG(1, 1)), 20000, now.Add(-2*time.Hour), now))
 	h.caughtUp(2 * time.Minute)
-	rdb := redis.NewClient(&redis.Options{Addr: env("TRIBUTARY_REDIS_ADDR", "127.0.0.1:6379")})
+	rdb := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(b)})
 	defer rdb.Close()
 	store := tiles.NewStore(rdb, h.prefix)
 	plan := tiles.Compile(h.view)
@@ -163,6 +164,9 @@ func BenchmarkFreshness(b *testing.B) {
 		}
 		acked := time.Now()
 		count++
+		// A measuring loop, not a wait: it reads every millisecond, the
+		// resolution of the freshness figure. testkit.Poll backs off from
+		// 5ms to 200ms, which would add up to its interval to each sample.
 		deadline := acked.Add(10 * time.Second)
 		for {
 			resp, err := http.Get(p.URL + "/v1/features/uc/probe")
@@ -183,7 +187,7 @@ func BenchmarkFreshness(b *testing.B) {
 			time.Sleep(time.Millisecond)
 		}
 		lat = append(lat, time.Since(acked))
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // pacing between probes, not a wait for a condition
 	}
 	cancel()
 	wg.Wait()
@@ -231,7 +235,7 @@ func BenchmarkTrainingSet(b *testing.B) {
 		labels = v
 	}
 	const users = 10000
-	conn, err := chx.Open(chx.Config{Addr: env("TRIBUTARY_CLICKHOUSE_ADDR", "127.0.0.1:9000"), Database: h.db, Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute})
+	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(b), Database: h.db, Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute})
 	if err != nil {
 		b.Fatal(err)
 	}

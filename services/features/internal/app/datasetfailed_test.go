@@ -11,6 +11,7 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // requestFailing publishes a dataset request and returns the
@@ -35,6 +36,7 @@ func (h *harness) requestFailing(t *testing.T, req event.DatasetRequested, data 
 		_ = e.SetData(ce.ApplicationJSON, data)
 		want = e.ID() // undecodable: answered under the request's event id
 	}
+	decoded := req.RequestID // ... unless the refused data had it
 	subject, _ := event.Subject(event.TypeDatasetRequested)
 	msg, err := event.ToNATSMsg(e, h.prefix+subject)
 	if err != nil {
@@ -43,18 +45,19 @@ func (h *harness) requestFailing(t *testing.T, req event.DatasetRequested, data 
 	if _, err := h.js.PublishMsg(context.Background(), msg); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		m, err := sub.NextMsg(time.Until(deadline))
+	// Each attempt reads one message; the subscription keeps the others.
+	var failed event.DatasetFailed
+	testkit.Eventually(t, 30*time.Second, func() error {
+		m, err := sub.NextMsg(time.Second)
 		if err != nil {
-			t.Fatalf("no dataset.failed for %s: %v", req.RequestID, err)
+			return fmt.Errorf("no dataset.failed for %s: %w", req.RequestID, err)
 		}
 		switch m.Subject {
 		case h.prefix + readySubject:
 			t.Fatalf("dataset.ready for a bad request: %s", m.Data)
 		case h.prefix + failedSubject:
 		default:
-			continue
+			return fmt.Errorf("no dataset.failed for %s: only %s", req.RequestID, m.Subject)
 		}
 		re, err := event.FromNATSMsg(m)
 		if err != nil {
@@ -70,14 +73,16 @@ func (h *harness) requestFailing(t *testing.T, req event.DatasetRequested, data 
 		if err := v.Validate(event.TypeDatasetFailed, re.Data()); err != nil {
 			t.Errorf("dataset.failed does not match its schema: %v", err)
 		}
-		var failed event.DatasetFailed
+		failed = event.DatasetFailed{}
 		if err := json.Unmarshal(re.Data(), &failed); err != nil {
 			t.Fatal(err)
 		}
-		if failed.RequestID == want {
-			return failed
+		if failed.RequestID != want && failed.RequestID != decoded {
+			return fmt.Errorf("no dataset.failed for %s: one for %s", req.RequestID, failed.RequestID)
 		}
-	}
+		return nil
+	})
+	return failed
 }
 
 // TestDatasetFailed: requests that can never succeed are answered with
@@ -104,6 +109,11 @@ func TestDatasetFailed(t *testing.T) {
 		{"empty range", event.DatasetRequested{Features: []string{"uc:clicks_1h"}, LabelStream: "l", End: start}, nil, event.DatasetFailedBadRequest, `is not after start`},
 		{"no label stream", event.DatasetRequested{Features: []string{"uc:clicks_1h"}}, nil, event.DatasetFailedBadRequest, `label_stream empty`},
 		{"undecodable", event.DatasetRequested{}, "not an object", event.DatasetFailedUndecodable, `undecodable dataset request`},
+		{"misspelt field", event.DatasetRequested{}, map[string]any{
+			"request_id": fmt.Sprintf("bad-%d-misspelt-field", n), "features": []string{"uc:clicks_1h"}, "labelstream": "l",
+			"start": start, "end": end,
+		}, event.DatasetFailedUndecodable, `unknown field "labelstream"`},
+		{"trailing data", event.DatasetRequested{}, []byte(fmt.Sprintf(`{"request_id":"bad-%d-trailing-data"} {}`, n)), event.DatasetFailedUndecodable, `undecodable dataset request`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := tc.req

@@ -13,6 +13,8 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/reason"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // clickRecord is the Kafka record of one click under a given CloudEvents id
@@ -87,7 +89,8 @@ func TestOnlineEqualsOfflineHardInputs(t *testing.T) {
 	}
 	// After the read at s1: user-late gets a new event, then one older than
 	// s1 by more than the 10m lateness: refused online, so it must not reach
-	// the training row at s1 either. The others get events after s1.
+	// the training row at s1 either. The others get events after s1 (the
+	// sleep lets time pass after the read: it waits for no condition).
 	time.Sleep(20 * time.Millisecond)
 	late := []*kgo.Record{
 		h.clickRecord("late-new", click{User: "user-late", At: time.Now(), Price: 1, Item: "item-1", Page: "home"}),
@@ -137,12 +140,12 @@ func TestOnlineEqualsOfflineHardInputs(t *testing.T) {
 	}
 	ready, rows := h.dataset("hard_labels", snaps)
 	compare(rows)
-	if n := countDLQ(t, h, "late_event"); n == 0 {
+	if n := countDLQ(t, h, reason.LateEvent); n == 0 {
 		t.Error("the late event of user-late was not dead-lettered")
 	}
 	// ClickHouse merges the parts (and any copy): the same request builds
 	// the same training set.
-	conn, err := chx.Open(chx.Config{Addr: env("TRIBUTARY_CLICKHOUSE_ADDR", "127.0.0.1:9000"), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
+	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/libs/tiles"
 )
 
@@ -40,7 +41,7 @@ func (v historyVal) String() string {
 // readHistory returns the feature_history rows of the harness's view, FINAL.
 func (h *harness) readHistory(t *testing.T) map[historyKey]historyVal {
 	t.Helper()
-	conn, err := chx.Open(chx.Config{Addr: env("TRIBUTARY_CLICKHOUSE_ADDR", "127.0.0.1:9000"), Database: h.db, Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
+	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: h.db, Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestFeatureHistory(t *testing.T) {
 	p := h.start()
 	h.apply()
 	waitView(t, p)
-	rdb := redis.NewClient(&redis.Options{Addr: env("TRIBUTARY_REDIS_ADDR", "127.0.0.1:6379")})
+	rdb := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(t)})
 	t.Cleanup(func() { _ = rdb.Close() })
 	store := tiles.NewStore(rdb, h.prefix)
 	plan := tiles.Compile(h.view)

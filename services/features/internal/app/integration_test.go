@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -25,8 +25,10 @@ import (
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/features/internal/api"
 	"github.com/tributary-ml/tributary/services/features/internal/app"
 )
@@ -58,13 +60,6 @@ views:
       - {name: last_page, agg: latest, field: page}
 `
 
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
 type harness struct {
 	t        testing.TB
 	prefix   string
@@ -90,7 +85,7 @@ func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, prefix: fmt.Sprintf("ft%d_", n), db: fmt.Sprintf("ftest_%d", n)}
 	h.group = h.prefix + "group"
 	var err error
-	h.kafka, err = kgo.NewClient(kgo.SeedBrokers(strings.Split(env("TRIBUTARY_KAFKA_BROKERS", "127.0.0.1:9092"), ",")...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	h.kafka, err = kgo.NewClient(kgo.SeedBrokers(testkit.KafkaBrokers(t)...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +97,7 @@ func newHarness(t testing.TB) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = h.adm.DeleteTopics(context.Background(), topics...) })
-	h.nc, err = nats.Connect(env("TRIBUTARY_NATS_URL", "nats://127.0.0.1:4222"))
+	h.nc, err = nats.Connect(testkit.NATSURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +115,7 @@ func newHarness(t testing.TB) *harness {
 		_ = h.js.DeleteObjectStore(c, h.prefix+natsx.ObjectStoreArtifacts)
 	})
 	t.Cleanup(func() {
-		conn, err := chx.Open(chx.Config{Addr: env("TRIBUTARY_CLICKHOUSE_ADDR", "127.0.0.1:9000"), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
+		conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
 		if err == nil {
 			_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+h.db)
 			_ = conn.Close()
@@ -240,30 +235,27 @@ func (h *harness) caughtUp(timeout time.Duration) {
 	h.t.Helper()
 	ctx := context.Background()
 	topic := h.prefix + event.EventsTopic("clicks")
-	deadline := time.Now().Add(timeout)
-	for {
+	testkit.Eventually(h.t, timeout, func() error {
 		ends, err := h.adm.ListEndOffsets(ctx, topic, h.prefix+event.TopicLabels)
 		if err != nil {
 			h.t.Fatal(err)
 		}
 		committed, err := h.adm.FetchOffsets(ctx, h.group)
-		if err == nil {
-			done := true
-			ends.Each(func(o kadm.ListedOffset) {
-				c, ok := committed.Lookup(o.Topic, o.Partition)
-				if o.Offset > 0 && (!ok || c.At < o.Offset) {
-					done = false
-				}
-			})
-			if done {
-				return
+		if err != nil {
+			return fmt.Errorf("materializer did not catch up within %v: fetch offsets: %w", timeout, err)
+		}
+		var behind []string
+		ends.Each(func(o kadm.ListedOffset) {
+			c, ok := committed.Lookup(o.Topic, o.Partition)
+			if o.Offset > 0 && (!ok || c.At < o.Offset) {
+				behind = append(behind, fmt.Sprintf("%s/%d at %d of %d", o.Topic, o.Partition, c.At, o.Offset))
 			}
+		})
+		if len(behind) > 0 {
+			return fmt.Errorf("materializer did not catch up within %v: %s", timeout, strings.Join(behind, ", "))
 		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("materializer did not catch up within %v", timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (h *harness) read(p *servicetest.Process, entities []string) api.Response {
@@ -337,24 +329,26 @@ func (h *harness) dataset(stream string, snaps []snapshot) (event.DatasetReady, 
 	if _, err := h.js.PublishMsg(ctx, msg); err != nil {
 		h.t.Fatal(err)
 	}
+	// Each attempt reads one message; the subscription keeps the others.
 	var ready event.DatasetReady
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		m, err := sub.NextMsg(time.Until(deadline))
+	testkit.Eventually(h.t, 60*time.Second, func() error {
+		m, err := sub.NextMsg(time.Second)
 		if err != nil {
-			h.t.Fatalf("no dataset.ready: %v", err)
+			return fmt.Errorf("no dataset.ready: %w", err)
 		}
 		re, err := event.FromNATSMsg(m)
 		if err != nil {
 			h.t.Fatal(err)
 		}
+		ready = event.DatasetReady{}
 		if err := json.Unmarshal(re.Data(), &ready); err != nil {
 			h.t.Fatal(err)
 		}
-		if ready.RequestID == reqID {
-			break
+		if ready.RequestID != reqID {
+			return fmt.Errorf("no dataset.ready for %s: one for %s", reqID, ready.RequestID)
 		}
-	}
+		return nil
+	})
 	obj, err := h.js.ObjectStore(ctx, ready.Bucket)
 	if err != nil {
 		h.t.Fatal(err)
@@ -429,7 +423,8 @@ func TestOnlineEqualsOffline(t *testing.T) {
 	h.caughtUp(60 * time.Second)
 	snaps := []snapshot{h.snapshot(p)}
 	for range 2 {
-		// The next clicks are strictly after the last read.
+		// The next clicks are strictly after the last read, and spread
+		// over 300ms: a wait for time to pass, not for a condition.
 		from := snaps[len(snaps)-1].asOf.Add(time.Millisecond)
 		time.Sleep(300 * time.Millisecond)
 		h.produce(h.randomClicks(r, 400, from, time.Now()))
@@ -474,7 +469,7 @@ func TestOnlineEqualsOffline(t *testing.T) {
 		t.Errorf("only %d of %d values non-null: the test proves little", nonNull, checked)
 	}
 	// Events beyond the lateness were dead-lettered, and counted.
-	late := countDLQ(t, h, "late_event")
+	late := countDLQ(t, h, reason.LateEvent)
 	if late == 0 {
 		t.Error("no late event dead-lettered; the shuffle should produce some")
 	}
@@ -483,48 +478,21 @@ func TestOnlineEqualsOffline(t *testing.T) {
 
 func waitView(t testing.TB, p *servicetest.Process) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		code, _ := p.Get("/v1/features/uc/x")
-		if code == 200 {
-			return
+	testkit.Eventually(t, 10*time.Second, func() error {
+		if code, _ := p.Get("/v1/features/uc/x"); code != 200 {
+			return fmt.Errorf("view uc not picked up: GET answers %d", code)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("view uc not picked up: GET answers %d", code)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
-func countDLQ(t testing.TB, h *harness, reason string) int {
+func countDLQ(t testing.TB, h *harness, why reason.ID) int {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(env("TRIBUTARY_KAFKA_BROKERS", "127.0.0.1:9092"), ",")...), kgo.ConsumeTopics(h.prefix+event.TopicDLQ), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ends, err := h.adm.ListEndOffsets(context.Background(), h.prefix+event.TopicDLQ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-	n, seen := 0, int64(0)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for seen < total {
-		f := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("read %d of %d dead letters", seen, total)
+	n := 0
+	for _, l := range readDLQ(t, h) {
+		if l.Reason == why {
+			n++
 		}
-		f.EachRecord(func(r *kgo.Record) {
-			seen++
-			for _, hd := range r.Headers {
-				if hd.Key == "tributary_reason" && string(hd.Value) == reason {
-					n++
-				}
-			}
-		})
 	}
 	return n
 }
@@ -587,22 +555,19 @@ func TestRestartNothingDoubleCounted(t *testing.T) {
 	h.produce(clicks)
 	// Stop once some, not all, batches are committed.
 	ctx := context.Background()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		committed, err := h.adm.FetchOffsets(ctx, h.group)
+		if err != nil {
+			return fmt.Errorf("nothing committed: %w", err)
+		}
 		var n int64
-		if err == nil {
-			committed.Each(func(o kadm.OffsetResponse) { n += o.At })
+		committed.Each(func(o kadm.OffsetResponse) { n += o.At })
+		if n == 0 {
+			return errors.New("nothing committed")
 		}
-		if n > 0 {
-			t.Logf("stopping after %d of %d records committed", n, len(clicks))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing committed")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		t.Logf("stopping after %d of %d records committed", n, len(clicks))
+		return nil
+	})
 	if code := p.Stop(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -650,10 +615,12 @@ func TestReadAPIErrors(t *testing.T) {
 		want                     string
 	}{
 		{"unknown feature", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h","uc:nope"]}`, 400, `uc:nope`},
-		{"unknown view", "POST", "/v1/features", `{"entities":["a"],"features":["zz:clicks_1h"]}`, 400, `{"error":"unknown_view","message":"unknown view \"zz\" in \"zz:clicks_1h\""}`},
+		{"unknown view", "POST", "/v1/features", `{"entities":["a"],"features":["zz:clicks_1h"]}`, 400, `{"error":"unknown view \"zz\" in \"zz:clicks_1h\"","reason":"unknown_view"}`},
 		{"not a ref", "POST", "/v1/features", `{"entities":["a"],"features":["clicks_1h"]}`, 400, `not view:feature`},
 		{"no entities", "POST", "/v1/features", `{"entities":[],"features":["uc:clicks_1h"]}`, 400, `entities: empty`},
-		{"malformed", "POST", "/v1/features", `{"entities":`, 400, `malformed_request`},
+		{"malformed", "POST", "/v1/features", `{"entities":`, 400, `"reason":"malformed_request"`},
+		{"trailing data", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h"]} {}`, 400, `"reason":"malformed_request"`},
+		{"no method", "DELETE", "/v1/features", ``, 405, `"reason":"method_not_allowed"`},
 		{"unknown key", "POST", "/v1/features", `{"entities":["a"],"features":["uc:clicks_1h"],"x":1}`, 400, `unknown field`},
 		{"GET unknown view", "GET", "/v1/features/zz/a", ``, 400, `unknown view \"zz\"`},
 		{"GET unknown entity", "GET", "/v1/features/uc/nobody", ``, 200, `"last_page":{"value":null,"event_time":null}`},
@@ -700,19 +667,16 @@ func TestBackfillNewView(t *testing.T) {
 	for _, c := range clicks {
 		want[c.User]++
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	var snap snapshot
-	for {
+	testkit.Eventually(t, 30*time.Second, func() error {
 		snap = h.snapshot(p)
-		if v, ok := snap.vals[h.users[0]]["uc:clicks_1d"].Value.(json.Number); ok && v.String() == fmt.Sprint(want[h.users[0]]) {
-			break
+		if v, ok := snap.vals[h.users[0]]["uc:clicks_1d"].Value.(json.Number); !ok || v.String() != fmt.Sprint(want[h.users[0]]) {
+			return fmt.Errorf("not backfilled: %s clicks_1d %v, want %d", h.users[0], snap.vals[h.users[0]]["uc:clicks_1d"].Value, want[h.users[0]])
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not backfilled: %s clicks_1d %v, want %d", h.users[0], snap.vals[h.users[0]]["uc:clicks_1d"].Value, want[h.users[0]])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	// New clicks after the backfill count once, on top.
+		return nil
+	})
+	// New clicks after the backfill count once, on top; their times are
+	// after the read, in the 50ms that follow it (a wait for time to pass).
 	time.Sleep(50 * time.Millisecond)
 	more := h.randomClicks(r, 300, snap.asOf.Add(time.Millisecond), time.Now())
 	h.produce(more)
@@ -758,17 +722,12 @@ func TestDefinitionsLive(t *testing.T) {
 	}
 	waitFor := func(what string, ok func(code int, version string) bool) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			code, v := version()
-			if ok(code, v) {
-				return
+		testkit.Eventually(t, 10*time.Second, func() error {
+			if code, v := version(); !ok(code, v) {
+				return fmt.Errorf("%s: GET answers %d version %s", what, code, v)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: GET answers %d version %s", what, code, v)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	if _, v := version(); v != h.view.Version {
 		t.Fatalf("version %s, applied %s", v, h.view.Version)
@@ -785,10 +744,12 @@ func TestDefinitionsLive(t *testing.T) {
 	if _, err := kv.Put(ctx, "view.uc", []byte(`{"name":"uc","version":"x","definition":{"name":"uc"}}`)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // nothing to poll for: the answer must not change
-	if code, v := version(); code != 200 || v != changed[0].Version {
-		t.Errorf("after an invalid entry: %d %s", code, v)
-	}
+	testkit.Never(t, 200*time.Millisecond, func() error { // the answer must not change
+		if code, v := version(); code != 200 || v != changed[0].Version {
+			return fmt.Errorf("after an invalid entry: %d %s", code, v)
+		}
+		return nil
+	})
 	if err := kv.Delete(ctx, "view.uc"); err != nil {
 		t.Fatal(err)
 	}
@@ -812,9 +773,9 @@ func TestPoisonRecords(t *testing.T) {
 	}
 	h.produce([]click{{User: "user-00", At: time.Now().Add(-time.Second), Price: 2, Item: "i", Page: "cart"}})
 	h.caughtUp(30 * time.Second)
-	for reason, want := range map[string]int{"undecodable_event": 1, "bad_event_data": 1, "bad_label": 1} {
-		if got := countDLQ(t, h, reason); got != want {
-			t.Errorf("%s: %d dead letters, want %d", reason, got, want)
+	for why, want := range map[reason.ID]int{reason.UndecodableEvent: 1, reason.BadEventData: 1, reason.BadLabel: 1} {
+		if got := countDLQ(t, h, why); got != want {
+			t.Errorf("%s: %d dead letters, want %d", why, got, want)
 		}
 	}
 	snap := h.snapshot(p)

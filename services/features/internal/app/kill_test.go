@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/service"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/features/internal/app"
 )
 
@@ -36,7 +38,7 @@ func TestMain(m *testing.M) {
 			},
 		})
 	}
-	os.Exit(m.Run())
+	testkit.VerifyTestMain(m)
 }
 
 // child is the features service in a process of its own.
@@ -59,14 +61,21 @@ func (c *child) Logs() string {
 	return c.logs.String()
 }
 
-func (h *harness) startChild(args ...string) *child {
-	h.t.Helper()
+// freeAddr returns a loopback address with a port nothing listens on.
+func freeAddr(t testing.TB) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
+	return addr
+}
+
+// startChildAt starts the child listening on addr.
+func (h *harness) startChildAt(addr string, args ...string) *child {
+	h.t.Helper()
 	c := &child{url: "http://" + addr}
 	c.cmd = exec.Command(os.Args[0], append([]string{"-http.addr=" + addr, "-clickhouse.database=" + h.db, "-materializer.group=" + h.group, "-datasets.consumer="}, args...)...)
 	c.cmd.Env = append(os.Environ(), childPrefix+"="+h.prefix)
@@ -99,31 +108,60 @@ func (c *child) readyz() (int, string) {
 // process takes to materialize what arrived meanwhile: with static group
 // membership it gets its partitions back at once, instead of after the dead
 // member's session timeout (45 s). /readyz is 503 until the backlog is
-// applied, and nothing is lost or counted twice.
+// applied, and nothing is lost or counted twice. It runs with an explicit
+// -materializer.instance-id, and with none: the default id (host name and
+// HTTP port) is the same after the restart on the same port.
 func TestKillRestartMaterializesAtOnce(t *testing.T) {
-	h := newHarness(t)
-	instance := "-materializer.instance-id=" + h.prefix + "m1"
-	if os.Getenv("TRIBUTARY_TEST_DYNAMIC_MEMBERSHIP") != "" {
-		instance = "-materializer.instance-id=-" // to measure the old behaviour
-	}
-	args := []string{instance, "-materializer.ready-max-lag=1s"}
-	a := h.startChild(args...)
-	waitChildReady(t, a, 60*time.Second)
-	h.apply()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(a.url + "/v1/features/uc/x")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
+	t.Run("explicit id", func(t *testing.T) {
+		h := newHarness(t)
+		instance := "-materializer.instance-id=" + h.prefix + "m1"
+		if os.Getenv("TRIBUTARY_TEST_DYNAMIC_MEMBERSHIP") != "" {
+			instance = "-materializer.instance-id=-" // to measure the old behaviour
+		}
+		killRestart(t, h, "", instance)
+	})
+	t.Run("default id", func(t *testing.T) {
+		h := newHarness(t)
+		addr := freeAddr(t)
+		_, port, _ := net.SplitHostPort(addr)
+		host, err := os.Hostname()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := killRestart(t, h, addr)
+		// Both processes said which id they took: the same one.
+		for name, c := range map[string]*child{"first": a, "restarted": b} {
+			if !strings.Contains(c.Logs(), `"instance_id":"`+host+"-"+port+`"`) {
+				t.Errorf("the %s process did not use the default id %s-%s:\n%s", name, host, port, c.Logs())
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("view not picked up")
-		}
-		time.Sleep(20 * time.Millisecond)
+	})
+}
+
+// killRestart runs the kill -9 and restart scenario with args; the
+// restarted process listens on addr too when it is set, and on a new port
+// otherwise. It returns both processes.
+func killRestart(t *testing.T, h *harness, addr string, args ...string) (*child, *child) {
+	t.Helper()
+	args = append(args, "-materializer.ready-max-lag=1s")
+	first := addr
+	if first == "" {
+		first = freeAddr(t)
 	}
+	a := h.startChildAt(first, args...)
+	waitChildReady(t, a, 60*time.Second)
+	h.apply()
+	testkit.Eventually(t, 10*time.Second, func() error {
+		resp, err := http.Get(a.url + "/v1/features/uc/x")
+		if err != nil {
+			return fmt.Errorf("view not picked up: %w", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("view not picked up: GET answers %d", resp.StatusCode)
+		}
+		return nil
+	})
 	r := rand.New(rand.NewPCG(5, 6))
 	var clicks []click
 	more := func(n int) {
@@ -139,27 +177,29 @@ func TestKillRestartMaterializesAtOnce(t *testing.T) {
 	}
 	_ = a.cmd.Wait()
 	more(300) // while it is down
+	// Let the backlog age past -materializer.ready-max-lag (1s), so that
+	// /readyz must report it: a wait for time to pass, not for a condition.
 	time.Sleep(1500 * time.Millisecond)
 	more(10)
 	start := time.Now()
-	b := h.startChild(args...)
+	sameAddr := addr != ""
+	if !sameAddr {
+		addr = freeAddr(t)
+	}
+	b := h.startChildAt(addr, args...)
 	var readyAt time.Duration
 	var sawNotReady string
-	deadline = time.Now().Add(90 * time.Second)
-	for readyAt == 0 {
+	testkit.Eventually(t, 90*time.Second, func() error {
 		code, body := b.readyz()
 		if code == 200 {
 			readyAt = time.Since(start)
-			break
+			return nil
 		}
 		if code == 503 && strings.Contains(body, "materializer") {
 			sawNotReady = body
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready %v after the restart: %s\nlogs:\n%s", time.Since(start), body, b.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("not ready %v after the restart: %s\nlogs:\n%s", time.Since(start), body, b.Logs())
+	})
 	// Ready means applied: the group has committed everything by now.
 	h.caughtUp(time.Second)
 	caught := time.Since(start)
@@ -214,19 +254,16 @@ func TestKillRestartMaterializesAtOnce(t *testing.T) {
 	if g := described[h.group]; len(g.Members) != 0 {
 		t.Errorf("group %s still has %d members after a graceful stop: %+v", h.group, len(g.Members), g.Members)
 	}
+	return a, b
 }
 
 func waitChildReady(t *testing.T, c *child, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	testkit.Eventually(t, timeout, func() error {
 		code, body := c.readyz()
 		if code == 200 {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after %v: %d %s\nlogs:\n%s", timeout, code, body, c.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("not ready: %d %s\nlogs:\n%s", code, body, c.Logs())
+	})
 }

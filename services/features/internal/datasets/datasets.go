@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/services/features/internal/catalog"
 	"github.com/tributary-ml/tributary/services/features/internal/offline"
@@ -188,7 +189,8 @@ func (b *Builder) handle(ctx context.Context, js jetstream.JetStream, obj jetstr
 		err = fmt.Errorf("type %q", e.Type())
 	}
 	if err == nil {
-		err = json.Unmarshal(e.Data(), &req)
+		// Strictly: a misspelt field must not build a set without it.
+		err = model.UnmarshalStrict(e.Data(), &req)
 	}
 	if err != nil {
 		b.builds.WithLabelValues("bad_request").Inc()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/libs/tiles"
 	"github.com/tributary-ml/tributary/schemas"
 	"github.com/tributary-ml/tributary/services/features/internal/catalog"
@@ -38,13 +38,6 @@ views:
       - {name: clicks, agg: count, windows: [1d]}
       - {name: spend, agg: sum, field: price, windows: [1d]}
 `
-
-func env(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
 
 // TestLostPartition runs two materializers in one group on kfake: A polls a
 // batch and stalls before writing it (a long GC pause); the group gives its
@@ -82,7 +75,7 @@ func lostPartition(t *testing.T, commitRefused bool) {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: env("TRIBUTARY_REDIS_ADDR", "127.0.0.1:6379")})
+	rdb := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(t)})
 	defer rdb.Close()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatalf("redis: %v", err)
@@ -93,7 +86,7 @@ func lostPartition(t *testing.T, commitRefused bool) {
 			rdb.Del(context.Background(), keys...)
 		}
 	})
-	conn, err := chx.Open(chx.Config{Addr: env("TRIBUTARY_CLICKHOUSE_ADDR", "127.0.0.1:9000"), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
+	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,19 +192,15 @@ func lostPartition(t *testing.T, commitRefused bool) {
 	adm := kadm.NewClient(producer)
 	committed := func(timeout time.Duration) {
 		t.Helper()
-		deadline := time.Now().Add(timeout)
-		for {
+		testkit.Eventually(t, timeout, func() error {
 			offs, err := adm.FetchOffsets(ctx, cfg.Group)
 			if err == nil {
 				if o, ok := offs.Lookup(topic, 0); ok && o.At == int64(produced) {
-					return
+					return nil
 				}
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("B did not commit the %d records; logs:\nA: %s\nB: %s", produced, logs[0].String(), logs[1].String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return fmt.Errorf("B did not commit the %d records (%v); logs:\nA: %s\nB: %s", produced, err, logs[0].String(), logs[1].String())
+		})
 	}
 	read := func() int64 {
 		vals, err := store.Read(ctx, plan, []string{"u1"}, time.Now().UnixMilli())
@@ -223,13 +212,12 @@ func lostPartition(t *testing.T, commitRefused bool) {
 	}
 	dropped := func() {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(logs[0].String(), "dropped") {
-			if time.Now().After(deadline) {
-				t.Fatalf("A did not drop its stale batch; A logs:\n%s", logs[0].String())
+		testkit.Eventually(t, 30*time.Second, func() error {
+			if !strings.Contains(logs[0].String(), "dropped") {
+				return fmt.Errorf("A did not drop its stale batch; A logs:\n%s", logs[0].String())
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 	if commitRefused {
 		select {

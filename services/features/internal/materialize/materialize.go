@@ -11,13 +11,12 @@ package materialize
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -27,7 +26,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/tiles"
 	"github.com/tributary-ml/tributary/services/features/internal/catalog"
 	"github.com/tributary-ml/tributary/services/features/internal/offline"
@@ -39,12 +41,12 @@ type Config struct {
 	MaxRecords int
 	Backoff    time.Duration
 	// InstanceID is the static group membership id (group.instance.id);
-	// "" is derived by the service (host name and process id), "-" turns
-	// static membership off.
+	// "" is derived by the service (DefaultInstanceID: host name and HTTP
+	// listen port), "-" turns static membership off.
 	InstanceID string
-	// ReadyMaxLag is how far behind (the age of the newest applied record
-	// of a partition with more records to read) the materializer may be
-	// and still be ready.
+	// ReadyMaxLag is how far behind (the age of the oldest record of a
+	// partition not yet applied) the materializer may be and still be
+	// ready.
 	ReadyMaxLag time.Duration
 	// TopicPrefix is prepended to every topic (tests); not a flag.
 	TopicPrefix string
@@ -55,8 +57,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Group, "materializer.group", "tributary-features", "Kafka consumer group of the materializer.")
 	fs.IntVar(&c.MaxRecords, "materializer.max-records", 5000, "Most records applied in one batch (one ClickHouse insert, two Redis round trips, one commit).")
 	fs.DurationVar(&c.Backoff, "materializer.retry-backoff", 500*time.Millisecond, "Wait before retrying a batch that ClickHouse, Redis or Kafka refused.")
-	fs.StringVar(&c.InstanceID, "materializer.instance-id", "", "Static consumer group membership id (group.instance.id), unique per replica and kept across restarts, so that a restarted replica gets its partitions back at once instead of after the session timeout (empty: the host name and the process id, which a container keeps across restarts; \"-\": no static membership).")
-	fs.DurationVar(&c.ReadyMaxLag, "materializer.ready-max-lag", 10*time.Second, "The materializer is not ready (/readyz) while a partition it owns has records to read and its newest applied record is older than this.")
+	fs.StringVar(&c.InstanceID, "materializer.instance-id", "", "Static consumer group membership id (group.instance.id), unique per replica and kept across restarts, so that a restarted replica gets its partitions back at once instead of after the session timeout (empty: <host name>-<port of -http.addr>, the same after a restart and unique per host, since two replicas on one host listen on different ports; \"-\": no static membership).")
+	fs.DurationVar(&c.ReadyMaxLag, "materializer.ready-max-lag", 10*time.Second, "The materializer is not ready (/readyz) while a partition it owns has a record older than this that is not applied yet.")
 }
 
 // Validate checks the configuration.
@@ -78,6 +80,30 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// DefaultInstanceID is the static membership id of a replica that sets
+// none: its host name and HTTP listen port, "host-8082". Both survive a
+// restart of the process (a process id would not, outside a container), and
+// two replicas on one host cannot listen on the same port, so the id is the
+// same after a crash and a restart, and unique per replica. httpAddr is the
+// address the server listens on (a picked port, not 0).
+func DefaultInstanceID(hostname func() (string, error), httpAddr string) (string, error) {
+	host, err := hostname()
+	if err != nil {
+		return "", fmt.Errorf("materializer.instance-id: empty, and no host name to default to: %w", err)
+	}
+	_, port, err := net.SplitHostPort(httpAddr)
+	if err != nil || port == "" || port == "0" {
+		return "", fmt.Errorf("materializer.instance-id: empty, and no listen port in %q to default to", httpAddr)
+	}
+	id := strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, host+"-"+port)
+	return id, nil
+}
+
 // ConsumeOpts are the consumer options of the materializer's Kafka client;
 // owned learns the partitions assigned.
 func (c Config) ConsumeOpts(owned *Ownership) []kgo.Opt {
@@ -97,26 +123,12 @@ func (c Config) ConsumeOpts(owned *Ownership) []kgo.Opt {
 	)
 }
 
-// DLQ record headers, as ingest writes them.
-const (
-	HeaderReason = "tributary_reason"
-	HeaderError  = "tributary_error"
-	HeaderOrigin = "tributary_origin"
-)
-
-// Dead-letter reasons.
-const (
-	ReasonLate         = "late_event"
-	ReasonUndecodable  = "undecodable_event"
-	ReasonBadEventData = "bad_event_data"
-	ReasonBadLabel     = "bad_label"
-)
-
 // Materializer consumes, applies and commits.
 type Materializer struct {
 	cfg     Config
 	logger  *slog.Logger
 	client  *kgo.Client
+	dlq     deadletter.Builder
 	views   func() *catalog.Snapshot
 	store   *tiles.Store
 	offline *offline.Store
@@ -138,7 +150,8 @@ type Materializer struct {
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo.Client, owned *Ownership, filler *Backfiller, views func() *catalog.Snapshot, store *tiles.Store, off *offline.Store) *Materializer {
 	f := promauto.With(reg)
 	return &Materializer{
-		cfg: cfg, logger: logger, client: client, owned: owned, filler: filler, views: views, store: store, offline: off, now: time.Now,
+		cfg: cfg, logger: logger, client: client, owned: owned,
+		dlq: deadletter.Builder{Service: "features", Topic: cfg.TopicPrefix + event.TopicDLQ}, filler: filler, views: views, store: store, offline: off, now: time.Now,
 		wait: waitUntil, progress: newProgress(),
 		records: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_features_materialized_records_total",
@@ -197,7 +210,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 			case <-time.After(m.cfg.Backoff):
 			}
 		}
-		m.progress.fetched(fetches)
+		m.progress.fetched(fetches, m.now())
 		recs := fetches.Records()
 		if len(recs) > 0 {
 			for {
@@ -263,15 +276,15 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 	for _, r := range recs {
 		e, err := event.FromKafkaRecord(r)
 		if err != nil {
-			dlq = append(dlq, deadLetter(r, ReasonUndecodable, err.Error()))
-			counts[ReasonUndecodable]++
+			dlq = append(dlq, m.deadLetter(r, reason.UndecodableEvent, err.Error()))
+			counts[string(reason.UndecodableEvent)]++
 			continue
 		}
 		if r.Topic == labelsTopic {
 			row, err := labelRow(e, r)
 			if err != nil {
-				dlq = append(dlq, deadLetter(r, ReasonBadLabel, err.Error()))
-				counts[ReasonBadLabel]++
+				dlq = append(dlq, m.deadLetter(r, reason.BadLabel, err.Error()))
+				counts[string(reason.BadLabel)]++
 				continue
 			}
 			labelRows = append(labelRows, row)
@@ -303,8 +316,8 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 		if bad != nil && len(plans) > 0 {
 			// No view can read it: dead-letter it, and keep it out of the
 			// offline history too, so that training sets skip it as well.
-			dlq = append(dlq, deadLetter(r, ReasonBadEventData, bad.Error()))
-			counts[ReasonBadEventData]++
+			dlq = append(dlq, m.deadLetter(r, reason.BadEventData, bad.Error()))
+			counts[string(reason.BadEventData)]++
 			continue
 		}
 		id := tiles.EventID(e.Source(), e.ID())
@@ -389,7 +402,7 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 			counts["late"]++
 			if !lateSeen[a.rec] {
 				lateSeen[a.rec] = true
-				dlq = append(dlq, deadLetter(a.rec, ReasonLate, fmt.Sprintf("event time older than the newest event of entity %q in view %s by more than its lateness %s", a.update.Entity, a.update.Plan.View.Name, a.update.Plan.View.Lateness)))
+				dlq = append(dlq, m.deadLetter(a.rec, reason.LateEvent, fmt.Sprintf("event time older than the newest event of entity %q in view %s by more than its lateness %s", a.update.Entity, a.update.Plan.View.Name, a.update.Plan.View.Lateness)))
 			}
 		}
 	}
@@ -507,7 +520,8 @@ func labelRow(e *ce.Event, r *kgo.Record) (offline.LabelRow, error) {
 		return offline.LabelRow{}, fmt.Errorf("type %q on the label topic", e.Type())
 	}
 	var l event.LabelRecorded
-	if err := json.Unmarshal(e.Data(), &l); err != nil {
+	// Strictly: a misspelt field must not store a label without it.
+	if err := model.UnmarshalStrict(e.Data(), &l); err != nil {
 		return offline.LabelRow{}, fmt.Errorf("label data: %w", err)
 	}
 	if l.Stream == "" || l.EntityKey == "" || l.EventTime.IsZero() {
@@ -520,21 +534,13 @@ func labelRow(e *ce.Event, r *kgo.Record) (offline.LabelRow, error) {
 	}, nil
 }
 
-func deadLetter(r *kgo.Record, reason, msg string) *kgo.Record {
-	headers := append([]kgo.RecordHeader(nil), r.Headers...)
-	headers = append(headers,
-		kgo.RecordHeader{Key: HeaderReason, Value: []byte(reason)},
-		kgo.RecordHeader{Key: HeaderError, Value: []byte(msg)},
-		kgo.RecordHeader{Key: HeaderOrigin, Value: []byte(r.Topic + "/" + strconv.Itoa(int(r.Partition)) + "/" + strconv.FormatInt(r.Offset, 10))},
-	)
-	return &kgo.Record{Topic: dlqTopic(r.Topic), Key: r.Key, Value: r.Value, Headers: headers}
-}
-
-// dlqTopic is the dead-letter topic beside a consumed topic, keeping its
-// test prefix.
-func dlqTopic(topic string) string {
-	if i := strings.Index(topic, "tributary."); i > 0 {
-		return topic[:i] + event.TopicDLQ
-	}
-	return event.TopicDLQ
+// deadLetter is the dead-letter record of the consumed record r
+// (libs/deadletter): its key, value and headers, the reason and message,
+// and its origin kafka:<topic>/<partition>/<offset>. It always fits the
+// producer's limit, however large r is.
+func (m *Materializer) deadLetter(r *kgo.Record, why reason.ID, msg string) *kgo.Record {
+	return m.dlq.Record(deadletter.Letter{
+		Reason: why, Error: msg, Origin: deadletter.FromRecord(r), Received: m.now(),
+		Key: r.Key, Value: r.Value, Headers: r.Headers,
+	})
 }

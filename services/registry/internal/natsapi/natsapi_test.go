@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/registry/internal/natsapi"
 	"github.com/tributary-ml/tributary/services/registry/internal/registrytest"
 )
@@ -45,17 +47,12 @@ func TestClientOverNATS(t *testing.T) {
 	c := model.NewClient(nc, js, model.WithPrefix(prefix), model.WithTimeout(10*time.Second))
 	name := registrytest.ModelName(t)
 	// Wait until both replicas subscribed.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, err := c.Models(ctx)
-		if err == nil {
-			break
+	testkit.EventuallyContext(t, 5*time.Second, func(ctx context.Context) error {
+		if _, err := c.Models(ctx); err != nil {
+			return fmt.Errorf("registry not answering: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("registry not answering: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 
 	content := []byte("model bytes over the object store")
 	a, err := c.PutArtifact(ctx, bytes.NewReader(content))
@@ -223,12 +220,12 @@ func TestShutdownUnderLoad(t *testing.T) {
 		done := make(chan error, 1)
 		srv := natsapi.New(reg, prefix, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		go func() { done <- srv.Run(ctx, rnc) }()
-		deadline := time.Now().Add(5 * time.Second)
-		for _, err := c.Models(ctx); err != nil; _, err = c.Models(ctx) {
-			if time.Now().After(deadline) {
-				t.Fatalf("registry not answering: %v", err)
+		testkit.EventuallyContext(t, 5*time.Second, func(ctx context.Context) error {
+			if _, err := c.Models(ctx); err != nil {
+				return fmt.Errorf("registry not answering: %w", err)
 			}
-		}
+			return nil
+		})
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for i := 0; i < 96; i++ {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/registry/internal/registrytest"
 )
 
@@ -143,19 +145,14 @@ func TestNATSServerRestart(t *testing.T) {
 	srv.Restart()
 
 	// The old connection reconnects; wait until JetStream answers.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	testkit.EventuallyContext(t, 20*time.Second, func(ctx context.Context) error {
 		actx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := js.AccountInfo(actx)
-		cancel()
-		if err == nil {
-			break
+		defer cancel()
+		if _, err := js.AccountInfo(actx); err != nil {
+			return fmt.Errorf("JetStream not back after the restart: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("JetStream not back after the restart: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	reg2, st2 := registrytest.NewRegistry(t, js, prefix)
 	vs, err := reg2.Versions(ctx, name)
 	if err != nil || len(vs) != 3 || vs[1].Status != model.StatusArchived {

@@ -29,16 +29,16 @@ func TestDockerfile(t *testing.T) {
 // becomes ready with a passing check per dependency, and SIGTERM stops it
 // cleanly.
 func TestStartReadyStop(t *testing.T) {
-	servicetest.RequireServers(t, "nats")
+	servicetest.RequireServers(t, "nats", "clickhouse")
 	p := servicetest.Start(t, program())
 	p.WaitReady(30 * time.Second)
 	checks := p.Checks()
-	for _, name := range []string{"nats", "bootstrap"} {
+	for _, name := range []string{"nats", "clickhouse", "bootstrap"} {
 		if e, ok := checks[name]; !ok || e != "" {
 			t.Errorf("readiness check %s: present %v, error %q", name, ok, e)
 		}
 	}
-	if len(checks) != 2 {
+	if len(checks) != 3 {
 		t.Errorf("unexpected readiness checks: %v", checks)
 	}
 	if code := p.Stop(30 * time.Second); code != 0 {

@@ -33,6 +33,11 @@ type Request struct {
 	Trainer string            // the runner-specific trainer name ("logistic", "gbdt", "ridge", or the exec command's name)
 	Params  map[string]string // the spec's trainer parameters, as strings
 	Seed    int64
+	// Command is the training command (argv) of the exec and kubernetes
+	// runners and Image the kubernetes runner's container image (the
+	// spec's trainer.command and trainer.image).
+	Command []string
+	Image   string
 
 	// OutDir is an empty directory the runner writes the model and its
 	// metrics into.
