@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,6 +160,16 @@ func TestPredictOnlineFeatures(t *testing.T) {
 	if code, body, _ := postJSON(t, p.URL+"/v1/predict/nosuch-"+randomID(), map[string]any{"entities": []any{"u1"}}); code != 404 || !strings.Contains(string(body), "unknown_model") {
 		t.Errorf("unknown model: %d %s", code, body)
 	}
+
+	// The predictions reach Kafka through the prediction log.
+	testkit.Eventually(t, 30*time.Second, func() error {
+		_, metrics := p.Get("/metrics")
+		m := regexp.MustCompile(`(?m)^tributary_serving_prediction_log_sent_total ([0-9.e+]+)$`).FindStringSubmatch(string(metrics))
+		if m == nil || m[1] == "0" {
+			return fmt.Errorf("no prediction log record sent: %s", grep(string(metrics), "prediction_log"))
+		}
+		return nil
+	})
 
 	// Canary with weight 0.5 through the registry: the keys split within a
 	// binomial bound, each key keeps its route, and the route header picks.

@@ -10,11 +10,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/tributary-ml/tributary/services/serving/internal/api"
 	"github.com/tributary-ml/tributary/services/serving/internal/models"
 	"github.com/tributary-ml/tributary/services/serving/internal/online"
+	"github.com/tributary-ml/tributary/services/serving/internal/predlog"
 )
 
 // Config is the serving service's configuration.
@@ -48,10 +51,11 @@ type Config struct {
 	// Prefix is prepended to Redis keys (tests share Redis with the
 	// platform); not a flag. NATS resources take JetStream.Prefix.
 	Prefix string
-	// PredictionLog receives the prediction log records; nil: they are
-	// dropped (the Kafka producer, services/serving/internal/predlog, is
-	// wired here when it lands).
-	PredictionLog api.PredictionLogger
+	// PredictionLog configures the prediction log on Kafka.
+	PredictionLog predlog.Config
+	// Logger, when set, receives the prediction log records instead of
+	// the Kafka prediction log (tests); not a flag.
+	Logger api.PredictionLogger
 }
 
 // deps points at the dependency configurations in c.
@@ -66,6 +70,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.OnlineFeatures, "serving.online-features", true, "Read online features from Redis for /v1/predict; false: no Redis is used and only the Open Inference Protocol (/v2) is served.")
 	fs.IntVar(&c.API.MaxInFlight, "serving.max-inflight", 256, "Prediction requests (/v1/predict and /v2 infer) in progress at most; more are shed with 503 overloaded and Retry-After.")
 	fs.IntVar(&c.API.MaxShadow, "serving.max-shadow", 64, "Shadow predictions in progress at most; beyond it shadow copies are dropped (and counted).")
+	c.PredictionLog.RegisterFlags(fs)
 }
 
 // Validate checks the configuration without contacting anything.
@@ -75,6 +80,9 @@ func (c *Config) Validate() error {
 	}
 	if c.API.MaxShadow < 1 {
 		return fmt.Errorf("serving.max-shadow: %d, want at least 1", c.API.MaxShadow)
+	}
+	if err := c.PredictionLog.Validate(); err != nil {
+		return err
 	}
 	return c.deps().Validate()
 }
@@ -89,9 +97,23 @@ type App struct {
 	API      *api.API
 }
 
-type discard struct{}
+// kafkaLog encodes prediction records for the Kafka prediction log.
+type kafkaLog struct {
+	log    *predlog.Log
+	logger *slog.Logger
+}
 
-func (discard) Log(event.PredictionLogged) {}
+func (k kafkaLog) Log(rec event.PredictionLogged) {
+	data, err := json.Marshal(rec)
+	if err != nil { // plain data: cannot fail
+		k.logger.Error("prediction record not encoded", "error", err)
+		return
+	}
+	k.log.Log(predlog.Entry{ID: rec.PredictionID, Source: Source, Key: rec.EntityKey, Time: rec.EventTime, Data: data})
+}
+
+// Source is the CloudEvents source of the prediction log records.
+const Source = "/tributary/serving"
 
 // New connects to the service's dependencies (without waiting for them: a
 // dependency that is down makes /readyz fail until it is up) and registers
@@ -131,16 +153,49 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		rt.AddCheck("definitions", func(context.Context) error { return ready(a.Views.Ready(), "feature definitions not read yet") })
 		fetch = online.NewFetcher(a.Views.View, tiles.NewStore(clients.Redis, cfg.Prefix))
 	}
-	plog := cfg.PredictionLog
+	plog := cfg.Logger
+	var kafka *predlog.Log
 	if plog == nil {
-		plog = discard{}
+		cl, err := kafkax.NewClient(cfg.Kafka, rt.Registerer, "tributary_serving_prediction_log", predlog.ProducerOpts(cfg.PredictionLog.MaxRecordBytes)...)
+		if err != nil {
+			return nil, err
+		}
+		rt.AddCloser("prediction-log-kafka", func(context.Context) error { cl.Close(); return nil })
+		pcfg := cfg.PredictionLog
+		pcfg.Topic = cfg.Topics.NamePrefix + event.TopicPredictions
+		if kafka, err = predlog.New(pcfg, cl, rt.Logger, rt.Registerer); err != nil {
+			return nil, err
+		}
+		plog = kafkaLog{log: kafka, logger: rt.Logger}
 	}
 	isReady := func() bool { return ready(a.Follower.Ready(), "") == nil }
 	a.API = api.New(cfg.API, a.Follower.Snapshot, isReady, fetcherOrNil(fetch), plog, rt.Logger, rt.Registerer)
 	a.API.Register(rt.Handle)
-	// Closers run after the HTTP server has drained, in reverse order:
-	// the shadow predictions end before the prediction log closes.
-	rt.AddCloser("shadow predictions", a.API.Wait)
+	if kafka != nil {
+		// The actors stop once the HTTP server has drained; the shadow
+		// predictions still running are waited for (5s at most) before
+		// the log drains, so that their records are not refused.
+		rt.AddActor("prediction-log", func(ctx context.Context) error {
+			inner, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			stopped := make(chan struct{})
+			go func() {
+				defer close(stopped)
+				<-ctx.Done()
+				wctx, wcancel := context.WithTimeout(inner, 5*time.Second)
+				if err := a.API.Wait(wctx); err != nil {
+					rt.Logger.Warn("shadow predictions still running at shutdown", "error", err)
+				}
+				wcancel()
+				cancel()
+			}()
+			err := kafka.Run(inner)
+			cancel()
+			<-stopped
+			return err
+		})
+	} else {
+		rt.AddCloser("shadow predictions", a.API.Wait)
+	}
 	return a, nil
 }
 
