@@ -14,7 +14,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 SERVICES := ingest features trainer registry serving monitor
-MODULES  := libs schemas cli $(addprefix services/,$(SERVICES)) e2e
+MODULES  := libs schemas cli $(addprefix services/,$(SERVICES)) deploy e2e
 BIN      := $(CURDIR)/bin
 INFRA    := deploy/local/infra.sh
 
@@ -23,6 +23,10 @@ INFRA    := deploy/local/infra.sh
 STATICCHECK_VERSION := v0.7.0
 TOOLS_DIR := $(or $(TRIBUTARY_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tributary)/tools
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
+# helm for the chart checks of deploy/check (lint --strict, template); keep in
+# step with HelmVersion there.
+HELM_VERSION := v3.22.0
+HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)
 # The tests' one Python environment, $(TOOLS_DIR)/pyenv-<sha256 of the
 # requirements>, built by deploy/local/pyenv.sh (see deploy/local/README.md).
 PYENV := TRIBUTARY_TOOLS_DIR=$(TOOLS_DIR) deploy/local/pyenv.sh
@@ -44,7 +48,8 @@ build:
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do go build -o $(BIN)/$$s ./services/$$s/cmd/$$s; done
 	@go build -o $(BIN)/tributary ./cli/cmd/tributary
-	@echo "built $(SERVICES) tributary into bin/"
+	@for a in amd64 arm64; do CGO_ENABLED=0 GOOS=linux GOARCH=$$a go build -trimpath -o $(BIN)/serving-linux-$$a ./services/serving/cmd/serving; done
+	@echo "built $(SERVICES) tributary into bin/, and serving as static binaries for linux/amd64 and linux/arm64 (CGO_ENABLED=0)"
 
 infra-up:
 	@$(INFRA) up
@@ -58,9 +63,9 @@ run: build infra-up
 pyenv:
 	@$(PYENV) ensure >/dev/null
 
-test: infra-up pyenv
+test: infra-up pyenv $(HELM)
 	@eval "$$($(INFRA) env)"; \
-	export TRIBUTARY_PYTHON="$$($(PYENV) path)"; \
+	export TRIBUTARY_PYTHON="$$($(PYENV) path)" TRIBUTARY_HELM=$(HELM); \
 	start=$$(date +%s); \
 	for m in $(MODULES); do \
 		echo "== go test $$m"; \
@@ -81,14 +86,21 @@ bench: infra-up pyenv
 	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION); \
 	echo "== built-in learners beside scikit-learn, 1M rows x 20 features, $(BENCH_ROUNDS) alternated rounds"; \
 	libs/learn/bench/vs_sklearn.sh lr "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
-	libs/learn/bench/vs_sklearn.sh gbdt "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS)
+	libs/learn/bench/vs_sklearn.sh gbdt "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
+	echo "== serving: /v1/predict 1 entity x 20 online features at 2000/s, beside raw go-redis and an empty handler"; \
+	(cd services/serving && go test -run '^$$' -bench BenchmarkPredictLoad -benchtime=1x -timeout 10m ./internal/api/)
 
 $(STATICCHECK):
 	@mkdir -p $(TOOLS_DIR)
 	@echo "installing staticcheck $(STATICCHECK_VERSION)"
 	@tmp=$$(mktemp -d); GOBIN=$$tmp go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION); mv $$tmp/staticcheck $@; rmdir $$tmp
 
-tools: $(STATICCHECK)
+$(HELM):
+	@mkdir -p $(TOOLS_DIR)
+	@echo "installing helm $(HELM_VERSION) (about two minutes, once)"
+	@tmp=$$(mktemp -d); GOWORK=off GOBIN=$$tmp go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); mv $$tmp/helm $@; rmdir $$tmp
+
+tools: $(STATICCHECK) $(HELM)
 
 lint: $(STATICCHECK)
 	@unformatted=$$(gofmt -l $(MODULES)); \

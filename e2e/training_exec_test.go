@@ -104,6 +104,7 @@ policy: {kind: auto, margin: 0.01}
 	if ev == nil || ev.HoldoutRows != users || ev.TrainRows != 3*users || !(ev.Metrics["auc"] > 0.9) || !(ev.Metrics["auc"] <= 1) {
 		t.Fatalf("evaluation %+v\n%s", ev, job.Log)
 	}
+	t.Logf("holdout metrics of the LightGBM model: %v", ev.Metrics)
 	if ll, ok := ev.Metrics["log_loss"]; ok && !(ll > 0 && ll < 0.693) {
 		t.Errorf("holdout log_loss %v, want better than a coin", ll)
 	}

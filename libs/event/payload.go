@@ -90,6 +90,11 @@ type PredictionLogged struct {
 	// LatencySeconds is the time the model took to answer, features
 	// included.
 	LatencySeconds float64 `json:"latency_seconds,omitempty"`
+	// FeatureAgesSeconds is, per online feature reference that had a
+	// value, the age of that value at prediction time (EventTime minus
+	// the time of the newest event it includes); absent for request-time
+	// features and features without a value.
+	FeatureAgesSeconds map[string]float64 `json:"feature_ages_seconds,omitempty"`
 }
 
 // ModelRegistered is the data of TypeModelRegistered: a new model version and

@@ -163,6 +163,42 @@ func Registry() Catalog {
 	}
 }
 
+// Serving's reasons: the reason of its error answers (OIP and /v1) and
+// the reason label of tributary_serving_predictions_total.
+const (
+	UnknownModel        ID = "unknown_model"
+	UnknownVersion      ID = "unknown_version"
+	VersionNotLoaded    ID = "version_not_loaded"
+	MalformedInput      ID = "malformed_input"
+	BadTensorShape      ID = "bad_tensor_shape"
+	BadTensorDatatype   ID = "bad_tensor_datatype"
+	MissingFeature      ID = "missing_feature"
+	UnsupportedFeature  ID = "unsupported_feature_value"
+	OnlineStoreDisabled ID = "online_store_disabled"
+	Overloaded          ID = "overloaded"
+)
+
+// Serving is the serving service's catalog.
+func Serving() Catalog {
+	const bad = http.StatusBadRequest
+	return Catalog{
+		{UnknownModel, http.StatusNotFound, false, "no model of that name is served"},
+		{UnknownVersion, http.StatusNotFound, false, "the model has no such version or alias"},
+		{VersionNotLoaded, http.StatusServiceUnavailable, false, "the version exists but is not loaded (loading, failed to load, or no alias points at it): the message says which"},
+		{MalformedInput, bad, false, "the request body is not JSON of the right shape; the message names the field"},
+		{BadTensorShape, bad, false, "an input tensor's shape does not match its data or the model's inputs"},
+		{BadTensorDatatype, bad, false, "an input tensor's datatype is unknown, not numeric, or does not match its data"},
+		{MissingFeature, http.StatusUnprocessableEntity, false, "a feature the model needs that no applied view provides and the request does not carry"},
+		{UnsupportedFeature, http.StatusUnprocessableEntity, false, "a feature value the model cannot take (a string: categorical online features have no encoding yet; an infinite number)"},
+		{OnlineStoreDisabled, http.StatusServiceUnavailable, false, "the service runs without Redis (-serving.online-features=false): only the Open Inference Protocol is served"},
+		{CorruptState, http.StatusInternalServerError, false, "the online store holds what the view cannot read"},
+		{RequestTooLarge, http.StatusRequestEntityTooLarge, false, "the request body exceeds the limit"},
+		{Overloaded, http.StatusServiceUnavailable, false, "too many requests in flight: retry after Retry-After"},
+		{Unavailable, http.StatusServiceUnavailable, false, "the online store is not reachable"},
+		{Internal, http.StatusInternalServerError, false, "a bug or an unexpected failure"},
+	}
+}
+
 // The monitor's reasons: its consumer's dead-letter records and the outcome
 // label of tributary_monitor_predictions_total. A version without a
 // reference distribution is counted (no_reference) but its predictions are

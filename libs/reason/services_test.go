@@ -10,6 +10,7 @@ import (
 func TestCatalogsAreConsistent(t *testing.T) {
 	catalogs := map[string]reason.Catalog{
 		"common": reason.Common(), "ingest": reason.Ingest(), "features": reason.Features(), "registry": reason.Registry(), "monitor": reason.Monitor(),
+		"serving": reason.Serving(),
 	}
 	first := map[reason.ID]reason.Def{}
 	for name, c := range catalogs {

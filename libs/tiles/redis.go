@@ -43,6 +43,14 @@ func (s *Store) Key(p *Plan, entity string) string { return Key(s.prefix, p, ent
 // ReadFields are the hash fields a read at asOf needs: the meta field, then
 // the tiles of every window's cover.
 func (p *Plan) ReadFields(asOf int64) []string {
+	if p.aligned {
+		f := p.cached(asOf).fields
+		return f[:len(f):len(f)] // shared: an append copies
+	}
+	return p.readFields(asOf)
+}
+
+func (p *Plan) readFields(asOf int64) []string {
 	fields := []string{FieldMeta}
 	seen := map[TileKey]bool{}
 	for _, w := range p.windows {
@@ -413,4 +421,46 @@ func touched(p *Plan, t int64) []string {
 		out[l] = TileField(TileKey{Level: l, Start: floor(t, levelSize(l))})
 	}
 	return out
+}
+
+// Query is one view's part of a multi-view read: the plan and the entities
+// to read in it.
+type Query struct {
+	Plan     *Plan
+	Entities []string
+}
+
+// ReadViews reads several views at asOf in one pipelined round trip (serving
+// reads every view a model uses, for every entity of a batch, at once);
+// out[q][i] holds the features of queries[q].Entities[i], computed exactly as
+// Read computes them.
+func (s *Store) ReadViews(ctx context.Context, queries []Query, asOf int64) ([][][]Value, error) {
+	fields := make([][]string, len(queries))
+	cmds := make([][]*redis.SliceCmd, len(queries))
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for q, qu := range queries {
+			fields[q] = qu.Plan.ReadFields(asOf)
+			cmds[q] = make([]*redis.SliceCmd, len(qu.Entities))
+			for i, e := range qu.Entities {
+				cmds[q][i] = pipe.HMGet(ctx, s.Key(qu.Plan, e), fields[q]...)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %d views: %w", len(queries), err)
+	}
+	out := make([][][]Value, len(queries))
+	for q, qu := range queries {
+		covers := qu.Plan.covers(asOf)
+		out[q] = make([][]Value, len(qu.Entities))
+		for i, c := range cmds[q] {
+			st, err := qu.Plan.load(fields[q], c.Val(), true)
+			if err != nil {
+				return nil, fmt.Errorf("read view %s entity %q: %w", qu.Plan.View.Name, qu.Entities[i], err)
+			}
+			out[q][i] = qu.Plan.read(st, asOf, covers)
+		}
+	}
+	return out, nil
 }

@@ -98,6 +98,15 @@ func TestStore(t *testing.T) {
 			t.Errorf("ReadEach of %s at %d:\n got %v\nwant %v", e, instants[i], each[i], one[0])
 		}
 	}
+	// ReadViews of several queries (here the same view twice, different
+	// entities) in one round trip equals Read of each.
+	views, err := st.ReadViews(ctx, []tiles.Query{{Plan: p, Entities: entities[:2]}, {Plan: p, Entities: []string{entities[2], "nobody"}}}, T0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 2 || !slices.Equal(views[0][0], got[0]) || !slices.Equal(views[0][1], got[1]) || !slices.Equal(views[1][0], got[2]) || !slices.Equal(views[1][1], got[3]) {
+		t.Errorf("ReadViews differs from Read: %v", views)
+	}
 	if _, err := st.ReadEach(ctx, p, entities, instants[:1]); err == nil {
 		t.Error("ReadEach with fewer instants than entities: no error")
 	}
@@ -123,5 +132,23 @@ func TestStore(t *testing.T) {
 	}
 	if _, err := st.Read(ctx, p, []string{"u2"}, T0); !errors.Is(err, tiles.ErrCorrupt) {
 		t.Errorf("corrupt tile %s: %v", field, err)
+	}
+}
+
+// TestReadFieldsCache: the field lists and covers reused within a 10s tile
+// are those computed afresh, at every instant.
+func TestReadFieldsCache(t *testing.T) {
+	p := plan(t)
+	fresh := tiles.Compile(p.View)
+	r := rand.New(rand.NewPCG(3, 4))
+	at := T0
+	for range 2000 {
+		at += r.Int64N(7000)
+		got := p.ReadFields(at)
+		want := tiles.Compile(fresh.View).ReadFields(at)
+		if !slices.Equal(got, want) {
+			t.Fatalf("at %d: cached %v, fresh %v", at, got, want)
+		}
+		_ = append(got, "x") // must not corrupt the cache
 	}
 }

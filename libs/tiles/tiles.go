@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/featurespec"
@@ -138,6 +139,18 @@ type Plan struct {
 	retention [NumLevels]int64
 	ttl       int64
 	lateness  int64
+	// aligned: every window is a multiple of Level0, so the tiles a read
+	// merges change only when asOf enters another Level0 tile, and the
+	// field list and covers of the last one are reused (readCache).
+	aligned   bool
+	readCache atomic.Pointer[readAt]
+}
+
+// readAt is what reads at instants within one Level0 tile share.
+type readAt struct {
+	tile   int64 // floor(asOf, Level0)
+	fields []string
+	covers map[int64][]TileKey
 }
 
 // Compile prepares a view.
@@ -167,6 +180,10 @@ func Compile(v featurespec.View) *Plan {
 		}
 	}
 	slices.Sort(p.windows)
+	p.aligned = true
+	for _, w := range p.windows {
+		p.aligned = p.aligned && w%Level0 == 0
+	}
 	p.used = map[int64][]int{}
 	for _, f := range p.features {
 		if !f.latest && !slices.Contains(p.used[f.window], f.agg) {
@@ -618,8 +635,29 @@ func (p *Plan) Read(s *State, asOf int64) []Value {
 	return p.read(s, asOf, p.covers(asOf))
 }
 
+// cached returns the fields and covers of a read at asOf, computed once per
+// Level0 tile when the plan is aligned. Both are shared: read only.
+func (p *Plan) cached(asOf int64) *readAt {
+	tile := floor(asOf, Level0)
+	if c := p.readCache.Load(); c != nil && c.tile == tile {
+		return c
+	}
+	c := &readAt{tile: tile, fields: p.readFields(asOf), covers: p.computeCovers(asOf)}
+	if p.aligned {
+		p.readCache.Store(c)
+	}
+	return c
+}
+
 // covers returns the tiles each window of the plan merges at asOf.
 func (p *Plan) covers(asOf int64) map[int64][]TileKey {
+	if p.aligned {
+		return p.cached(asOf).covers
+	}
+	return p.computeCovers(asOf)
+}
+
+func (p *Plan) computeCovers(asOf int64) map[int64][]TileKey {
 	out := make(map[int64][]TileKey, len(p.windows))
 	for _, w := range p.windows {
 		out[w] = Cover(asOf, w)

@@ -44,9 +44,9 @@ type Config struct {
 	// "" is derived by the service (DefaultInstanceID: host name and HTTP
 	// listen port), "-" turns static membership off.
 	InstanceID string
-	// ReadyMaxLag is how far behind (the age of the newest applied record
-	// of a partition with more records to read) the materializer may be
-	// and still be ready.
+	// ReadyMaxLag is how far behind (the age of the oldest record of a
+	// partition not yet applied) the materializer may be and still be
+	// ready.
 	ReadyMaxLag time.Duration
 	// TopicPrefix is prepended to every topic (tests); not a flag.
 	TopicPrefix string
@@ -58,7 +58,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxRecords, "materializer.max-records", 5000, "Most records applied in one batch (one ClickHouse insert, two Redis round trips, one commit).")
 	fs.DurationVar(&c.Backoff, "materializer.retry-backoff", 500*time.Millisecond, "Wait before retrying a batch that ClickHouse, Redis or Kafka refused.")
 	fs.StringVar(&c.InstanceID, "materializer.instance-id", "", "Static consumer group membership id (group.instance.id), unique per replica and kept across restarts, so that a restarted replica gets its partitions back at once instead of after the session timeout (empty: <host name>-<port of -http.addr>, the same after a restart and unique per host, since two replicas on one host listen on different ports; \"-\": no static membership).")
-	fs.DurationVar(&c.ReadyMaxLag, "materializer.ready-max-lag", 10*time.Second, "The materializer is not ready (/readyz) while a partition it owns has records to read and its newest applied record is older than this.")
+	fs.DurationVar(&c.ReadyMaxLag, "materializer.ready-max-lag", 10*time.Second, "The materializer is not ready (/readyz) while a partition it owns has a record older than this that is not applied yet.")
 }
 
 // Validate checks the configuration.
@@ -210,7 +210,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 			case <-time.After(m.cfg.Backoff):
 			}
 		}
-		m.progress.fetched(fetches)
+		m.progress.fetched(fetches, m.now())
 		recs := fetches.Records()
 		if len(recs) > 0 {
 			for {

@@ -49,7 +49,8 @@ func Leave(ctx context.Context, cl *kgo.Client, cfg Config) error {
 }
 
 // progress is, per partition, the high watermark the last fetch reported,
-// the next offset to apply and the timestamp of the newest applied record.
+// the next offset to apply and since when the partition has been behind
+// (the time of the oldest record fetched and not yet applied).
 type progress struct {
 	mu    sync.Mutex
 	parts map[string]map[int32]*partProgress
@@ -57,8 +58,8 @@ type progress struct {
 
 type partProgress struct {
 	hw, next int64
-	newest   time.Time
-	known    bool // next is known (records were fetched)
+	behind   time.Time // since when next < hw; zero when caught up
+	known    bool      // next is known (records were fetched)
 }
 
 func newProgress() *progress { return &progress{parts: map[string]map[int32]*partProgress{}} }
@@ -75,8 +76,8 @@ func (p *progress) part(topic string, partition int32) *partProgress {
 	return pp
 }
 
-// fetched records the high watermarks of a poll.
-func (p *progress) fetched(fs kgo.Fetches) {
+// fetched records the high watermarks of a poll, made at now.
+func (p *progress) fetched(fs kgo.Fetches, now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fs.EachPartition(func(f kgo.FetchTopicPartition) {
@@ -90,6 +91,20 @@ func (p *progress) fetched(fs kgo.Fetches) {
 			// first record fetched, and nothing applied is recent.
 			pp.next, pp.known = f.Records[0].Offset, true
 		}
+		if pp.known && pp.next < pp.hw && pp.behind.IsZero() {
+			// Behind since the first record not applied was written
+			// (a backlog from before the start is old at once), never
+			// later than now.
+			pp.behind = now
+			for _, r := range f.Records {
+				if r.Offset >= pp.next {
+					if r.Timestamp.Before(now) {
+						pp.behind = r.Timestamp
+					}
+					break
+				}
+			}
+		}
 	})
 }
 
@@ -102,8 +117,8 @@ func (p *progress) applied(recs []*kgo.Record) {
 		if !pp.known || r.Offset+1 > pp.next {
 			pp.next, pp.known = r.Offset+1, true
 		}
-		if r.Timestamp.After(pp.newest) {
-			pp.newest = r.Timestamp
+		if pp.next >= pp.hw {
+			pp.behind = time.Time{}
 		}
 	}
 }
@@ -116,8 +131,10 @@ var ErrNotReady = errors.New("materializer not ready")
 // Ready is the materializer's readiness check: nil once it is a member of
 // its consumer group (with or without partitions: more replicas than
 // partitions leave some idle) and, on every partition it owns that has
-// records left to read, its newest applied record is at most
-// Config.ReadyMaxLag old. A partition it has fetched nothing from since it
+// records left to read, the oldest record not yet applied was written at
+// most Config.ReadyMaxLag ago: a record that just arrived on an idle
+// partition is not lag, a backlog from before the start or a batch that
+// cannot be applied for longer is. A partition it has fetched nothing from since it
 // started is asked of Kafka: behind when its end offset is past the
 // group's committed offset.
 func (m *Materializer) Ready(ctx context.Context) error {
@@ -137,10 +154,8 @@ func (m *Materializer) Ready(ctx context.Context) error {
 				unknown[topic] = append(unknown[topic], part)
 			case pp.next >= pp.hw:
 			default:
-				if pp.newest.IsZero() {
-					behind = append(behind, fmt.Sprintf("%s/%d (%d records behind, none applied since the start)", topic, part, pp.hw-pp.next))
-				} else if age := now.Sub(pp.newest); age > m.cfg.ReadyMaxLag {
-					behind = append(behind, fmt.Sprintf("%s/%d (%d records behind, newest applied %s old)", topic, part, pp.hw-pp.next, age.Round(time.Millisecond)))
+				if d := now.Sub(pp.behind); !pp.behind.IsZero() && d > m.cfg.ReadyMaxLag {
+					behind = append(behind, fmt.Sprintf("%s/%d (%d records behind for %s)", topic, part, pp.hw-pp.next, d.Round(time.Millisecond)))
 				}
 			}
 		}

@@ -13,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +25,7 @@ import (
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/registry/internal/lifecycle"
 	"github.com/tributary-ml/tributary/services/registry/internal/registry"
 	"github.com/tributary-ml/tributary/services/registry/internal/store"
@@ -60,17 +60,11 @@ func Connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
-// RealNATSURL is the URL of the real nats-server; it skips the test under
-// -short.
+// RealNATSURL is the URL of the real nats-server (testkit.NATSURL: skipped
+// under -short, failing when TRIBUTARY_NATS_URL is unset or unreachable).
 func RealNATSURL(t testing.TB) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs the real nats-server; skipped with -short")
-	}
-	if url := os.Getenv("TRIBUTARY_NATS_URL"); url != "" {
-		return url
-	}
-	return "nats://127.0.0.1:4222"
+	return testkit.NATSURL(t)
 }
 
 // Isolated bootstraps the platform's JetStream resources under a fresh

@@ -1,0 +1,312 @@
+// Package online fetches a model's online features for entity keys: it
+// follows the feature views applied in the KV bucket tributary_features and
+// reads every view a model uses, for every entity of a request, from Redis
+// in one pipelined round trip with libs/tiles, the read code of the
+// features service, at the request's instant.
+package online
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/tiles"
+)
+
+// Views holds the applied feature views, compiled for reading.
+type Views struct {
+	cur    atomic.Pointer[map[string]*tiles.Plan]
+	logger *slog.Logger
+	mu     sync.Mutex
+	views  map[string]featurespec.View
+	ready  chan struct{}
+	once   sync.Once
+}
+
+// NewViews returns an empty set.
+func NewViews(logger *slog.Logger) *Views {
+	v := &Views{logger: logger, views: map[string]featurespec.View{}, ready: make(chan struct{})}
+	v.publish()
+	return v
+}
+
+// View returns the plan of a view.
+func (v *Views) View(name string) (*tiles.Plan, bool) {
+	p, ok := (*v.cur.Load())[name]
+	return p, ok
+}
+
+// Ready is closed once every view in the bucket has been read.
+func (v *Views) Ready() <-chan struct{} { return v.ready }
+
+// Set adds or replaces a view.
+func (v *Views) Set(view featurespec.View) {
+	v.mu.Lock()
+	v.views[view.Name] = view
+	v.mu.Unlock()
+	v.publish()
+}
+
+func (v *Views) remove(name string) {
+	v.mu.Lock()
+	delete(v.views, name)
+	v.mu.Unlock()
+	v.publish()
+}
+
+func (v *Views) publish() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	m := make(map[string]*tiles.Plan, len(v.views))
+	for name, view := range v.views {
+		m[name] = tiles.Compile(view)
+	}
+	v.cur.Store(&m)
+}
+
+// Watch follows the bucket until ctx ends, watching again after an error.
+func (v *Views) Watch(ctx context.Context, kvf func(context.Context) (jetstream.KeyValue, error)) error {
+	for {
+		err := v.watch(ctx, kvf)
+		if ctx.Err() != nil {
+			return nil
+		}
+		v.logger.Warn("feature definitions watch stopped", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (v *Views) watch(ctx context.Context, kvf func(context.Context) (jetstream.KeyValue, error)) error {
+	kv, err := kvf(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := kv.Watch(ctx, featurespec.KeyPrefix+">")
+	if err != nil {
+		return fmt.Errorf("watch feature definitions: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("watch closed")
+			}
+			if e == nil {
+				v.once.Do(func() { close(v.ready) })
+				continue
+			}
+			name := e.Key()[len(featurespec.KeyPrefix):]
+			if e.Operation() != jetstream.KeyValuePut {
+				v.remove(name)
+				continue
+			}
+			view, err := featurespec.FromEntry(e.Key(), e.Value())
+			if err != nil {
+				v.logger.Error("feature view ignored", "key", e.Key(), "error", err)
+				continue
+			}
+			v.Set(view)
+		}
+	}
+}
+
+// viewReader reads several views in one round trip (tiles.Store).
+type viewReader interface {
+	ReadViews(ctx context.Context, queries []tiles.Query, asOf int64) ([][][]tiles.Value, error)
+}
+
+var _ viewReader = (*tiles.Store)(nil)
+
+// Entity is one entity of a request: its key and the request-time
+// features it carries (by feature reference), which take the place of
+// online values.
+type Entity struct {
+	Key     string
+	Request map[string]float64
+}
+
+// Row is the model input of one entity.
+type Row struct {
+	// Values are the features in the model's order, NaN for missing.
+	Values []float64
+	// Missing marks the values the entity had none for.
+	Missing []bool
+	// Ages are, per feature, the age in seconds of an online value at the
+	// request's instant; -1 for a request-time feature or a missing value.
+	Ages []float64
+	// Freshest and Stalest are the smallest and largest Ages (-1 when no
+	// online value was used).
+	Freshest, Stalest float64
+}
+
+// MissingFeatureError names a feature the model needs that no applied view
+// provides and the request does not carry.
+type MissingFeatureError struct {
+	Ref    string
+	Entity string
+	Why    string
+}
+
+func (e *MissingFeatureError) Error() string {
+	return fmt.Sprintf("feature %s: %s, and entity %q does not send it", e.Ref, e.Why, e.Entity)
+}
+
+// UnsupportedValueError is a value the model cannot take.
+type UnsupportedValueError struct {
+	Ref, Entity string
+	Value       any
+}
+
+func (e *UnsupportedValueError) Error() string {
+	return fmt.Sprintf("feature %s of entity %q is %T %v: only numbers and booleans reach a model (categorical online features have no model encoding yet)", e.Ref, e.Entity, e.Value, e.Value)
+}
+
+// Fetcher builds model rows from online features.
+type Fetcher struct {
+	views  func(name string) (*tiles.Plan, bool)
+	reader viewReader
+}
+
+// NewFetcher returns a fetcher over views and reader.
+func NewFetcher(views func(name string) (*tiles.Plan, bool), reader viewReader) *Fetcher {
+	return &Fetcher{views: views, reader: reader}
+}
+
+type resolved struct {
+	query int // index into queries; -1 when not online
+	index int // feature index in the view
+	why   string
+}
+
+// Fetch returns the rows of entities for a model reading refs, at asOf
+// (Unix ms), reading Redis once for all views and entities.
+func (f *Fetcher) Fetch(ctx context.Context, refs []string, entities []Entity, asOf int64) ([]Row, error) {
+	res := make([]resolved, len(refs))
+	var queries []tiles.Query
+	byView := map[string]int{}
+	keys := make([]string, len(entities))
+	for i, e := range entities {
+		keys[i] = e.Key
+	}
+	for j, ref := range refs {
+		res[j] = resolved{query: -1}
+		// A feature every entity sends is not read.
+		all := true
+		for _, e := range entities {
+			if _, ok := e.Request[ref]; !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			continue
+		}
+		view, feat, _ := strings.Cut(ref, ":")
+		p, ok := f.views(view)
+		if !ok {
+			res[j].why = fmt.Sprintf("view %s is not applied", view)
+			continue
+		}
+		_, idx, ok := p.View.Feature(feat)
+		if !ok {
+			res[j].why = fmt.Sprintf("view %s (version %.12s) has no feature %s", view, p.View.Version, feat)
+			continue
+		}
+		q, ok := byView[view]
+		if !ok {
+			q = len(queries)
+			byView[view] = q
+			queries = append(queries, tiles.Query{Plan: p, Entities: keys})
+		}
+		res[j].query, res[j].index = q, idx
+	}
+	for j, r := range res {
+		if r.query >= 0 || r.why == "" {
+			continue
+		}
+		for _, e := range entities {
+			if _, ok := e.Request[refs[j]]; !ok {
+				return nil, &MissingFeatureError{Ref: refs[j], Entity: e.Key, Why: r.why}
+			}
+		}
+	}
+	var vals [][][]tiles.Value
+	if len(queries) > 0 {
+		var err error
+		if vals, err = f.reader.ReadViews(ctx, queries, asOf); err != nil {
+			return nil, err
+		}
+	}
+	rows := make([]Row, len(entities))
+	for i, e := range entities {
+		row := Row{Values: make([]float64, len(refs)), Missing: make([]bool, len(refs)), Ages: make([]float64, len(refs)), Freshest: -1, Stalest: -1}
+		for j, ref := range refs {
+			row.Ages[j] = -1
+			if x, ok := e.Request[ref]; ok {
+				row.Values[j] = x
+				continue
+			}
+			v := vals[res[j].query][i][res[j].index]
+			x, ok, err := number(v.V)
+			if err != nil {
+				return nil, &UnsupportedValueError{Ref: ref, Entity: e.Key, Value: v.V}
+			}
+			if !ok {
+				row.Values[j], row.Missing[j] = math.NaN(), true
+				continue
+			}
+			row.Values[j] = x
+			if v.Time != 0 {
+				age := max(0, float64(asOf-v.Time)/1000)
+				row.Ages[j] = age
+				if row.Freshest < 0 || age < row.Freshest {
+					row.Freshest = age
+				}
+				row.Stalest = max(row.Stalest, age)
+			}
+		}
+		rows[i] = row
+	}
+	return rows, nil
+}
+
+// number converts a tiles value to a model input: ok is false for null.
+func number(v any) (float64, bool, error) {
+	switch x := v.(type) {
+	case nil:
+		return 0, false, nil
+	case float64:
+		if math.IsInf(x, 0) {
+			return 0, false, errors.New("infinite")
+		}
+		if math.IsNaN(x) {
+			return 0, false, nil
+		}
+		return x, true, nil
+	case int64:
+		return float64(x), true, nil
+	case bool:
+		if x {
+			return 1, true, nil
+		}
+		return 0, true, nil
+	default:
+		return 0, false, fmt.Errorf("%T", v)
+	}
+}
