@@ -54,6 +54,9 @@ func Leave(ctx context.Context, cl *kgo.Client, cfg Config) error {
 type progress struct {
 	mu    sync.Mutex
 	parts map[string]map[int32]*partProgress
+	// unfetched is when Ready first saw an owned partition nothing was
+	// fetched from yet (just assigned, or not fetched since the start).
+	unfetched map[string]map[int32]time.Time
 }
 
 type partProgress struct {
@@ -62,7 +65,23 @@ type partProgress struct {
 	known    bool      // next is known (records were fetched)
 }
 
-func newProgress() *progress { return &progress{parts: map[string]map[int32]*partProgress{}} }
+func newProgress() *progress {
+	return &progress{parts: map[string]map[int32]*partProgress{}, unfetched: map[string]map[int32]time.Time{}}
+}
+
+// unfetchedFor is how long partition has been owned with nothing fetched
+// from it, as Ready saw it (the first call starts the clock); p.mu held.
+func (p *progress) unfetchedFor(topic string, partition int32, now time.Time) time.Duration {
+	if p.unfetched[topic] == nil {
+		p.unfetched[topic] = map[int32]time.Time{}
+	}
+	since, ok := p.unfetched[topic][partition]
+	if !ok {
+		p.unfetched[topic][partition] = now
+		return 0
+	}
+	return now.Sub(since)
+}
 
 func (p *progress) part(topic string, partition int32) *partProgress {
 	if p.parts[topic] == nil {
@@ -134,9 +153,9 @@ var ErrNotReady = errors.New("materializer not ready")
 // records left to read, the oldest record not yet applied was written at
 // most Config.ReadyMaxLag ago: a record that just arrived on an idle
 // partition is not lag, a backlog from before the start or a batch that
-// cannot be applied for longer is. A partition it has fetched nothing from since it
-// started is asked of Kafka: behind when its end offset is past the
-// group's committed offset.
+// cannot be applied for longer is. A partition it has owned for longer than
+// that with nothing fetched is asked of Kafka: behind when its end offset is
+// past the group's committed offset.
 func (m *Materializer) Ready(ctx context.Context) error {
 	if !m.owned.Joined() {
 		return fmt.Errorf("%w: not a member of consumer group %s yet (joining; a replica that just died may hold the partitions until its session times out)", ErrNotReady, m.cfg.Group)
@@ -151,7 +170,11 @@ func (m *Materializer) Ready(ctx context.Context) error {
 			pp := m.progress.parts[topic][part]
 			switch {
 			case pp == nil || !pp.known:
-				unknown[topic] = append(unknown[topic], part)
+				// Just assigned: its first fetch is under way. Asked of
+				// Kafka only once that takes longer than the lag allowed.
+				if m.progress.unfetchedFor(topic, part, now) > m.cfg.ReadyMaxLag {
+					unknown[topic] = append(unknown[topic], part)
+				}
 			case pp.next >= pp.hw:
 			default:
 				if d := now.Sub(pp.behind); !pp.behind.IsZero() && d > m.cfg.ReadyMaxLag {
