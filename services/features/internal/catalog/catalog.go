@@ -6,14 +6,11 @@ package catalog
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,62 +104,27 @@ func (c *Catalog) publish() {
 
 // Watch follows the bucket until ctx ends, re-watching after an error.
 func (c *Catalog) Watch(ctx context.Context, kv func(context.Context) (jetstream.KeyValue, error)) error {
-	for {
-		err := c.watch(ctx, kv)
-		if ctx.Err() != nil {
-			return nil
-		}
-		c.logger.Warn("feature definitions watch stopped", "error", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
+	return featurespec.Watch(ctx, c.logger, kv, catalogWatcher{c})
 }
 
-func (c *Catalog) watch(ctx context.Context, kvf func(context.Context) (jetstream.KeyValue, error)) error {
-	kv, err := kvf(ctx)
-	if err != nil {
-		return err
-	}
-	w, err := kv.Watch(ctx, featurespec.KeyPrefix+">")
-	if err != nil {
-		return fmt.Errorf("watch feature definitions: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watch closed")
-			}
-			if e == nil {
-				c.once.Do(func() { close(c.ready) })
-				continue
-			}
-			c.apply(e)
-		}
-	}
+// catalogWatcher applies the bucket's changes to the catalog.
+type catalogWatcher struct{ c *Catalog }
+
+func (w catalogWatcher) CaughtUp() { w.c.once.Do(func() { close(w.c.ready) }) }
+
+func (w catalogWatcher) Delete(name string) {
+	w.c.remove(name)
+	w.c.changes.WithLabelValues("deleted").Inc()
+	w.c.logger.Info("feature view removed", "view", name)
 }
 
-func (c *Catalog) apply(e jetstream.KeyValueEntry) {
-	name := e.Key()[len(featurespec.KeyPrefix):]
-	if e.Operation() != jetstream.KeyValuePut {
-		c.remove(name)
-		c.changes.WithLabelValues("deleted").Inc()
-		c.logger.Info("feature view removed", "view", name)
-		return
-	}
-	v, err := featurespec.FromEntry(e.Key(), e.Value())
-	if err != nil {
-		c.changes.WithLabelValues("invalid").Inc()
-		c.logger.Error("feature view ignored", "key", e.Key(), "revision", e.Revision(), "error", err)
-		return
-	}
-	c.Set(v)
-	c.changes.WithLabelValues("applied").Inc()
-	c.logger.Info("feature view applied", "view", v.Name, "version", v.Version, "features", len(v.Features))
+func (w catalogWatcher) Invalid(key string, revision uint64, err error) {
+	w.c.changes.WithLabelValues("invalid").Inc()
+	w.c.logger.Error("feature view ignored", "key", key, "revision", revision, "error", err)
+}
+
+func (w catalogWatcher) Put(v featurespec.View) {
+	w.c.Set(v)
+	w.c.changes.WithLabelValues("applied").Inc()
+	w.c.logger.Info("feature view applied", "view", v.Name, "version", v.Version, "features", len(v.Features))
 }

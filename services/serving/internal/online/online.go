@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -74,56 +73,18 @@ func (v *Views) publish() {
 }
 
 // Watch follows the bucket until ctx ends, watching again after an error.
-func (v *Views) Watch(ctx context.Context, kvf func(context.Context) (jetstream.KeyValue, error)) error {
-	for {
-		err := v.watch(ctx, kvf)
-		if ctx.Err() != nil {
-			return nil
-		}
-		v.logger.Warn("feature definitions watch stopped", "error", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
+func (v *Views) Watch(ctx context.Context, kv func(context.Context) (jetstream.KeyValue, error)) error {
+	return featurespec.Watch(ctx, v.logger, kv, viewsWatcher{v})
 }
 
-func (v *Views) watch(ctx context.Context, kvf func(context.Context) (jetstream.KeyValue, error)) error {
-	kv, err := kvf(ctx)
-	if err != nil {
-		return err
-	}
-	w, err := kv.Watch(ctx, featurespec.KeyPrefix+">")
-	if err != nil {
-		return fmt.Errorf("watch feature definitions: %w", err)
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watch closed")
-			}
-			if e == nil {
-				v.once.Do(func() { close(v.ready) })
-				continue
-			}
-			name := e.Key()[len(featurespec.KeyPrefix):]
-			if e.Operation() != jetstream.KeyValuePut {
-				v.remove(name)
-				continue
-			}
-			view, err := featurespec.FromEntry(e.Key(), e.Value())
-			if err != nil {
-				v.logger.Error("feature view ignored", "key", e.Key(), "error", err)
-				continue
-			}
-			v.Set(view)
-		}
-	}
+// viewsWatcher applies the bucket's changes to the views.
+type viewsWatcher struct{ v *Views }
+
+func (w viewsWatcher) CaughtUp()                 { w.v.once.Do(func() { close(w.v.ready) }) }
+func (w viewsWatcher) Delete(name string)        { w.v.remove(name) }
+func (w viewsWatcher) Put(view featurespec.View) { w.v.Set(view) }
+func (w viewsWatcher) Invalid(key string, _ uint64, err error) {
+	w.v.logger.Error("feature view ignored", "key", key, "error", err)
 }
 
 // viewReader reads several views in one round trip (tiles.Store).
