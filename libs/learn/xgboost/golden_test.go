@@ -1,19 +1,14 @@
 package xgboost
 
 import (
-	"bufio"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/learntest"
 )
 
 // Predictions must equal XGBoost's own (float32) to relTol relative, or
@@ -27,78 +22,28 @@ const (
 // NAME.gz.
 func readModelFile(t testing.TB, name string) []byte {
 	t.Helper()
-	return readModelIn(t, "testdata", name)
+	return learntest.ReadFile(t, "testdata", name)
 }
 
 func readModelIn(t testing.TB, dir, name string) []byte {
 	t.Helper()
-	path := filepath.Join(dir, name)
-	if _, err := os.Stat(path); err == nil {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	f, err := os.Open(path + ".gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := io.ReadAll(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return learntest.ReadFile(t, dir, name)
 }
 
 // readCSV reads rows of numbers ("nan" for NaN), skipping header lines.
 func readCSV(t testing.TB, name string, header int) [][]float64 {
 	t.Helper()
-	return readCSVIn(t, "testdata", name, header)
+	return learntest.ReadCSV(t, "testdata", name, header)
 }
 
 func readCSVIn(t testing.TB, dir, name string, header int) [][]float64 {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var rows [][]float64
-	sc := bufio.NewScanner(f)
-	for line := 0; sc.Scan(); line++ {
-		if line < header {
-			continue
-		}
-		var row []float64
-		for _, s := range strings.Split(sc.Text(), ",") {
-			v, err := strconv.ParseFloat(s, 64)
-			if err != nil {
-				t.Fatalf("%s line %d: %v", name, line+1, err)
-			}
-			row = append(row, v)
-		}
-		rows = append(rows, row)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return rows
+	return learntest.ReadCSV(t, dir, name, header)
 }
 
 func inputHeader(t testing.TB, dir string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "inputs.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	return strings.Split(first, ",")
+	return learntest.CSVHeader(t, dir, "inputs.csv")
 }
 
 func near(got, want float64) bool {
