@@ -3,9 +3,14 @@
 # deploy/local/python/requirements.txt into the cache shared by every clone and
 # reused while that file does not change. See deploy/local/README.md.
 #
-# usage: deploy/local/pyenv.sh ensure|path
+# usage: deploy/local/pyenv.sh ensure|path [requirements file]
 #   ensure  build the environment when it is missing, then print its python
 #   path    print the path of its python (whether it exists or not)
+#
+# With a requirements file other than the default, the same is done for that
+# file in an environment of its own (pyenv-<file stem>-<hash>): the
+# benchmarks' peers (MLServer, Feast, Evidently) each pin their own stack
+# there, apart from the tests' one environment.
 #
 # Environment (default):
 #   TRIBUTARY_TOOLS_DIR   where environments are kept
@@ -14,11 +19,17 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
-requirements=$here/python/requirements.txt
+requirements=${2:-$here/python/requirements.txt}
+[ -r "$requirements" ] || { echo "pyenv: cannot read $requirements" >&2; exit 1; }
 cache=${TRIBUTARY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/tributary}
 tools=${TRIBUTARY_TOOLS_DIR:-$cache/tools}
 hash=$(sha256sum "$requirements" | cut -c1-12)
-venv=$tools/pyenv-$hash
+if [ -z "${2:-}" ]; then
+	venv=$tools/pyenv-$hash
+else
+	stem=$(basename "$requirements" .txt)
+	venv=$tools/pyenv-$stem-$hash
+fi
 tmp=
 
 child=
@@ -109,5 +120,5 @@ ensure() {
 case "${1:-}" in
 ensure) ensure ;;
 path) echo "$venv/bin/python" ;;
-*) die "usage: $0 ensure|path" ;;
+*) die "usage: $0 ensure|path [requirements file]" ;;
 esac
