@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"bootstrap": {summary: "create the Kafka topics and the NATS JetStream stream, buckets and object store", run: runBootstrap},
 		"migrate":   {summary: "apply the ClickHouse migrations", run: runMigrate},
 		"models":    {summary: "apply training specs; list, show, register, alias, roll back, archive and download models (registry HTTP API)", run: runModels},
+		"status":    {summary: "one screen of the platform: services, events/s, dead letters, freshness, models, predictions, drift, performance, jobs", run: runStatus},
 		"runs":      {summary: "list, show and compare tracked training runs (trainer HTTP API)", run: runRuns},
 		"streams":   {summary: "apply, list or delete stream definitions (NATS KV bucket tributary_schemas)", run: runStreams},
 		"train":     {summary: "ask the trainer to train a model (train.requested over NATS), -wait to follow the job", run: runTrain},
