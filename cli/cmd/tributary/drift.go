@@ -23,6 +23,8 @@ whether it drifted; newest window first. A window is written when it closes
 (the monitor's watermark passes its end), so the current one is not there
 yet. Flags go before or after MODEL; each can also be set with its
 TRIBUTARY_* environment variable.
+
+Example: tributary drift show fraud -drifted -since 1h
 `
 
 type driftOptions struct {
@@ -45,6 +47,13 @@ func parseDriftFlags(args []string, lookupEnv func(string) (string, bool), outpu
 		fmt.Fprintln(output)
 		fs.PrintDefaults()
 	}
+	o.clickhouse.RegisterFlags(fs)
+	fs.UintVar(&o.version, "version", 0, "Only this version of the model (0: every version).")
+	fs.DurationVar(&o.since, "since", 24*time.Hour, "Only windows that ended this long ago or later.")
+	fs.BoolVar(&o.drifted, "drifted", false, "Only the figures that crossed their threshold.")
+	fs.IntVar(&o.limit, "limit", 100, "At most this many rows (1 to 10000).")
+	fs.StringVar(&o.output, "o", "table", "Output: table or json.")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
 		fs.Usage()
 		return o, flag.ErrHelp
@@ -53,13 +62,6 @@ func parseDriftFlags(args []string, lookupEnv func(string) (string, bool), outpu
 		fs.Usage()
 		return o, errors.New("missing action: show")
 	}
-	o.clickhouse.RegisterFlags(fs)
-	fs.UintVar(&o.version, "version", 0, "Only this version of the model (0: every version).")
-	fs.DurationVar(&o.since, "since", 24*time.Hour, "Only windows that ended this long ago or later.")
-	fs.BoolVar(&o.drifted, "drifted", false, "Only the figures that crossed their threshold.")
-	fs.IntVar(&o.limit, "limit", 100, "At most this many rows (1 to 10000).")
-	fs.StringVar(&o.output, "o", "table", "Output: table or json.")
-	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
 	pos, err := parseInterleaved(fs, args[1:], lookupEnv)
 	if err != nil {
 		return o, err

@@ -34,9 +34,9 @@ type featuresOptions struct {
 	args    []string
 }
 
-const featuresUsage = `Usage: tributary features apply FILE...   check feature definitions (YAML) and store their views in the KV bucket
-       tributary features list             list the applied feature views and their versions
-       tributary features get VIEW ENTITY...  read a view's online features of entities (features service)
+const featuresUsage = `Usage: tributary features apply FILE...       check feature definitions (YAML) and store their views in the KV bucket
+       tributary features list                 list the applied feature views and their versions
+       tributary features get VIEW ENTITY...   read the online features of entities (features service)
 
 A definition file (schemas/features/, services/features/README.md) declares
 entities, sources and feature views. Each view is stored under view.<name>,

@@ -28,6 +28,8 @@ entity and taken instead of the online value. Prints one row per entity: the
 prediction, the version and route that answered, the age of the stalest
 online feature used and the features the entity had no value for. Flags go
 before or after the arguments.
+
+Example: tributary predict fraud c01 c02 -f req:amount=950
 `
 
 type predictOptions struct {
