@@ -58,6 +58,7 @@ type statusOptions struct {
 	apiKey     string
 	clickhouse chx.Config
 	window     time.Duration
+	model      string
 	output     string
 	timeout    time.Duration
 }
@@ -78,6 +79,7 @@ func parseStatusFlags(args []string, lookupEnv func(string) (string, bool), outp
 	fs.StringVar(&o.apiKey, "api-key", "", "API key for ingest's GET /v1/streams (not needed when ingest runs without keys, as in make run).")
 	o.clickhouse.RegisterFlags(fs)
 	fs.DurationVar(&o.window, "window", time.Minute, "Rates and percentiles are over this last stretch of time (1s to 24h).")
+	fs.StringVar(&o.model, "model", "", "Only this model in the models, predictions, drift, performance and jobs sections.")
 	fs.StringVar(&o.output, "o", "table", "Output: table or json.")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "Give up on a source after this long.")
 	if err := service.ParseFlags(fs, args, lookupEnv); err != nil {
@@ -336,7 +338,33 @@ func gatherStatus(ctx context.Context, o statusOptions, hc *http.Client) statusR
 	r.Streams.Errors = nonEmpty(streamsErr, chErr)
 	r.Freshness.Views = ages
 	r.Freshness.Errors = nonEmpty(agesErr, featuresErr)
+	if o.model != "" {
+		r.onlyModel(o.model)
+	}
 	return r
+}
+
+// onlyModel keeps the rows of one model in the sections that are per
+// model.
+func (r *statusReport) onlyModel(name string) {
+	r.Models.Models = keep(r.Models.Models, func(m modelStatus) bool { return m.Model == name })
+	r.Predictions.Routes = keep(r.Predictions.Routes, func(p routeRate) bool { return p.Model == name })
+	r.Drift.Windows = keep(r.Drift.Windows, func(d driftWindow) bool { return d.Model == name })
+	r.Performance.Windows = keep(r.Performance.Windows, func(p perfWindow) bool { return p.Model == name })
+	r.Jobs.Jobs = keep(r.Jobs.Jobs, func(j jobStatus) bool { return j.Model == name })
+}
+
+func keep[T any](xs []T, ok func(T) bool) []T {
+	if xs == nil {
+		return nil
+	}
+	out := []T{}
+	for _, x := range xs {
+		if ok(x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func nonEmpty(ss ...string) []string {
@@ -377,14 +405,16 @@ func readiness(ctx context.Context, c serviceHTTP) serviceStatus {
 }
 
 func ingestStreams(ctx context.Context, c serviceHTTP) ([]string, string) {
-	var streams []struct {
-		Name string `json:"name"`
+	var l struct {
+		Streams []struct {
+			Name string `json:"name"`
+		} `json:"streams"`
 	}
-	if _, err := c.call(ctx, http.MethodGet, "/v1/streams", nil, &streams); err != nil {
+	if _, err := c.call(ctx, http.MethodGet, "/v1/streams", nil, &l); err != nil {
 		return nil, err.Error()
 	}
-	names := make([]string, len(streams))
-	for i, s := range streams {
+	names := make([]string, len(l.Streams))
+	for i, s := range l.Streams {
 		names[i] = s.Name
 	}
 	return names, ""
@@ -830,8 +860,12 @@ func renderStatus(w io.Writer, output string, r statusReport) error {
 	section("DRIFT (latest window)\tWINDOW\tJUDGED\tDRIFTED")
 	for _, d := range r.Drift.Windows {
 		drifted := "none"
-		if len(d.Drifted) > 0 {
-			drifted = strings.Join(d.Drifted, ", ")
+		if n := len(d.Drifted); n > 0 {
+			// The first few; drift show has them all.
+			drifted = fmt.Sprintf("%d: %s", n, strings.Join(d.Drifted[:min(n, 3)], ", "))
+			if n > 3 {
+				drifted += ", ..."
+			}
 		}
 		fmt.Fprintf(tw, "  %s v%d\t%s +%s\t%d\t%s\n", d.Model, d.Version, d.WindowStart.UTC().Format(time.RFC3339),
 			time.Duration(d.WindowSeconds)*time.Second, d.Judged, drifted)

@@ -108,7 +108,7 @@ func statusFakes(t *testing.T) map[string]string {
 		switch {
 		case ready(w, r):
 		case r.URL.Path == "/v1/streams":
-			io.WriteString(w, `[{"name":"clicks","type":"com.example.click.v1"},{"name":"idle","type":"com.example.idle.v1"}]`)
+			io.WriteString(w, `{"streams":[{"name":"clicks","type":"com.example.click.v1"},{"name":"idle","type":"com.example.idle.v1"}]}`)
 		case r.URL.Path == "/metrics":
 			io.WriteString(w, scrape(t, ingestReg))
 		}
@@ -276,6 +276,14 @@ func TestStatus(t *testing.T) {
 		t.Errorf("failures %q, want the monitor's only", f)
 	}
 
+	// -model keeps one model's rows.
+	o.model = "other"
+	only := gatherStatus(ctx, o, http.DefaultClient)
+	o.model = ""
+	if len(only.Models.Models)+len(only.Predictions.Routes)+len(only.Drift.Windows)+len(only.Jobs.Jobs) != 0 || len(only.Streams.Streams) != 2 {
+		t.Errorf("-model other kept %+v", only)
+	}
+
 	var out bytes.Buffer
 	if err := renderStatus(&out, "table", r); err != nil {
 		t.Fatal(err)
@@ -288,7 +296,7 @@ func TestStatus(t *testing.T) {
 		"clicks    0.50",
 		"rejected schema_violation  6",
 		"fraud     v3      canary=v3 (0.1), production=v2",
-		"txn:amount_sum_1h psi=0.42",
+		"1: txn:amount_sum_1h psi=0.42",
 		"no performance figures yet",
 		"fraud j3",
 	} {
