@@ -62,7 +62,7 @@ func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), ou
 	fs.StringVar(&o.bucket, "bucket", natsx.BucketFeatures, "KV bucket of the feature definitions.")
 	fs.StringVar(&o.schemas, "schemas-bucket", natsx.BucketSchemas, "KV bucket of the stream definitions each source is checked against (entity key, event time, field names and types).")
 	registerServiceURL(fs, &o.url, "features")
-	fs.StringVar(&o.output, "o", "table", "get: output, table or json.")
+	fs.StringVar(&o.output, "o", "table", "list, get: output, table or json.")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
 	action, rest, err := parseActionFlags(fs, args, lookupEnv)
 	if err != nil {
@@ -182,7 +182,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("kv bucket %s (run tributary bootstrap first): %w", o.bucket, err)
 	}
 	if o.action == "list" {
-		return listFeatures(ctx, kv, stdout)
+		return listFeatures(ctx, kv, o.output, stdout)
 	}
 	if err := checkStreams(ctx, js, o.schemas, views, stderr); err != nil {
 		return err
@@ -194,7 +194,16 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return err
 }
 
-func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) error {
+// featureViewRow is one applied view, as list prints it.
+type featureViewRow struct {
+	View     string `json:"view"`
+	Version  string `json:"version,omitempty"`
+	Stream   string `json:"stream,omitempty"`
+	Features int    `json:"features"`
+	Error    string `json:"error,omitempty"` // a definition that does not parse
+}
+
+func listFeatures(ctx context.Context, kv jetstream.KeyValue, output string, stdout io.Writer) error {
 	lister, err := kv.ListKeys(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
 		return fmt.Errorf("list views: %w", err)
@@ -208,8 +217,7 @@ func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) 
 		}
 	}
 	sort.Strings(keys)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VIEW\tVERSION\tSTREAM\tFEATURES\tSTATUS")
+	rows := []featureViewRow{}
 	for _, k := range keys {
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -220,12 +228,21 @@ func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) 
 		}
 		v, err := featurespec.FromEntry(k, e.Value())
 		if err != nil {
-			fmt.Fprintf(tw, "%s\t\t\t\tinvalid: %v\n", strings.TrimPrefix(k, featurespec.KeyPrefix), err)
+			rows = append(rows, featureViewRow{View: strings.TrimPrefix(k, featurespec.KeyPrefix), Error: err.Error()})
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", v.Name, v.Version[:12], v.Source.Stream, len(v.Features))
+		rows = append(rows, featureViewRow{View: v.Name, Version: v.Version, Stream: v.Source.Stream, Features: len(v.Features)})
 	}
-	return tw.Flush()
+	return render(stdout, output, rows, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "VIEW\tVERSION\tSTREAM\tFEATURES\tSTATUS")
+		for _, r := range rows {
+			if r.Error != "" {
+				fmt.Fprintf(tw, "%s\t\t\t\tinvalid: %s\n", r.View, r.Error)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", r.View, short(r.Version), r.Stream, r.Features)
+		}
+	})
 }
 
 // checkStreams checks each view's source against its stream's definition in
