@@ -831,7 +831,7 @@ func renderStatus(w io.Writer, output string, r statusReport) error {
 	for _, v := range r.Freshness.Views {
 		fmt.Fprintf(tw, "  %s\t%s\t%d\n", v.View, seconds(v.P99AgeSeconds), v.Values)
 	}
-	if len(r.Freshness.Views) == 0 {
+	if len(r.Freshness.Views) == 0 && len(r.Freshness.Errors) == 0 {
 		fmt.Fprintln(tw, "  (no online features served in the window)")
 	}
 	if r.Freshness.MaterializeP99Seconds != nil {

@@ -343,3 +343,41 @@ func must(b []byte, err error) []byte {
 	}
 	return b
 }
+
+// TestStatusClickHouseUnreachable: with ClickHouse down, every section it
+// feeds names it and its address; the services' sections are still there.
+func TestStatusClickHouseUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	urls := statusFakes(t)
+	o := statusOptions{urls: map[string]*string{}, window: time.Minute, timeout: 10 * time.Second,
+		clickhouse: chx.Config{Addr: dead, Database: "tributary", Username: "default", DialTimeout: time.Second, ReadTimeout: time.Second}}
+	for s, u := range urls {
+		o.urls[s] = &u
+	}
+	r := gatherStatus(context.Background(), o, http.DefaultClient)
+	want := "clickhouse at " + dead
+	for name, errs := range map[string][]string{
+		"streams": r.Streams.Errors, "freshness": r.Freshness.Errors,
+		"predictions": {r.Predictions.Error}, "drift": {r.Drift.Error}, "performance": {r.Performance.Error},
+	} {
+		if !strings.Contains(strings.Join(errs, ";"), want) {
+			t.Errorf("%s: errors %q, want %q", name, errs, want)
+		}
+	}
+	if len(r.Streams.Streams) != 2 || len(r.Models.Models) != 1 || len(r.Jobs.Jobs) != 1 || r.DeadLetters.DeadLettered != 7 {
+		t.Errorf("the services' figures are missing: %+v", r)
+	}
+	var names []string
+	for _, f := range r.failures() {
+		name, _, _ := strings.Cut(f, " at ")
+		names = append(names, name)
+	}
+	if got := strings.Join(names, ","); !strings.Contains(got, "monitor") || !strings.Contains(got, "clickhouse") {
+		t.Errorf("failures name %s", got)
+	}
+}
