@@ -211,6 +211,9 @@ func TestREADME(t *testing.T) {
 		if len(r.Models.Models) != 1 || r.Models.Models[0].Model != model || r.production() != 1 {
 			t.Errorf("models %+v: want %s with production at version 1", r.Models, model)
 		}
+		if r.DeadLetters.OnTopic == nil {
+			t.Error("status counted no records on the dead-letter topic")
+		}
 		for _, s := range r.Services {
 			if !s.Ready {
 				t.Errorf("service %s not ready: %+v", s.Name, s)
@@ -266,6 +269,9 @@ type statusJSON struct {
 			} `json:"aliases"`
 		} `json:"models"`
 	} `json:"models"`
+	DeadLetters struct {
+		OnTopic *int64 `json:"on_topic"`
+	} `json:"dead_letters"`
 	Predictions struct {
 		Routes []struct {
 			Model       string `json:"model"`

@@ -19,8 +19,11 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/deadletter"
+	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/service"
 )
@@ -32,8 +35,9 @@ One screen of the whole platform:
   services      each service's /readyz
   streams       events/s per stream over -window (ClickHouse events, by ingest
                 time), for every stream ingest serves (ingest GET /v1/streams)
-  dead letters  records ingest wrote to tributary.dlq and events it rejected,
-                by reason, since it started (ingest /metrics)
+  dead letters  the records on tributary.dlq (Kafka), and what ingest,
+                features and monitor dead-lettered by reason since each
+                started (their /metrics)
   freshness     p99 age of the online feature values serving used, per view,
                 over -window (ClickHouse prediction_log), and the p99 time from
                 ingest to the online store since features started (features
@@ -56,6 +60,8 @@ environment variable (-serving.url: TRIBUTARY_SERVING_URL).
 type statusOptions struct {
 	urls       map[string]*string
 	apiKey     string
+	kafka      kafkax.Config
+	dlqTopic   string
 	clickhouse chx.Config
 	window     time.Duration
 	model      string
@@ -77,6 +83,8 @@ func parseStatusFlags(args []string, lookupEnv func(string) (string, bool), outp
 		registerServiceURL(fs, o.urls[s], s)
 	}
 	fs.StringVar(&o.apiKey, "api-key", "", "API key for ingest's GET /v1/streams (not needed when ingest runs without keys, as in make run).")
+	o.kafka.RegisterFlags(fs)
+	fs.StringVar(&o.dlqTopic, "dlq-topic", deadletter.Topic, "The dead-letter topic whose records are counted.")
 	o.clickhouse.RegisterFlags(fs)
 	fs.DurationVar(&o.window, "window", time.Minute, "Rates and percentiles are over this last stretch of time (1s to 24h).")
 	fs.StringVar(&o.model, "model", "", "Only this model in the models, predictions, drift, performance and jobs sections.")
@@ -95,8 +103,13 @@ func parseStatusFlags(args []string, lookupEnv func(string) (string, bool), outp
 		}
 		*o.urls[s] = u
 	}
-	if err := o.clickhouse.Validate(); err != nil {
-		return o, err
+	if o.kafka.ClientID == "" {
+		o.kafka.ClientID = "tributary-status"
+	}
+	for _, v := range []interface{ Validate() error }{o.kafka, o.clickhouse} {
+		if err := v.Validate(); err != nil {
+			return o, err
+		}
 	}
 	switch {
 	case o.output != "table" && o.output != "json":
@@ -149,11 +162,20 @@ type streamRate struct {
 }
 
 type deadLetterSection struct {
-	// DeadLettered counts the records written to tributary.dlq.
-	DeadLettered float64 `json:"dead_lettered"`
-	// Rejected counts the rejected events by reason.
-	Rejected map[string]float64 `json:"rejected"`
-	Error    string             `json:"error,omitempty"`
+	// OnTopic is the number of records on the dead-letter topic (what its
+	// retention keeps); null when Kafka did not answer.
+	OnTopic *int64 `json:"on_topic"`
+	Topic   string `json:"topic"`
+	// Reasons are the records each service dead-lettered (ingest: the
+	// events it rejected), by reason, since it started (its /metrics).
+	Reasons []deadLetterReason `json:"reasons"`
+	Errors  []string           `json:"errors,omitempty"`
+}
+
+type deadLetterReason struct {
+	Service string  `json:"service"`
+	Reason  string  `json:"reason"`
+	Count   float64 `json:"count"`
 }
 
 type freshnessSection struct {
@@ -270,7 +292,7 @@ func (r statusReport) failures() []string {
 		all = append(all, s.Error)
 	}
 	all = append(all, r.Streams.Errors...)
-	all = append(all, r.DeadLetters.Error)
+	all = append(all, r.DeadLetters.Errors...)
 	all = append(all, r.Freshness.Errors...)
 	all = append(all, r.Models.Error, r.Predictions.Error, r.Drift.Error, r.Performance.Error, r.Jobs.Error)
 	seen := map[string]bool{}
@@ -310,13 +332,23 @@ func gatherStatus(ctx context.Context, o statusOptions, hc *http.Client) statusR
 	}
 	ch := chStatus{conn: conn, db: o.clickhouse.Database, addr: o.clickhouse.Addr, window: o.window}
 	var streamNames []string
-	var streamsErr, ingestErr, featuresErr string
+	var streamsErr, kafkaErr string
+	scraped := map[string]metrics{}
+	scrapeErr := map[string]string{}
+	var mu sync.Mutex
+	for _, name := range []string{"ingest", "features", "monitor"} {
+		wg.Go(func() {
+			m, err := scrape(ctx, svc(name))
+			mu.Lock()
+			defer mu.Unlock()
+			scraped[name], scrapeErr[name] = m, err
+		})
+	}
+	wg.Go(func() { r.DeadLetters.OnTopic, kafkaErr = dlqRecords(ctx, o.kafka, o.dlqTopic) })
 	var rates []streamRate
 	var ages []viewFreshness
 	var agesErr string
 	wg.Go(func() { streamNames, streamsErr = ingestStreams(ctx, svc("ingest")) })
-	wg.Go(func() { r.DeadLetters, ingestErr = deadLetters(ctx, svc("ingest")) })
-	wg.Go(func() { r.Freshness.MaterializeP99Seconds, featuresErr = materializeLag(ctx, svc("features")) })
 	wg.Go(func() { r.Models = registryModels(ctx, svc("registry")) })
 	wg.Go(func() { r.Jobs = activeJobs(ctx, svc("trainer")) })
 	if conn != nil {
@@ -333,11 +365,18 @@ func gatherStatus(ctx context.Context, o statusOptions, hc *http.Client) statusR
 		agesErr = chErr
 		r.Predictions.Error, r.Drift.Error, r.Performance.Error = chErr, chErr, chErr
 	}
-	r.DeadLetters.Error = ingestErr
+	r.DeadLetters.Topic = o.dlqTopic
+	r.DeadLetters.Reasons = deadLetterReasons(scraped)
+	r.DeadLetters.Errors = nonEmpty(kafkaErr, scrapeErr["ingest"], scrapeErr["features"], scrapeErr["monitor"])
+	if m := scraped["features"]; m != nil {
+		if v, _, ok := m.quantile("tributary_features_materialize_lag_seconds", 0.99); ok {
+			r.Freshness.MaterializeP99Seconds = &v
+		}
+	}
 	r.Streams = mergeStreams(streamNames, rates, o.window)
 	r.Streams.Errors = nonEmpty(streamsErr, chErr)
 	r.Freshness.Views = ages
-	r.Freshness.Errors = nonEmpty(agesErr, featuresErr)
+	r.Freshness.Errors = nonEmpty(agesErr, scrapeErr["features"])
 	if o.model != "" {
 		r.onlyModel(o.model)
 	}
@@ -420,26 +459,8 @@ func ingestStreams(ctx context.Context, c serviceHTTP) ([]string, string) {
 	return names, ""
 }
 
-func deadLetters(ctx context.Context, c serviceHTTP) (deadLetterSection, string) {
-	d := deadLetterSection{Rejected: map[string]float64{}}
-	text, err := c.text(ctx, "/metrics")
-	if err != nil {
-		return d, err.Error()
-	}
-	m, err := parseMetrics(text)
-	if err != nil {
-		return d, c.wrap(err).Error()
-	}
-	d.DeadLettered = m.sum("tributary_ingest_dlq_records_total", "", map[string]string{"outcome": "ok"})[""]
-	for reason, n := range m.sum("tributary_ingest_events_total", "reason", map[string]string{"outcome": "rejected"}) {
-		if n > 0 {
-			d.Rejected[reason] = n
-		}
-	}
-	return d, ""
-}
-
-func materializeLag(ctx context.Context, c serviceHTTP) (*float64, string) {
+// scrape reads and parses a service's /metrics.
+func scrape(ctx context.Context, c serviceHTTP) (metrics, string) {
 	text, err := c.text(ctx, "/metrics")
 	if err != nil {
 		return nil, err.Error()
@@ -448,11 +469,87 @@ func materializeLag(ctx context.Context, c serviceHTTP) (*float64, string) {
 	if err != nil {
 		return nil, c.wrap(err).Error()
 	}
-	v, _, ok := m.quantile("tributary_features_materialize_lag_seconds", 0.99)
-	if !ok {
-		return nil, ""
+	return m, ""
+}
+
+// deadLetterSources say, per service, which counter series are records it
+// dead-lettered (the services' READMEs, Metrics): the metric, the label
+// that holds the reason, and the label values that are dead letters (nil:
+// any value of the match).
+var deadLetterSources = []struct {
+	service, metric, by string
+	match               map[string]string
+	outcomes            map[string]string // outcome: reason shown
+}{
+	{service: "ingest", metric: "tributary_ingest_events_total", by: "reason", match: map[string]string{"outcome": "rejected"}},
+	{service: "features", metric: "tributary_features_materialized_records_total", by: "outcome",
+		outcomes: map[string]string{"late": "late_event", "undecodable_event": "undecodable_event", "bad_event_data": "bad_event_data", "bad_label": "bad_label"}},
+	{service: "monitor", metric: "tributary_monitor_predictions_total", by: "outcome",
+		outcomes: map[string]string{"bad_prediction": "bad_prediction", "undecodable_event": "undecodable_event"}},
+}
+
+func deadLetterReasons(scraped map[string]metrics) []deadLetterReason {
+	out := []deadLetterReason{}
+	for _, src := range deadLetterSources {
+		m := scraped[src.service]
+		if m == nil {
+			continue
+		}
+		for value, n := range m.sum(src.metric, src.by, src.match) {
+			reason := value
+			if src.outcomes != nil {
+				var ok bool
+				if reason, ok = src.outcomes[value]; !ok {
+					continue
+				}
+			}
+			if n > 0 {
+				out = append(out, deadLetterReason{Service: src.service, Reason: reason, Count: n})
+			}
+		}
 	}
-	return &v, ""
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Reason < out[j].Reason
+	})
+	return out
+}
+
+// dlqRecords counts the records on the dead-letter topic: the sum over its
+// partitions of the end offset less the start offset.
+func dlqRecords(ctx context.Context, cfg kafkax.Config, topic string) (*int64, string) {
+	fail := func(err error) (*int64, string) {
+		return nil, fmt.Sprintf("kafka at %s: %s: %v", cfg.Brokers, topic, err)
+	}
+	cl, err := kafkax.NewClient(cfg, nil, "")
+	if err != nil {
+		return fail(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fail(err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return fail(err)
+	}
+	var n int64
+	ends.Each(func(e kadm.ListedOffset) {
+		if s, ok := starts.Lookup(e.Topic, e.Partition); ok {
+			n += e.Offset - s.Offset
+		}
+	})
+	return &n, ""
 }
 
 func registryModels(ctx context.Context, c serviceHTTP) modelsSection {
@@ -813,19 +910,14 @@ func renderStatus(w io.Writer, output string, r statusReport) error {
 	}
 	errLine(r.Streams.Errors...)
 
-	section("DEAD LETTERS (since ingest started)")
-	if r.DeadLetters.Error == "" {
-		fmt.Fprintf(tw, "  dead-lettered\t%.0f\n", r.DeadLetters.DeadLettered)
-		reasons := make([]string, 0, len(r.DeadLetters.Rejected))
-		for k := range r.DeadLetters.Rejected {
-			reasons = append(reasons, k)
-		}
-		sort.Strings(reasons)
-		for _, k := range reasons {
-			fmt.Fprintf(tw, "  rejected %s\t%.0f\n", k, r.DeadLetters.Rejected[k])
-		}
+	section("DEAD LETTERS\tRECORDS")
+	if r.DeadLetters.OnTopic != nil {
+		fmt.Fprintf(tw, "  on %s\t%d\n", r.DeadLetters.Topic, *r.DeadLetters.OnTopic)
 	}
-	errLine(r.DeadLetters.Error)
+	for _, d := range r.DeadLetters.Reasons {
+		fmt.Fprintf(tw, "  %s %s\t%.0f\t(since %s started)\n", d.Service, d.Reason, d.Count, d.Service)
+	}
+	errLine(r.DeadLetters.Errors...)
 
 	section("FEATURE FRESHNESS\tP99 AGE\tVALUES SERVED")
 	for _, v := range r.Freshness.Views {

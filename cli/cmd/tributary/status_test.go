@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -17,8 +18,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/schemas"
@@ -41,7 +45,7 @@ func TestMetricsQuantile(t *testing.T) {
 	c.WithLabelValues("rejected", "bad_data").Add(3)
 	c.WithLabelValues("rejected", "unknown_type").Add(2)
 	c.WithLabelValues("accepted", "none").Add(40)
-	m, err := parseMetrics(scrape(t, reg))
+	m, err := parseMetrics(scrapeText(t, reg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +71,7 @@ func TestMetricsQuantile(t *testing.T) {
 	}
 }
 
-func scrape(t *testing.T, reg *prometheus.Registry) string {
+func scrapeText(t *testing.T, reg *prometheus.Registry) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -87,6 +91,10 @@ func statusFakes(t *testing.T) map[string]string {
 	ev.WithLabelValues("http", "rejected", "unknown_type").Add(1)
 	ev.WithLabelValues("http", "accepted", "none").Add(100)
 	featuresReg := prometheus.NewRegistry()
+	mat := promauto.With(featuresReg).NewCounterVec(prometheus.CounterOpts{Name: "tributary_features_materialized_records_total"}, []string{"outcome"})
+	mat.WithLabelValues("applied").Add(500)
+	mat.WithLabelValues("late").Add(2)
+	mat.WithLabelValues("bad_label").Add(1)
 	lag := promauto.With(featuresReg).NewHistogram(prometheus.HistogramOpts{Name: "tributary_features_materialize_lag_seconds", Buckets: []float64{0.01, 0.1, 1}})
 	for range 100 {
 		lag.Observe(0.05)
@@ -110,12 +118,12 @@ func statusFakes(t *testing.T) map[string]string {
 		case r.URL.Path == "/v1/streams":
 			io.WriteString(w, `{"streams":[{"name":"clicks","type":"com.example.click.v1"},{"name":"idle","type":"com.example.idle.v1"}]}`)
 		case r.URL.Path == "/metrics":
-			io.WriteString(w, scrape(t, ingestReg))
+			io.WriteString(w, scrapeText(t, ingestReg))
 		}
 	})
 	urls["features"] = srv(func(w http.ResponseWriter, r *http.Request) {
 		if !ready(w, r) && r.URL.Path == "/metrics" {
-			io.WriteString(w, scrape(t, featuresReg))
+			io.WriteString(w, scrapeText(t, featuresReg))
 		}
 	})
 	urls["registry"] = srv(func(w http.ResponseWriter, r *http.Request) {
@@ -225,7 +233,9 @@ func TestStatus(t *testing.T) {
 	ctx := context.Background()
 	cfg, exec := statusDatabase(t, ctx)
 	urls := statusFakes(t)
-	o := statusOptions{urls: map[string]*string{}, clickhouse: cfg, window: time.Minute, timeout: 10 * time.Second, output: "table"}
+	o := statusOptions{urls: map[string]*string{}, clickhouse: cfg, window: time.Minute, timeout: 10 * time.Second, output: "table",
+		kafka: kafkax.Config{Brokers: strings.Join(testkit.KafkaBrokers(t), ","), DialTimeout: 5 * time.Second}, dlqTopic: dlqTopic(t, 3)}
+	dlq := o.dlqTopic
 	for s, u := range urls {
 		o.urls[s] = &u
 	}
@@ -248,8 +258,10 @@ func TestStatus(t *testing.T) {
 	if got, _ := json.Marshal(r.Streams.Streams); string(got) != string(must(json.Marshal(wantStreams))) || len(r.Streams.Errors) > 0 {
 		t.Errorf("streams %s %v, want %s", got, r.Streams.Errors, must(json.Marshal(wantStreams)))
 	}
-	if d := r.DeadLetters; d.DeadLettered != 7 || d.Rejected["schema_violation"] != 6 || d.Rejected["unknown_type"] != 1 || len(d.Rejected) != 2 || d.Error != "" {
-		t.Errorf("dead letters %+v", d)
+	wantDead := []deadLetterReason{{"features", "bad_label", 1}, {"features", "late_event", 2}, {"ingest", "schema_violation", 6}, {"ingest", "unknown_type", 1}}
+	if d := r.DeadLetters; d.OnTopic == nil || *d.OnTopic != 3 || fmt.Sprint(d.Reasons) != fmt.Sprint(wantDead) ||
+		len(d.Errors) != 1 || !strings.HasPrefix(d.Errors[0], "monitor at ") {
+		t.Errorf("dead letters %+v (on topic %v), want 3 on the topic and %v, and the monitor unreachable", d, d.OnTopic, wantDead)
 	}
 	if f := r.Freshness; len(f.Views) != 1 || f.Views[0].View != "txn" || f.Views[0].Values != 132 || f.Views[0].P99AgeSeconds < 0.5 || f.Views[0].P99AgeSeconds > 30 ||
 		f.MaterializeP99Seconds == nil || math.Abs(*f.MaterializeP99Seconds-0.01-0.09*99/100) > 1e-9 {
@@ -294,7 +306,8 @@ func TestStatus(t *testing.T) {
 		"monitor   " + urls["monitor"] + "  UNREACHABLE: monitor at " + urls["monitor"],
 		"serving   " + urls["serving"] + "  not ready: models",
 		"clicks    0.50",
-		"rejected schema_violation  6",
+		"ingest schema_violation  6",
+		"on " + dlq + " 3",
 		"fraud     v3      canary=v3 (0.1), production=v2",
 		"1: txn:amount_sum_1h psi=0.42",
 		"no performance figures yet",
@@ -355,6 +368,7 @@ func TestStatusClickHouseUnreachable(t *testing.T) {
 	l.Close()
 	urls := statusFakes(t)
 	o := statusOptions{urls: map[string]*string{}, window: time.Minute, timeout: 10 * time.Second,
+		kafka: kafkax.Config{Brokers: dead, DialTimeout: time.Second}, dlqTopic: "tributary.dlq",
 		clickhouse: chx.Config{Addr: dead, Database: "tributary", Username: "default", DialTimeout: time.Second, ReadTimeout: time.Second}}
 	for s, u := range urls {
 		o.urls[s] = &u
@@ -369,7 +383,7 @@ func TestStatusClickHouseUnreachable(t *testing.T) {
 			t.Errorf("%s: errors %q, want %q", name, errs, want)
 		}
 	}
-	if len(r.Streams.Streams) != 2 || len(r.Models.Models) != 1 || len(r.Jobs.Jobs) != 1 || r.DeadLetters.DeadLettered != 7 {
+	if len(r.Streams.Streams) != 2 || len(r.Models.Models) != 1 || len(r.Jobs.Jobs) != 1 || len(r.DeadLetters.Reasons) != 4 {
 		t.Errorf("the services' figures are missing: %+v", r)
 	}
 	var names []string
@@ -377,7 +391,36 @@ func TestStatusClickHouseUnreachable(t *testing.T) {
 		name, _, _ := strings.Cut(f, " at ")
 		names = append(names, name)
 	}
-	if got := strings.Join(names, ","); !strings.Contains(got, "monitor") || !strings.Contains(got, "clickhouse") {
+	if got := strings.Join(names, ","); !strings.Contains(got, "monitor") || !strings.Contains(got, "clickhouse") || !strings.Contains(got, "kafka") {
 		t.Errorf("failures name %s", got)
 	}
+}
+
+// dlqTopic creates a topic of its own with n records in it, deleted when
+// the test ends.
+func dlqTopic(t *testing.T, n int) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := fmt.Sprintf("test.cli.dlq.%d", time.Now().UnixNano())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(testkit.KafkaBrokers(t)...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 2, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := adm.DeleteTopics(context.Background(), topic); err != nil {
+			t.Errorf("delete topic %s: %v", topic, err)
+		}
+	})
+	for i := range n {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte("x")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return topic
 }
