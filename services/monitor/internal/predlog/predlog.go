@@ -5,7 +5,6 @@ package predlog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -49,7 +48,7 @@ func Decode(r *kgo.Record) (Prediction, error) {
 		return Prediction{}, &RecordError{reason.BadPrediction, fmt.Errorf("type %q on the predictions topic", e.Type())}
 	}
 	var p Prediction
-	if err := json.Unmarshal(e.Data(), &p); err != nil {
+	if err := decodeData(e.Data(), &p); err != nil {
 		return Prediction{}, &RecordError{reason.UndecodableEvent, fmt.Errorf("prediction data: %w", err)}
 	}
 	switch {
