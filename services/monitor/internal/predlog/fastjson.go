@@ -2,9 +2,52 @@ package predlog
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
+
+// Decoder decodes prediction records as Decode does, keeping what records
+// repeat: the strings of the model names, aliases and feature references
+// it has seen (at most maxInterned), shared by the predictions that carry
+// them, and the sorted feature list of the last record, shared by the rows
+// of the records that have the same features (so Row.FeatureNames must not
+// be modified). It is not safe for concurrent use: use one per goroutine.
+type Decoder struct {
+	strs  map[string]string
+	names []string
+	// Buffers of the features of the record being read.
+	namesBuf []string
+	valsBuf  []value
+}
+
+// value is a feature value; null for JSON's null.
+type value struct {
+	x    float64
+	null bool
+}
+
+// maxInterned bounds the strings a Decoder keeps.
+const maxInterned = 1 << 14
+
+// NewDecoder returns a decoder.
+func NewDecoder() *Decoder { return &Decoder{strs: map[string]string{}} }
+
+// intern returns b as a string, the same string for the same bytes while
+// d has room for it; a nil d interns nothing.
+func (d *Decoder) intern(b []byte) string {
+	if d == nil {
+		return string(b)
+	}
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if d.strs != nil && len(d.strs) < maxInterned {
+		d.strs[s] = s
+	}
+	return s
+}
 
 // decodeData decodes the data of a prediction record into p. The record
 // serving writes (encoding/json's compact output of event.PredictionLogged)
@@ -15,8 +58,8 @@ import (
 // of another form than the field's) is decoded again by encoding/json, so
 // what is accepted and every error are encoding/json's.
 // FuzzDecodeFast holds decodeFast to that.
-func decodeData(data []byte, p *Prediction) error {
-	if decodeFast(data, p) {
+func decodeData(d *Decoder, data []byte, p *Prediction) error {
+	if decodeFast(d, data, p) {
 		return nil
 	}
 	*p = Prediction{}
@@ -45,12 +88,15 @@ const (
 type parser struct {
 	b []byte
 	i int
+	d *Decoder // nil: nothing interned
 }
 
 // decodeFast decodes data into p (which must be zero) and reports whether it
 // could; when it reports false, p holds a partial decode to be discarded.
-func decodeFast(data []byte, p *Prediction) bool {
-	ps := parser{b: data}
+// d, when not nil, interns the model, the alias and the feature
+// references.
+func decodeFast(d *Decoder, data []byte, p *Prediction) bool {
+	ps := parser{b: data, d: d}
 	ps.ws()
 	if !ps.byte('{') {
 		return false
@@ -128,9 +174,9 @@ func (ps *parser) value(f int, p *Prediction) bool {
 	case fieldPredictionID:
 		p.PredictionID, ok = ps.str()
 	case fieldModel:
-		p.Model, ok = ps.str()
+		p.Model, ok = ps.interned()
 	case fieldAlias:
-		p.Alias, ok = ps.str()
+		p.Alias, ok = ps.interned()
 	case fieldEntityKey:
 		p.EntityKey, ok = ps.str()
 	case fieldVersion:
@@ -150,7 +196,7 @@ func (ps *parser) value(f int, p *Prediction) bool {
 	case fieldProbabilities:
 		p.Probabilities, ok = ps.floats()
 	case fieldFeatures:
-		p.Features, ok = ps.features()
+		ok = ps.features(p)
 	case fieldAges:
 		p.FeatureAgesSeconds, ok = ps.ages()
 	}
@@ -232,6 +278,11 @@ func (ps *parser) key() ([]byte, bool) {
 func (ps *parser) str() (string, bool) {
 	s, ok := ps.raw()
 	return string(s), ok
+}
+
+func (ps *parser) interned() (string, bool) {
+	s, ok := ps.raw()
+	return ps.d.intern(s), ok
 }
 
 func (ps *parser) bool() (bool, bool) {
@@ -374,28 +425,55 @@ func (ps *parser) object(item func(key []byte) bool) bool {
 	}
 }
 
-// features reads the features object: numbers or null. The values share
-// one backing array.
-func (ps *parser) features() (map[string]*float64, bool) {
-	m := make(map[string]*float64, 32)
-	var vals []float64
+// features reads the features object (numbers or null) into p.Features.
+// When the keys come in increasing order, as encoding/json writes a map,
+// p.names and p.values are the features in that order, and p.names is the
+// slice of the record before when it has the same features.
+func (ps *parser) features(p *Prediction) bool {
+	var local Decoder
+	d := ps.d
+	if d == nil {
+		d = &local
+	}
+	names, vals, sorted := d.namesBuf[:0], d.valsBuf[:0], true
 	ok := ps.object(func(k []byte) bool {
-		if ps.literal("null") {
-			m[string(k)] = nil
-			return true
+		v := value{null: true}
+		if !ps.literal("null") {
+			x, ok := ps.float()
+			if !ok {
+				return false
+			}
+			v = value{x: x}
 		}
-		x, ok := ps.float()
-		if !ok {
-			return false
+		name := ps.d.intern(k)
+		if len(names) > 0 && name <= names[len(names)-1] {
+			sorted = false
 		}
-		if len(vals) == cap(vals) {
-			vals = make([]float64, 0, 32)
-		}
-		vals = append(vals, x)
-		m[string(k)] = &vals[len(vals)-1]
+		names, vals = append(names, name), append(vals, v)
 		return true
 	})
-	return m, ok
+	d.namesBuf, d.valsBuf = names, vals
+	if !ok {
+		return false
+	}
+	// One array for the values, one map of the right size.
+	xs := make([]float64, len(vals))
+	ptrs := make([]*float64, len(vals))
+	p.Features = make(map[string]*float64, len(vals))
+	for i, v := range vals {
+		if !v.null {
+			xs[i] = v.x
+			ptrs[i] = &xs[i]
+		}
+		p.Features[names[i]] = ptrs[i]
+	}
+	if sorted {
+		if !slices.Equal(names, d.names) {
+			d.names = slices.Clone(names)
+		}
+		p.names, p.values = d.names, ptrs
+	}
+	return true
 }
 
 // ages reads feature_ages_seconds: numbers only (a null would be a zero
@@ -405,7 +483,7 @@ func (ps *parser) ages() (map[string]float64, bool) {
 	ok := ps.object(func(k []byte) bool {
 		x, ok := ps.float()
 		if ok {
-			m[string(k)] = x
+			m[ps.d.intern(k)] = x
 		}
 		return ok
 	})

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,18 +84,18 @@ func TestDecodeFast(t *testing.T) {
 		{"empty", ``, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var fast Prediction
-			if got := decodeFast([]byte(tc.data), &fast); got != tc.fast {
-				t.Fatalf("decodeFast read it: %v, want %v", got, tc.fast)
-			}
-			var got, want Prediction
-			gotErr := decodeData([]byte(tc.data), &got)
-			wantErr := json.Unmarshal([]byte(tc.data), &want)
-			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-				t.Fatalf("error %v, encoding/json's %v", gotErr, wantErr)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("decoded\n%+v\nencoding/json\n%+v", got, want)
+			for _, d := range []*Decoder{nil, NewDecoder()} {
+				var fast Prediction
+				if got := decodeFast(d, []byte(tc.data), &fast); got != tc.fast {
+					t.Fatalf("decodeFast read it: %v, want %v", got, tc.fast)
+				}
+				var got, want Prediction
+				gotErr := decodeData(d, []byte(tc.data), &got)
+				wantErr := json.Unmarshal([]byte(tc.data), &want)
+				if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+					t.Fatalf("error %v, encoding/json's %v", gotErr, wantErr)
+				}
+				checkSame(t, tc.data, got, want)
 			}
 		})
 	}
@@ -111,30 +112,51 @@ func FuzzDecodeFast(f *testing.F) {
 	f.Add([]byte(`{"version":-0,"prediction":-0.0e-0,"latency_seconds":1E+2}`))
 	f.Add([]byte(`{"model":"mödel","features":{"vü:ß":1}}`))
 	f.Add([]byte(`{"event_time":"2026-01-01T00:00:00.5+01:00"}`))
+	d := NewDecoder()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast Prediction
-		if !decodeFast(data, &fast) {
+		if !decodeFast(d, data, &fast) {
 			return
 		}
 		var want Prediction
 		if err := json.Unmarshal(data, &want); err != nil {
 			t.Fatalf("decodeFast read %q, encoding/json refuses it: %v", data, err)
 		}
-		if !reflect.DeepEqual(fast, want) {
-			t.Fatalf("%q:\ndecodeFast    %+v\nencoding/json %+v", data, fast, want)
-		}
+		checkSame(t, string(data), fast, want)
 	})
+}
+
+// checkSame fails unless got (from decodeData) is want (from
+// encoding/json), and got's sorted features, when it has them, are its
+// features.
+func checkSame(t *testing.T, data string, got, want Prediction) {
+	t.Helper()
+	if got.names != nil {
+		if len(got.names) != len(got.Features) || len(got.values) != len(got.names) || !slices.IsSorted(got.names) {
+			t.Fatalf("%q: sorted features %v %v of %v", data, got.names, got.values, got.Features)
+		}
+		for i, n := range got.names {
+			if v, ok := got.Features[n]; !ok || v != got.values[i] {
+				t.Fatalf("%q: sorted feature %s is not the map's", data, n)
+			}
+		}
+	}
+	got.names, got.values = nil, nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\ndecoded       %+v\nencoding/json %+v", data, got, want)
+	}
 }
 
 // BenchmarkDecodeData is the data of a 20-feature record, as serving writes
 // it, read by decodeData and by encoding/json.
 func BenchmarkDecodeData(b *testing.B) {
 	data := serving(b, 20)
+	d := NewDecoder()
 	b.Run("decodeData", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var p Prediction
-			if err := decodeData(data, &p); err != nil {
+			if err := decodeData(d, data, &p); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -25,6 +25,12 @@ type Prediction struct {
 	// FeatureAgesSeconds is the age of each feature value at prediction
 	// time, by feature reference; nil when serving did not report it.
 	FeatureAgesSeconds map[string]float64 `json:"feature_ages_seconds,omitempty"`
+
+	// names and values are the features in sorted order, when the decoder
+	// read them so (nil otherwise); names may be shared with other
+	// predictions.
+	names  []string
+	values []*float64
 }
 
 // RecordError is a record that cannot be logged, with its stable reason.
@@ -40,6 +46,12 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // mode of type tributary.prediction.logged.v1). A record that cannot be
 // logged gives a *RecordError.
 func Decode(r *kgo.Record) (Prediction, error) {
+	var d *Decoder
+	return d.Decode(r)
+}
+
+// Decode is the package's Decode, with d's shared strings.
+func (d *Decoder) Decode(r *kgo.Record) (Prediction, error) {
 	e, err := event.FromKafkaRecord(r)
 	if err != nil {
 		return Prediction{}, &RecordError{reason.UndecodableEvent, err}
@@ -48,7 +60,7 @@ func Decode(r *kgo.Record) (Prediction, error) {
 		return Prediction{}, &RecordError{reason.BadPrediction, fmt.Errorf("type %q on the predictions topic", e.Type())}
 	}
 	var p Prediction
-	if err := decodeData(e.Data(), &p); err != nil {
+	if err := decodeData(d, e.Data(), &p); err != nil {
 		return Prediction{}, &RecordError{reason.UndecodableEvent, fmt.Errorf("prediction data: %w", err)}
 	}
 	switch {
@@ -98,10 +110,14 @@ func NewRow(p Prediction, r *kgo.Record) Row {
 		Probabilities: p.Probabilities, Latency: p.LatencySeconds, LoggedTime: r.Timestamp,
 		Partition: r.Partition, Offset: r.Offset,
 	}
-	row.FeatureNames = sortedKeys(p.Features)
-	row.FeatureValues = make([]*float64, len(row.FeatureNames))
-	for i, n := range row.FeatureNames {
-		row.FeatureValues[i] = p.Features[n]
+	if p.names != nil && len(p.names) == len(p.Features) {
+		row.FeatureNames, row.FeatureValues = p.names, p.values
+	} else {
+		row.FeatureNames = sortedKeys(p.Features)
+		row.FeatureValues = make([]*float64, len(row.FeatureNames))
+		for i, n := range row.FeatureNames {
+			row.FeatureValues[i] = p.Features[n]
+		}
 	}
 	row.AgeNames = sortedKeys(p.FeatureAgesSeconds)
 	row.AgeSeconds = make([]float64, len(row.AgeNames))
