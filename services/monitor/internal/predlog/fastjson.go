@@ -8,14 +8,17 @@ import (
 )
 
 // Decoder decodes prediction records as Decode does, keeping what records
-// repeat: the strings of the model names, aliases and feature references
-// it has seen (at most maxInterned), shared by the predictions that carry
-// them, and the sorted feature list of the last record, shared by the rows
-// of the records that have the same features (so Row.FeatureNames must not
-// be modified). It is not safe for concurrent use: use one per goroutine.
+// repeat: the envelopes libs/event accepted (see envelope.go), the strings
+// of the model names, aliases and feature references it has seen (at most
+// maxInterned), shared by the predictions that carry them, and the sorted
+// feature list of the last record, shared by the rows of the records that
+// have the same features (so Row.FeatureNames must not be modified). It is
+// not safe for concurrent use: use one per goroutine.
 type Decoder struct {
-	strs  map[string]string
-	names []string
+	shapes   map[string]string
+	shapeBuf []byte
+	strs     map[string]string
+	names    []string
 	// Buffers of the features of the record being read.
 	namesBuf []string
 	valsBuf  []value

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/tributary-ml/tributary/libs/event"
 )
 
@@ -170,4 +172,62 @@ func BenchmarkDecodeData(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestEnvelopeShapes: a Decoder remembers the envelope libs/event accepted
+// and reads the next record of that shape without it; a record whose id,
+// time or trace context is of another form, or whose headers differ, is
+// not of a known shape; a refused envelope is not remembered.
+func TestEnvelopeShapes(t *testing.T) {
+	data := serving(t, 2)
+	rec := func(id, at, parent, typ string) *kgo.Record {
+		return &kgo.Record{Value: data, Headers: []kgo.RecordHeader{
+			{Key: "ce_id", Value: []byte(id)}, {Key: "ce_source", Value: []byte("tributary/serving")},
+			{Key: "ce_specversion", Value: []byte("1.0")}, {Key: "ce_time", Value: []byte(at)},
+			{Key: "ce_traceparent", Value: []byte(parent)}, {Key: "ce_type", Value: []byte(typ)},
+			{Key: "content-type", Value: []byte("application/json")},
+		}}
+	}
+	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	d := NewDecoder()
+	if _, err := d.Decode(rec("a", "2026-12-01T09:00:00.123Z", parent, event.TypePredictionLogged)); err != nil {
+		t.Fatal(err)
+	}
+	if len(d.shapes) != 1 {
+		t.Fatalf("%d shapes after one record", len(d.shapes))
+	}
+	for _, tc := range []struct {
+		name  string
+		rec   *kgo.Record
+		known bool
+	}{
+		{"other id, time and trace", rec("b", "2026-12-01T09:00:01Z", "00-1af7651916cd43dd8448eb211c80319c-c7ad6b7169203331-00", event.TypePredictionLogged), true},
+		{"id with a space", rec("b c", "2026-12-01T09:00:01Z", parent, event.TypePredictionLogged), false},
+		{"empty id", rec("", "2026-12-01T09:00:01Z", parent, event.TypePredictionLogged), false},
+		{"time with an offset", rec("b", "2026-12-01T10:00:01+01:00", parent, event.TypePredictionLogged), false},
+		{"invalid date", rec("b", "2026-02-30T10:00:01Z", parent, event.TypePredictionLogged), false},
+		{"other type", rec("b", "2026-12-01T09:00:01Z", parent, event.TypeLabelRecorded), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, ok := d.shape(tc.rec)
+			_, known := d.shapes[string(key)]
+			if ok && known != tc.known || !ok && tc.known {
+				t.Fatalf("known shape: %v, want %v", ok && known, tc.known)
+			}
+			got, gotErr := d.Decode(tc.rec)
+			want, wantErr := Decode(tc.rec)
+			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
+				t.Fatalf("decoder %v %+v\nlibs/event %v %+v", gotErr, got, wantErr, want)
+			}
+		})
+	}
+	before := len(d.shapes)
+	bad := rec("b", "2026-12-01T09:00:01Z", parent, event.TypePredictionLogged)
+	bad.Headers[2].Value = []byte("0.3")
+	if _, err := d.Decode(bad); err == nil {
+		t.Fatal("spec version 0.3 accepted")
+	}
+	if len(d.shapes) != before {
+		t.Fatal("a refused envelope was remembered")
+	}
 }

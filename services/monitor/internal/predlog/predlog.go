@@ -50,17 +50,18 @@ func Decode(r *kgo.Record) (Prediction, error) {
 	return d.Decode(r)
 }
 
-// Decode is the package's Decode, with d's shared strings.
+// Decode is the package's Decode, with what d keeps from the records
+// before.
 func (d *Decoder) Decode(r *kgo.Record) (Prediction, error) {
-	e, err := event.FromKafkaRecord(r)
+	typ, data, err := d.envelope(r)
 	if err != nil {
 		return Prediction{}, &RecordError{reason.UndecodableEvent, err}
 	}
-	if e.Type() != event.TypePredictionLogged {
-		return Prediction{}, &RecordError{reason.BadPrediction, fmt.Errorf("type %q on the predictions topic", e.Type())}
+	if typ != event.TypePredictionLogged {
+		return Prediction{}, &RecordError{reason.BadPrediction, fmt.Errorf("type %q on the predictions topic", typ)}
 	}
 	var p Prediction
-	if err := decodeData(d, e.Data(), &p); err != nil {
+	if err := decodeData(d, data, &p); err != nil {
 		return Prediction{}, &RecordError{reason.UndecodableEvent, fmt.Errorf("prediction data: %w", err)}
 	}
 	switch {
