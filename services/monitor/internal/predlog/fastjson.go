@@ -448,7 +448,13 @@ func (ps *parser) features(p *Prediction) bool {
 			}
 			v = value{x: x}
 		}
-		name := ps.d.intern(k)
+		// Most records have the features of the one before, in its order.
+		var name string
+		if i := len(names); i < len(d.names) && d.names[i] == string(k) {
+			name = d.names[i]
+		} else {
+			name = ps.d.intern(k)
+		}
 		if len(names) > 0 && name <= names[len(names)-1] {
 			sorted = false
 		}
@@ -481,14 +487,29 @@ func (ps *parser) features(p *Prediction) bool {
 
 // ages reads feature_ages_seconds: numbers only (a null would be a zero
 // in encoding/json; it is left to it).
+// The ages are of features of the record, usually in their order: each key
+// is looked for among the decoder's sorted features first.
 func (ps *parser) ages() (map[string]float64, bool) {
 	m := make(map[string]float64, 32)
+	var names []string
+	if ps.d != nil {
+		names = ps.d.names
+	}
+	j := 0
 	ok := ps.object(func(k []byte) bool {
 		x, ok := ps.float()
-		if ok {
+		if !ok {
+			return false
+		}
+		for j < len(names) && names[j] < string(k) {
+			j++
+		}
+		if j < len(names) && names[j] == string(k) {
+			m[names[j]] = x
+		} else {
 			m[ps.d.intern(k)] = x
 		}
-		return ok
+		return true
 	})
 	return m, ok
 }
