@@ -9,8 +9,8 @@
 # The benchmark writes its data (seeded: reference samples and the distinct
 # rows it cycles through) into a temporary directory, and
 # evidently_bench.py gives the same values to Evidently: the reference, and
-# the first ROWS rows of the benchmark's current data (default: 100000,
-# then all 999996). Go's figure is the benchmark's process CPU time;
+# the first ROWS rows of the benchmark's current data (default: 20000,
+# 100000, then all 999996). Go's figure is the benchmark's process CPU time;
 # Evidently's the CPU time of Report.run alone (file read and DataFrames
 # excluded), its wall time beside it. Each Evidently run is stopped after
 # $EVIDENTLY_TIMEOUT seconds (default 900). The ratio compares CPU seconds:
@@ -22,7 +22,7 @@ set -euo pipefail
 py=${1:-}
 shift || true
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(100000 0)
+[ ${#sizes[@]} -gt 0 ] || sizes=(20000 100000 0)
 limit=${EVIDENTLY_TIMEOUT:-900}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
