@@ -88,7 +88,11 @@ bench: infra-up pyenv
 	libs/learn/bench/vs_sklearn.sh lr "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
 	libs/learn/bench/vs_sklearn.sh gbdt "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
 	echo "== serving: /v1/predict 1 entity x 20 online features at 2000/s, beside raw go-redis and an empty handler"; \
-	(cd services/serving && go test -run '^$$' -bench BenchmarkPredictLoad -benchtime=1x -timeout 10m ./internal/api/)
+	(cd services/serving && go test -run '^$$' -bench BenchmarkPredictLoad -benchtime=1x -timeout 10m ./internal/api/); \
+	echo "== monitor: prediction-log rows/s into ClickHouse through the monitor, beside clickhouse-go's raw batch insert of the same rows"; \
+	(cd services/monitor && go test -run '^$$' -bench BenchmarkPredictionLog -benchtime 3x -timeout 20m ./internal/consume/); \
+	echo "== drift of 1M predictions x 50 features beside Evidently's DataDriftPreset on the same data"; \
+	libs/drift/bench/vs_evidently.sh "$$($(PYENV) ensure deploy/local/python/bench-evidently.txt || true)"
 
 $(STATICCHECK):
 	@mkdir -p $(TOOLS_DIR)
