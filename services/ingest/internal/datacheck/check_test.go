@@ -76,11 +76,11 @@ var cases = []struct {
 	{"bench", `{"user_id":"u-1","item_id":"i","at":` + at + `,"amount":3.5,"tags":["a","b"],"payload":"xx"}`, true},
 	{"bench", ` {"payload":"p\"q\u00e9","amount":0,"at":"2026-12-01T10:00:00+01:00","item_id":"","user_id":"é"} `, true},
 	{"bench", `{"user_id":"u","item_id":"i","at":"2026-12-01t10:00:00Z","amount":1,"payload":""}`, false}, // a date-time, not RFC3339Nano for time.Parse
-	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":1e2,"payload":""}`, false},  // exponent: library
-	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":-1,"payload":""}`, false},   // minimum
-	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":-0.0,"payload":""}`, false}, // equal to the bound, not an integer: library
-	{"bench", `{"user_id":"","item_id":"i","at":` + at + `,"amount":1,"payload":""}`, false},     // minLength
-	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":1}`, false},                 // required
+	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":1e2,"payload":""}`, false},           // exponent: library
+	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":-1,"payload":""}`, false},            // minimum
+	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":-0.0,"payload":""}`, false},          // equal to the bound, not an integer: library
+	{"bench", `{"user_id":"","item_id":"i","at":` + at + `,"amount":1,"payload":""}`, false},              // minLength
+	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":1}`, false},                          // required
 	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":1,"payload":"","x":1}`, false},
 	{"bench", `{"user_id":"u","user_id":"v","item_id":"i","at":` + at + `,"amount":1,"payload":""}`, false}, // key twice
 	{"bench", `{"user_id":"u","item_id":"i","at":"2026-02-30T10:00:00Z","amount":1,"payload":""}`, false},
