@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/services/ingest/internal/jsonscan"
 )
 
 // Checker checks a stream's event data: Check answers exactly what the
@@ -337,13 +338,16 @@ func (s *scanner) array(n *node, depth int) bool {
 // does.
 func (s *scanner) str() (string, bool) {
 	start := s.i
-	plain, ascii := true, true
+	plain := true
 	for s.i++; s.i < len(s.b); s.i++ {
+		if s.i = jsonscan.SkipPlain(s.b, s.i); s.i >= len(s.b) {
+			break
+		}
 		switch c := s.b[s.i]; {
 		case c == '"':
 			s.i++
 			raw := s.b[start+1 : s.i-1]
-			if plain && (ascii || utf8.Valid(raw)) {
+			if plain && utf8.Valid(raw) {
 				return alias(raw), true
 			}
 			var v string
@@ -356,8 +360,6 @@ func (s *scanner) str() (string, bool) {
 			s.i++
 		case c < 0x20:
 			return "", false
-		case c >= 0x80:
-			ascii = false
 		}
 	}
 	return "", false

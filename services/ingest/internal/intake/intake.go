@@ -463,7 +463,7 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 		return nil, reject(reason.EventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
-	if _, err := e.Context.GetExtension(event.TraceParentExtension); err != nil && in.cfg.Propagator != nil { // err: none
+	if _, has := e.Extensions()[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
 			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
