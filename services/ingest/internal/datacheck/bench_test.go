@@ -50,9 +50,7 @@ func BenchmarkCheck(b *testing.B) {
 			}
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
-			for b.Loop() {
-				bc.run()
-			}
+			loopCPU(b, func() { bc.run() })
 		})
 	}
 }

@@ -153,9 +153,7 @@ func BenchmarkSplit(b *testing.B) {
 			}
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
-			for b.Loop() {
-				s.split(body)
-			}
+			loopCPU(b, func() { s.split(body) })
 		})
 	}
 }
@@ -322,10 +320,10 @@ func BenchmarkDecodeEvent(b *testing.B) {
 			b.SetBytes(int64(len(events[0])))
 			b.ReportAllocs()
 			i := 0
-			for b.Loop() {
+			loopCPU(b, func() {
 				d.decode(events[i%len(events)])
 				i++
-			}
+			})
 		})
 	}
 }
