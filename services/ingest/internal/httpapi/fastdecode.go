@@ -128,7 +128,7 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 				return e, false
 			}
 			if data != nil {
-				if mt, _ := c.GetDataMediaType(); !sdkJSON(mt) {
+				if !dataJSON(&c) {
 					return e, false // sdk-go reads such data as a JSON string
 				}
 			}
@@ -175,6 +175,17 @@ func extensionName(name []byte) bool {
 		}
 	}
 	return len(name) > 0
+}
+
+// dataJSON reports whether sdk-go keeps the structured data of an event
+// with this context as JSON; the common application/json without
+// parameters needs no parse of the media type.
+func dataJSON(c *ce.EventContextV1) bool {
+	if c.DataContentType == nil || *c.DataContentType == ce.ApplicationJSON {
+		return true
+	}
+	mt, _ := c.GetDataMediaType()
+	return sdkJSON(mt)
 }
 
 // sdkJSON is sdk-go's test of a media type whose structured data is kept
