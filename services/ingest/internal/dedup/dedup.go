@@ -23,7 +23,7 @@ type Window struct {
 	now   func() time.Time
 	seeds [2]maphash.Seed
 
-	mu      sync.Mutex
+	mu sync.Mutex
 	// pending are the writes in flight; the channel, made only once a
 	// second claim of the pair waits, closes when the write ends.
 	pending map[digest]chan struct{}
