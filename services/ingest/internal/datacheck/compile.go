@@ -48,8 +48,7 @@ type node struct {
 	minLen, maxLen int // -1: none
 	pattern        *regexp.Regexp
 	dateTime       bool
-	enum           map[string]bool // string members; nil: no enum
-	enumOther      bool            // the enum has members that are not strings
+	enum           map[string]bool // its string members (a value of another type is left to the library); nil: no enum
 	// numbers
 	min, max, exMin, exMax bound
 	// objects
@@ -155,8 +154,6 @@ func compileObject(m map[string]any, root bool) *node {
 			for _, e := range members {
 				if s, ok := e.(string); ok {
 					n.enum[s] = true
-				} else {
-					n.enumOther = true
 				}
 			}
 		case k == "minimum" || k == "maximum" || k == "exclusiveMinimum" || k == "exclusiveMaximum":
