@@ -79,11 +79,11 @@ bench: infra-up pyenv
 	echo "== CPU benchmarks: tiles decode+read, drift of 1M predictions x 50 features, ingest batch decoding"; \
 	(cd libs && go test -run '^$$' -bench . -benchmem ./tiles/); \
 	(cd libs && go test -run '^$$' -bench 'Drift1Mx50$$' -benchtime 1x ./drift/); \
-	(cd services/ingest && go test -run '^$$' -bench . -benchmem ./internal/httpapi/); \
+	(cd services/ingest && go test -run '^$$' -bench . -benchmem ./internal/httpapi/ ./internal/datacheck/); \
 	echo "== features against the local stack: reads beside raw Redis, freshness, materializer, training sets"; \
 	(cd services/features && go test -run '^$$' -bench . -benchtime=1x -timeout 30m ./internal/app/); \
 	echo "== ingest: HTTP into the real Kafka, beside a raw producer and an empty handler"; \
-	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION); \
+	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION) -rounds 3; \
 	echo "== built-in learners beside scikit-learn, 1M rows x 20 features, $(BENCH_ROUNDS) alternated rounds"; \
 	libs/learn/bench/vs_sklearn.sh lr "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
 	libs/learn/bench/vs_sklearn.sh gbdt "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
