@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS ${database}.model_performance
     recall              Nullable(Float64) COMMENT 'True positives over actual positives; NULL when no label is positive, or for regression.',
     f1                  Nullable(Float64) COMMENT 'Harmonic mean of precision and recall (0 when both are 0); NULL when either is NULL.',
     auc                 Nullable(Float64) COMMENT 'Area under the ROC curve of the scores (ties count one half); NULL when the labels hold one class only, or for regression.',
-    log_loss            Nullable(Float64) COMMENT 'Mean negative log-likelihood of the labels, scores clipped to [1e-15, 1 - 1e-15]; NULL for regression.',
+    log_loss            Nullable(Float64) COMMENT 'Mean negative log-likelihood of the labels, scores clipped to [eps, 1 - eps] with eps the float64 machine epsilon, as scikit-learn does; NULL for regression.',
     mae                 Nullable(Float64) COMMENT 'Mean absolute error; NULL for classification.',
     rmse                Nullable(Float64) COMMENT 'Root mean squared error; NULL for classification.',
     breaches            Array(String)     COMMENT 'Metrics past their threshold (the model''s min or max); empty when none, or with fewer labelled predictions than the minimum sample size.',

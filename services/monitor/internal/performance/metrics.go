@@ -89,8 +89,9 @@ func (m Metrics) Get(name string) (float64, bool) {
 	return *p, true
 }
 
-// logLossEps clips the scores of log loss to [eps, 1-eps].
-const logLossEps = 1e-15
+// logLossEps clips the scores of log loss to [eps, 1-eps]: the float64
+// machine epsilon, what scikit-learn's log_loss clips to.
+const logLossEps = 2.220446049250313e-16
 
 func ptr(v float64) *float64 { return &v }
 
