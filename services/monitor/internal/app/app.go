@@ -36,11 +36,11 @@ import (
 
 // Config is the monitor service's configuration.
 type Config struct {
-	Kafka      kafkax.Config
-	Topics     kafkax.TopicsConfig
-	NATS       natsx.Config
-	JetStream  natsx.BootstrapConfig
-	ClickHouse chx.Config
+	Kafka       kafkax.Config
+	Topics      kafkax.TopicsConfig
+	NATS        natsx.Config
+	JetStream   natsx.BootstrapConfig
+	ClickHouse  chx.Config
 	Consumer    consume.Config
 	Windows     windows.Config
 	Labels      labels.Config

@@ -164,7 +164,7 @@ func (s *Store) ByID(ctx context.Context, ids []string) ([]Prediction, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	return s.predictions(ctx, "prediction_id IN (?)", ids)
+	return s.predictions(ctx, "has(?, prediction_id)", ids)
 }
 
 // ByEntity returns the logged predictions of models for entities made in
@@ -173,7 +173,7 @@ func (s *Store) ByEntity(ctx context.Context, models, entities []string, from, t
 	if len(models) == 0 || len(entities) == 0 {
 		return nil, nil
 	}
-	return s.predictions(ctx, "model IN (?) AND entity_key IN (?) AND event_time >= ? AND event_time <= ?",
+	return s.predictions(ctx, "has(?, model) AND has(?, entity_key) AND event_time >= ? AND event_time <= ?",
 		models, entities, from.UTC().Truncate(time.Second), to.UTC().Truncate(time.Second).Add(time.Second))
 }
 
