@@ -168,13 +168,14 @@ func (s *Store) ByID(ctx context.Context, ids []string) ([]Prediction, error) {
 }
 
 // ByEntity returns the logged predictions of models for entities made in
-// [from, to] (whole seconds).
+// in [from, to], to the second (event_time holds whole seconds; the
+// caller filters the milliseconds).
 func (s *Store) ByEntity(ctx context.Context, models, entities []string, from, to time.Time) ([]Prediction, error) {
 	if len(models) == 0 || len(entities) == 0 {
 		return nil, nil
 	}
 	return s.predictions(ctx, "has(?, model) AND has(?, entity_key) AND event_time >= ? AND event_time <= ?",
-		models, entities, from.UTC().Truncate(time.Second), to.UTC().Truncate(time.Second).Add(time.Second))
+		models, entities, from.UTC().Truncate(time.Second), to.UTC().Truncate(time.Second))
 }
 
 // InsertJoined appends rows to prediction_labels.
