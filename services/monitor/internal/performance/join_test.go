@@ -40,7 +40,7 @@ func TestJoin(t *testing.T) {
 		{ID: "b", Model: "churn", Version: 1, Route: "production", EntityKey: "e1", Time: t0.Add(-10 * time.Minute)}, // the latest of v1 production
 		{ID: "c", Model: "churn", Version: 2, Route: "canary", EntityKey: "e1", Time: t0.Add(-20 * time.Minute)},
 		{ID: "d", Model: "churn", Version: 1, Route: "production", EntityKey: "e1", Time: t0.Add(time.Minute)},      // after the label
-		{ID: "e", Model: "churn", Version: 3, Route: "shadow", EntityKey: "e1", Time: t0.Add(-2 * time.Hour)},      // beyond the horizon
+		{ID: "e", Model: "churn", Version: 3, Route: "shadow", EntityKey: "e1", Time: t0.Add(-2 * time.Hour)},       // beyond the horizon
 		{ID: "f", Model: "fraud", Version: 1, Route: "production", EntityKey: "e1", Time: t0.Add(-5 * time.Minute)}, // another stream's model
 		{ID: "g", Model: "fraud", Version: 1, Route: "production", EntityKey: "e2", Time: t0.Add(-5 * time.Hour)},
 	}
@@ -51,9 +51,9 @@ func TestJoin(t *testing.T) {
 	labels := []performance.Label{
 		{ID: "s/1", Stream: "churned", EntityKey: "e1", EventTime: t0, Value: 1, IngestTime: t0.Add(time.Hour)},
 		{ID: "s/2", Stream: "x", EntityKey: "e2", EventTime: t0, PredictionID: "g", Value: 0, IngestTime: t0.Add(time.Hour)}, // by id: any model, any age
-		{ID: "s/3", Stream: "churned", EntityKey: "e2", EventTime: t0},                                                   // nothing for e2 in churn
-		{ID: "s/4", Stream: "nobody", EntityKey: "e1", EventTime: t0},                                                    // no model reads the stream
-		{ID: "s/5", Stream: "churned", EntityKey: "e1", EventTime: t0, PredictionID: "zzz"},                              // not logged
+		{ID: "s/3", Stream: "churned", EntityKey: "e2", EventTime: t0},                                                       // nothing for e2 in churn
+		{ID: "s/4", Stream: "nobody", EntityKey: "e1", EventTime: t0},                                                        // no model reads the stream
+		{ID: "s/5", Stream: "churned", EntityKey: "e1", EventTime: t0, PredictionID: "zzz"},                                  // not logged
 		{ID: "s/6", Stream: "churned", EntityKey: "e1", EventTime: t0.Add(-49 * time.Minute), PredictionID: "a"},
 	}
 	joined, unmatched, err := performance.Join(context.Background(), cfg, log, labels)

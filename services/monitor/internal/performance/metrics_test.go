@@ -107,19 +107,3 @@ func TestMetricsMatchScikitLearn(t *testing.T) {
 		})
 	}
 }
-
-func TestFairnessUndefined(t *testing.T) {
-	// One group: no spread; groups without negatives: FPR undefined.
-	r := fairness.Compute([]fairness.Group{{Value: "a", Predictions: 10, PredictedPositive: 4, TP: 2, FN: 1}})
-	if r.DemographicParity != 0 || r.EqualizedOdds != nil {
-		t.Errorf("one group: %+v", r)
-	}
-	r = fairness.Compute([]fairness.Group{
-		{Value: "a", Predictions: 10, PredictedPositive: 5, TP: 3, FN: 1},
-		{Value: "b", Predictions: 10, PredictedPositive: 1, TP: 1, FN: 3},
-		{Value: "c"}, // no predictions: not in the spread
-	})
-	if math.Abs(r.DemographicParity-0.4) > 1e-12 || r.EqualizedOdds == nil || math.Abs(*r.EqualizedOdds-0.5) > 1e-12 {
-		t.Errorf("two groups: dp %v, eo %v; want 0.4, 0.5", r.DemographicParity, r.EqualizedOdds)
-	}
-}
