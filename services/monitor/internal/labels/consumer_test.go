@@ -29,6 +29,7 @@ import (
 	"github.com/tributary-ml/tributary/services/monitor/internal/labels"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
+	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
 )
 
 // recorder is a publisher that keeps what it was given.
@@ -66,6 +67,31 @@ func (f *flakyStore) InsertLabels(ctx context.Context, ls []performance.Label) e
 		return errors.New("clickhouse down (test)")
 	}
 	return f.Store.InsertLabels(ctx, ls)
+}
+
+// roller records the rows the rollback policy is given.
+type roller struct {
+	mu   sync.Mutex
+	rows []performance.Row
+}
+
+func (r *roller) Apply(_ context.Context, rows []performance.Row) ([]rollback.Action, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rows = append(r.rows, rows...)
+	return nil, nil
+}
+
+func (r *roller) maxLabelled() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, row := range r.rows {
+		if row.Model == "churn" && row.Version == 1 && row.Route == "production" {
+			n = max(n, row.Labelled)
+		}
+	}
+	return n
 }
 
 type harness struct {
@@ -126,9 +152,9 @@ func (h *harness) committed(group string) int64 {
 	return o.At
 }
 
-func (h *harness) run(group string, perf *performance.Config, st labels.Store, pub *recorder, reg prometheus.Registerer) func() {
+func (h *harness) run(group string, perf *performance.Config, st labels.Store, pub *recorder, rb *roller, reg prometheus.Registerer) func() {
 	cfg := labels.Config{Group: group, MaxRecords: 50, SweepInterval: 100 * time.Millisecond, PendingMaxAge: 24 * time.Hour, Backoff: 20 * time.Millisecond, TopicPrefix: h.prefix}
-	c := labels.New(cfg, perf, slog.New(slog.DiscardHandler), reg, h.client(cfg.ConsumeOpts()...), st, pub, nil)
+	c := labels.New(cfg, perf, slog.New(slog.DiscardHandler), reg, h.client(cfg.ConsumeOpts()...), st, pub, rb)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -246,7 +272,8 @@ func TestConsumer(t *testing.T) {
 	st.down.Store(true)
 	pub := &recorder{}
 	reg := prometheus.NewRegistry()
-	stop := h.run(h.prefix+"g1", perf, st, pub, reg)
+	rb := &roller{}
+	stop := h.run(h.prefix+"g1", perf, st, pub, rb, reg)
 	testkit.Eventually(t, 10*time.Second, func() error {
 		if n := st.failures.Load(); n < 3 {
 			return fmt.Errorf("%d failed inserts", n)
@@ -342,6 +369,11 @@ func TestConsumer(t *testing.T) {
 		return nil
 	})
 	stop()
+	// The rollback policy saw every recomputed row, the last with all the
+	// labels.
+	if n := rb.maxLabelled(); n != 160 {
+		t.Errorf("the rollback policy saw rows of up to %d labels, want 160", n)
+	}
 
 	// One alert per breach and window: auc under its floor, and the
 	// equalized-odds difference of req:group over the default 0.1 (the
@@ -411,7 +443,7 @@ func TestConsumer(t *testing.T) {
 	// A replay of the whole topic by another group: the same figures, no
 	// alert.
 	pub2 := &recorder{}
-	stop = h.run(h.prefix+"g2", perf, performance.NewStore(h.conn, h.db), pub2, prometheus.NewRegistry())
+	stop = h.run(h.prefix+"g2", perf, performance.NewStore(h.conn, h.db), pub2, &roller{}, prometheus.NewRegistry())
 	testkit.Eventually(t, 20*time.Second, func() error {
 		if c := h.committed(h.prefix + "g2"); c != end {
 			return fmt.Errorf("committed %d, want %d", c, end)
