@@ -118,6 +118,7 @@ func (p *Policy) Apply(ctx context.Context, rows []performance.Row) ([]Action, e
 			return out, err
 		}
 		if !ok {
+			p.logger.Debug("no baseline for the rollback policy", "model", r.Model, "version", r.Version, "alias", r.Route, "metric", metric, "against", pol.Against)
 			continue
 		}
 		drop := baseline - value
