@@ -23,6 +23,9 @@ type result struct {
 	missed  int
 	elapsed time.Duration
 	first   string // the first failure
+	// cpu is the CPU time per answered request of the server, Redis and
+	// the generator.
+	cpu [3]time.Duration
 }
 
 func (r result) done() int       { return len(r.latencies) }

@@ -279,11 +279,13 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	emptyURL := "http://" + emptyAddr + "/"
 	type scenario struct {
 		name string
+		pgid int // the server's process group (0: none, the generator calls Redis itself)
 		op   func(i int) error
 	}
+	sp, ep := srv.cmd.Process.Pid, empty.cmd.Process.Pid
 	open := []scenario{
-		{"empty net/http handler", func(i int) error { return post(emptyURL, predictBodies[pick(i)]) }},
-		{"raw go-redis HMGET (pipelined)", func(i int) error {
+		{"empty net/http handler", ep, func(i int) error { return post(emptyURL, predictBodies[pick(i)]) }},
+		{"raw go-redis HMGET (pipelined)", 0, func(i int) error {
 			// The fields of the current tiles, as a read computes them.
 			fields := b.plan.ReadFields(time.Now().UnixMilli())
 			_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -292,17 +294,18 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			})
 			return err
 		}},
-		{"/v1/predict logistic", func(i int) error { return post(servingURL+"/v1/predict/"+b.lrName, predictBodies[pick(i)]) }},
-		{"/v1/predict gbdt-500", func(i int) error { return post(servingURL+"/v1/predict/"+b.gbdtName, predictBodies[pick(i)]) }},
-		{"serving OIP infer gbdt-500", func(i int) error {
+		{"/v1/predict logistic", sp, func(i int) error { return post(servingURL+"/v1/predict/"+b.lrName, predictBodies[pick(i)]) }},
+		{"/v1/predict gbdt-500", sp, func(i int) error { return post(servingURL+"/v1/predict/"+b.gbdtName, predictBodies[pick(i)]) }},
+		{"serving OIP infer gbdt-500", sp, func(i int) error {
 			return post(servingURL+"/v2/models/"+b.gbdtName+"/infer", inferBodies[pick(i)])
 		}},
 	}
-	closed := []scenario{{"serving OIP infer gbdt-500", open[4].op}}
+	closed := []scenario{{"serving OIP infer gbdt-500", sp, open[4].op}}
 	if mls != nil {
 		op := func(i int) error { return post(mls.url+"/v2/models/gbdt/infer", inferBodies[pick(i)]) }
-		open = append(open, scenario{"MLServer OIP infer gbdt-500", op})
-		closed = append(closed, scenario{"MLServer OIP infer gbdt-500", op})
+		mp := mls.proc.cmd.Process.Pid
+		open = append(open, scenario{"MLServer OIP infer gbdt-500", mp, op})
+		closed = append(closed, scenario{"MLServer OIP infer gbdt-500", mp, op})
 	}
 	// Warm up every path (connections, models, MLServer's worker).
 	for _, s := range append(open, closed...) {
@@ -324,7 +327,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if o.warmup > 0 {
 			openLoop(s.name, o.rate, o.warmup, time.Second, o.workers, s.op)
 		}
+		m := startCPU(s.pgid)
 		r := openLoop(s.name, o.rate, o.duration, 2*time.Second, o.workers, s.op)
+		r.cpu = m.perRequest(r.done())
 		openRes = append(openRes, r)
 		fmt.Fprintf(out, "  %-32s %7.0f/s  p50 %8s  p99 %8s\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)))
 	}
@@ -334,7 +339,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				continue
 			}
 			closedLoop(s.name, o.clients, time.Second, s.op)
+			m := startCPU(s.pgid)
 			r := closedLoop(s.name, o.clients, o.saturation, s.op)
+			r.cpu = m.perRequest(r.done())
 			closedRes = append(closedRes, r)
 			fmt.Fprintf(out, "  %-32s %7.0f/s  p50 %8s  p99 %8s  (closed loop)\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)))
 		}
@@ -344,13 +351,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "open loop at %d/s\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\tmissed\t\n", o.rate)
+	// CPU per request: the server's processes, Redis (all of its work, the
+	// other users' of a shared Redis included) and this generator.
+	fmt.Fprintf(tw, "open loop at %d/s\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\tmissed\tserver CPU/req\tredis CPU/req\tgenerator CPU/req\t\n", o.rate)
 	for _, r := range openRes {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures, r.missed)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures, r.missed,
+			fmtDur(r.cpu[0]), fmtDur(r.cpu[1]), fmtDur(r.cpu[2]))
 	}
-	fmt.Fprintf(tw, "closed loop, %d clients\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\t\t\n", o.clients)
+	fmt.Fprintf(tw, "closed loop, %d clients\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\t\tserver CPU/req\tredis CPU/req\tgenerator CPU/req\t\n", o.clients)
 	for _, r := range closedRes {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures)
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t\t%s\t%s\t%s\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures,
+			fmtDur(r.cpu[0]), fmtDur(r.cpu[1]), fmtDur(r.cpu[2]))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -198,7 +198,17 @@ func writeJSON(w http.ResponseWriter, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeAnswer writes a prediction answer and sends it at once: what the
+// handler does next (the prediction log, the shadow copy) is off the
+// response's path. net/http would otherwise hold the answer in its buffer
+// until the handler returns.
+func writeAnswer(w http.ResponseWriter, v any) {
+	writeJSON(w, v)
+	_ = http.NewResponseController(w).Flush()
 }
 
 // lookup finds a model in the snapshot.

@@ -188,7 +188,7 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 		}
 		a.predictions.WithLabelValues("predict", routeLabel(g.route, g.model), "ok").Add(float64(len(g.idx)))
 	}
-	writeJSON(w, resp)
+	writeAnswer(w, resp)
 	took := time.Since(start).Seconds()
 	for i := range logs {
 		logs[i].LatencySeconds = took
