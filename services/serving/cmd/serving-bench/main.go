@@ -10,16 +10,18 @@
 //
 //   - POST /v1/predict/{model}, 1 entity × 20 online features, for both
 //     models;
+//
 //   - POST /v2/models/{gbdt}/infer (Open Inference Protocol, the features
 //     sent), beside MLServer (mlserver and mlserver-lightgbm from PyPI, in
 //     a virtual environment built from
 //     deploy/local/python/bench-mlserver.txt) serving the same LightGBM
 //     model, at the same rate and in a closed loop at saturation;
+//
 //   - the baselines, under the same generator: a raw pipelined go-redis
 //     HMGET of the same keys and fields, and an empty net/http handler in
 //     a process of its own.
 //
-//	go run ./services/serving/cmd/serving-bench -rate 2000 -duration 10s
+//     go run ./services/serving/cmd/serving-bench -rate 2000 -duration 10s
 package main
 
 import (

@@ -23,14 +23,14 @@ func TestEncodeRecordIsJSONMarshal(t *testing.T) {
 		"typical": {PredictionID: "abc123", Model: "fraud", Version: 7, Alias: "canary", EntityKey: "u1",
 			Features: map[string]*float64{"v:b": f(1.5), "v:a": nil, "req:x": f(-3)}, Prediction: 0.91, Probabilities: []float64{0.09, 0.91},
 			EventTime: at, LatencySeconds: 0.00123, FeatureAgesSeconds: map[string]float64{"v:b": 30.25}},
-		"empty":            {Features: map[string]*float64{}, EventTime: at},
-		"nil features":     {EventTime: at},
-		"shadow":           {Model: "m", Shadow: true, Features: map[string]*float64{"a:b": f(0)}, EventTime: at.In(time.FixedZone("x", 3600))},
-		"escapes":          {Model: "m<&>", EntityKey: "quote\"back\\slash\ttab\u2028é\xff", Features: map[string]*float64{"é:x": f(1)}, EventTime: at},
-		"extreme floats":   {Features: map[string]*float64{"a:a": f(1e-7), "a:b": f(1e21), "a:c": f(-1e-300), "a:d": f(123456789012345678), "a:e": f(5e-324), "a:f": f(math.MaxFloat64), "a:g": f(1e20)}, Prediction: 1e-6, EventTime: at},
-		"negative zero":    {Prediction: math.Copysign(0, -1), Features: map[string]*float64{}, EventTime: at},
-		"multiclass":       {Probabilities: []float64{0.2, 0.3, 0.5}, Prediction: 2, Features: map[string]*float64{}, EventTime: at},
-		"zero time":        {Features: map[string]*float64{}},
+		"empty":          {Features: map[string]*float64{}, EventTime: at},
+		"nil features":   {EventTime: at},
+		"shadow":         {Model: "m", Shadow: true, Features: map[string]*float64{"a:b": f(0)}, EventTime: at.In(time.FixedZone("x", 3600))},
+		"escapes":        {Model: "m<&>", EntityKey: "quote\"back\\slash\ttab\u2028é\xff", Features: map[string]*float64{"é:x": f(1)}, EventTime: at},
+		"extreme floats": {Features: map[string]*float64{"a:a": f(1e-7), "a:b": f(1e21), "a:c": f(-1e-300), "a:d": f(123456789012345678), "a:e": f(5e-324), "a:f": f(math.MaxFloat64), "a:g": f(1e20)}, Prediction: 1e-6, EventTime: at},
+		"negative zero":  {Prediction: math.Copysign(0, -1), Features: map[string]*float64{}, EventTime: at},
+		"multiclass":     {Probabilities: []float64{0.2, 0.3, 0.5}, Prediction: 2, Features: map[string]*float64{}, EventTime: at},
+		"zero time":      {Features: map[string]*float64{}},
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 200 {
