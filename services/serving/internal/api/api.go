@@ -192,7 +192,13 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if p, ok := v.(*PredictResponse); ok {
+		b, err = encodePredict(p)
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		httperror.Write(w, http.StatusInternalServerError, reason.Internal, "encode answer: "+err.Error())
 		return

@@ -188,7 +188,7 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 		}
 		a.predictions.WithLabelValues("predict", routeLabel(g.route, g.model), "ok").Add(float64(len(g.idx)))
 	}
-	writeAnswer(w, resp)
+	writeAnswer(w, &resp)
 	took := time.Since(start).Seconds()
 	for i := range logs {
 		logs[i].LatencySeconds = took
@@ -258,14 +258,15 @@ func (a *API) shadowPredict(l *models.Loaded, req PredictRequest, asOf int64) {
 
 func record(l *models.Loaded, route, key string, res PredictResult, row online.Row, at time.Time, shadow bool) event.PredictionLogged {
 	feats := make(map[string]*float64, len(l.Features))
+	vals := make([]float64, len(l.Features)) // one allocation for the values the map points at
 	var ages map[string]float64
 	for j, ref := range l.Features {
 		if row.Missing != nil && row.Missing[j] {
 			feats[ref] = nil
 			continue
 		}
-		x := row.Values[j]
-		feats[ref] = &x
+		vals[j] = row.Values[j]
+		feats[ref] = &vals[j]
 		if row.Ages != nil && row.Ages[j] >= 0 {
 			if ages == nil {
 				ages = map[string]float64{}
