@@ -84,3 +84,17 @@ func (m cpuMeter) perRequest(n int) [3]time.Duration {
 	out[2] = (selfCPU() - m.gen) / d
 	return out
 }
+
+// loadAverage is the machine's 1-minute load average (runnable threads,
+// everyone's): above 2 on two cores, requests wait for a core.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
+}

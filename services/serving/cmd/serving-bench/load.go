@@ -26,6 +26,8 @@ type result struct {
 	// cpu is the CPU time per answered request of the server, Redis and
 	// the generator.
 	cpu [3]time.Duration
+	// load is the machine's load average at the end.
+	load string
 }
 
 func (r result) done() int       { return len(r.latencies) }
@@ -66,8 +68,9 @@ func fmtDur(d time.Duration) string {
 // it delayed, and coordinated omission is avoided). Each worker takes the
 // next request number and sleeps until it is due; there is no dispatcher
 // to queue behind. A request still not sent grace after the run's end is
-// counted as missed (an infinite latency). op(i) sends request i.
-func openLoop(name string, rate int, d, grace time.Duration, workers int, op func(i int) error) result {
+// counted as missed (an infinite latency). Worker w sends request i with
+// op(w, i).
+func openLoop(name string, rate int, d, grace time.Duration, workers int, op func(w, i int) error) result {
 	n := int(float64(rate) * d.Seconds())
 	lat := make([]time.Duration, n)
 	state := make([]uint8, n) // 0 missed, 1 ok, 2 failed
@@ -77,7 +80,7 @@ func openLoop(name string, rate int, d, grace time.Duration, workers int, op fun
 	interval := float64(time.Second) / float64(rate)
 	deadline := start.Add(d + grace)
 	var wg sync.WaitGroup
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -93,7 +96,7 @@ func openLoop(name string, rate int, d, grace time.Duration, workers int, op fun
 				if time.Now().After(deadline) {
 					continue // missed
 				}
-				err := op(i)
+				err := op(w, i)
 				lat[i] = time.Since(due)
 				if err != nil {
 					state[i] = 2
@@ -128,7 +131,7 @@ func openLoop(name string, rate int, d, grace time.Duration, workers int, op fun
 // closedLoop runs clients that each send the next request as soon as the
 // last one is answered, for d: the throughput at saturation (latencies are
 // service times under that load).
-func closedLoop(name string, clients int, d time.Duration, op func(i int) error) result {
+func closedLoop(name string, clients int, d time.Duration, op func(w, i int) error) result {
 	var (
 		mu    sync.Mutex
 		res   = result{name: name}
@@ -138,7 +141,7 @@ func closedLoop(name string, clients int, d time.Duration, op func(i int) error)
 	)
 	start := time.Now()
 	end := start.Add(d)
-	for range clients {
+	for w := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -146,7 +149,7 @@ func closedLoop(name string, clients int, d time.Duration, op func(i int) error)
 			fails := 0
 			for time.Now().Before(end) {
 				t0 := time.Now()
-				if err := op(int(seq.Add(1))); err != nil {
+				if err := op(w, int(seq.Add(1))); err != nil {
 					fails++
 					first.CompareAndSwap(nil, err.Error())
 					continue

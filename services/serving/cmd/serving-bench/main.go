@@ -263,31 +263,20 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		predictBodies[i] = []byte(`{"entities":["` + k + `"]}`)
 	}
 	inferBodies := inferRequests(len(b.keys), len(b.refs))
-	tr := &http.Transport{MaxIdleConns: 4 * o.workers, MaxIdleConnsPerHost: o.workers, MaxConnsPerHost: o.workers, DisableCompression: true, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	nc := max(o.workers, o.clients)
+	emptyConns, servingConns := newConns(emptyAddr, nc), newConns(servingAddr, nc)
+	defer emptyConns.close()
+	defer servingConns.close()
 	pick := func(i int) int { return int(uint64(i) * 2654435761 % uint64(len(b.keys))) }
-	post := func(url string, body []byte) error {
-		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: status %d", url, resp.StatusCode)
-		}
-		return nil
-	}
-	emptyURL := "http://" + emptyAddr + "/"
 	type scenario struct {
 		name string
-		pgid int // the server's process group (0: none, the generator calls Redis itself)
-		op   func(i int) error
+		pgid int                  // the server's process group (0: none, the generator calls Redis itself)
+		op   func(w, i int) error // worker w sends request i
 	}
 	sp, ep := srv.cmd.Process.Pid, empty.cmd.Process.Pid
 	open := []scenario{
-		{"empty net/http handler", ep, func(i int) error { return post(emptyURL, predictBodies[pick(i)]) }},
-		{"raw go-redis HMGET (pipelined)", 0, func(i int) error {
+		{"empty net/http handler", ep, func(w, i int) error { return emptyConns[w].post("/", predictBodies[pick(i)]) }},
+		{"raw go-redis HMGET (pipelined)", 0, func(_, i int) error {
 			// The fields of the current tiles, as a read computes them.
 			fields := b.plan.ReadFields(time.Now().UnixMilli())
 			_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -296,15 +285,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			})
 			return err
 		}},
-		{"/v1/predict logistic", sp, func(i int) error { return post(servingURL+"/v1/predict/"+b.lrName, predictBodies[pick(i)]) }},
-		{"/v1/predict gbdt-500", sp, func(i int) error { return post(servingURL+"/v1/predict/"+b.gbdtName, predictBodies[pick(i)]) }},
-		{"serving OIP infer gbdt-500", sp, func(i int) error {
-			return post(servingURL+"/v2/models/"+b.gbdtName+"/infer", inferBodies[pick(i)])
+		{"/v1/predict logistic", sp, func(w, i int) error { return servingConns[w].post("/v1/predict/"+b.lrName, predictBodies[pick(i)]) }},
+		{"/v1/predict gbdt-500", sp, func(w, i int) error { return servingConns[w].post("/v1/predict/"+b.gbdtName, predictBodies[pick(i)]) }},
+		{"serving OIP infer gbdt-500", sp, func(w, i int) error {
+			return servingConns[w].post("/v2/models/"+b.gbdtName+"/infer", inferBodies[pick(i)])
 		}},
 	}
 	closed := []scenario{{"serving OIP infer gbdt-500", sp, open[4].op}}
 	if mls != nil {
-		op := func(i int) error { return post(mls.url+"/v2/models/gbdt/infer", inferBodies[pick(i)]) }
+		mlsConns := newConns(mls.addr, nc)
+		defer mlsConns.close()
+		op := func(w, i int) error { return mlsConns[w].post("/v2/models/gbdt/infer", inferBodies[pick(i)]) }
 		mp := mls.proc.cmd.Process.Pid
 		open = append(open, scenario{"MLServer OIP infer gbdt-500", mp, op})
 		closed = append(closed, scenario{"MLServer OIP infer gbdt-500", mp, op})
@@ -312,14 +303,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	// Warm up every path (connections, models, MLServer's worker).
 	for _, s := range append(open, closed...) {
 		for i := range 20 {
-			if err := s.op(i); err != nil {
+			if err := s.op(i%nc, i); err != nil {
 				return fmt.Errorf("warm-up of %s: %w", s.name, err)
 			}
 		}
 	}
 
-	fmt.Fprintf(out, "serving-bench: %d/s for %v per scenario (after %v of warm-up), %d workers; closed loop %d clients for %v; 1 entity × %d online features of %d entities; serving pid %d\n",
-		o.rate, o.duration, o.warmup, o.workers, o.clients, o.saturation, len(b.refs), len(b.keys), srv.cmd.Process.Pid)
+	fmt.Fprintf(out, "serving-bench: load average %s (2 cores); %d/s for %v per scenario (after %v of warm-up), %d workers; closed loop %d clients for %v; 1 entity × %d online features of %d entities; serving pid %d\n",
+		loadAverage(), o.rate, o.duration, o.warmup, o.workers, o.clients, o.saturation, len(b.refs), len(b.keys), srv.cmd.Process.Pid)
 	wanted := func(name string) bool { return o.only == "" || strings.Contains(name, o.only) }
 	var openRes, closedRes []result
 	for _, s := range open {
@@ -331,7 +322,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 		m := startCPU(s.pgid)
 		r := openLoop(s.name, o.rate, o.duration, 2*time.Second, o.workers, s.op)
-		r.cpu = m.perRequest(r.done())
+		r.cpu, r.load = m.perRequest(r.done()), loadAverage()
 		openRes = append(openRes, r)
 		fmt.Fprintf(out, "  %-32s %7.0f/s  p50 %8s  p99 %8s\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)))
 	}
@@ -343,7 +334,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			closedLoop(s.name, o.clients, time.Second, s.op)
 			m := startCPU(s.pgid)
 			r := closedLoop(s.name, o.clients, o.saturation, s.op)
-			r.cpu = m.perRequest(r.done())
+			r.cpu, r.load = m.perRequest(r.done()), loadAverage()
 			closedRes = append(closedRes, r)
 			fmt.Fprintf(out, "  %-32s %7.0f/s  p50 %8s  p99 %8s  (closed loop)\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)))
 		}
@@ -355,15 +346,15 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	// CPU per request: the server's processes, Redis (all of its work, the
 	// other users' of a shared Redis included) and this generator.
-	fmt.Fprintf(tw, "open loop at %d/s\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\tmissed\tserver CPU/req\tredis CPU/req\tgenerator CPU/req\t\n", o.rate)
+	fmt.Fprintf(tw, "open loop at %d/s\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\tmissed\tserver CPU/req\tredis CPU/req\tgenerator CPU/req\tload avg\t\n", o.rate)
 	for _, r := range openRes {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures, r.missed,
-			fmtDur(r.cpu[0]), fmtDur(r.cpu[1]), fmtDur(r.cpu[2]))
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures, r.missed,
+			fmtDur(r.cpu[0]), fmtDur(r.cpu[1]), fmtDur(r.cpu[2]), r.load)
 	}
-	fmt.Fprintf(tw, "closed loop, %d clients\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\t\tserver CPU/req\tredis CPU/req\tgenerator CPU/req\t\n", o.clients)
+	fmt.Fprintf(tw, "closed loop, %d clients\tanswered/s\tp50\tp99\tp99.9\tmax\tfailed\t\tserver CPU/req\tredis CPU/req\tgenerator CPU/req\tload avg\t\n", o.clients)
 	for _, r := range closedRes {
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t\t%s\t%s\t%s\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures,
-			fmtDur(r.cpu[0]), fmtDur(r.cpu[1]), fmtDur(r.cpu[2]))
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t\t%s\t%s\t%s\t%s\t\n", r.name, r.perSec(), fmtDur(r.pct(0.5)), fmtDur(r.pct(0.99)), fmtDur(r.pct(0.999)), fmtDur(r.pct(1)), r.failures,
+			fmtDur(r.cpu[0]), fmtDur(r.cpu[1]), fmtDur(r.cpu[2]), r.load)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -22,7 +22,7 @@ const mlserverRequirements = "deploy/local/python/bench-mlserver.txt"
 // mlserver is a running MLServer.
 type mlserver struct {
 	proc *proc
-	url  string
+	addr string // host:port of its HTTP API
 }
 
 // startMLServer starts MLServer (its settings as shipped, but for the
@@ -84,14 +84,15 @@ func (b *bench) startMLServer(ctx context.Context, root string, out io.Writer) (
 	if err != nil {
 		return nil, fmt.Errorf("mlserver: %w", err)
 	}
-	url := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
+	url := "http://" + addr
 	t0 := time.Now()
 	if err := p.waitHTTP(url+"/v2/models/gbdt/ready", 3*time.Minute); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("MLServer did not start: %w", err)
 	}
 	fmt.Fprintf(out, "serving-bench: MLServer (%s) ready in %v\n", mlserverBin, time.Since(t0).Round(100*time.Millisecond))
-	return &mlserver{proc: p, url: url}, nil
+	return &mlserver{proc: p, addr: addr}, nil
 }
 
 func lastLines(s string, n int) string {
