@@ -309,8 +309,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		}
 	}
 
-	fmt.Fprintf(out, "serving-bench: load average %s (2 cores); %d/s for %v per scenario (after %v of warm-up), %d workers; closed loop %d clients for %v; 1 entity × %d online features of %d entities; serving pid %d\n",
-		loadAverage(), o.rate, o.duration, o.warmup, o.workers, o.clients, o.saturation, len(b.refs), len(b.keys), srv.cmd.Process.Pid)
+	fmt.Fprintf(out, "serving-bench: load average %s (2 cores); %d/s for %v per scenario (after %v of warm-up), %d workers; closed loop %d clients for %v; 1 entity × %d online features of %d entities (one HMGET of %d fields); serving pid %d\n",
+		loadAverage(), o.rate, o.duration, o.warmup, o.workers, o.clients, o.saturation, len(b.refs), len(b.keys), len(b.plan.ReadFields(time.Now().UnixMilli())), srv.cmd.Process.Pid)
 	wanted := func(name string) bool { return o.only == "" || strings.Contains(name, o.only) }
 	var openRes, closedRes []result
 	for _, s := range open {
