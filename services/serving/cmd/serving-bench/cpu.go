@@ -17,9 +17,16 @@ import (
 const clockTick = 100 // USER_HZ, the unit of /proc/<pid>/stat's times on Linux
 
 // procCPU is the user+system CPU time of the processes whose process group
-// is pgid, or (pgid 0) whose command is comm, from /proc.
-func procCPU(pgid int, comm string) time.Duration {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+// is pgid, or (pgid 0) of the processes pids, from /proc.
+func procCPU(pgid int, pids []string) time.Duration {
+	var stats []string
+	if pgid != 0 {
+		stats, _ = filepath.Glob("/proc/[0-9]*/stat")
+	} else {
+		for _, p := range pids {
+			stats = append(stats, "/proc/"+p+"/stat")
+		}
+	}
 	var ticks int64
 	for _, path := range stats {
 		b, err := os.ReadFile(path)
@@ -31,17 +38,12 @@ func procCPU(pgid int, comm string) time.Duration {
 		if open < 0 || close < open {
 			continue
 		}
-		name := s[open+1 : close]
 		f := strings.Fields(s[close+1:])
 		// f[0] is the state (field 3): pgrp is field 5, utime 14, stime 15.
 		if len(f) < 13 {
 			continue
 		}
-		if pgid != 0 {
-			if g, _ := strconv.Atoi(f[2]); g != pgid {
-				continue
-			}
-		} else if name != comm {
+		if g, _ := strconv.Atoi(f[2]); pgid != 0 && g != pgid {
 			continue
 		}
 		u, _ := strconv.ParseInt(f[11], 10, 64)
@@ -62,11 +64,36 @@ func selfCPU() time.Duration {
 // generator over a scenario.
 type cpuMeter struct {
 	serverPgid         int
+	redisPids          []string
 	server, redis, gen time.Duration
 }
 
-func startCPU(serverPgid int) cpuMeter {
-	return cpuMeter{serverPgid: serverPgid, server: procCPU(serverPgid, ""), redis: procCPU(0, "redis-server"), gen: selfCPU()}
+func startCPU(serverPgid int, redisPids []string) cpuMeter {
+	m := cpuMeter{serverPgid: serverPgid, redisPids: redisPids, redis: procCPU(0, redisPids), gen: selfCPU()}
+	if serverPgid != 0 {
+		m.server = procCPU(serverPgid, nil)
+	}
+	return m
+}
+
+// redisServers are the pids of the redis-server processes whose command
+// line names the port of addr (the one the benchmark reads; other
+// redis-servers may run on the machine).
+func redisServers(addr string) []string {
+	_, port, _ := strings.Cut(addr, ":")
+	var pids []string
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(cmd, "redis-server") && strings.Contains(cmd, ":"+port) {
+			pids = append(pids, strings.Split(path, "/")[2])
+		}
+	}
+	return pids
 }
 
 // perRequest is the CPU time per answered request of the server, Redis
@@ -78,9 +105,9 @@ func (m cpuMeter) perRequest(n int) [3]time.Duration {
 	d := time.Duration(n)
 	var out [3]time.Duration
 	if m.serverPgid != 0 {
-		out[0] = (procCPU(m.serverPgid, "") - m.server) / d
+		out[0] = (procCPU(m.serverPgid, nil) - m.server) / d
 	}
-	out[1] = (procCPU(0, "redis-server") - m.redis) / d
+	out[1] = (procCPU(0, m.redisPids) - m.redis) / d
 	out[2] = (selfCPU() - m.gen) / d
 	return out
 }

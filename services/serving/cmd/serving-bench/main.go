@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,6 +97,7 @@ type options struct {
 	redisAddr  string
 	natsURL    string
 	keepLogs   bool
+	procs      int
 }
 
 func main() { os.Exit(realMain()) }
@@ -116,6 +118,7 @@ func realMain() int {
 	fs.StringVar(&o.redisAddr, "redis.addr", envOr("TRIBUTARY_REDIS_ADDR", "127.0.0.1:6379"), "Redis address (also given to serving through the environment).")
 	fs.StringVar(&o.natsURL, "nats.url", envOr("TRIBUTARY_NATS_URL", "nats://127.0.0.1:4222"), "NATS URL (also given to serving and the registry).")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "Keep the processes' logs (their directory is printed).")
+	fs.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the load generator (this process; the servers keep theirs); 0: Go's default, the number of cores.")
 	serveEmptyAddr := fs.String("serve-empty", "", "Internal: serve an empty net/http handler on this address until stdin closes.")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
@@ -130,6 +133,9 @@ func realMain() int {
 	if o.rate < 1 || o.workers < 1 || o.clients < 1 || o.entities < 1 || o.duration <= 0 {
 		fmt.Fprintln(os.Stderr, "serving-bench: -rate, -workers, -clients, -entities and -duration must be positive")
 		return 2
+	}
+	if o.procs > 0 {
+		runtime.GOMAXPROCS(o.procs)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -311,6 +317,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 
 	fmt.Fprintf(out, "serving-bench: load average %s (2 cores); %d/s for %v per scenario (after %v of warm-up), %d workers; closed loop %d clients for %v; 1 entity × %d online features of %d entities (one HMGET of %d fields); serving pid %d\n",
 		loadAverage(), o.rate, o.duration, o.warmup, o.workers, o.clients, o.saturation, len(b.refs), len(b.keys), len(b.plan.ReadFields(time.Now().UnixMilli())), srv.cmd.Process.Pid)
+	redisPids := redisServers(o.redisAddr)
 	wanted := func(name string) bool { return o.only == "" || strings.Contains(name, o.only) }
 	var openRes, closedRes []result
 	for _, s := range open {
@@ -320,7 +327,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if o.warmup > 0 {
 			openLoop(s.name, o.rate, o.warmup, time.Second, o.workers, s.op)
 		}
-		m := startCPU(s.pgid)
+		m := startCPU(s.pgid, redisPids)
 		r := openLoop(s.name, o.rate, o.duration, 2*time.Second, o.workers, s.op)
 		r.cpu, r.load = m.perRequest(r.done()), loadAverage()
 		openRes = append(openRes, r)
@@ -332,7 +339,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 				continue
 			}
 			closedLoop(s.name, o.clients, time.Second, s.op)
-			m := startCPU(s.pgid)
+			m := startCPU(s.pgid, redisPids)
 			r := closedLoop(s.name, o.clients, o.saturation, s.op)
 			r.cpu, r.load = m.perRequest(r.done()), loadAverage()
 			closedRes = append(closedRes, r)
