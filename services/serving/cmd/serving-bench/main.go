@@ -167,7 +167,6 @@ type bench struct {
 	id       string
 	view     featurespec.View
 	refs     []string
-	names    []string
 	keys     []string
 	rdb      *redis.Client
 	store    *tiles.Store
@@ -179,7 +178,8 @@ type bench struct {
 	cleanups []func()
 }
 
-func (b *bench) defer_(f func()) { b.cleanups = append(b.cleanups, f) }
+// atClose adds f to what close runs, the last added first.
+func (b *bench) atClose(f func()) { b.cleanups = append(b.cleanups, f) }
 
 func (b *bench) close() {
 	for i := len(b.cleanups) - 1; i >= 0; i-- {
@@ -195,7 +195,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 	b.tmp = tmp
-	b.defer_(func() {
+	b.atClose(func() {
 		if o.keepLogs {
 			fmt.Fprintln(out, "logs kept in", tmp)
 			return
@@ -224,7 +224,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b.defer_(empty.stop)
+	b.atClose(empty.stop)
 	if err := b.registry(ctx); err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b.defer_(srv.stop)
+	b.atClose(srv.stop)
 	servingURL := "http://" + servingAddr
 	if err := srv.waitHTTP(servingURL+"/readyz", 2*time.Minute); err != nil {
 		return err
@@ -259,7 +259,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			return err
 		}
 		if mls != nil {
-			b.defer_(mls.proc.stop)
+			b.atClose(mls.proc.stop)
 		}
 	}
 
@@ -413,7 +413,7 @@ func (b *bench) registry(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.defer_(reg.stop)
+	b.atClose(reg.stop)
 	if err := reg.waitHTTP("http://"+addr+"/readyz", time.Minute); err != nil {
 		return err
 	}
@@ -421,7 +421,7 @@ func (b *bench) registry(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("connect to NATS %s: %w", b.o.natsURL, err)
 	}
-	b.defer_(nc.Close)
+	b.atClose(nc.Close)
 	if b.js, err = jetstream.New(nc); err != nil {
 		return err
 	}
@@ -438,7 +438,6 @@ func (b *bench) online(ctx context.Context) error {
 	b.view = views[0]
 	for _, f := range b.view.Features {
 		b.refs = append(b.refs, b.view.Ref(f))
-		b.names = append(b.names, f.Name)
 	}
 	kv, err := b.js.KeyValue(ctx, natsx.BucketFeatures)
 	if err != nil {
@@ -447,12 +446,12 @@ func (b *bench) online(ctx context.Context) error {
 	if _, err := featurespec.Apply(ctx, kv, views, time.Now()); err != nil {
 		return fmt.Errorf("apply view: %w", err)
 	}
-	b.defer_(func() { _ = kv.Purge(context.Background(), model.FeatureViewKey(b.view.Name)) })
+	b.atClose(func() { _ = kv.Purge(context.Background(), model.FeatureViewKey(b.view.Name)) })
 	b.rdb = redis.NewClient(&redis.Options{Addr: b.o.redisAddr, PoolSize: b.o.workers})
-	b.defer_(func() { _ = b.rdb.Close() })
+	b.atClose(func() { _ = b.rdb.Close() })
 	b.plan = tiles.Compile(b.view)
 	b.store = tiles.NewStore(b.rdb, "")
-	b.defer_(func() {
+	b.atClose(func() {
 		cctx := context.Background()
 		for _, k := range b.keys {
 			b.rdb.Del(cctx, b.store.Key(b.plan, k))
@@ -525,7 +524,7 @@ func (b *bench) models(ctx context.Context) (int, int, error) {
 			return 0, 0, fmt.Errorf("move production of %s: %w", name, err)
 		}
 		// Afterwards no serving keeps the benchmark's models loaded.
-		b.defer_(func() {
+		b.atClose(func() {
 			dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_, _ = b.mc.DeleteAlias(dctx, model.DeleteAliasRequest{Model: name, Alias: "production", Actor: "serving-bench", Reason: "benchmark done"})
