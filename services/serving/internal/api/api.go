@@ -229,11 +229,15 @@ func lookup(s *models.Snapshot, name string) (*models.Model, error) {
 // resolve finds what answers ref (a version number or an alias) of m;
 // route is the alias, or "v<n>" for a version asked for by number.
 func resolve(m *models.Model, ref string) (*models.Loaded, string, error) {
-	if n, err := strconv.Atoi(ref); err == nil && strconv.Itoa(n) == ref {
-		if l, ok := m.Loaded[n]; ok {
-			return l, "", nil
+	// Only what starts with a digit can be a number (Atoi's error for an
+	// alias name is an allocation per request).
+	if ref != "" && ref[0] >= '0' && ref[0] <= '9' {
+		if n, err := strconv.Atoi(ref); err == nil && strconv.Itoa(n) == ref {
+			if l, ok := m.Loaded[n]; ok {
+				return l, "", nil
+			}
+			return nil, "", notLoaded(m, n, "version "+ref)
 		}
-		return nil, "", notLoaded(m, n, "version "+ref)
 	}
 	if r, ok := m.Routes[ref]; ok {
 		return r.Model, ref, nil
