@@ -87,8 +87,8 @@ bench: infra-up pyenv
 	echo "== built-in learners beside scikit-learn, 1M rows x 20 features, $(BENCH_ROUNDS) alternated rounds"; \
 	libs/learn/bench/vs_sklearn.sh lr "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
 	libs/learn/bench/vs_sklearn.sh gbdt "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
-	echo "== serving: /v1/predict 1 entity x 20 online features at 2000/s, beside raw go-redis and an empty handler"; \
-	(cd services/serving && go test -run '^$$' -bench BenchmarkPredictLoad -benchtime=1x -timeout 10m ./internal/api/); \
+	echo "== serving: /v1/predict 1 entity x 20 online features at 2000/s (logistic, 500-tree GBDT), beside raw go-redis, an empty handler and MLServer"; \
+	go run ./services/serving/cmd/serving-bench -rate 2000 -duration $(BENCH_DURATION); \
 	echo "== monitor: prediction-log rows/s into ClickHouse through the monitor, beside clickhouse-go's raw batch insert of the same rows"; \
 	(cd services/monitor && go test -run '^$$' -bench BenchmarkPredictionLog -benchtime 3x -timeout 20m ./internal/consume/); \
 	echo "== drift of 1M predictions x 50 features beside Evidently's DataDriftPreset on the same data"; \
