@@ -12,7 +12,9 @@ import (
 )
 
 // KeyPrefix starts every key of the online store.
-const KeyPrefix = "tributary:features:"
+// The "l2:" is the layout: version 2 added the blocks (levels.go); a new
+// layout starts from empty keys, which the features service backfills.
+const KeyPrefix = "tributary:features:l2:"
 
 // Key is the Redis hash of an entity in a view: tributary:features:<view>:
 // <first 12 hex digits of the view version>:<entity>. A new version of a view
@@ -299,12 +301,12 @@ func (s *Store) Prepare(ctx context.Context, updates []*Update, now int64) (*Bat
 		}
 		ref := min(now, st.Newest)
 		for k := range st.dirty {
-			if t, ok := st.Tiles[k]; ok && k.Start+levelSize(k.Level) > ref-u.Plan.retention[k.Level] {
+			if t, ok := st.Tiles[k]; ok && k.End() > ref-u.Plan.retention[k.Level] {
 				w.set = append(w.set, TileField(k), u.Plan.EncodeTile(t))
 			}
 		}
 		for _, name := range reads[i].names.Val() {
-			if k, ok := ParseTileField(name); ok && k.Start+levelSize(k.Level) <= ref-u.Plan.retention[k.Level] {
+			if k, ok := ParseTileField(name); ok && k.End() <= ref-u.Plan.retention[k.Level] {
 				w.del = append(w.del, name)
 			}
 		}
@@ -416,9 +418,11 @@ func touched(p *Plan, t int64) []string {
 	if len(p.aggs) == 0 {
 		return nil
 	}
-	out := make([]string, NumLevels)
-	for l := range NumLevels {
-		out[l] = TileField(TileKey{Level: l, Start: floor(t, levelSize(l))})
+	out := make([]string, 0, len(levels))
+	for l := range levels {
+		if k, ok := containing(l, t); ok {
+			out = append(out, TileField(k))
+		}
 	}
 	return out
 }

@@ -25,17 +25,8 @@ const (
 // NumLevels is the number of tile sizes.
 const NumLevels = 4
 
-func levelSize(l int) int64 {
-	switch l {
-	case 0:
-		return Level0
-	case 1:
-		return Level1
-	case 2:
-		return Level2
-	}
-	return Level3
-}
+// levelSize is the length of the base level l.
+func levelSize(l int) int64 { return levels[l].Size }
 
 // Unit returns the level whose size the old edge of a window of w
 // milliseconds is rounded to: the largest level not longer than w/24.
@@ -70,21 +61,19 @@ type TileKey struct {
 }
 
 // Cover returns the tiles a window of w milliseconds read at asOf merges,
-// oldest first.
+// oldest first: from the window's start, the largest tile (base or block)
+// starting there, until the 10s tile holding asOf is covered. The last tile
+// may reach past asOf: it holds no event after asOf, since a state never
+// holds an event after the instant it is read at (online asOf is now; the
+// offline path builds the state from the events up to asOf).
 func Cover(asOf, w int64) []TileKey {
 	p := WindowStart(asOf, w)
 	end := floor(asOf, Level0) + Level0
 	var out []TileKey
 	for p < end {
-		l := NumLevels - 1
-		for ; l > 0; l-- {
-			g := levelSize(l)
-			if floor(p, g) == p && p+g <= end {
-				break
-			}
-		}
-		out = append(out, TileKey{Level: l, Start: p})
-		p += levelSize(l)
+		k := largest(p)
+		out = append(out, k)
+		p = k.End()
 	}
 	return out
 }
@@ -136,7 +125,7 @@ type Plan struct {
 	windows   []int64
 	used      map[int64][]int  // per window, the aggregates its features read
 	want      map[int64][]bool // the same as a mask over aggs
-	retention [NumLevels]int64
+	retention []int64 // per level, blocks included
 	ttl       int64
 	lateness  int64
 	// aligned: every window is a multiple of Level0, so the tiles a read
@@ -200,6 +189,8 @@ func Compile(v featurespec.View) *Plan {
 	}
 	// Level l is read anywhere in windows whose unit is at or below l, and
 	// otherwise only within the last tile of the next level.
+	// A block is kept as long as its base level.
+	var base [NumLevels]int64
 	for l := range NumLevels {
 		r := levelSize(min(l+1, NumLevels-1))
 		for _, w := range p.windows {
@@ -207,7 +198,11 @@ func Compile(v featurespec.View) *Plan {
 				r = max(r, w+levelSize(Unit(w)))
 			}
 		}
-		p.retention[l] = r + 2*levelSize(l)
+		base[l] = r + 2*levelSize(l)
+	}
+	p.retention = make([]int64, len(levels))
+	for l, lv := range levels {
+		p.retention[l] = base[lv.Base]
 	}
 	return p
 }
@@ -222,8 +217,9 @@ func filterKey(f *featurespec.Filter) string {
 // Features are the number of features of the plan's view.
 func (p *Plan) Features() int { return len(p.features) }
 
-// Retention is how long, in ms, tiles of level l are kept behind the newest
-// event (or the wall clock, if earlier).
+// Retention is how long, in ms, tiles of level l (base or block) are kept
+// behind the newest event (or the wall clock, if earlier), measured from
+// their end.
 func (p *Plan) Retention(l int) int64 { return p.retention[l] }
 
 // Seq orders events of an entity that share an event time: their Kafka
@@ -412,10 +408,9 @@ func (s *State) add(p *Plan, e Event, ref int64) {
 		return
 	}
 	ref = min(ref, s.Newest)
-	for l := range NumLevels {
-		g := levelSize(l)
-		k := TileKey{Level: l, Start: floor(e.Time, g)}
-		if k.Start+g <= ref-p.retention[l] {
+	for l := range levels {
+		k, ok := containing(l, e.Time)
+		if !ok || k.End() <= ref-p.retention[l] {
 			continue
 		}
 		t, ok := s.Tiles[k]
@@ -461,7 +456,7 @@ func (s *State) Prune(p *Plan, ref int64) []TileKey {
 	ref = min(ref, s.Newest)
 	var out []TileKey
 	for k := range s.Tiles {
-		if k.Start+levelSize(k.Level) <= ref-p.retention[k.Level] {
+		if k.End() <= ref-p.retention[k.Level] {
 			out = append(out, k)
 			delete(s.Tiles, k)
 			delete(s.dirty, k)
