@@ -125,7 +125,7 @@ type Plan struct {
 	windows   []int64
 	used      map[int64][]int  // per window, the aggregates its features read
 	want      map[int64][]bool // the same as a mask over aggs
-	retention []int64 // per level, blocks included
+	retention []int64          // per level, blocks included
 	ttl       int64
 	lateness  int64
 	// aligned: every window is a multiple of Level0, so the tiles a read
