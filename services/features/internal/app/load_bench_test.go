@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +42,8 @@ const feastGoReference = "Feast Go feature server (remembered from issue 14, not
 // very same 20 values per entity (when TRIBUTARY_FEAST_PYTHON names the
 // python of deploy/local/python/bench-feast.txt's environment), a raw
 // go-redis HMGET of the 20 values stored flat (Feast's layout, the limit)
-// and a raw HMGET of the tile fields a read needs.
+// and a raw HMGET of the tile fields a read needs; and HTTP alone (a handler
+// answering a fixed body of the API's size).
 //
 // TRIBUTARY_BENCH_LOAD_DURATION (default 5s) is the length of each scenario,
 // TRIBUTARY_BENCH_ROUNDS (default 3) the rounds, TRIBUTARY_BENCH_CPUPROFILE a
@@ -105,7 +107,18 @@ func BenchmarkOnlineLoad(b *testing.B) {
 	}
 	plan := tiles.Compile(h.view)
 	store := tiles.NewStore(rdb, h.prefix)
+	// HTTP alone: a handler that reads the request and answers a fixed body
+	// of the API's size, on net/http as the API is (without its routing and
+	// metrics).
+	answer := readAnswer(b, p.URL, bodies[0])
+	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(answer)
+	}))
+	defer empty.Close()
 	scenarios := []scenario{
+		{name: "http_empty_handler", op: func(i int) error { return post(empty.URL, bodies[i]) }},
 		{name: "tributary_api", op: func(i int) error { return post(p.URL+"/v1/features", bodies[i]) }},
 		{name: "raw_flat_hmget", op: func(i int) error {
 			return rdb.HMGet(ctx, h.prefix+"flat:"+h.users[i], h.refs...).Err()
@@ -183,6 +196,20 @@ func BenchmarkOnlineLoad(b *testing.B) {
 		fmt.Println()
 	}
 	fmt.Println("  " + feastGoReference)
+}
+
+func readAnswer(t testing.TB, url string, body []byte) []byte {
+	t.Helper()
+	resp, err := http.Post(url+"/v1/features", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("read: %d %v", resp.StatusCode, err)
+	}
+	return b
 }
 
 type scenario struct {
