@@ -16,7 +16,7 @@ import (
 // layout starts from empty keys, which the features service backfills.
 const KeyPrefix = "tributary:features:l2:"
 
-// Key is the Redis hash of an entity in a view: tributary:features:<view>:
+// Key is the Redis hash of an entity in a view: tributary:features:l2:<view>:
 // <first 12 hex digits of the view version>:<entity>. A new version of a view
 // starts from empty keys (the service backfills them); the old ones expire.
 func Key(prefix string, p *Plan, entity string) string {
