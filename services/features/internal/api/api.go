@@ -100,31 +100,38 @@ func fail(w http.ResponseWriter, code int, id reason.ID, format string, args ...
 	httperror.Write(w, code, id, fmt.Sprintf(format, args...))
 }
 
+// decodeStrict decodes one JSON document with only known fields and
+// nothing but white space after it.
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if rest := bytes.TrimSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+		return fmt.Errorf("data after the JSON document: %.32q", rest)
+	}
+	return nil
+}
+
 // decodeRequest reads the body of r into v strictly: Content-Type
 // application/json (or none), at most MaxBodyBytes, one JSON document with
 // only known fields and nothing after it. On a refusal it has answered and
 // returns false.
 func decodeRequest(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			fail(w, http.StatusUnsupportedMediaType, reason.UnsupportedMediaType, "Content-Type %q: want application/json", ct)
 			return false
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err == nil {
-		// Nothing but white space may follow the document.
-		rest, rerr := io.ReadAll(io.MultiReader(dec.Buffered(), body))
-		switch {
-		case rerr != nil:
-			err = rerr
-		case len(bytes.TrimSpace(rest)) > 0:
-			err = fmt.Errorf("data after the JSON document: %.32q", bytes.TrimSpace(rest))
+		if req, ok := v.(*Request); ok && parseRequest(raw, req) {
+			return true
 		}
+		err = decodeStrict(raw, v)
 	}
 	var tooLarge *http.MaxBytesError
 	switch {
