@@ -111,6 +111,7 @@ type aggregate struct {
 type featurePlan struct {
 	agg    int   // index of the aggregate (tile state or latest state)
 	window int64 // ms; 0 for latest
+	wi     int   // index of window in Plan.windows
 	latest bool
 }
 
@@ -140,6 +141,8 @@ type readAt struct {
 	tile   int64 // floor(asOf, Level0)
 	fields []string
 	covers map[int64][]TileKey
+	// index[w][j] is the position in fields of covers[w][j].
+	index map[int64][]int
 }
 
 // Compile prepares a view.
@@ -169,6 +172,11 @@ func Compile(v featurespec.View) *Plan {
 		}
 	}
 	slices.Sort(p.windows)
+	for i, f := range p.features {
+		if !f.latest {
+			p.features[i].wi = slices.Index(p.windows, f.window)
+		}
+	}
 	p.aligned = true
 	for _, w := range p.windows {
 		p.aligned = p.aligned && w%Level0 == 0
@@ -316,7 +324,6 @@ type State struct {
 	dirty     map[TileKey]bool
 	metaDirty bool
 	seenDirty bool
-	raw       map[TileKey][]byte // encoded tiles of a lazy state (reads)
 }
 
 // NewState returns the empty state of an entity.
@@ -637,9 +644,36 @@ func (p *Plan) cached(asOf int64) *readAt {
 	if c := p.readCache.Load(); c != nil && c.tile == tile {
 		return c
 	}
-	c := &readAt{tile: tile, fields: p.readFields(asOf), covers: p.computeCovers(asOf)}
+	c := p.computeAt(asOf)
 	if p.aligned {
 		p.readCache.Store(c)
+	}
+	return c
+}
+
+// at returns what a read at asOf needs: cached when the plan is aligned.
+func (p *Plan) at(asOf int64) *readAt {
+	if p.aligned {
+		return p.cached(asOf)
+	}
+	return p.computeAt(asOf)
+}
+
+func (p *Plan) computeAt(asOf int64) *readAt {
+	c := &readAt{tile: floor(asOf, Level0), fields: []string{FieldMeta}, covers: p.computeCovers(asOf), index: map[int64][]int{}}
+	pos := map[TileKey]int{}
+	for _, w := range p.windows {
+		idx := make([]int, len(c.covers[w]))
+		for j, k := range c.covers[w] {
+			i, ok := pos[k]
+			if !ok {
+				i = len(c.fields)
+				pos[k] = i
+				c.fields = append(c.fields, TileField(k))
+			}
+			idx[j] = i
+		}
+		c.index[w] = idx
 	}
 	return c
 }
@@ -661,19 +695,32 @@ func (p *Plan) computeCovers(asOf int64) map[int64][]TileKey {
 }
 
 func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
+	return p.merge(s, asOf, covers, nil)
+}
+
+// merge computes the features of s at asOf, merging each window's cover in
+// time order. The tiles come from s.Tiles, or, when raw is not nil, from
+// raw (the encoded j-th tile k of window w's cover; nil: no such tile),
+// decoding per window only the states its features use.
+func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(w int64, j int, k TileKey) []byte) []Value {
 	out := make([]Value, len(p.features))
 	if s == nil || s.Events == 0 || s.Newest < asOf-p.ttl {
 		return out
 	}
-	merged := map[int64][]Agg{}
+	merged := make([][]Agg, len(p.windows))
 	var scratch []Agg
-	for _, w := range p.windows {
+	for wi, w := range p.windows {
 		m := make([]Agg, len(p.aggs))
-		for _, k := range covers[w] {
-			t, ok := s.Tiles[k]
-			if !ok {
-				b, ok := s.raw[k]
-				if !ok {
+		for j, k := range covers[w] {
+			var t []Agg
+			if raw == nil {
+				var ok bool
+				if t, ok = s.Tiles[k]; !ok {
+					continue
+				}
+			} else {
+				b := raw(w, j, k)
+				if b == nil {
 					continue
 				}
 				if scratch == nil {
@@ -686,7 +733,7 @@ func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
 				merge(p.aggs[i].kind, &m[i], t[i])
 			}
 		}
-		merged[w] = m
+		merged[wi] = m
 	}
 	for i, f := range p.features {
 		feat := p.View.Features[i]
@@ -694,7 +741,7 @@ func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
 		if f.latest {
 			st = s.Latest[f.agg]
 		} else {
-			st = merged[f.window][f.agg]
+			st = merged[f.wi][f.agg]
 		}
 		out[i] = value(feat.Agg, st)
 		if x, ok := out[i].V.(float64); ok && feat.Type == featurespec.ValueInt {

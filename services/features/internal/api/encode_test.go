@@ -38,7 +38,7 @@ func refValue(v tiles.Value) Value {
 func TestEncodeAsEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	strs := []string{"", "item-3", `a"b`, `back\slash`, "tab\t", "<b>&", "é", "\xff", "\u2028", "ü<"}
-	floats := []float64{0, -0.0, 1, -1.5, 1e-7, 1.234e-9, 1e20, 1e21, 1.5e300, -3e-300, math.Pi, 123456789.125, 5e-324}
+	floats := []float64{0, math.Copysign(0, -1), 1, -1.5, 1e-7, 1.234e-9, 1e20, 1e21, 1.5e300, -3e-300, math.Pi, 123456789.125, 5e-324}
 	value := func() tiles.Value {
 		var v tiles.Value
 		switch r.IntN(6) {

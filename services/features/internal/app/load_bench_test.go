@@ -337,12 +337,11 @@ func startRedis(t testing.TB) string {
 // flatValues are the 20 values of every entity as the read API answered
 // them, in the order of the view's features, with their Feast types.
 type flatValues struct {
-	View     string            `json:"view"`
-	Entity   string            `json:"entity"`
-	AsOfMs   int64             `json:"event_time_ms"`
-	Features []flatFeature     `json:"features"`
-	Rows     map[string][]any  `json:"rows"`
-	refs     map[string]string // feature name -> ref
+	View     string           `json:"view"`
+	Entity   string           `json:"entity"`
+	AsOfMs   int64            `json:"event_time_ms"`
+	Features []flatFeature    `json:"features"`
+	Rows     map[string][]any `json:"rows"`
 }
 
 type flatFeature struct {
