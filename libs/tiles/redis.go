@@ -54,6 +54,17 @@ func (p *Plan) ReadFields(asOf int64) []string {
 
 func (p *Plan) readFields(asOf int64) []string { return p.computeAt(asOf).fields }
 
+// hmget queues the HMGET of c.fields of key: HMGet with the field names
+// boxed once per readAt instead of once per call.
+func (c *readAt) hmget(ctx context.Context, pipe redis.Pipeliner, key string) *redis.SliceCmd {
+	args := make([]any, 2+len(c.args))
+	args[0], args[1] = "hmget", key
+	copy(args[2:], c.args)
+	cmd := redis.NewSliceCmd(ctx, args...)
+	_ = pipe.Process(ctx, cmd)
+	return cmd
+}
+
 // readHMGet computes the features at asOf from the HMGET of c.fields: the
 // meta, then each tile of the covers once. It computes what read computes
 // from the state load builds, without building it: every tile is checked,
@@ -131,11 +142,10 @@ func (p *Plan) load(fields []string, vals []any) (*State, error) {
 // unknown entity).
 func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64) ([][]Value, error) {
 	at := p.at(asOf)
-	fields := at.fields
 	cmds := make([]*redis.SliceCmd, len(entities))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, e := range entities {
-			cmds[i] = pipe.HMGet(ctx, s.Key(p, e), fields...)
+			cmds[i] = at.hmget(ctx, pipe, s.Key(p, e))
 		}
 		return nil
 	})
@@ -165,7 +175,7 @@ func (s *Store) ReadEach(ctx context.Context, p *Plan, entities []string, asOf [
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, e := range entities {
 			ats[i] = p.at(asOf[i])
-			cmds[i] = pipe.HMGet(ctx, s.Key(p, e), ats[i].fields...)
+			cmds[i] = ats[i].hmget(ctx, pipe, s.Key(p, e))
 		}
 		return nil
 	})
@@ -449,7 +459,7 @@ func (s *Store) ReadViews(ctx context.Context, queries []Query, asOf int64) ([][
 			ats[q] = qu.Plan.at(asOf)
 			cmds[q] = make([]*redis.SliceCmd, len(qu.Entities))
 			for i, e := range qu.Entities {
-				cmds[q][i] = pipe.HMGet(ctx, s.Key(qu.Plan, e), ats[q].fields...)
+				cmds[q][i] = ats[q].hmget(ctx, pipe, s.Key(qu.Plan, e))
 			}
 		}
 		return nil

@@ -143,6 +143,7 @@ type readAt struct {
 	covers map[int64][]TileKey
 	// index[w][j] is the position in fields of covers[w][j].
 	index map[int64][]int
+	args  []any // fields, boxed for HMGET
 }
 
 // Compile prepares a view.
@@ -674,6 +675,10 @@ func (p *Plan) computeAt(asOf int64) *readAt {
 			idx[j] = i
 		}
 		c.index[w] = idx
+	}
+	c.args = make([]any, len(c.fields))
+	for i, f := range c.fields {
+		c.args[i] = f
 	}
 	return c
 }
