@@ -57,12 +57,17 @@ func (p *Plan) readFields(asOf int64) []string { return p.computeAt(asOf).fields
 // hmget queues the HMGET of c.fields of key: HMGet with the field names
 // boxed once per readAt instead of once per call.
 func (c *readAt) hmget(ctx context.Context, pipe redis.Pipeliner, key string) *redis.SliceCmd {
+	cmd := c.cmd(ctx, key)
+	_ = pipe.Process(ctx, cmd)
+	return cmd
+}
+
+// cmd is the HMGET of c.fields of key.
+func (c *readAt) cmd(ctx context.Context, key string) *redis.SliceCmd {
 	args := make([]any, 2+len(c.args))
 	args[0], args[1] = "hmget", key
 	copy(args[2:], c.args)
-	cmd := redis.NewSliceCmd(ctx, args...)
-	_ = pipe.Process(ctx, cmd)
-	return cmd
+	return redis.NewSliceCmd(ctx, args...)
 }
 
 // readHMGet computes the features at asOf from the HMGET of c.fields: the
@@ -143,12 +148,19 @@ func (p *Plan) load(fields []string, vals []any) (*State, error) {
 func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64) ([][]Value, error) {
 	at := p.at(asOf)
 	cmds := make([]*redis.SliceCmd, len(entities))
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, e := range entities {
-			cmds[i] = at.hmget(ctx, pipe, s.Key(p, e))
-		}
-		return nil
-	})
+	var err error
+	if len(entities) == 1 {
+		// One command: without the pipeline's machinery.
+		cmds[0] = at.cmd(ctx, s.Key(p, entities[0]))
+		err = s.rdb.Process(ctx, cmds[0])
+	} else {
+		_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, e := range entities {
+				cmds[i] = at.hmget(ctx, pipe, s.Key(p, e))
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read view %s: %w", p.View.Name, err)
 	}
