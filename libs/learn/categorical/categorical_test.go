@@ -86,7 +86,7 @@ func TestExpand(t *testing.T) {
 		{[]float64{1.5, 1, 0}, "[1.5 0 1 0 0]"},
 		{[]float64{1.5, 2, 1}, "[1.5 0 0 1 1]"},
 		{[]float64{math.NaN(), math.NaN(), math.NaN()}, "[NaN NaN NaN NaN NaN]"},
-		{[]float64{0, 3, 2}, "[0 NaN NaN NaN NaN]"},  // out of range: missing
+		{[]float64{0, 3, 2}, "[0 NaN NaN NaN NaN]"},    // out of range: missing
 		{[]float64{0, 0.5, -1}, "[0 NaN NaN NaN NaN]"}, // not a code: missing
 	}
 	for _, tc := range tests {
