@@ -110,9 +110,6 @@ func (v *Vocabulary) buildIndex() {
 
 // check says whether the vocabulary holds together.
 func (v *Vocabulary) check() error {
-	if len(v.Categories) == 0 && !v.Other {
-		return fmt.Errorf("no categories")
-	}
 	seen := make(map[string]bool, len(v.Categories))
 	for _, c := range v.Categories {
 		if seen[c] {

@@ -56,7 +56,6 @@ func TestNewLayoutRefuses(t *testing.T) {
 		"unknown feature": {{Feature: "zz", Encoding: categorical.OneHot, Vocabulary: voc}},
 		"twice":           {{Feature: "m", Encoding: categorical.OneHot, Vocabulary: voc}, {Feature: "m", Encoding: categorical.Ordinal, Vocabulary: voc}},
 		"bad encoding":    {{Feature: "m", Encoding: "hash", Vocabulary: voc}},
-		"empty":           {{Feature: "m", Encoding: categorical.OneHot}},
 		"repeated":        {{Feature: "m", Encoding: categorical.OneHot, Vocabulary: categorical.Vocabulary{Categories: []string{"a", "a"}}}},
 	}
 	for name, cats := range tests {
