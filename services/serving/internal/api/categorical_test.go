@@ -176,6 +176,16 @@ func TestInferBytes(t *testing.T) {
 		}
 		return nil
 	})
+	resp2, err := http.Get(srv.URL + "/v2/models/cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md ModelMetadata
+	err = json.NewDecoder(resp2.Body).Decode(&md)
+	resp2.Body.Close()
+	if err != nil || len(md.Inputs) != 2 || md.Inputs[0].Datatype != "FP64" || md.Inputs[1].Datatype != "BYTES" || md.Inputs[1].Name != "txn:merchant" {
+		t.Errorf("metadata inputs %+v (%v)", md.Inputs, err)
+	}
 	for name, body := range map[string]string{
 		"BYTES for a numeric feature": `{"inputs":[{"name":"txn:amount","shape":[1],"datatype":"BYTES","data":["5"]},{"name":"txn:merchant","shape":[1],"datatype":"BYTES","data":["travel"]}]}`,
 		"a number in BYTES":           `{"inputs":[{"name":"txn:amount","shape":[1],"datatype":"FP64","data":[5]},{"name":"txn:merchant","shape":[1],"datatype":"BYTES","data":[3]}]}`,

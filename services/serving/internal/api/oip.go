@@ -558,6 +558,9 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 	md := ModelMetadata{Name: m.Name, Platform: "tributary/" + l.Format,
 		Inputs:  []TensorMetadata{{Name: InputName, Datatype: "FP64", Shape: []int64{-1, int64(len(l.Features))}}},
 		Outputs: []TensorMetadata{{Name: OutputPredict, Datatype: "FP64", Shape: []int64{-1}}}}
+	if inputs := perFeature(l); inputs != nil {
+		md.Inputs = inputs
+	}
 	if l.Task == "binary" || l.Task == "multiclass" {
 		k := int64(l.Outputs)
 		if l.Task == "binary" {
@@ -573,6 +576,25 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, md)
+}
+
+// perFeature is, for a model with categorical features, one input per
+// feature: BYTES for a categorical one, FP64 for the others; nil for a
+// model of numbers only (one FP64 input).
+func perFeature(l *models.Loaded) []TensorMetadata {
+	var out []TensorMetadata
+	cat := false
+	for j, f := range l.Features {
+		dt := "FP64"
+		if l.Categorical(j) {
+			dt, cat = "BYTES", true
+		}
+		out = append(out, TensorMetadata{Name: f, Datatype: dt, Shape: []int64{-1}})
+	}
+	if !cat {
+		return nil
+	}
+	return out
 }
 
 func (a *API) modelReady(w http.ResponseWriter, r *http.Request) {
