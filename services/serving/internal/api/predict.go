@@ -38,11 +38,22 @@ func (e *PredictEntity) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		return json.Unmarshal(b, &e.Key)
 	}
+	// Numbers only, the common case, decode as they always did; a string
+	// value (a category) takes the slower way.
+	type numbers PredictEntity
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	err := dec.Decode((*numbers)(e))
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Value != "string" {
+		return err
+	}
+	*e = PredictEntity{}
 	var plain struct {
 		Key      string                  `json:"key"`
 		Features map[string]requestValue `json:"features,omitempty"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
+	dec = json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&plain); err != nil {
 		return err
