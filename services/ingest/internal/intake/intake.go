@@ -97,6 +97,9 @@ func reject(r Reason, format string, args ...any) *Rejection {
 type Item struct {
 	Event     *ce.Event
 	Rejection *Rejection
+	// Validated says Event.Validate() was nil when the decoder made Event
+	// (then encoding its record does not run it again).
+	Validated bool
 	// Raw is the event as received, written to the dead-letter topic when
 	// Event is nil; Headers are its headers from a raw Kafka record.
 	Raw     []byte
@@ -468,7 +471,7 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
 	}
-	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic)
+	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic, it.Validated)
 	if err != nil {
 		return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 	}
