@@ -3,7 +3,6 @@ package intake
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -74,17 +73,22 @@ func encodeDirect(e *ce.Event, topic string, validated bool) *kgo.Record {
 	if c.DataSchema != nil {
 		schema = c.DataSchema.String()
 	}
-	if !add(event.KafkaHeaderPrefix+"id", c.ID) ||
+	// In the order of their keys (sdk-go's binding sorts them): "ce_"
+	// sorts before "content-type", and an extension is put in its place.
+	if !add(event.KafkaHeaderPrefix+"dataschema", schema) ||
+		!add(event.KafkaHeaderPrefix+"id", c.ID) ||
 		!add(event.KafkaHeaderPrefix+"source", source) ||
 		!add(event.KafkaHeaderPrefix+"specversion", ce.VersionV1) ||
-		!add(event.KafkaHeaderPrefix+"type", c.Type) ||
-		!add(event.KafkaContentTypeHeader, c.GetDataContentType()) ||
-		!add(event.KafkaHeaderPrefix+"dataschema", schema) ||
 		!add(event.KafkaHeaderPrefix+"subject", c.GetSubject()) {
 		return nil
 	}
 	if c.Time != nil && !c.Time.IsZero() {
-		headers = append(headers, kgo.RecordHeader{Key: event.KafkaHeaderPrefix + "time", Value: c.Time.UTC().AppendFormat(nil, time.RFC3339Nano)})
+		t := c.Time.UTC().AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)
+		headers = append(headers, kgo.RecordHeader{Key: event.KafkaHeaderPrefix + "time", Value: t})
+	}
+	if !add(event.KafkaHeaderPrefix+"type", c.Type) ||
+		!add(event.KafkaContentTypeHeader, c.GetDataContentType()) {
+		return nil
 	}
 	var key []byte
 	for name, v := range c.Extensions {
@@ -93,7 +97,7 @@ func encodeDirect(e *ce.Event, topic string, validated bool) *kgo.Record {
 			return nil
 		}
 		value := bytesOf(s)
-		headers = append(headers, kgo.RecordHeader{Key: event.KafkaHeaderPrefix + name, Value: value})
+		headers = insertSorted(headers, kgo.RecordHeader{Key: extensionHeader(name), Value: value})
 		if name == "partitionkey" {
 			key = value
 		}
@@ -101,10 +105,32 @@ func encodeDirect(e *ce.Event, topic string, validated bool) *kgo.Record {
 	if (!validated || len(e.FieldErrors) > 0) && e.Validate() != nil {
 		return nil
 	}
-	slices.SortFunc(headers, func(a, b kgo.RecordHeader) int { return strings.Compare(a.Key, b.Key) })
 	rec := &kgo.Record{Topic: topic, Key: key, Headers: headers}
 	if data := e.Data(); len(data) > 0 {
 		rec.Value = data
 	}
 	return rec
+}
+
+// insertSorted inserts h into hs, sorted by key, at its place.
+func insertSorted(hs []kgo.RecordHeader, h kgo.RecordHeader) []kgo.RecordHeader {
+	i := len(hs)
+	for i > 0 && hs[i-1].Key > h.Key {
+		i--
+	}
+	return slices.Insert(hs, i, h)
+}
+
+// extensionHeader is the header key of an extension, not built again for
+// the common ones.
+func extensionHeader(name string) string {
+	switch name {
+	case "partitionkey":
+		return event.KafkaHeaderPrefix + "partitionkey"
+	case event.TraceParentExtension:
+		return event.KafkaHeaderPrefix + event.TraceParentExtension
+	case event.TraceStateExtension:
+		return event.KafkaHeaderPrefix + event.TraceStateExtension
+	}
+	return event.KafkaHeaderPrefix + name
 }
