@@ -100,6 +100,9 @@ type Item struct {
 	// Validated says Event.Validate() was nil when the decoder made Event
 	// (then encoding its record does not run it again).
 	Validated bool
+	// source is Event's source, made once by check (sdk-go formats the
+	// URI again for each read).
+	source string
 	// Raw is the event as received, written to the dead-letter topic when
 	// Event is nil; Headers are its headers from a raw Kafka record.
 	Raw     []byte
@@ -320,7 +323,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 	if rej == nil {
 		var dup bool
 		var err error
-		claim, dup, err = in.dedup.Claim(ctx, it.Event.Source(), it.Event.ID())
+		claim, dup, err = in.dedup.Claim(ctx, it.source, it.Event.ID())
 		switch {
 		case err != nil:
 			return nil, in.count(src, Result{Outcome: Unavailable, Message: "an earlier copy of this event is still being written"}, "")
@@ -409,7 +412,10 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	if it.Size > in.cfg.MaxEventBytes {
 		return nil, reject(reason.EventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
 	}
-	if rej := checkAttributes(e); rej != nil {
+	if e.Context != nil {
+		it.source = e.Source()
+	}
+	if rej := checkAttributes(e, it.source); rej != nil {
 		return nil, rej, nil
 	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
@@ -466,16 +472,25 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 		return nil, reject(reason.EventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
-	if _, has := e.Extensions()[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
+	if _, has := extensionsOf(e)[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
 			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
 	}
-	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic, it.Validated)
+	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic, it.Validated, it.source)
 	if err != nil {
 		return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 	}
 	return rec, nil, nil
+}
+
+// extensionsOf returns e's extensions, not to be changed: the context's
+// own map for CloudEvents 1.0 (e.Extensions() copies it for each call).
+func extensionsOf(e *ce.Event) map[string]any {
+	if c, ok := e.Context.(*ce.EventContextV1); ok && c != nil {
+		return c.Extensions
+	}
+	return e.Extensions()
 }
 
 func violations(se *streamspec.Error) string {

@@ -27,8 +27,10 @@ import (
 // e.FieldErrors holds an error of a setter since. Intake's changes are
 // all setters (SetDataContentType of application/json, SetTime,
 // SetExtension), and the context's own checks do not read extensions.
-func encodeRecord(e *ce.Event, topic string, validated bool) (*kgo.Record, error) {
-	if rec := encodeDirect(e, topic, validated); rec != nil {
+//
+// source is e.Source(), which sdk-go formats again for each read.
+func encodeRecord(e *ce.Event, topic string, validated bool, source string) (*kgo.Record, error) {
+	if rec := encodeDirect(e, topic, validated, source); rec != nil {
 		return rec, nil
 	}
 	return event.ToKafkaRecord(context.Background(), *e, topic)
@@ -45,7 +47,7 @@ func bytesOf(s string) []byte {
 }
 
 // encodeDirect is encodeRecord's fast path; nil when it does not apply.
-func encodeDirect(e *ce.Event, topic string, validated bool) *kgo.Record {
+func encodeDirect(e *ce.Event, topic string, validated bool, source string) *kgo.Record {
 	c, ok := e.Context.(*ce.EventContextV1)
 	if !ok || c == nil {
 		return nil
@@ -66,8 +68,8 @@ func encodeDirect(e *ce.Event, topic string, validated bool) *kgo.Record {
 		headers = append(headers, kgo.RecordHeader{Key: key, Value: bytesOf(value)})
 		return true
 	}
-	var source, schema string
-	if source = c.Source.String(); !utf8.ValidString(source) {
+	var schema string
+	if !utf8.ValidString(source) {
 		return nil
 	}
 	if c.DataSchema != nil {

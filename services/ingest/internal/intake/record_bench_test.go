@@ -22,7 +22,7 @@ func BenchmarkEncodeRecord(b *testing.B) {
 	e.DataEncoded = []byte(`{"user_id":"user-42","payload":"` + strings.Repeat("x", 900) + `"}`)
 	b.ReportAllocs()
 	loopCPU(b, func() {
-		if _, err := encodeRecord(&e, "topic", true); err != nil {
+		if _, err := encodeRecord(&e, "topic", true, "/bench/producer"); err != nil {
 			b.Fatal(err)
 		}
 	})

@@ -75,14 +75,14 @@ func TestEncodeRecordEqualsToKafkaRecord(t *testing.T) {
 	for i := range 20000 {
 		e := randomEvent(r)
 		want, wantErr := event.ToKafkaRecord(context.Background(), e, "topic")
-		got, gotErr := encodeRecord(&e, "topic", false)
+		got, gotErr := encodeRecord(&e, "topic", false, e.Source())
 		if !sameError(gotErr, wantErr) {
 			t.Fatalf("event %d %v: error %v, ToKafkaRecord: %v", i, e, gotErr, wantErr)
 		}
 		if wantErr != nil {
 			continue
 		}
-		if encodeDirect(&e, "topic", false) != nil {
+		if encodeDirect(&e, "topic", false, e.Source()) != nil {
 			direct++
 		}
 		if !sameRecord(got, want) {
@@ -91,7 +91,7 @@ func TestEncodeRecordEqualsToKafkaRecord(t *testing.T) {
 		// A valid event said validated takes the same path, to the same
 		// record, without Validate.
 		if e.Validate() == nil {
-			if got, err := encodeRecord(&e, "topic", true); err != nil || !sameRecord(got, want) {
+			if got, err := encodeRecord(&e, "topic", true, e.Source()); err != nil || !sameRecord(got, want) {
 				t.Fatalf("event %d %v validated: %v\n got %s\nwant %s", i, e, err, show(got), show(want))
 			}
 		}
@@ -120,7 +120,7 @@ func TestEncodeRecordValidatedThenBroken(t *testing.T) {
 	if wantErr == nil {
 		t.Fatal("ToKafkaRecord took the event")
 	}
-	if rec, err := encodeRecord(&e, "topic", true); !sameError(err, wantErr) {
+	if rec, err := encodeRecord(&e, "topic", true, e.Source()); !sameError(err, wantErr) {
 		t.Fatalf("record %v, error %v; want ToKafkaRecord's %v", rec, err, wantErr)
 	}
 }
@@ -173,7 +173,7 @@ func FuzzEncodeRecord(f *testing.F) {
 			e.DataEncoded = data
 		}
 		want, wantErr := event.ToKafkaRecord(context.Background(), e, "topic")
-		got, gotErr := encodeRecord(&e, "topic", false)
+		got, gotErr := encodeRecord(&e, "topic", false, e.Source())
 		if !sameError(gotErr, wantErr) {
 			t.Fatalf("error %v, ToKafkaRecord: %v", gotErr, wantErr)
 		}
