@@ -228,9 +228,10 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 	received := in.now().UTC()
 	results := make([]Result, len(items))
 	waits := make([]*pending, len(items))
+	slab := make([]pending, len(items)) // one allocation for the batch's records in flight
 	for i := range items {
 		it := &items[i]
-		p, res := in.safePrepare(wctx, src, received, it)
+		p, res := in.safePrepare(wctx, src, received, it, &slab[i])
 		if p == nil {
 			results[i] = res
 			results[i].ID = it.eventID()
@@ -284,7 +285,7 @@ func (it *Item) eventID() string {
 // counted, logged with its stack and dead-lettered as internal_error, so
 // that no input can stop the service or, on the raw path, be read again
 // and again.
-func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item) (p *pending, res Result) {
+func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item, into *pending) (p *pending, res Result) {
 	defer func() {
 		if r := recover(); r != nil {
 			in.Panicked(src, r, debug.Stack())
@@ -294,10 +295,12 @@ func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Tim
 				failed.Raw = failed.Event.Data()
 			}
 			failed.Event = nil // the event in binary mode may be what failed
-			p, res = in.prepare(ctx, src, received, &failed)
+			// A new pending: into may be known to a promise of the write
+			// that failed.
+			p, res = in.prepare(ctx, src, received, &failed, new(pending))
 		}
 	}()
-	return in.prepare(ctx, src, received, it)
+	return in.prepare(ctx, src, received, it, into)
 }
 
 // Panicked counts and logs a panic recovered while handling src's input.
@@ -307,9 +310,9 @@ func (in *Intake) Panicked(src Source, r any, stack []byte) {
 }
 
 // prepare checks an item and starts its write (to its topic, or to the
-// dead-letter topic). It returns a result instead when there is nothing to
-// wait for.
-func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item) (*pending, Result) {
+// dead-letter topic), in p. It returns a nil pending and a result instead
+// when there is nothing to wait for.
+func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item, p *pending) (*pending, Result) {
 	rej := it.Rejection
 	var rec *kgo.Record
 	var claim *dedup.Claim
@@ -334,7 +337,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", it.origin().String(), "reason", string(rej.Reason), "error", rej.Message)
 		rec = in.deadLetter(ctx, received, it, rej)
 	}
-	p := &pending{done: make(chan error, 1), claim: claim, dlq: rej, id: it.eventID()}
+	p.done, p.claim, p.dlq, p.id = make(chan error, 1), claim, rej, it.eventID()
 	defer func() {
 		if r := recover(); r != nil {
 			if p.ended.CompareAndSwap(false, true) {
