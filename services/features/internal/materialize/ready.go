@@ -78,6 +78,19 @@ func (p *progress) part(topic string, partition int32) *partProgress {
 	return pp
 }
 
+// forget drops what is known of partitions revoked or lost: if they come
+// back, another member may have applied records meanwhile, and the old
+// position would look behind for ever on an idle partition.
+func (p *progress) forget(m map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for t, ps := range m {
+		for _, part := range ps {
+			delete(p.parts[t], part)
+		}
+	}
+}
+
 // fetched records the high watermarks of a poll, made at now.
 func (p *progress) fetched(fs kgo.Fetches, now time.Time) {
 	p.mu.Lock()

@@ -3,10 +3,12 @@ package materialize
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -39,7 +41,9 @@ func TestReadyBacklogBeforeFirstFetch(t *testing.T) {
 	const group = "g"
 	// ReadyMaxLag far longer than the test: a check that waits for it before
 	// asking Kafka answers ready throughout.
-	m := &Materializer{cfg: Config{Group: group, ReadyMaxLag: time.Hour}, client: cl, owned: NewOwnership(), progress: newProgress(), now: time.Now}
+	now := time.Now()
+	m := New(Config{Group: group, ReadyMaxLag: time.Hour}, slog.New(slog.DiscardHandler), prometheus.NewRegistry(), cl, NewOwnership(), nil, nil, nil, nil)
+	m.now = func() time.Time { return now }
 	if err := m.Ready(ctx); !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "not a member") {
 		t.Fatalf("before the first assignment: %v, want not a member", err)
 	}
@@ -73,9 +77,30 @@ func TestReadyBacklogBeforeFirstFetch(t *testing.T) {
 		t.Fatalf("committed up to the end (an idle stream): %v, want ready", err)
 	}
 	// Once fetched, the lag is the age of the oldest record not applied.
-	fetch := kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "backlog", Partitions: []kgo.FetchPartition{{Partition: 0, HighWatermark: 4, Records: []*kgo.Record{{Topic: "backlog", Offset: 3, Timestamp: time.Now()}}}}}}}}
-	m.progress.fetched(fetch, time.Now())
+	fetch := func(hw int64, recs ...*kgo.Record) kgo.Fetches {
+		return kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: "backlog", Partitions: []kgo.FetchPartition{{Partition: 0, HighWatermark: hw, Records: recs}}}}}}
+	}
+	rec := &kgo.Record{Topic: "backlog", Offset: 3, Timestamp: now}
+	m.progress.fetched(fetch(4, rec), now)
 	if err := m.Ready(ctx); err != nil {
 		t.Fatalf("a fresh record fetched: %v, want ready", err)
+	}
+	m.progress.applied([]*kgo.Record{rec})
+
+	// The partition moves to another member, which applies 2 more records,
+	// and comes back: the stream is idle, the old position is stale.
+	m.owned.revoked(ctx, cl, map[string][]int32{"backlog": {0}})
+	for i := range 3 {
+		r := &kgo.Record{Topic: "backlog", Value: []byte{byte(i)}}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(6)
+	m.owned.assigned(ctx, cl, map[string][]int32{"backlog": {0}})
+	m.progress.fetched(fetch(6), now) // nothing past the committed offset
+	now = now.Add(2 * time.Hour)
+	if err := m.Ready(ctx); err != nil {
+		t.Fatalf("a partition back from another member, idle and applied up to its end: %v, want ready", err)
 	}
 }
