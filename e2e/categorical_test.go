@@ -217,6 +217,11 @@ policy: {kind: manual}
 		if job.Status != "succeeded" && strings.Contains(job.Error, "empty training set") {
 			return fmt.Errorf("job %s: %s", job.JobID, job.Error) // no label in ClickHouse yet
 		}
+		if job.Dataset != nil && job.Dataset.RowCount < 4*users {
+			// Built while the labels were still arriving: a part of them
+			// can even hold one class only and fail evaluation.
+			return fmt.Errorf("job %s (%s) trained on %d of %d rows", job.JobID, job.Status, job.Dataset.RowCount, 4*users)
+		}
 		if job.Status != "succeeded" {
 			t.Fatalf("job %s %s at %s: %s\n%s", job.JobID, job.Status, job.FailedStep, job.Error, job.Log)
 		}
