@@ -25,6 +25,7 @@ func commands() map[string]command {
 		"check": {summary: "wait until Kafka, NATS, Redis and ClickHouse answer real requests", run: runCheck},
 
 		"datasets":  {summary: "build a point-in-time training set (dataset.requested over NATS, Parquet from the object store)", run: runDatasets},
+		"generate":  {summary: "stream a seeded card-transaction workload (transactions, delayed fraud labels, optional drift) into ingest", run: runGenerate},
 		"features":  {summary: "apply or list feature definitions (NATS KV bucket tributary_features)", run: runFeatures},
 		"bootstrap": {summary: "create the Kafka topics and the NATS JetStream stream, buckets and object store", run: runBootstrap},
 		"migrate":   {summary: "apply the ClickHouse migrations", run: runMigrate},
