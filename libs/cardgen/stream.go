@@ -53,7 +53,7 @@ type StreamConfig struct {
 // DefaultStreamConfig is the demo's pace: 20 transactions a second.
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{Rate: 20, Batch: 200, Tick: 100 * time.Millisecond, EventType: "com.example.cards.transaction.v1",
-		Source: "/cardgen", LabelStream: "fraud", RetryBackoff: 500 * time.Millisecond}
+		Source: "/cardgen", LabelStream: "card_fraud", RetryBackoff: 500 * time.Millisecond}
 }
 
 // Validate says what is wrong with the config.
