@@ -39,6 +39,16 @@ type StreamConfig struct {
 	EventType, Source, LabelStream string
 	// DriftAt turns drift on at that instant (zero: only SetDrift does).
 	DriftAt time.Time
+	// Backfill first sends this long a history of transactions, dated
+	// from Backfill ago up to the start at the rate, as fast as ingest
+	// takes them (with their labels as they fall due), so that windowed
+	// features start in their steady state. Backfilled transactions are
+	// not scored.
+	Backfill time.Duration
+	// ScoreDelay is how long after a transaction its card is scored, so
+	// that the online features include the transaction, as the training
+	// set's features at the label's time do.
+	ScoreDelay time.Duration
 	// RetryBackoff is the wait before sending again what ingest could
 	// not take.
 	RetryBackoff time.Duration
@@ -53,7 +63,7 @@ type StreamConfig struct {
 // DefaultStreamConfig is the demo's pace: 20 transactions a second.
 func DefaultStreamConfig() StreamConfig {
 	return StreamConfig{Rate: 20, Batch: 200, Tick: 100 * time.Millisecond, EventType: "com.example.cards.transaction.v1",
-		Source: "/cardgen", LabelStream: "card_fraud", RetryBackoff: 500 * time.Millisecond}
+		Source: "/cardgen", LabelStream: "card_fraud", RetryBackoff: 500 * time.Millisecond, ScoreDelay: time.Second}
 }
 
 // Validate says what is wrong with the config.
@@ -64,6 +74,9 @@ func (c StreamConfig) Validate() error {
 	}
 	if c.Batch < 1 {
 		errs = append(errs, fmt.Errorf("batch %d: want at least 1", c.Batch))
+	}
+	if c.Backfill < 0 || c.ScoreDelay < 0 {
+		errs = append(errs, fmt.Errorf("backfill %v, score delay %v: want 0 or more", c.Backfill, c.ScoreDelay))
 	}
 	if c.Tick <= 0 || c.RetryBackoff <= 0 {
 		errs = append(errs, fmt.Errorf("tick %v, retry backoff %v: want positive durations", c.Tick, c.RetryBackoff))
@@ -114,6 +127,7 @@ type Stream struct {
 	mu     sync.Mutex
 	stats  Stats
 	labels labelQueue
+	score  []Transaction // accepted, waiting for ScoreDelay to be scored
 }
 
 // NewStream sends wl to in; pred, when not nil, is asked for a prediction
@@ -146,11 +160,29 @@ func (s *Stream) Stats() Stats {
 // Run sends until ctx ends (it then returns nil) or, with a Limit, until
 // the last transaction is made and its label sent or withheld.
 func (s *Stream) Run(ctx context.Context) error {
+	made := uint64(0)
+	if s.cfg.Backfill > 0 {
+		start := s.now()
+		n := int(s.cfg.Backfill.Seconds() * s.cfg.Rate)
+		step := time.Duration(float64(time.Second) / s.cfg.Rate)
+		for i := 0; i < n && (s.cfg.Limit == 0 || made < s.cfg.Limit); {
+			var txns []Transaction
+			for ; i < n && len(txns) < s.cfg.Batch && (s.cfg.Limit == 0 || made < s.cfg.Limit); i++ {
+				txns = append(txns, s.wl.Next(start.Add(-time.Duration(n-i)*step), s.drift.Load()))
+				made++
+			}
+			if err := s.sendTransactions(ctx, txns, false); err != nil {
+				return ctxNil(ctx, err)
+			}
+			if err := s.sendLabels(ctx, s.now()); err != nil {
+				return ctxNil(ctx, err)
+			}
+		}
+	}
 	tick := time.NewTicker(s.cfg.Tick)
 	defer tick.Stop()
 	last := s.now()
 	owed := 0.0
-	made := uint64(0)
 	for {
 		now := s.now()
 		if !s.cfg.DriftAt.IsZero() && !now.Before(s.cfg.DriftAt) {
@@ -166,13 +198,14 @@ func (s *Stream) Run(ctx context.Context) error {
 			owed--
 			made++
 		}
-		if err := s.sendTransactions(ctx, txns); err != nil {
+		if err := s.sendTransactions(ctx, txns, s.pred != nil); err != nil {
 			return ctxNil(ctx, err)
 		}
+		s.scoreDue(ctx, s.now())
 		if err := s.sendLabels(ctx, s.now()); err != nil {
 			return ctxNil(ctx, err)
 		}
-		if s.cfg.Limit > 0 && made >= s.cfg.Limit && s.Stats().LabelsPending == 0 {
+		if s.cfg.Limit > 0 && made >= s.cfg.Limit && s.Stats().LabelsPending == 0 && len(s.score) == 0 {
 			return nil
 		}
 		select {
@@ -190,7 +223,9 @@ func ctxNil(ctx context.Context, err error) error {
 	return err
 }
 
-func (s *Stream) sendTransactions(ctx context.Context, txns []Transaction) error {
+// sendTransactions sends transactions; the accepted ones wait to be
+// scored when score is set, their labels are queued otherwise.
+func (s *Stream) sendTransactions(ctx context.Context, txns []Transaction, score bool) error {
 	for len(txns) > 0 {
 		n := min(len(txns), s.cfg.Batch)
 		chunk := txns[:n]
@@ -203,7 +238,6 @@ func (s *Stream) sendTransactions(ctx context.Context, txns []Transaction) error
 		if err != nil {
 			return err
 		}
-		var cards []string
 		var kept []Transaction
 		s.mu.Lock()
 		for i, t := range chunk {
@@ -223,38 +257,65 @@ func (s *Stream) sendTransactions(ctx context.Context, txns []Transaction) error
 				s.stats.Rejected++
 				continue
 			}
-			cards = append(cards, t.Card)
 			kept = append(kept, t)
 		}
 		s.mu.Unlock()
-		ids := make([]string, len(kept))
-		if s.pred != nil && len(cards) > 0 {
-			got, err := s.pred.Predict(ctx, cards)
-			s.mu.Lock()
-			if err != nil {
-				s.stats.PredictFailures += uint64(len(cards))
-			} else {
-				ids = got
-				s.stats.Predictions += uint64(len(cards))
-			}
-			s.mu.Unlock()
-			if s.cfg.OnPrediction != nil {
-				for i, c := range cards {
-					s.cfg.OnPrediction(c, ids[i], err)
-				}
-			}
+		if score {
+			s.score = append(s.score, kept...)
+		} else {
+			s.queueLabels(kept, make([]string, len(kept)))
 		}
-		s.mu.Lock()
-		for i, t := range kept {
-			if t.Unlabelled {
-				s.stats.Unlabelled++
-				continue
-			}
-			heap.Push(&s.labels, pendingLabel{due: t.At.Add(t.LabelAfter), txn: t, predictionID: ids[i]})
-		}
-		s.mu.Unlock()
 	}
 	return nil
+}
+
+// scoreDue scores the cards of the transactions made ScoreDelay ago or
+// earlier, and queues their labels with the
+// prediction ids. A failed predict request is counted; its labels go
+// without a prediction id.
+func (s *Stream) scoreDue(ctx context.Context, now time.Time) {
+	for len(s.score) > 0 {
+		n := 0
+		for n < len(s.score) && n < s.cfg.Batch && !s.score[n].At.Add(s.cfg.ScoreDelay).After(now) {
+			n++
+		}
+		if n == 0 {
+			return
+		}
+		due := s.score[:n]
+		s.score = s.score[n:]
+		cards := make([]string, len(due))
+		for i, t := range due {
+			cards[i] = t.Card
+		}
+		ids, err := s.pred.Predict(ctx, cards)
+		s.mu.Lock()
+		if err != nil {
+			s.stats.PredictFailures += uint64(len(cards))
+			ids = make([]string, len(cards))
+		} else {
+			s.stats.Predictions += uint64(len(cards))
+		}
+		s.mu.Unlock()
+		if s.cfg.OnPrediction != nil {
+			for i, c := range cards {
+				s.cfg.OnPrediction(c, ids[i], err)
+			}
+		}
+		s.queueLabels(due, ids)
+	}
+}
+
+func (s *Stream) queueLabels(txns []Transaction, predictionIDs []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, t := range txns {
+		if t.Unlabelled {
+			s.stats.Unlabelled++
+			continue
+		}
+		heap.Push(&s.labels, pendingLabel{due: t.At.Add(t.LabelAfter), txn: t, predictionID: predictionIDs[i]})
+	}
 }
 
 func (s *Stream) sendLabels(ctx context.Context, now time.Time) error {

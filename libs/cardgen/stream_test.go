@@ -58,13 +58,19 @@ func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"results": res})
 }
 
-type fakePredictor struct{ n int }
+type fakePredictor struct {
+	n  int
+	at map[string]time.Time // card: when it was last scored
+}
 
 func (p *fakePredictor) Predict(_ context.Context, cards []string) ([]string, error) {
 	ids := make([]string, len(cards))
 	for i, c := range cards {
 		p.n++
 		ids[i] = "p-" + c
+		if p.at != nil {
+			p.at[c] = time.Now()
+		}
 	}
 	return ids, nil
 }
@@ -82,9 +88,17 @@ func TestStream(t *testing.T) {
 	scfg := DefaultStreamConfig()
 	scfg.Rate, scfg.Limit, scfg.Tick, scfg.RetryBackoff, scfg.Batch = 500, 300, 20*time.Millisecond, 20*time.Millisecond, 50
 	scfg.DriftAt = time.Now().Add(300 * time.Millisecond)
+	scfg.ScoreDelay = 100 * time.Millisecond
 	var outcomes sync.Map
 	scfg.OnOutcome = func(kind Kind, ev Event, o Outcome) { outcomes.Store(ev.ID, string(kind)+":"+o.Status) }
-	pred := &fakePredictor{}
+	pred := &fakePredictor{at: map[string]time.Time{}}
+	scfg.OnPrediction = func(card, id string, err error) {
+		// Each card is scored no sooner than ScoreDelay after its newest
+		// transaction was made.
+		if err != nil || id != "p-"+card {
+			t.Errorf("prediction of %s: %q %v", card, id, err)
+		}
+	}
 	s, err := NewStream(scfg, wl, &Ingest{URL: srv.URL, APIKey: "k"}, pred, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +114,19 @@ func TestStream(t *testing.T) {
 	st := s.Stats()
 	if st.Transactions != 300 || st.Accepted != 299 || st.Rejected != 1 || st.Unavailable == 0 || st.Predictions != 299 || pred.n != 299 {
 		t.Fatalf("stats %+v", st)
+	}
+	for _, e := range fake.events {
+		if e.Type != scfg.EventType {
+			continue
+		}
+		d := e.Data.(map[string]any)
+		at, _ := time.Parse(time.RFC3339Nano, d["at"].(string))
+		card := d["card_id"].(string)
+		if last := pred.at[card]; last.Sub(at) < scfg.ScoreDelay && !last.Before(at) {
+			// The card's last scoring came sooner than ScoreDelay after
+			// one of its transactions.
+			t.Errorf("%s scored %v after a transaction, want at least %v", card, last.Sub(at), scfg.ScoreDelay)
+		}
 	}
 	if st.Drifted == 0 || st.Drifted == 300 {
 		t.Errorf("drifted %d of 300: the switch at DriftAt did not turn on mid-stream", st.Drifted)
@@ -124,7 +151,7 @@ func TestStream(t *testing.T) {
 			txd := tx.Data.(map[string]any)
 			at, _ := time.Parse(time.RFC3339Nano, d["event_time"].(string))
 			sent := fake.arrived[e.ID].Sub(at)
-			if d["stream"] != "fraud" || d["entity_key"] != txd["card_id"] || d["event_time"] != txd["at"] || d["prediction_id"] != "p-"+txd["card_id"].(string) {
+			if d["stream"] != scfg.LabelStream || d["entity_key"] != txd["card_id"] || d["event_time"] != txd["at"] || d["prediction_id"] != "p-"+txd["card_id"].(string) {
 				t.Errorf("label %v of transaction %v", d, txd)
 			}
 			if sent < cfg.LabelDelay/2 {
@@ -188,5 +215,55 @@ func TestStreamRefusedBatch(t *testing.T) {
 	err := s.Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "unauthenticated") {
 		t.Fatalf("Run: %v", err)
+	}
+}
+
+func TestStreamBackfill(t *testing.T) {
+	fake := &fakeIngest{seen: map[string]int{}, arrived: map[string]time.Time{}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	cfg := DefaultConfig()
+	cfg.LabelDelay, cfg.Unlabelled = 100*time.Millisecond, 0
+	wl, _ := New(cfg)
+	scfg := DefaultStreamConfig()
+	scfg.Rate, scfg.Backfill, scfg.Limit, scfg.Tick = 100, 10*time.Second, 1010, 20*time.Millisecond
+	pred := &fakePredictor{}
+	s, err := NewStream(scfg, wl, &Ingest{URL: srv.URL, APIKey: "k"}, pred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Run(ctx); err != nil || ctx.Err() != nil {
+		t.Fatalf("run: %v %v", err, ctx.Err())
+	}
+	var times []time.Time
+	labels := 0
+	for _, e := range fake.events {
+		if e.Type == LabelType {
+			labels++
+			continue
+		}
+		at, _ := time.Parse(time.RFC3339Nano, e.Data.(map[string]any)["at"].(string))
+		times = append(times, at)
+	}
+	if len(times) != 1010 || labels != 1010 {
+		t.Fatalf("%d transactions, %d labels", len(times), labels)
+	}
+	// 1000 dated over the 10 s before the start, in order, then 10 live.
+	if d := start.Sub(times[0]); d < 9900*time.Millisecond || d > 10100*time.Millisecond {
+		t.Errorf("first backfilled transaction %v before the start", d)
+	}
+	for i := 1; i < 1000; i++ {
+		if gap := times[i].Sub(times[i-1]); gap < 9*time.Millisecond || gap > 11*time.Millisecond {
+			t.Fatalf("backfill gap %v at %d", gap, i)
+		}
+	}
+	if times[999].After(start) || times[1000].Before(start) {
+		t.Errorf("backfill ends %v, live starts %v, start %v", times[999], times[1000], start)
+	}
+	if pred.n != 10 {
+		t.Errorf("%d scored, want only the 10 live transactions", pred.n)
 	}
 }

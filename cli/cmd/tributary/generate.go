@@ -62,6 +62,8 @@ func parseGenerateFlags(args []string, lookupEnv func(string) (string, bool), ou
 	fs.Float64Var(&o.stream.Rate, "rate", o.stream.Rate, "Transactions per second.")
 	fs.Uint64Var(&o.stream.Limit, "limit", 0, "Stop after this many transactions, once their labels are sent (0: no limit).")
 	fs.DurationVar(&o.duration, "duration", 0, "Stop after this long (0: until Ctrl-C).")
+	fs.DurationVar(&o.stream.Backfill, "backfill", 0, "First send this long a history of transactions (dated up to now, as fast as ingest takes them), so that windowed features start steady.")
+	fs.DurationVar(&o.stream.ScoreDelay, "score-delay", o.stream.ScoreDelay, "Score a transaction's card this long after it (so that its online features include it).")
 	fs.DurationVar(&o.workload.LabelDelay, "label-delay", o.workload.LabelDelay, "Mean delay of a fraud label after its transaction (each between half and 1.5 times it).")
 	fs.Float64Var(&o.workload.Unlabelled, "unlabelled", o.workload.Unlabelled, "Share of transactions whose label never arrives.")
 	fs.Float64Var(&o.workload.BaseFraud, "base-fraud", o.workload.BaseFraud, "Log odds of fraud before the category, country, device and amount terms.")
