@@ -311,19 +311,24 @@ func first5(ids []string) []string {
 }
 
 // checkOnlineAgainstStored compares every card's online count, sum and
-// maximum of amounts with the same aggregates of its events stored in
-// ClickHouse, and answers how many cards it compared.
+// maximum of amounts over the minute window and its last amount with the
+// same computed from its events stored in ClickHouse, and answers how many
+// cards it compared.
 func (s *loopStack) checkOnlineAgainstStored(t *testing.T, ctx context.Context) int {
 	t.Helper()
 	type agg struct {
-		n        uint64
-		sum, max float64
+		n              uint64
+		sum, max, last float64
 	}
+	v := s.names.view
+	refs := []string{v + ":txns_1m", v + ":amount_1m", v + ":amount_max_1m", v + ":last_amount"}
 	var cards []string
-	var last string
 	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
-		rows, err := s.ch.Query(ctx, `SELECT entity_key, count(), sum(visitParamExtractFloat(data, 'amount')), max(visitParamExtractFloat(data, 'amount'))
-			FROM tributary.events FINAL WHERE stream = ? GROUP BY entity_key ORDER BY entity_key`, s.names.stream)
+		// Every card with a stored event, and its last amount (the newest
+		// event time, then the newest offset).
+		rows, err := s.ch.Query(ctx, `SELECT entity_key, visitParamExtractFloat(data, 'amount') FROM (
+			SELECT entity_key, data FROM tributary.events FINAL WHERE stream = ?
+			ORDER BY entity_key, event_time DESC, event_time_ms DESC, kafka_offset DESC) LIMIT 1 BY entity_key`, s.names.stream)
 		if err != nil {
 			return err
 		}
@@ -331,16 +336,15 @@ func (s *loopStack) checkOnlineAgainstStored(t *testing.T, ctx context.Context) 
 		cards = cards[:0]
 		for rows.Next() {
 			var card string
-			var a agg
-			if err := rows.Scan(&card, &a.n, &a.sum, &a.max); err != nil {
+			var last float64
+			if err := rows.Scan(&card, &last); err != nil {
 				rows.Close()
 				return err
 			}
-			stored[card] = a
+			stored[card] = agg{last: last}
 			cards = append(cards, card)
 		}
 		rows.Close()
-		refs := []string{s.names.view + ":txns_1h", s.names.view + ":amount_1h", s.names.view + ":amount_max_1h"}
 		body, _ := json.Marshal(map[string]any{"entities": cards, "features": refs})
 		req, _ := http.NewRequestWithContext(ctx, "POST", s.platform.Service("features").BaseURL+"/v1/features", strings.NewReader(string(body)))
 		req.Header.Set("Content-Type", "application/json")
@@ -350,6 +354,7 @@ func (s *loopStack) checkOnlineAgainstStored(t *testing.T, ctx context.Context) 
 		}
 		defer resp.Body.Close()
 		var read struct {
+			AsOf    time.Time `json:"as_of"`
 			Results []struct {
 				Entity string `json:"entity"`
 				Values map[string]struct {
@@ -360,21 +365,46 @@ func (s *loopStack) checkOnlineAgainstStored(t *testing.T, ctx context.Context) 
 		if err := json.NewDecoder(resp.Body).Decode(&read); err != nil || len(read.Results) != len(cards) {
 			return fmt.Errorf("read %d cards: %d results (%v)", len(cards), len(read.Results), err)
 		}
+		// The minute window at the read's instant, from the stored events.
+		from := windowStart(read.AsOf, time.Minute).UnixMilli()
+		rows, err = s.ch.Query(ctx, `SELECT entity_key, count(), sum(visitParamExtractFloat(data, 'amount')), max(visitParamExtractFloat(data, 'amount'))
+			FROM tributary.events FINAL WHERE stream = ? AND toUInt64(event_time)*1000 + event_time_ms >= ? AND toUInt64(event_time)*1000 + event_time_ms <= ?
+			GROUP BY entity_key`, s.names.stream, uint64(from), uint64(read.AsOf.UnixMilli()))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var card string
+			var a agg
+			if err := rows.Scan(&card, &a.n, &a.sum, &a.max); err != nil {
+				rows.Close()
+				return err
+			}
+			a.last = stored[card].last
+			stored[card] = a
+		}
+		rows.Close()
 		var bad []string
 		for _, r := range read.Results {
 			a := stored[r.Entity]
-			for ref, want := range map[string]float64{refs[0]: float64(a.n), refs[1]: a.sum, refs[2]: a.max} {
+			want := map[string]*float64{refs[0]: ptr(float64(a.n)), refs[1]: ptr(a.sum), refs[2]: ptr(a.max), refs[3]: ptr(a.last)}
+			if a.n == 0 {
+				want[refs[2]] = nil // no event in the window: no maximum
+			}
+			for ref, w := range want {
 				got := r.Values[ref].Value
-				if got == nil || math.Abs(*got-want) > 1e-6*math.Max(1, math.Abs(want)) {
-					bad = append(bad, fmt.Sprintf("%s %s online %s, stored events %g", r.Entity, ref, show(got), want))
+				if (got == nil) != (w == nil) || got != nil && math.Abs(*got-*w) > 1e-6*math.Max(1, math.Abs(*w)) {
+					bad = append(bad, fmt.Sprintf("%s %s online %s, stored events %s", r.Entity, ref, show(got), show(w)))
 				}
 			}
 		}
 		if len(bad) > 0 {
-			last = strings.Join(bad[:min(5, len(bad))], "; ")
-			return fmt.Errorf("%d of %d values differ: %s", len(bad), 3*len(cards), last)
+			slices.Sort(bad)
+			return fmt.Errorf("%d of %d values differ: %s", len(bad), len(refs)*len(cards), strings.Join(bad[:min(5, len(bad))], "; "))
 		}
 		return nil
 	})
 	return len(cards)
 }
+
+func ptr(f float64) *float64 { return &f }

@@ -52,12 +52,12 @@ func TestLoop(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if labels < 600 {
+		if labels < 5000 {
 			return fmt.Errorf("%d labels in ClickHouse", labels)
 		}
 		return nil
 	})
-	mark("600 labels in ClickHouse")
+	mark("5000 labels (backfill) in ClickHouse")
 
 	// Online features in Redis equal what the accepted events make.
 	s.checkOnline(t, w, 3)
@@ -77,21 +77,22 @@ func TestLoop(t *testing.T) {
 		}
 	}
 	ds := first.Dataset
-	stored, err := s.count(ctx, "SELECT count() FROM tributary.labels FINAL WHERE stream = ? AND toUInt64(event_time)*1000 + event_time_ms >= ? AND toUInt64(event_time)*1000 + event_time_ms < ?",
-		n.labels, uint64(first.LabelsFrom.UnixMilli()), uint64(first.LabelsTo.UnixMilli()))
+	// The set has every label of its window that ingest had accepted well
+	// before the set was built (10 s: time to reach ClickHouse), and none
+	// accepted after.
+	built := first.Steps[0]
+	inWindow := "SELECT count() FROM tributary.labels FINAL WHERE stream = ? AND toUInt64(event_time)*1000 + event_time_ms >= ? AND toUInt64(event_time)*1000 + event_time_ms < ? AND toUInt64(ingest_time)*1000 + ingest_time_ms < ?"
+	from, to := uint64(first.LabelsFrom.UnixMilli()), uint64(first.LabelsTo.UnixMilli())
+	settled, err := s.count(ctx, inWindow, n.labels, from, to, uint64(built.Started.Add(-10*time.Second).UnixMilli()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	settled, err := s.count(ctx, "SELECT count() FROM tributary.labels FINAL WHERE stream = ? AND toUInt64(event_time)*1000 + event_time_ms < ?",
-		n.labels, uint64(first.LabelsTo.Add(-15*time.Second).UnixMilli()))
+	possible, err := s.count(ctx, inWindow, n.labels, from, to, uint64(built.Ended.UnixMilli()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The set has every label stored before the job asked, and none it
-	// could not have: labels of the last seconds before the job may have
-	// arrived after the set was built.
-	if ds == nil || ds.RowCount > int64(stored) || ds.RowCount < int64(settled) || ds.LabelStream != n.labels {
-		t.Fatalf("training set %+v; ClickHouse has %d labels in the window, %d of them 15 s before its end", ds, stored, settled)
+	if built.Name != "dataset" || ds == nil || ds.RowCount > int64(possible) || ds.RowCount < int64(settled) || ds.LabelStream != n.labels {
+		t.Fatalf("training set %+v built %v..%v; ClickHouse has %d labels of its window accepted before it was built, %d accepted 10 s before", ds, built.Started, built.Ended, possible, settled)
 	}
 	v1, err := s.reg.Version(ctx, n.model, model.AliasProduction)
 	if err != nil {
@@ -223,13 +224,13 @@ func TestLoop(t *testing.T) {
 		t.Fatalf("%d of %d predict requests failed: %v", len(failed), w.pred.requests.Load(), failed)
 	}
 	// Every prediction served is in prediction_log once.
-	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
-		rows, err := s.count(ctx, "SELECT count() FROM tributary.prediction_log FINAL WHERE model = ?", n.model)
-		if err != nil {
+	testkit.EventuallyContext(t, 2*time.Minute, func(ctx context.Context) error {
+		var rows, ids uint64
+		if err := s.ch.QueryRow(ctx, "SELECT count(), uniqExact(prediction_id) FROM tributary.prediction_log FINAL WHERE model = ?", n.model).Scan(&rows, &ids); err != nil {
 			return err
 		}
-		if rows != uint64(total) {
-			return fmt.Errorf("prediction_log has %d predictions of %s, serving answered %d", rows, n.model, total)
+		if rows != uint64(total) || ids != rows {
+			return fmt.Errorf("prediction_log has %d predictions (%d ids) of %s, serving answered %d", rows, ids, n.model, total)
 		}
 		return nil
 	})
@@ -369,8 +370,9 @@ func (s *loopStack) checkPredictionRows(t *testing.T, ctx context.Context, w *lo
 }
 
 // checkOnline compares the online features of the busiest cards with what
-// the accepted transactions make: counts, sums and maxima over the hour
-// (the test runs within it), up to the newest event the value includes.
+// the accepted transactions make: counts, sums and maxima over the minute
+// window as libs/tiles reads it at the answer's as_of ([as_of - 1m rounded
+// down to 10 s, as_of]), of the events up to the newest the value includes.
 func (s *loopStack) checkOnline(t *testing.T, w *loopWorkload, cards int) {
 	t.Helper()
 	busiest := w.busiest(cards)
@@ -378,6 +380,7 @@ func (s *loopStack) checkOnline(t *testing.T, w *loopWorkload, cards int) {
 	for _, card := range busiest {
 		testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
 			var got struct {
+				AsOf   time.Time `json:"as_of"`
 				Values map[string]struct {
 					Value     *float64   `json:"value"`
 					EventTime *time.Time `json:"event_time"`
@@ -386,21 +389,29 @@ func (s *loopStack) checkOnline(t *testing.T, w *loopWorkload, cards int) {
 			if err := getJSON(ctx, features+"/v1/features/"+s.names.view+"/"+card, &got); err != nil {
 				return err
 			}
-			c := got.Values["txns_1h"]
+			c := got.Values["txns_1m"]
 			if c.Value == nil || c.EventTime == nil {
-				return fmt.Errorf("%s has no txns_1h yet", card)
+				return fmt.Errorf("%s has no txns_1m yet", card)
 			}
-			count, sum, hi := w.aggregate(card, *c.EventTime)
-			want := map[string]float64{"txns_1h": float64(count), "amount_1h": sum, "amount_max_1h": hi}
+			from := windowStart(got.AsOf, time.Minute)
+			count, sum, hi := w.aggregate(card, from, *c.EventTime)
+			want := map[string]float64{"txns_1m": float64(count), "amount_1m": sum, "amount_max_1m": hi}
 			for name, v := range want {
 				g := got.Values[name]
 				if g.Value == nil || math.Abs(*g.Value-v) > 1e-6*math.Max(1, math.Abs(v)) || !g.EventTime.Equal(*c.EventTime) {
-					return fmt.Errorf("%s %s = %s at %v, the %d events up to %v make %g", card, name, show(g.Value), g.EventTime, count, c.EventTime, v)
+					return fmt.Errorf("%s %s = %s at %v, the %d events from %v up to %v make %g", card, name, show(g.Value), g.EventTime, count, from, c.EventTime, v)
 				}
 			}
 			return nil
 		})
 	}
+}
+
+// windowStart is where libs/tiles starts a window under 24 min read at
+// asOf: asOf - w rounded down to 10 s.
+func windowStart(asOf time.Time, w time.Duration) time.Time {
+	ms := asOf.Add(-w).UnixMilli()
+	return time.UnixMilli(ms - ms%10000).UTC()
 }
 
 // busiest answers the n cards with the most accepted transactions.
@@ -419,14 +430,16 @@ func (w *loopWorkload) busiest(n int) []string {
 	return cards[:min(n, len(cards))]
 }
 
-// aggregate is the count, sum and maximum of a card's accepted amounts up
-// to an instant.
-func (w *loopWorkload) aggregate(card string, upTo time.Time) (int, float64, float64) {
+// aggregate is the count, sum and maximum of a card's accepted amounts
+// from an instant up to another.
+func (w *loopWorkload) aggregate(card string, from, upTo time.Time) (int, float64, float64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, sum, hi := 0, 0.0, math.Inf(-1)
 	for _, tx := range w.txns {
-		if tx.Card == card && !tx.At.After(upTo) {
+		// Event times are kept to the millisecond.
+		at := tx.At.Truncate(time.Millisecond)
+		if tx.Card == card && !at.After(upTo) && !at.Before(from) {
 			n++
 			sum += tx.Amount
 			hi = math.Max(hi, tx.Amount)

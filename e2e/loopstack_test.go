@@ -63,7 +63,12 @@ func loopEnv(work string) map[string][]string {
 			"TRIBUTARY_DATASETS_TIMEOUT=30s", "TRIBUTARY_SCHEDULE_TICK=0"},
 		"registry": {},
 		"serving":  {},
-		"monitor":  {"TRIBUTARY_DRIFT_WINDOWS=20s", "TRIBUTARY_DRIFT_LATENESS=2s", "TRIBUTARY_MONITOR_RETRY_BACKOFF=200ms"},
+		// Eight features, a window every 20 s: KS at p < 0.05 would find
+		// drift in a third of the windows of an unchanged stream, and
+		// Wasserstein over 0.1 standard deviations in most (scoring a
+		// second after the transaction is not quite the label's instant).
+		"monitor": {"TRIBUTARY_DRIFT_WINDOWS=20s", "TRIBUTARY_DRIFT_LATENESS=2s", "TRIBUTARY_MONITOR_RETRY_BACKOFF=200ms", "TRIBUTARY_DRIFT_KS_P_VALUE=0.001",
+			"TRIBUTARY_DRIFT_WASSERSTEIN_THRESHOLD=0.5"},
 	}
 }
 
@@ -133,7 +138,7 @@ func startLoopStack(t *testing.T, ctx context.Context) *loopStack {
 	t.Cleanup(s.nc.Close)
 	s.js, _ = jetstream.New(s.nc)
 	s.reg = model.NewClient(s.nc, s.js)
-	s.ch, err = chx.Open(chx.Config{Addr: addrs.ClickHouseAddr, Database: "tributary", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second})
+	s.ch, err = chx.Open(chx.Config{Addr: addrs.ClickHouseAddr, Database: "tributary", Username: "default", DialTimeout: 10 * time.Second, ReadTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +147,11 @@ func startLoopStack(t *testing.T, ctx context.Context) *loopStack {
 	// The example, renamed, applied with the cli as a user would.
 	s.cliEnv = append(os.Environ(), addrs.Env()...)
 	s.cliEnv = append(s.cliEnv, "TRIBUTARY_REGISTRY_URL="+s.platform.Service("registry").BaseURL, "TRIBUTARY_TRAINER_URL="+s.platform.Service("trainer").BaseURL)
-	rename := strings.NewReplacer("card_activity", s.names.view, "card-fraud", s.names.model, "card_fraud", s.names.labels, "cards", s.names.stream)
+	// Windows compressed: the features over 20 s and 1 min instead of
+	// 10 min and 1 h, the training set over the last 90 s of labels (the
+	// workload backfills 3 min, so every row has a full minute behind it).
+	rename := strings.NewReplacer("card_activity", s.names.view, "card-fraud", s.names.model, "card_fraud", s.names.labels, "cards", s.names.stream,
+		"[10m, 1h]", "[20s, 1m]", "[1h]", "[1m]", "_10m", "_20s", "_1h", "_1m", "window: 1d", "window: 90s")
 	for _, step := range [][2]string{{"streams", "stream.json"}, {"features", "features.yaml"}, {"models", "model.yaml"}} {
 		b, err := os.ReadFile(filepath.Join(root, "examples", "cards", step[1]))
 		if err != nil {
@@ -242,6 +251,7 @@ func (s *loopStack) startWorkload(t *testing.T, seed uint64, rate float64, cards
 	t.Helper()
 	cfg := cardgen.DefaultConfig()
 	cfg.Seed, cfg.Cards, cfg.LabelDelay, cfg.IDPrefix = seed, cards, labelDelay, "loop-"+s.names.stream
+	cfg.BaseFraud = -2.5 // about 12% fraud: enough positives in a 90 s training set
 	wl, err := cardgen.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -251,6 +261,7 @@ func (s *loopStack) startWorkload(t *testing.T, seed uint64, rate float64, cards
 			Client: &http.Client{Timeout: 10 * time.Second}}, ids: map[string]string{}}}
 	scfg := cardgen.DefaultStreamConfig()
 	scfg.Rate, scfg.EventType, scfg.Source, scfg.LabelStream, scfg.RetryBackoff = rate, s.names.typ, "/e2e/loop", s.names.labels, 200*time.Millisecond
+	scfg.Backfill = 3 * time.Minute
 	scfg.OnOutcome = func(kind cardgen.Kind, ev cardgen.Event, o cardgen.Outcome) {
 		if o.Status != "accepted" && o.Status != "duplicate" {
 			t.Errorf("%s %s %s: %s %s", kind, ev.ID, o.Status, o.Reason, o.Error)
