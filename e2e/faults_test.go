@@ -134,8 +134,21 @@ func TestLoopFaults(t *testing.T) {
 	w.halt(t)
 	mark("workload stopped")
 
+	// Refusals: only ingest's answer unknown_type is expected, to a batch
+	// sent again right after ingest restarted, before the stream of the
+	// bucket was live in the new process (a known gap in ingest's start-up:
+	// it answers requests before its readiness check passes). Such an
+	// event may have reached Kafka through the killed process anyway, so
+	// it may or may not be stored; anything else refused fails the test.
 	w.mu.Lock()
 	txns, labels := len(w.txns), len(w.labels)
+	uncertain := map[string]bool{}
+	for id, o := range w.rejected {
+		if o.Reason != "unknown_type" {
+			t.Errorf("ingest refused %s: %s %s", id, o.Reason, o.Error)
+		}
+		uncertain[id] = true
+	}
 	w.mu.Unlock()
 	served, failed := w.pred.counts()
 	st := w.stream.Stats()
@@ -152,7 +165,7 @@ func TestLoopFaults(t *testing.T) {
 		if c.table == "labels" {
 			stream = n.labels
 		}
-		s.waitStored(t, c.what, "SELECT event_id FROM tributary."+c.table+" FINAL WHERE "+c.column+" = ?", stream, c.want)
+		s.waitStored(t, c.what, "SELECT event_id FROM tributary."+c.table+" FINAL WHERE "+c.column+" = ?", stream, c.want, uncertain)
 		raw, err := s.count(ctx, "SELECT count() FROM tributary."+c.table+" WHERE "+c.column+" = ?", stream)
 		if err != nil {
 			t.Fatal(err)
@@ -166,7 +179,7 @@ func TestLoopFaults(t *testing.T) {
 		predIDs[id] = true
 	}
 	w.pred.mu.Unlock()
-	s.waitStored(t, "predictions", "SELECT prediction_id FROM tributary.prediction_log FINAL WHERE model = ?", n.model, predIDs)
+	s.waitStored(t, "predictions", "SELECT prediction_id FROM tributary.prediction_log FINAL WHERE model = ?", n.model, predIDs, nil)
 	rawPred, _ := s.count(ctx, "SELECT count() FROM tributary.prediction_log WHERE model = ?", n.model)
 
 	// The online features equal a recomputation from the stored events.
@@ -240,7 +253,7 @@ func TestLoopFaults(t *testing.T) {
 		}
 	}
 	counts, _ := json.Marshal(map[string]any{
-		"transactions_accepted": txns, "labels_accepted": labels, "transactions_sent_again": st.Unavailable,
+		"transactions_accepted": txns, "labels_accepted": labels, "events_sent_again": st.Unavailable, "refused_unknown_type_after_ingest_restart": len(uncertain),
 		"predictions_served": served, "predict_requests_failed": len(failed), "prediction_log_rows_before_collapse": rawPred,
 		"cards_checked_online": checked, "jobs_asked": len(asked), "jobs_succeeded": succeeded, "jobs_collapsed": collapsed,
 		"step_retries": retried, "versions": len(versions), "alias_moves_asked": len(moves), "audit_entries": len(audit),
@@ -266,8 +279,8 @@ func (w *loopWorkload) ids(txns bool) map[string]bool {
 }
 
 // waitStored waits until the query answers exactly the ids wanted: none
-// missing, none extra, none twice.
-func (s *loopStack) waitStored(t *testing.T, what, query string, arg any, want map[string]bool) {
+// missing, none extra, none twice; an uncertain id may be there or not.
+func (s *loopStack) waitStored(t *testing.T, what, query string, arg any, want, uncertain map[string]bool) {
 	t.Helper()
 	testkit.EventuallyContext(t, 2*time.Minute, func(ctx context.Context) error {
 		rows, err := s.ch.Query(ctx, query, arg)
@@ -290,7 +303,7 @@ func (s *loopStack) waitStored(t *testing.T, what, query string, arg any, want m
 			}
 		}
 		for id, c := range seen {
-			if !want[id] {
+			if !want[id] && !uncertain[id] {
 				extra = append(extra, id)
 			}
 			if c > 1 {

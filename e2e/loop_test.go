@@ -294,6 +294,9 @@ func TestLoop(t *testing.T) {
 		t.Errorf("audit trail:\n%s", strings.Join(trail, "\n"))
 	}
 	txns, labels := w.sent()
+	if len(w.rejected) > 0 {
+		t.Errorf("ingest refused %d events: %v", len(w.rejected), w.rejected)
+	}
 	t.Logf("correlation %s: drift event (%s %s, window %s) -> job %s (trigger drift) -> version %d (lineage job_id %s) -> canary -> production by e2e-operator",
 		driftID, drift.Feature, drift.Metric, drift.WindowStart.Format(time.TimeOnly), job.JobID, v2.Version, v2.Lineage.JobID)
 	t.Logf("audit trail:\n  %s", strings.Join(trail, "\n  "))

@@ -204,8 +204,10 @@ type loopWorkload struct {
 	mu     sync.Mutex
 	txns   map[string]cardgen.Transaction
 	labels map[string]cardgen.LabelRecorded
-	stop   context.CancelFunc
-	done   chan error
+	// rejected are the events ingest refused, with its answer.
+	rejected map[string]cardgen.Outcome
+	stop     context.CancelFunc
+	done     chan error
 }
 
 // gatedPredictor asks serving for predictions once it is opened, and
@@ -256,19 +258,19 @@ func (s *loopStack) startWorkload(t *testing.T, seed uint64, rate float64, cards
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &loopWorkload{txns: map[string]cardgen.Transaction{}, labels: map[string]cardgen.LabelRecorded{}, done: make(chan error, 1),
+	w := &loopWorkload{txns: map[string]cardgen.Transaction{}, labels: map[string]cardgen.LabelRecorded{}, rejected: map[string]cardgen.Outcome{}, done: make(chan error, 1),
 		pred: &gatedPredictor{p: &cardgen.Predictor{URL: s.platform.Service("serving").BaseURL, Model: s.names.model,
 			Client: &http.Client{Timeout: 10 * time.Second}}, ids: map[string]string{}}}
 	scfg := cardgen.DefaultStreamConfig()
 	scfg.Rate, scfg.EventType, scfg.Source, scfg.LabelStream, scfg.RetryBackoff = rate, s.names.typ, "/e2e/loop", s.names.labels, 200*time.Millisecond
 	scfg.Backfill = 3 * time.Minute
 	scfg.OnOutcome = func(kind cardgen.Kind, ev cardgen.Event, o cardgen.Outcome) {
-		if o.Status != "accepted" && o.Status != "duplicate" {
-			t.Errorf("%s %s %s: %s %s", kind, ev.ID, o.Status, o.Reason, o.Error)
-			return
-		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
+		if o.Status != "accepted" && o.Status != "duplicate" {
+			w.rejected[ev.ID] = o
+			return
+		}
 		switch kind {
 		case cardgen.KindTransaction:
 			w.txns[ev.ID] = ev.Data.(cardgen.Transaction)
