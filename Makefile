@@ -79,16 +79,20 @@ bench: infra-up pyenv
 	echo "== CPU benchmarks: tiles decode+read, drift of 1M predictions x 50 features, ingest batch decoding"; \
 	(cd libs && go test -run '^$$' -bench . -benchmem ./tiles/); \
 	(cd libs && go test -run '^$$' -bench 'Drift1Mx50$$' -benchtime 1x ./drift/); \
-	(cd services/ingest && go test -run '^$$' -bench . -benchmem ./internal/httpapi/); \
+	(cd services/ingest && go test -run '^$$' -bench . -benchmem ./internal/httpapi/ ./internal/datacheck/); \
 	echo "== features against the local stack: reads beside raw Redis, freshness, materializer, training sets"; \
 	(cd services/features && go test -run '^$$' -bench . -benchtime=1x -timeout 30m ./internal/app/); \
 	echo "== ingest: HTTP into the real Kafka, beside a raw producer and an empty handler"; \
-	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION); \
+	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION) -rounds 3; \
 	echo "== built-in learners beside scikit-learn, 1M rows x 20 features, $(BENCH_ROUNDS) alternated rounds"; \
 	libs/learn/bench/vs_sklearn.sh lr "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
 	libs/learn/bench/vs_sklearn.sh gbdt "$$TRIBUTARY_PYTHON" $(BENCH_ROUNDS); \
-	echo "== serving: /v1/predict 1 entity x 20 online features at 2000/s, beside raw go-redis and an empty handler"; \
-	(cd services/serving && go test -run '^$$' -bench BenchmarkPredictLoad -benchtime=1x -timeout 10m ./internal/api/)
+	echo "== serving: /v1/predict 1 entity x 20 online features at 2000/s (logistic, 500-tree GBDT), beside raw go-redis, an empty handler and MLServer"; \
+	go run ./services/serving/cmd/serving-bench -rate 2000 -duration $(BENCH_DURATION); \
+	echo "== monitor: prediction-log rows/s into ClickHouse through the monitor, beside clickhouse-go's raw batch insert of the same rows"; \
+	(cd services/monitor && go test -run '^$$' -bench BenchmarkPredictionLog -benchtime 3x -timeout 20m ./internal/consume/); \
+	echo "== drift of 1M predictions x 50 features beside Evidently's DataDriftPreset on the same data"; \
+	libs/drift/bench/vs_evidently.sh "$$($(PYENV) ensure deploy/local/python/bench-evidently.txt || true)"
 
 $(STATICCHECK):
 	@mkdir -p $(TOOLS_DIR)

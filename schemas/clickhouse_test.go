@@ -111,7 +111,7 @@ func TestClickHouseMigrationsConcurrent(t *testing.T) {
 	}
 
 	tables := queryStrings(t, conn, "SELECT name FROM system.tables WHERE database = ? ORDER BY name", db)
-	if got := strings.Join(tables, ","); got != "data_quality,drift_metrics,events,feature_history,labels,prediction_log,schema_migrations" {
+	if got := strings.Join(tables, ","); got != "data_quality,drift_metrics,events,fairness_metrics,feature_history,labels,model_performance,monitor_labels,prediction_labels,prediction_log,schema_migrations" {
 		t.Errorf("tables = %s, want events,feature_history,labels,schema_migrations", got)
 	}
 	// Both migrators may have recorded a version; FINAL shows each once.

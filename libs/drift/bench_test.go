@@ -1,8 +1,14 @@
 package drift
 
 import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -35,17 +41,26 @@ func BenchmarkDrift1Mx50(b *testing.B) {
 		cats[i] = fmt.Sprintf("category-%02d", i)
 	}
 	ref := model.Reference{Features: map[string]model.Distribution{}}
+	// The reference samples, kept for the data file of the Evidently
+	// comparison.
+	samples := map[string][]float64{}
+	catSamples := map[string][]string{}
 	for f := range numeric {
-		ref.Features[fmt.Sprintf("num%02d", f)] = model.NewNumeric(normals(r, 10000, float64(f), 1), 10)
+		name := fmt.Sprintf("num%02d", f)
+		samples[name] = normals(r, 10000, float64(f), 1)
+		ref.Features[name] = model.NewNumeric(samples[name], 10)
 	}
 	for f := range categorical {
 		v := make([]string, 10000)
 		for i := range v {
 			v[i] = cats[r.IntN(20)]
 		}
-		ref.Features[fmt.Sprintf("cat%02d", f)] = model.NewCategorical(v, 0)
+		name := fmt.Sprintf("cat%02d", f)
+		catSamples[name] = v
+		ref.Features[name] = model.NewCategorical(v, 0)
 	}
-	ref.Prediction = model.NewNumeric(normals(r, 10000, 0.5, 0.2), 10)
+	predSamples := normals(r, 10000, 0.5, 0.2)
+	ref.Prediction = model.NewNumeric(predSamples, 10)
 
 	probe, err := NewWindow(ref, time.Time{}, 5*time.Minute)
 	if err != nil {
@@ -70,6 +85,15 @@ func BenchmarkDrift1Mx50(b *testing.B) {
 			}
 		}
 		preds[k] = 0.5 + 0.2*r.NormFloat64()
+	}
+	if dir := os.Getenv("TRIBUTARY_DRIFT_BENCH_DATA"); dir != "" {
+		d := benchData{
+			Rows: rows / windows * windows, Block: block, Categories: cats, Names: names, Numeric: isNum,
+			refNum: samples, refCat: catSamples, refPred: predSamples, nums: nums, strs: strs, preds: preds,
+		}
+		if err := d.write(dir); err != nil {
+			b.Fatal(err)
+		}
 	}
 	cfg := DefaultConfig()
 	hourStart := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -119,4 +143,86 @@ func BenchmarkDrift1Mx50(b *testing.B) {
 		}
 	}
 	b.ReportMetric((cpuTime(b)-start).Seconds()/float64(b.N), "cpu-s/op")
+}
+
+// benchData is the data of BenchmarkDrift1Mx50, written when
+// TRIBUTARY_DRIFT_BENCH_DATA names a directory, for bench/evidently_bench.py
+// to give Evidently the same values: meta.json (this struct), then
+// little-endian column-major files, columns in the order of Names:
+// reference.f64 and current.f64 (the numeric columns, then the prediction;
+// 10000 and Block rows), reference.u8 and current.u8 (the categorical
+// columns as indices into Categories). Row i of the current data is row
+// i % Block of the files, as in the benchmark.
+type benchData struct {
+	Rows       int      `json:"rows"`
+	Block      int      `json:"block"`
+	Categories []string `json:"categories"`
+	Names      []string `json:"names"`
+	Numeric    []bool   `json:"numeric"`
+
+	refNum  map[string][]float64
+	refCat  map[string][]string
+	refPred []float64
+	nums    [][]float64
+	strs    [][]string
+	preds   []float64
+}
+
+func (d benchData) write(dir string) error {
+	meta, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode meta.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "meta.json"), meta, 0o644); err != nil {
+		return fmt.Errorf("write meta.json: %w", err)
+	}
+	var refF, curF []float64
+	var refC, curC []byte
+	code := func(s string) byte { return byte(slices.Index(d.Categories, s)) }
+	for i, name := range d.Names {
+		if d.Numeric[i] {
+			refF = append(refF, d.refNum[name]...)
+			for k := range d.Block {
+				curF = append(curF, d.nums[k][i])
+			}
+			continue
+		}
+		for _, s := range d.refCat[name] {
+			refC = append(refC, code(s))
+		}
+		for k := range d.Block {
+			curC = append(curC, code(d.strs[k][i]))
+		}
+	}
+	refF = append(refF, d.refPred...)
+	curF = append(curF, d.preds...)
+	for _, f := range []struct {
+		name string
+		data any
+	}{{"reference.f64", refF}, {"current.f64", curF}, {"reference.u8", refC}, {"current.u8", curC}} {
+		if err := writeLE(filepath.Join(dir, f.name), f.data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeLE(path string, data any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	w := bufio.NewWriter(f)
+	if err := binary.Write(w, binary.LittleEndian, data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := w.Flush(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	return nil
 }

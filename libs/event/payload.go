@@ -345,14 +345,51 @@ type DataQualityBreached struct {
 type PerformanceDegraded struct {
 	Model   string `json:"model"`
 	Version int    `json:"version"`
+	// Route is the alias that routed the predictions (production, canary,
+	// ...), empty for direct version requests or when not known.
+	Route string `json:"route,omitempty"`
 	// Metric names the metric (e.g. "auc", "accuracy", "rmse").
-	Metric      string    `json:"metric"`
-	Value       float64   `json:"value"`
-	Baseline    float64   `json:"baseline"`
+	Metric   string  `json:"metric"`
+	Value    float64 `json:"value"`
+	Baseline float64 `json:"baseline"`
+	// Threshold is the floor (for a metric where higher is better) or the
+	// ceiling (lower is better) Value passed, when the alert comes from a
+	// threshold; Baseline then holds the same number.
+	Threshold   *float64  `json:"threshold,omitempty"`
 	WindowStart time.Time `json:"window_start"`
 	WindowEnd   time.Time `json:"window_end"`
 	// SampleSize is the number of labelled predictions in the window.
 	SampleSize int64 `json:"sample_size"`
+}
+
+// Fairness metrics of FairnessBreached.Metric.
+const (
+	FairnessDemographicParity = "demographic_parity_difference"
+	FairnessEqualizedOdds     = "equalized_odds_difference"
+)
+
+// FairnessBreached is the data of TypeFairnessBreached: over the window
+// [WindowStart, WindowEnd), Metric between the groups of Attribute (the
+// largest minus the smallest positive rate, or the larger spread of the true
+// and false positive rates) exceeded Threshold.
+type FairnessBreached struct {
+	Model   string `json:"model"`
+	Version int    `json:"version"`
+	// Route is the alias that routed the predictions, empty for direct
+	// version requests.
+	Route string `json:"route,omitempty"`
+	// Attribute is the sensitive attribute, a feature reference.
+	Attribute   string    `json:"attribute"`
+	Metric      string    `json:"metric"`
+	Value       float64   `json:"value"`
+	Threshold   float64   `json:"threshold"`
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// SampleSize is the number of predictions in the window (for
+	// demographic parity) or of labelled ones (for equalized odds).
+	SampleSize int64 `json:"sample_size"`
+	// Groups are the attribute's values seen in the window, sorted.
+	Groups []string `json:"groups"`
 }
 
 // NewPayload returns a pointer to a zero payload struct for eventType, to
@@ -391,6 +428,8 @@ func NewPayload(eventType string) (any, error) {
 		return new(DataQualityBreached), nil
 	case TypePerformanceDegraded:
 		return new(PerformanceDegraded), nil
+	case TypeFairnessBreached:
+		return new(FairnessBreached), nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownType, eventType)
 }

@@ -53,8 +53,8 @@ func TestSchemaFilesMatchTypes(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("files in schemas/events:\n got %q\nwant %q", got, want)
 	}
-	if n := len(event.Types()); n != 16 {
-		t.Errorf("Types() has %d types, want the 16 platform event types", n)
+	if n := len(event.Types()); n != 17 {
+		t.Errorf("Types() has %d types, want the 17 platform event types", n)
 	}
 }
 
@@ -208,6 +208,7 @@ func TestInvalidExamples(t *testing.T) {
 		event.TypeDriftDetected:       {Field: "/feature", Rule: "required"},
 		event.TypeDataQualityBreached: {Field: "/check", Rule: "enum"},
 		event.TypePerformanceDegraded: {Field: "/baseline", Rule: "required"},
+		event.TypeFairnessBreached:    {Field: "/metric", Rule: "enum"},
 	}
 	v, err := event.NewValidator()
 	if err != nil {

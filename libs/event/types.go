@@ -63,6 +63,10 @@ const (
 	// TypePerformanceDegraded: a model's metric on labelled predictions fell
 	// below its baseline. Payload PerformanceDegraded.
 	TypePerformanceDegraded = "tributary.performance.degraded.v1"
+	// TypeFairnessBreached: over a window, the demographic-parity or
+	// equalized-odds difference of a model's groups of a sensitive
+	// attribute exceeded its threshold. Payload FairnessBreached.
+	TypeFairnessBreached = "tributary.performance.fairness_breached.v1"
 )
 
 // Kafka topics. High-volume data travels on Kafka; control events on NATS.
@@ -125,6 +129,7 @@ var typeTable = [...]typeInfo{
 	{TypeDriftDetected, onNATS, ""},
 	{TypeDataQualityBreached, onNATS, ""},
 	{TypePerformanceDegraded, onNATS, ""},
+	{TypeFairnessBreached, onNATS, ""},
 }
 
 // streamDomains are the domains whose control events the TRIBUTARY stream

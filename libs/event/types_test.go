@@ -60,6 +60,7 @@ func TestSubject(t *testing.T) {
 		{event.TypeDriftDetected, "tributary.drift.detected", nil},
 		{event.TypeDataQualityBreached, "tributary.drift.quality_breached", nil},
 		{event.TypePerformanceDegraded, "tributary.performance.degraded", nil},
+		{event.TypeFairnessBreached, "tributary.performance.fairness_breached", nil},
 		{event.TypeLabelRecorded, "", nil},    // on Kafka: an error, not ErrUnknownType
 		{event.TypePredictionLogged, "", nil}, // on Kafka
 		{"tributary.model.exploded.v1", "", event.ErrUnknownType},

@@ -199,13 +199,18 @@ func Serving() Catalog {
 	}
 }
 
-// The monitor's reasons: its consumer's dead-letter records and the outcome
-// label of tributary_monitor_predictions_total. A version without a
-// reference distribution is counted (no_reference) but its predictions are
-// logged, so it is no dead-letter reason.
+// The monitor's reasons: its consumers' dead-letter records and the outcome
+// labels of tributary_monitor_predictions_total and
+// tributary_monitor_labels_total. A version without a reference
+// distribution is counted (no_reference) but its predictions are logged,
+// and a label whose prediction is not (yet) in the log is counted
+// (unknown_prediction) and kept for a later join, so neither is a
+// dead-letter reason. A label that is not a label is BadLabel, as in the
+// features service.
 const (
-	BadPrediction ID = "bad_prediction"
-	NoReference   ID = "no_reference"
+	BadPrediction     ID = "bad_prediction"
+	NoReference       ID = "no_reference"
+	UnknownPrediction ID = "unknown_prediction"
 )
 
 // Monitor is the monitor's catalog.
@@ -214,5 +219,7 @@ func Monitor() Catalog {
 		{UndecodableEvent, 0, true, "a record that is not a CloudEvent in binary mode, or whose data is not JSON of the prediction's shape"},
 		{BadPrediction, 0, true, "a prediction record of another type, or without prediction_id, model, version ≥ 1, entity_key or event_time"},
 		{NoReference, 0, false, "the version has no reference distribution in the registry: the prediction is logged, no drift or data quality is computed for it"},
+		{BadLabel, 0, true, "a label record (on `tributary.labels`) that is not a CloudEvent in binary mode, of another type, whose data is not a label (an unknown field, a wrong type), or without stream, entity_key or event_time"},
+		{UnknownPrediction, 0, false, "a label whose prediction is not in `prediction_log` (its prediction_id, or for its entity within the model's horizon): kept in `monitor_labels` and joined again at every sweep until `-labels.pending-max-age`"},
 	}
 }

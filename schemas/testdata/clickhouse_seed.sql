@@ -75,3 +75,35 @@ INSERT INTO ${database}.data_quality (model, version, target, feature, window_st
 SELECT 'churn', toUInt32(3), 'feature', 'orders:count_1h', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toUInt64(500), toUInt64(100), toFloat64(0.2), toUInt64(0), toUInt64(0), toFloat64(0), toUInt64(0), toFloat64(0), ['missing_share'], toUInt64(${now} * 1000 - 2000000)
 UNION ALL
 SELECT 'churn', toUInt32(3), 'feature', 'orders:amount', toDateTime(intDiv(${now} - 3600, 300) * 300, 'UTC'), toUInt32(300), toDateTime(intDiv(${now} - 3600, 300) * 300 + 300, 'UTC'), toUInt64(500), toUInt64(20), toFloat64(0.04), toUInt64(0), toUInt64(40), toFloat64(0.0833), toUInt64(0), toFloat64(0), ['out_of_range_share'], toUInt64(${now} * 1000 - 2000000);
+
+-- Labels the monitor consumed: ml1 judges p-17 (joined), ml2 is for c7 by
+-- entity and found no prediction yet (pending); ml1 again from a replay.
+INSERT INTO ${database}.monitor_labels (label_id, stream, entity_key, event_time, event_time_ms, value, prediction_id, ingest_time, ingest_time_ms, kafka_partition, kafka_offset)
+SELECT 'crm/ml1', 'churned', 'c42', toDateTime(${now} - 900, 'UTC'), toUInt16(0), toFloat64(1), 'p-17', toDateTime(${now} - 880, 'UTC'), toUInt16(5), toInt32(0), toInt64(3)
+UNION ALL
+SELECT 'crm/ml2', 'churned', 'c7', toDateTime(${now} - 800, 'UTC'), toUInt16(0), toFloat64(0), '', toDateTime(${now} - 790, 'UTC'), toUInt16(0), toInt32(0), toInt64(4)
+UNION ALL
+SELECT 'crm/ml1', 'churned', 'c42', toDateTime(${now} - 900, 'UTC'), toUInt16(0), toFloat64(1), 'p-17', toDateTime(${now} - 880, 'UTC'), toUInt16(5), toInt32(0), toInt64(3);
+
+-- p-17 labelled (twice: a replayed join; FINAL keeps one).
+INSERT INTO ${database}.prediction_labels (prediction_id, model, version, route, entity_key, prediction_time, prediction_time_ms, prediction, label, label_id, label_time, joined_by, attribute, attribute_value, label_ingest_ms)
+SELECT 'p-17', 'churn', toUInt32(3), 'production', 'c42', toDateTime(${now} - 1800, 'UTC'), toUInt16(0), toFloat64(0.35), toFloat64(1), 'crm/ml1', toDateTime(${now} - 900, 'UTC'), 'prediction_id', 'orders:count_1h', '2', toUInt64(${now} * 1000 - 880000)
+UNION ALL
+SELECT 'p-17', 'churn', toUInt32(3), 'production', 'c42', toDateTime(${now} - 1800, 'UTC'), toUInt16(0), toFloat64(0.35), toFloat64(1), 'crm/ml1', toDateTime(${now} - 900, 'UTC'), 'prediction_id', 'orders:count_1h', '2', toUInt64(${now} * 1000 - 880000);
+
+-- Performance of churn in the hour window of an hour ago: v3 on production
+-- computed twice (the later one, with more labels and a breach, wins), v4
+-- on canary.
+INSERT INTO ${database}.model_performance (model, version, route, window_start, window_size_seconds, window_end, task, predictions, labelled, unlabelled, positives, decision_threshold, accuracy, precision, recall, f1, auc, log_loss, mae, rmse, breaches, computed_ms)
+SELECT 'churn', toUInt32(3), 'production', toDateTime(intDiv(${now} - 3600, 3600) * 3600, 'UTC'), toUInt32(3600), toDateTime(intDiv(${now} - 3600, 3600) * 3600 + 3600, 'UTC'), 'classification', toUInt64(1000), toUInt64(200), toUInt64(800), toUInt64(50), toFloat64(0.5), toNullable(toFloat64(0.9)), toNullable(toFloat64(0.8)), toNullable(toFloat64(0.7)), toNullable(toFloat64(0.75)), toNullable(toFloat64(0.88)), toNullable(toFloat64(0.3)), CAST(NULL AS Nullable(Float64)), CAST(NULL AS Nullable(Float64)), CAST([] AS Array(String)), toUInt64(${now} * 1000 - 3000000)
+UNION ALL
+SELECT 'churn', toUInt32(4), 'canary', toDateTime(intDiv(${now} - 3600, 3600) * 3600, 'UTC'), toUInt32(3600), toDateTime(intDiv(${now} - 3600, 3600) * 3600 + 3600, 'UTC'), 'classification', toUInt64(100), toUInt64(40), toUInt64(60), toUInt64(10), toFloat64(0.5), toNullable(toFloat64(0.85)), toNullable(toFloat64(0.6)), toNullable(toFloat64(0.6)), toNullable(toFloat64(0.6)), toNullable(toFloat64(0.8)), toNullable(toFloat64(0.4)), CAST(NULL AS Nullable(Float64)), CAST(NULL AS Nullable(Float64)), CAST([] AS Array(String)), toUInt64(${now} * 1000 - 3000000);
+
+INSERT INTO ${database}.model_performance (model, version, route, window_start, window_size_seconds, window_end, task, predictions, labelled, unlabelled, positives, decision_threshold, accuracy, precision, recall, f1, auc, log_loss, mae, rmse, breaches, computed_ms)
+SELECT 'churn', toUInt32(3), 'production', toDateTime(intDiv(${now} - 3600, 3600) * 3600, 'UTC'), toUInt32(3600), toDateTime(intDiv(${now} - 3600, 3600) * 3600 + 3600, 'UTC'), 'classification', toUInt64(1000), toUInt64(400), toUInt64(600), toUInt64(100), toFloat64(0.5), toNullable(toFloat64(0.8)), toNullable(toFloat64(0.7)), toNullable(toFloat64(0.6)), toNullable(toFloat64(0.65)), toNullable(toFloat64(0.68)), toNullable(toFloat64(0.5)), CAST(NULL AS Nullable(Float64)), CAST(NULL AS Nullable(Float64)), ['auc'], toUInt64(${now} * 1000 - 2000000);
+
+-- Fairness of churn v3 by orders:count_1h in the same window.
+INSERT INTO ${database}.fairness_metrics (model, version, route, attribute, group_value, window_start, window_size_seconds, window_end, predictions, positive_rate, labelled, accuracy, true_positive_rate, false_positive_rate, demographic_parity_difference, equalized_odds_difference, breaches, computed_ms)
+SELECT 'churn', toUInt32(3), 'production', 'orders:count_1h', '1', toDateTime(intDiv(${now} - 3600, 3600) * 3600, 'UTC'), toUInt32(3600), toDateTime(intDiv(${now} - 3600, 3600) * 3600 + 3600, 'UTC'), toUInt64(600), toFloat64(0.25), toUInt64(240), toNullable(toFloat64(0.8)), toNullable(toFloat64(0.5)), toNullable(toFloat64(0.1)), toFloat64(0.15), toNullable(toFloat64(0.2)), ['demographic_parity_difference', 'equalized_odds_difference'], toUInt64(${now} * 1000 - 2000000)
+UNION ALL
+SELECT 'churn', toUInt32(3), 'production', 'orders:count_1h', '2', toDateTime(intDiv(${now} - 3600, 3600) * 3600, 'UTC'), toUInt32(3600), toDateTime(intDiv(${now} - 3600, 3600) * 3600 + 3600, 'UTC'), toUInt64(400), toFloat64(0.1), toUInt64(160), toNullable(toFloat64(0.8)), toNullable(toFloat64(0.3)), toNullable(toFloat64(0.05)), toFloat64(0.15), toNullable(toFloat64(0.2)), ['demographic_parity_difference', 'equalized_odds_difference'], toUInt64(${now} * 1000 - 2000000);

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -23,6 +25,8 @@ import (
 
 type featuresOptions struct {
 	nats    natsx.Config
+	url     string
+	output  string
 	bucket  string
 	schemas string
 	timeout time.Duration
@@ -30,15 +34,19 @@ type featuresOptions struct {
 	args    []string
 }
 
-const featuresUsage = `Usage: tributary features apply FILE...   check feature definitions (YAML) and store their views in the KV bucket
-       tributary features list             list the applied feature views and their versions
+const featuresUsage = `Usage: tributary features apply FILE...       check feature definitions (YAML) and store their views in the KV bucket
+       tributary features list                 list the applied feature views and their versions
+       tributary features get VIEW ENTITY...   read the online features of entities (features service)
 
 A definition file (schemas/features/, services/features/README.md) declares
 entities, sources and feature views. Each view is stored under view.<name>,
 versioned by the sha256 of its canonical form; a view whose version did not
 change is left alone. The features service picks changes up without a
-restart. Flags go before or after the action (before the files; "--" ends
-them); each can also be set with its TRIBUTARY_* environment variable.
+restart. get reads GET /v1/features/VIEW/ENTITY on -features.url: each
+feature's value now and the time of the newest event it includes (null for
+an unknown or expired entity). Flags go before or after the action (before
+the files; "--" ends them); each can also be set with its TRIBUTARY_*
+environment variable.
 `
 
 func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), output io.Writer) (featuresOptions, error) {
@@ -53,17 +61,25 @@ func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), ou
 	o.nats.RegisterFlags(fs)
 	fs.StringVar(&o.bucket, "bucket", natsx.BucketFeatures, "KV bucket of the feature definitions.")
 	fs.StringVar(&o.schemas, "schemas-bucket", natsx.BucketSchemas, "KV bucket of the stream definitions each source is checked against (entity key, event time, field names and types).")
+	registerServiceURL(fs, &o.url, "features")
+	fs.StringVar(&o.output, "o", "table", "list, get: output, table or json.")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
 	action, rest, err := parseActionFlags(fs, args, lookupEnv)
 	if err != nil {
 		return featuresOptions{}, err
+	}
+	if o.url, err = checkServiceURL("features", o.url); err != nil {
+		return featuresOptions{}, err
+	}
+	if o.output != "table" && o.output != "json" {
+		return featuresOptions{}, fmt.Errorf("-o %q: want table or json", o.output)
 	}
 	if err := o.nats.Validate(); err != nil {
 		return featuresOptions{}, err
 	}
 	if action == "" {
 		fs.Usage()
-		return featuresOptions{}, errors.New("missing action: apply or list")
+		return featuresOptions{}, errors.New("missing action: apply, list or get")
 	}
 	o.action, o.args = action, rest
 	switch o.action {
@@ -75,8 +91,12 @@ func parseFeaturesFlags(args []string, lookupEnv func(string) (string, bool), ou
 		if len(o.args) > 0 {
 			return featuresOptions{}, fmt.Errorf("list: unexpected arguments %q", o.args)
 		}
+	case "get":
+		if len(o.args) < 2 {
+			return featuresOptions{}, errors.New("get: want VIEW and at least one ENTITY")
+		}
 	default:
-		return featuresOptions{}, fmt.Errorf("unknown action %q: apply or list", o.action)
+		return featuresOptions{}, fmt.Errorf("unknown action %q: apply, list or get", o.action)
 	}
 	if o.timeout <= 0 {
 		return featuresOptions{}, errors.New("-timeout: must be positive")
@@ -135,6 +155,11 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	if o.action == "get" {
+		ctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		return getFeatures(ctx, serviceHTTP{name: "features", base: o.url, hc: http.DefaultClient}, o, stdout)
+	}
 	var views []featurespec.View
 	if o.action == "apply" {
 		if views, err = readFeatureFiles(o.args); err != nil {
@@ -157,7 +182,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("kv bucket %s (run tributary bootstrap first): %w", o.bucket, err)
 	}
 	if o.action == "list" {
-		return listFeatures(ctx, kv, stdout)
+		return listFeatures(ctx, kv, o.output, stdout)
 	}
 	if err := checkStreams(ctx, js, o.schemas, views, stderr); err != nil {
 		return err
@@ -169,7 +194,16 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return err
 }
 
-func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) error {
+// featureViewRow is one applied view, as list prints it.
+type featureViewRow struct {
+	View     string `json:"view"`
+	Version  string `json:"version,omitempty"`
+	Stream   string `json:"stream,omitempty"`
+	Features int    `json:"features"`
+	Error    string `json:"error,omitempty"` // a definition that does not parse
+}
+
+func listFeatures(ctx context.Context, kv jetstream.KeyValue, output string, stdout io.Writer) error {
 	lister, err := kv.ListKeys(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoKeysFound) {
 		return fmt.Errorf("list views: %w", err)
@@ -183,8 +217,7 @@ func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) 
 		}
 	}
 	sort.Strings(keys)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VIEW\tVERSION\tSTREAM\tFEATURES\tSTATUS")
+	rows := []featureViewRow{}
 	for _, k := range keys {
 		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -195,12 +228,21 @@ func listFeatures(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) 
 		}
 		v, err := featurespec.FromEntry(k, e.Value())
 		if err != nil {
-			fmt.Fprintf(tw, "%s\t\t\t\tinvalid: %v\n", strings.TrimPrefix(k, featurespec.KeyPrefix), err)
+			rows = append(rows, featureViewRow{View: strings.TrimPrefix(k, featurespec.KeyPrefix), Error: err.Error()})
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", v.Name, v.Version[:12], v.Source.Stream, len(v.Features))
+		rows = append(rows, featureViewRow{View: v.Name, Version: v.Version, Stream: v.Source.Stream, Features: len(v.Features)})
 	}
-	return tw.Flush()
+	return render(stdout, output, rows, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "VIEW\tVERSION\tSTREAM\tFEATURES\tSTATUS")
+		for _, r := range rows {
+			if r.Error != "" {
+				fmt.Fprintf(tw, "%s\t\t\t\tinvalid: %s\n", r.View, r.Error)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", r.View, short(r.Version), r.Stream, r.Features)
+		}
+	})
 }
 
 // checkStreams checks each view's source against its stream's definition in
@@ -230,4 +272,51 @@ func checkStreams(ctx context.Context, js jetstream.JetStream, bucket string, vi
 		}
 	}
 	return nil
+}
+
+// onlineRead is the features service's answer to GET
+// /v1/features/{view}/{entity}.
+type onlineRead struct {
+	View    string    `json:"view"`
+	Version string    `json:"version"`
+	Entity  string    `json:"entity"`
+	AsOf    time.Time `json:"as_of"`
+	Values  map[string]struct {
+		Value     any        `json:"value"`
+		EventTime *time.Time `json:"event_time"`
+	} `json:"values"`
+}
+
+// getFeatures reads the view's online features of each entity.
+func getFeatures(ctx context.Context, c serviceHTTP, o featuresOptions, stdout io.Writer) error {
+	view, entities := o.args[0], o.args[1:]
+	reads := make([]onlineRead, 0, len(entities))
+	for _, e := range entities {
+		var r onlineRead
+		if _, err := c.call(ctx, http.MethodGet, "/v1/features/"+url.PathEscape(view)+"/"+url.PathEscape(e), nil, &r); err != nil {
+			return err
+		}
+		reads = append(reads, r)
+	}
+	return render(stdout, o.output, reads, func(w *tabwriter.Writer) {
+		fmt.Fprintln(w, "ENTITY\tFEATURE\tVALUE\tNEWEST EVENT")
+		for _, r := range reads {
+			names := make([]string, 0, len(r.Values))
+			for k := range r.Values {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				v := r.Values[k]
+				value, at := "null", "-"
+				if v.Value != nil {
+					value = fmt.Sprint(v.Value)
+				}
+				if v.EventTime != nil {
+					at = v.EventTime.UTC().Format(time.RFC3339Nano)
+				}
+				fmt.Fprintf(w, "%s\t%s:%s\t%s\t%s\n", r.Entity, r.View, k, value, at)
+			}
+		}
+	})
 }

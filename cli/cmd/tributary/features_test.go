@@ -66,6 +66,7 @@ func TestFeaturesCommand(t *testing.T) {
 		{[]string{"apply", good, good}, 1, "also defined in"},
 		{[]string{"apply", changed}, 0, "view user_clicks updated"},
 		{[]string{"list"}, 0, "user_clicks"},
+		{[]string{"list", "-o", "json"}, 0, `"view": "user_clicks",`},
 		{[]string{"apply"}, 1, "missing FILE"},
 		{[]string{"frobnicate"}, 1, "unknown action"},
 		{[]string{"-bucket", "nope", "list"}, 1, "bucket nope"},

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 )
 
@@ -21,18 +20,21 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		// Each subcommand is added here by name.
-		"check": {summary: "wait until Kafka, NATS, Redis and ClickHouse answer real requests", run: runCheck},
-
-		"datasets":  {summary: "build a point-in-time training set (dataset.requested over NATS, Parquet from the object store)", run: runDatasets},
-		"generate":  {summary: "stream a seeded card-transaction workload (transactions, delayed fraud labels, optional drift) into ingest", run: runGenerate},
-		"features":  {summary: "apply or list feature definitions (NATS KV bucket tributary_features)", run: runFeatures},
-		"bootstrap": {summary: "create the Kafka topics and the NATS JetStream stream, buckets and object store", run: runBootstrap},
-		"migrate":   {summary: "apply the ClickHouse migrations", run: runMigrate},
-		"models":    {summary: "apply training specs; list, show, register, alias, roll back, archive and download models (registry HTTP API)", run: runModels},
-		"runs":      {summary: "list, show and compare tracked training runs (trainer HTTP API)", run: runRuns},
-		"streams":   {summary: "apply, list or delete stream definitions (NATS KV bucket tributary_schemas)", run: runStreams},
-		"train":     {summary: "ask the trainer to train a model (train.requested over NATS), -wait to follow the job", run: runTrain},
+		// Each subcommand is added here by name, and to loopCommands or
+		// setupCommands below for the help.
+		"streams":   {summary: "apply|list|delete   stream definitions: which events ingest accepts", run: runStreams},
+		"features":  {summary: "apply|list|get      feature views over streams; read online features", run: runFeatures},
+		"datasets":  {summary: "build               a point-in-time-correct training set (Parquet)", run: runDatasets},
+		"models":    {summary: "apply|list|show|...  training specs; versions and aliases: promote, rollback, archive", run: runModels},
+		"train":     {summary: "MODEL               train a model with its applied spec (-wait follows the job)", run: runTrain},
+		"runs":      {summary: "list|show|compare   tracked training runs: params, metrics, lineage", run: runRuns},
+		"predict":   {summary: "MODEL ENTITY...     predictions by entity key, with online features", run: runPredict},
+		"drift":     {summary: "show [MODEL]        drift figures per model version, feature and window", run: runDrift},
+		"status":    {summary: "                    one screen of the whole platform", run: runStatus},
+		"check":     {summary: "                    wait until Kafka, NATS, Redis and ClickHouse answer", run: runCheck},
+		"bootstrap": {summary: "                    create the Kafka topics and the NATS stream, buckets, object store", run: runBootstrap},
+		"migrate":   {summary: "                    apply the ClickHouse migrations", run: runMigrate},
+		"generate":  {summary: "                    stream the example's card workload into ingest (transactions, delayed labels, drift)", run: runGenerate},
 	}
 }
 
@@ -66,18 +68,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// The order in which the help lists the commands: the loop, then the set-up.
+var (
+	loopCommands  = []string{"streams", "features", "datasets", "models", "train", "runs", "predict", "drift", "status"}
+	setupCommands = []string{"check", "bootstrap", "migrate", "generate"}
+)
+
 func usage(w io.Writer, cmds map[string]command) {
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	fmt.Fprintln(w, "Usage: tributary <command> [flags]")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, cmds[n].summary)
+	fmt.Fprintln(w, "The command-line client of Tributary. The loop, in the order a new model goes")
+	fmt.Fprintln(w, "through it (README.md walks through it):")
+	fmt.Fprintln(w)
+	for _, n := range loopCommands {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'tributary <command> -h' for the flags of a command.")
+	fmt.Fprintln(w, "Setting up (the services bootstrap and migrate at start; make run checks the servers):")
+	fmt.Fprintln(w)
+	for _, n := range setupCommands {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'tributary <command> -h' for its actions and flags. Every flag can also be")
+	fmt.Fprintln(w, "set with its TRIBUTARY_* environment variable (-serving.url is")
+	fmt.Fprintln(w, "TRIBUTARY_SERVING_URL, -nats.url TRIBUTARY_NATS_URL); the defaults are the")
+	fmt.Fprintln(w, "addresses of the local stack (ingest :8081, features :8082, trainer :8083,")
+	fmt.Fprintln(w, "registry :8084, serving :8085, monitor :8086).")
 }

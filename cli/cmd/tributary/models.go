@@ -40,6 +40,7 @@ Subcommands:
   versions <model>                       a model's versions
   register -metadata <file.json> -artifact <file> [<model>]
                                          register a version: metadata is a RegisterRequest (lineage)
+  promote <model> <version>              move production (or -alias) to a version (-weight for canary)
   alias <model> <alias> <version>        point an alias at a version (-weight for canary, -expect-revision)
   delete-alias <model> <alias>           remove an alias (-expect-revision); recorded in the audit trail
   rollback <model>                       move production back to its previous version
@@ -47,8 +48,10 @@ Subcommands:
   audit <model>                          the alias moves of a model
   download <model> <version>|<alias>     download an artifact, verified by sha256 (-out)
 
-Common flags: -registry.url, -o table|json, -timeout; alias, delete-alias,
-rollback and archive take -actor (default: the user name) and -reason.
+Common flags: -registry.url, -o table|json, -timeout; promote, alias,
+delete-alias, rollback and archive take -actor (default: the user name) and
+-reason. A move is recorded in the audit trail; serving follows it within a
+second.
 The metadata file is decoded strictly: an unknown field is an error.`
 
 // modelsOptions are the flags shared by the models subcommands.
@@ -58,6 +61,7 @@ type modelsOptions struct {
 	timeout time.Duration
 	actor   string
 	reason  string
+	alias   string // promote
 	// alias, delete-alias: set only when given on the command line
 	weight         *float64
 	expectRevision *uint64
@@ -88,7 +92,8 @@ func parseModelsFlags(sub string, args []string, lookupEnv func(string) (string,
 	fs.StringVar(&o.url, "registry.url", "http://127.0.0.1:8084", "Base URL of the registry's HTTP API.")
 	fs.StringVar(&o.output, "o", "table", "Output: table or json.")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long (uploads and downloads: 10 times this).")
-	fs.StringVar(&o.actor, "actor", defaultActor(), "Who makes the change, for the audit trail.")
+	fs.StringVar(&o.actor, "actor", "", "Who makes the change, for the audit trail (default: your user name).")
+	fs.StringVar(&o.alias, "alias", model.AliasProduction, "promote: the alias to move (production, canary with -weight, shadow, ...).")
 	fs.StringVar(&o.reason, "reason", "", "Why, for the audit trail.")
 	var weight float64
 	var expectRevision uint64
@@ -122,6 +127,9 @@ func parseModelsFlags(sub string, args []string, lookupEnv func(string) (string,
 			o.expectRevision = &expectRevision
 		}
 	})
+	if o.actor == "" {
+		o.actor = defaultActor()
+	}
 	if o.output != "table" && o.output != "json" {
 		return o, nil, fmt.Errorf("-o %q: want table or json", o.output)
 	}
@@ -141,7 +149,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func models(ctx context.Context, args []string, lookupEnv func(string) (string, bool), hc *http.Client, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "help" {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprintln(stderr, modelsUsage)
 		if len(args) == 0 {
 			return errors.New("missing subcommand")
@@ -158,7 +166,7 @@ func models(ctx context.Context, args []string, lookupEnv func(string) (string, 
 	}
 	want := map[string][2]int{ // min and max positional arguments
 		"list": {0, 0}, "show": {1, 2}, "versions": {1, 1}, "register": {0, 1}, "alias": {3, 3}, "delete-alias": {2, 2},
-		"rollback": {1, 1}, "archive": {2, 2}, "audit": {1, 1}, "download": {2, 2},
+		"rollback": {1, 1}, "archive": {2, 2}, "audit": {1, 1}, "download": {2, 2}, "promote": {2, 2},
 	}
 	n, ok := want[sub]
 	if !ok {
@@ -226,7 +234,10 @@ func models(ctx context.Context, args []string, lookupEnv func(string) (string, 
 		return render(stdout, o.output, v, func(w *tabwriter.Writer) {
 			fmt.Fprintf(w, "registered %s version %d (sha256 %s, %d bytes)\n", v.Model, v.Version, v.Artifact.SHA256, v.Artifact.Size)
 		})
-	case "alias":
+	case "alias", "promote":
+		if sub == "promote" {
+			pos = []string{pos[0], o.alias, pos[1]}
+		}
 		version, err := strconv.Atoi(pos[2])
 		if err != nil || version < 1 {
 			return fmt.Errorf("alias: version %q: want a version number", pos[2])

@@ -21,6 +21,7 @@ import (
 // streamsOptions is the configuration of the streams command.
 type streamsOptions struct {
 	nats    natsx.Config
+	output  string
 	bucket  string
 	timeout time.Duration
 	action  string
@@ -50,10 +51,14 @@ func parseStreamsFlags(args []string, lookupEnv func(string) (string, bool), out
 	}
 	o.nats.RegisterFlags(fs)
 	fs.StringVar(&o.bucket, "bucket", natsx.BucketSchemas, "KV bucket of the stream definitions.")
+	fs.StringVar(&o.output, "o", "table", "list: output, table or json.")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "Give up after this long.")
 	action, rest, err := parseActionFlags(fs, args, lookupEnv)
 	if err != nil {
 		return streamsOptions{}, err
+	}
+	if o.output != "table" && o.output != "json" {
+		return streamsOptions{}, fmt.Errorf("-o %q: want table or json", o.output)
 	}
 	if err := o.nats.Validate(); err != nil {
 		return streamsOptions{}, err
@@ -141,7 +146,7 @@ func runStreams(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stdout, "stream %s deleted\n", name)
 		}
 	case "list":
-		return listStreams(ctx, kv, stdout)
+		return listStreams(ctx, kv, o.output, stdout)
 	}
 	return nil
 }
@@ -187,7 +192,16 @@ func checkConflicts(ctx context.Context, kv jetstream.KeyValue, defs []*streamsp
 	return nil
 }
 
-func listStreams(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) error {
+// streamRow is one stream definition, as list prints it.
+type streamRow struct {
+	Name     string `json:"name"`
+	Type     string `json:"type,omitempty"`
+	Topic    string `json:"topic,omitempty"`
+	Revision uint64 `json:"revision"`
+	Error    string `json:"error,omitempty"` // a definition that does not parse
+}
+
+func listStreams(ctx context.Context, kv jetstream.KeyValue, output string, stdout io.Writer) error {
 	lister, err := kv.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("list streams: %w", err)
@@ -197,8 +211,7 @@ func listStreams(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) e
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tTYPE\tTOPIC\tREVISION\tSTATUS")
+	rows := []streamRow{}
 	for _, name := range names {
 		e, err := kv.Get(ctx, name)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -209,10 +222,19 @@ func listStreams(ctx context.Context, kv jetstream.KeyValue, stdout io.Writer) e
 		}
 		s, err := streamspec.Parse(e.Value())
 		if err != nil {
-			fmt.Fprintf(tw, "%s\t\t\t%d\tinvalid: %v\n", name, e.Revision(), err)
+			rows = append(rows, streamRow{Name: name, Revision: e.Revision(), Error: err.Error()})
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", name, s.Type, s.Topic, e.Revision())
+		rows = append(rows, streamRow{Name: name, Type: s.Type, Topic: s.Topic, Revision: e.Revision()})
 	}
-	return tw.Flush()
+	return render(stdout, output, rows, func(tw *tabwriter.Writer) {
+		fmt.Fprintln(tw, "NAME\tTYPE\tTOPIC\tREVISION\tSTATUS")
+		for _, r := range rows {
+			if r.Error != "" {
+				fmt.Fprintf(tw, "%s\t\t\t%d\tinvalid: %s\n", r.Name, r.Revision, r.Error)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\tok\n", r.Name, r.Type, r.Topic, r.Revision)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,6 +73,13 @@ func TestStreamsCommand(t *testing.T) {
 	code, stdout, _ = runCmd("list")
 	if code != 0 || !regexpLine(stdout, `orders\s+com.example.order.v1\s+tributary.events.orders\s+2\s+ok`) || !strings.Contains(stdout, "junk") || !strings.Contains(stdout, "invalid") {
 		t.Fatalf("list: code %d:\n%s", code, stdout)
+	}
+	code, stdout, _ = runCmd("list", "-o", "json")
+	var rows []streamRow
+	if err := json.Unmarshal([]byte(stdout), &rows); code != 0 || err != nil || len(rows) != 2 ||
+		rows[0] != (streamRow{Name: "junk", Revision: rows[0].Revision, Error: rows[0].Error}) || rows[0].Error == "" ||
+		rows[1] != (streamRow{Name: "orders", Type: "com.example.order.v1", Topic: "tributary.events.orders", Revision: 2}) {
+		t.Fatalf("list -o json: code %d %v:\n%s", code, err, stdout)
 	}
 	if code, stdout, _ := runCmd("delete", "orders"); code != 0 || !strings.Contains(stdout, "deleted") {
 		t.Fatalf("delete: %d %s", code, stdout)

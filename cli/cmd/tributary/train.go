@@ -132,14 +132,17 @@ func connectJS(cfg natsx.Config, stderr io.Writer) (jetstream.JetStream, func(),
 	return js, nc.Close, nil
 }
 
-const trainUsage = `Usage: tributary train [flags] MODEL
+const trainUsage = `Usage: tributary train MODEL [flags]
 
 Asks the trainer to train MODEL with its applied spec: publishes
 tributary.train.requested.v1 (trigger manual) on the JetStream stream and
 prints the job id. With -wait it follows the job record (KV bucket
 tributary_jobs, key jobs.<id>) until the job ends, printing each step, and
 exits with code 1 when the job failed. A repeated -job-id starts no second
-job. Flags can also be set with their TRIBUTARY_* environment variables.
+job. Flags go before or after MODEL; each can also be set with its
+TRIBUTARY_* environment variable.
+
+Example: tributary train fraud -wait
 `
 
 type trainOptions struct {
@@ -185,17 +188,18 @@ func parseTrainFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.Var(o.params, "param", "Override a trainer parameter, key=value (repeatable).")
 	fs.BoolVar(&o.wait, "wait", false, "Follow the job until it ends.")
 	fs.DurationVar(&o.timeout, "timeout", time.Hour, "Give up waiting after this long.")
-	if err := service.ParseFlags(fs, args, lookupEnv); err != nil {
+	pos, err := parseInterleaved(fs, args, lookupEnv)
+	if err != nil {
 		return o, err
 	}
 	if err := o.nats.Validate(); err != nil {
 		return o, err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return o, errors.New("want exactly one MODEL")
 	}
-	o.model = fs.Arg(0)
+	o.model = pos[0]
 	if o.jobID == "" {
 		var b [12]byte
 		_, _ = rand.Read(b[:])

@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -57,6 +58,7 @@ type options struct {
 	partitions  int
 	only        string
 	compression string
+	rounds      int
 }
 
 func main() { os.Exit(realMain()) }
@@ -69,6 +71,7 @@ func realMain() int {
 	fs.IntVar(&o.concurrency, "concurrency", 16, "Concurrent clients of each scenario.")
 	fs.IntVar(&o.batch, "batch", 100, "Events per batch.")
 	fs.IntVar(&o.eventBytes, "event-bytes", 1024, "Approximate size of one event (JSON, structured mode).")
+	fs.IntVar(&o.rounds, "rounds", 1, "Rounds of all scenarios; the ratios are taken within each round (the sides alternate) and their median reported.")
 	fs.IntVar(&o.partitions, "partitions", 3, "Partitions of the benchmark topics.")
 	fs.StringVar(&o.only, "only", "", "Run only the scenarios whose names contain this string (for profiling).")
 	fs.StringVar(&o.compression, "compression", "", "Producer batch compression for the experiment: none, gzip, snappy, lz4 or zstd (empty: the service's, franz-go's default).")
@@ -112,7 +115,26 @@ type result struct {
 	requests  int64
 	failures  int64
 	elapsed   time.Duration
+	cpu       time.Duration // the process's CPU time during the scenario
 	latencies []time.Duration
+}
+
+// cpuPerEvent is the process's CPU time an event, in µs: ingest (or the
+// raw producer) and the load generator, not the broker.
+func (r result) cpuPerEvent() float64 {
+	if r.events == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.events)
+}
+
+// processCPU is the CPU time the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r result) eventsPerSec() float64 { return float64(r.events) / r.elapsed.Seconds() }
@@ -138,7 +160,7 @@ func load(name string, o options, op func(worker int, seq int64) (int, error)) r
 		first atomic.Value
 	)
 	end := time.Now().Add(o.duration)
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for w := range o.concurrency {
 		wg.Add(1)
 		go func() {
@@ -166,7 +188,7 @@ func load(name string, o options, op func(worker int, seq int64) (int, error)) r
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
+	res.elapsed, res.cpu = time.Since(start), processCPU()-cpu0
 	slices.Sort(res.latencies)
 	if e := first.Load(); e != nil {
 		fmt.Fprintf(os.Stderr, "%s: %d failures, first: %v\n", name, res.failures, e)
@@ -227,6 +249,9 @@ func (g *generator) appendEvent(b []byte, tag string, seq int64) []byte {
 func run(ctx context.Context, o options, out io.Writer) error {
 	if err := o.kafka.Validate(); err != nil {
 		return err
+	}
+	if o.rounds < 1 {
+		return fmt.Errorf("rounds: %d, at least 1", o.rounds)
 	}
 	prefix := "bench-" + randomHex(4) + "."
 	topics := kafkax.TopicsConfig{Partitions: o.partitions, ReplicationFactor: -1, Retention: time.Hour, DLQRetention: time.Hour, NamePrefix: prefix}
@@ -351,50 +376,90 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	sample := gen.appendEvent(nil, run+"-s", 0)
-	fmt.Fprintf(out, "ingest-bench: brokers %s, %d partitions, %d clients, %v per scenario, events of %d bytes, batches of %d\n",
-		o.kafka.Brokers, o.partitions, o.concurrency, o.duration, len(sample), o.batch)
-	var results []result
-	results = append(results, load("empty net/http handler, 1 event a request", o, func(w int, seq int64) (int, error) {
-		return 1, post("/empty", httpapi.ContentTypeStructured, single(w, "-e", seq), http.StatusAccepted)
-	}))
-	results = append(results, load("raw franz-go producer, 1 record a call (ProduceSync)", o, func(_ int, seq int64) (int, error) {
-		return 1, producer.ProduceSync(ctx, rawRecord("-r1", seq)).FirstErr()
-	}))
-	results = append(results, load("ingest HTTP, 1 event a request", o, func(w int, seq int64) (int, error) {
-		return 1, post("/v1/events", httpapi.ContentTypeStructured, single(w, "-s", seq), http.StatusAccepted)
-	}))
-	results = append(results, load(fmt.Sprintf("raw franz-go producer, %d records a call (ProduceSync)", o.batch), o, func(_ int, seq int64) (int, error) {
-		recs := make([]*kgo.Record, o.batch)
-		for i := range recs {
-			recs[i] = rawRecord("-rb", seq*int64(o.batch)+int64(i))
+	fmt.Fprintf(out, "ingest-bench: brokers %s, %d partitions, %d clients, %v per scenario, %d rounds, events of %d bytes, batches of %d\n",
+		o.kafka.Brokers, o.partitions, o.concurrency, o.duration, o.rounds, len(sample), o.batch)
+	scenarios := []struct {
+		name string
+		op   func(w int, seq int64) (int, error)
+	}{
+		{"empty net/http handler, 1 event a request", func(w int, seq int64) (int, error) {
+			return 1, post("/empty", httpapi.ContentTypeStructured, single(w, "-e", seq), http.StatusAccepted)
+		}},
+		{"raw franz-go producer, 1 record a call (ProduceSync)", func(_ int, seq int64) (int, error) {
+			return 1, producer.ProduceSync(ctx, rawRecord("-r1", seq)).FirstErr()
+		}},
+		{"ingest HTTP, 1 event a request", func(w int, seq int64) (int, error) {
+			return 1, post("/v1/events", httpapi.ContentTypeStructured, single(w, "-s", seq), http.StatusAccepted)
+		}},
+		{fmt.Sprintf("raw franz-go producer, %d records a call (ProduceSync)", o.batch), func(_ int, seq int64) (int, error) {
+			recs := make([]*kgo.Record, o.batch)
+			for i := range recs {
+				recs[i] = rawRecord("-rb", seq*int64(o.batch)+int64(i))
+			}
+			return o.batch, producer.ProduceSync(ctx, recs...).FirstErr()
+		}},
+		{fmt.Sprintf("ingest HTTP, batches of %d events", o.batch), func(w int, seq int64) (int, error) {
+			return o.batch, post("/v1/events", httpapi.ContentTypeBatch, batchBody(w, seq), http.StatusAccepted)
+		}},
+	}
+	// Each round runs every scenario once, so that the sides of a ratio
+	// alternate and share the machine's conditions; a ratio is taken
+	// within a round, and the median of the rounds' is reported.
+	rounds := make([][]result, o.rounds)
+	seqBase := int64(0)
+	for r := range rounds {
+		for _, sc := range scenarios {
+			op := sc.op
+			base := seqBase
+			rounds[r] = append(rounds[r], load(sc.name, o, func(w int, seq int64) (int, error) { return op(w, base+seq) }))
 		}
-		return o.batch, producer.ProduceSync(ctx, recs...).FirstErr()
-	}))
-	results = append(results, load(fmt.Sprintf("ingest HTTP, batches of %d events", o.batch), o, func(w int, seq int64) (int, error) {
-		return o.batch, post("/v1/events", httpapi.ContentTypeBatch, batchBody(w, seq), http.StatusAccepted)
-	}))
+		seqBase += 1 << 32 // new event ids each round
+	}
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tevents/s\tcalls/s\tp50\tp99\tfailures\t")
-	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%v\t%v\t%d\t\n", r.name, r.eventsPerSec(), float64(r.requests)/r.elapsed.Seconds(),
-			r.pct(0.50).Round(10*time.Microsecond), r.pct(0.99).Round(10*time.Microsecond), r.failures)
+	fmt.Fprintln(tw, "scenario\tround\tevents/s\tcalls/s\tp50\tp99\tCPU µs/event\tfailures\t")
+	for r, results := range rounds {
+		for _, res := range results {
+			if res.events == 0 && res.failures == 0 {
+				continue // not run (-only)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%v\t%v\t%.1f\t%d\t\n", res.name, r+1, res.eventsPerSec(), float64(res.requests)/res.elapsed.Seconds(),
+				res.pct(0.50).Round(10*time.Microsecond), res.pct(0.99).Round(10*time.Microsecond), res.cpuPerEvent(), res.failures)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	ratio := func(a, b result) string {
-		if a.events == 0 || b.events == 0 {
-			return "n/a"
+	ratio := func(label string, a, b int) {
+		var rs []float64
+		for _, results := range rounds {
+			if results[a].events > 0 && results[b].events > 0 {
+				rs = append(rs, 100*results[a].eventsPerSec()/results[b].eventsPerSec())
+			}
 		}
-		return fmt.Sprintf("%.0f%%", 100*a.eventsPerSec()/b.eventsPerSec())
+		if len(rs) == 0 {
+			fmt.Fprintf(out, "%s: n/a\n", label)
+			return
+		}
+		each := make([]string, len(rs))
+		for i, v := range rs {
+			each[i] = fmt.Sprintf("%.0f%%", v)
+		}
+		slices.Sort(rs)
+		median := rs[len(rs)/2]
+		if len(rs)%2 == 0 {
+			median = (rs[len(rs)/2-1] + median) / 2
+		}
+		fmt.Fprintf(out, "%s: %.0f%% (median of %d rounds: %s)\n", label, median, len(rs), strings.Join(each, ", "))
 	}
-	fmt.Fprintf(out, "ingest HTTP single / raw producer single: %s\n", ratio(results[2], results[1]))
-	fmt.Fprintf(out, "ingest HTTP batch / raw producer batch: %s (goal: at least 50%%)\n", ratio(results[4], results[3]))
-	fmt.Fprintf(out, "ingest HTTP single / empty net/http handler: %s\n", ratio(results[2], results[0]))
-	for _, r := range results {
-		if r.failures > 0 {
-			return fmt.Errorf("%s: %d failed calls", r.name, r.failures)
+	ratio("ingest HTTP single / raw producer single", 2, 1)
+	ratio("ingest HTTP batch / raw producer batch (goal: at least 50%)", 4, 3)
+	ratio("ingest HTTP single / empty net/http handler", 2, 0)
+	for _, results := range rounds {
+		for _, r := range results {
+			if r.failures > 0 {
+				return fmt.Errorf("%s: %d failed calls", r.name, r.failures)
+			}
 		}
 	}
 	return nil

@@ -23,8 +23,10 @@ type Window struct {
 	now   func() time.Time
 	seeds [2]maphash.Seed
 
-	mu      sync.Mutex
-	pending map[digest]chan struct{} // writes in flight; the channel closes when one ends
+	mu sync.Mutex
+	// pending are the writes in flight; the channel, made only once a
+	// second claim of the pair waits, closes when the write ends.
+	pending map[digest]chan struct{}
 	written map[digest]struct{}
 	queue   ring // the written digests, oldest first
 }
@@ -63,9 +65,8 @@ func (w *Window) digest(source, id string) digest {
 
 // Claim is the right to write one event; end it with Done.
 type Claim struct {
-	w    *Window
-	d    digest
-	done chan struct{}
+	w *Window
+	d digest
 }
 
 // Claim returns (nil, true) when (source, id) was written within the
@@ -86,10 +87,13 @@ func (w *Window) Claim(ctx context.Context, source, id string) (*Claim, bool, er
 		}
 		done, ok := w.pending[d]
 		if !ok {
+			w.pending[d] = nil // no one waits yet
+			w.mu.Unlock()
+			return &Claim{w: w, d: d}, false, nil
+		}
+		if done == nil {
 			done = make(chan struct{})
 			w.pending[d] = done
-			w.mu.Unlock()
-			return &Claim{w: w, d: d, done: done}, false, nil
 		}
 		w.mu.Unlock()
 		select {
@@ -110,7 +114,9 @@ func (c *Claim) Done(written bool) {
 	w := c.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	close(c.done)
+	if done := w.pending[c.d]; done != nil {
+		close(done)
+	}
 	delete(w.pending, c.d)
 	if !written {
 		return

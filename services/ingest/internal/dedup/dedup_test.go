@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -123,5 +124,36 @@ func TestManyPairs(t *testing.T) {
 	}
 	if w.Len() != 0 {
 		t.Fatalf("len %d after the window, want 0", w.Len())
+	}
+}
+
+// TestWaitersShareTheEnd: every claim waiting on a pair in flight learns
+// of its end, whichever made the channel they wait on.
+func TestWaitersShareTheEnd(t *testing.T) {
+	ctx := context.Background()
+	w := New(time.Minute, 10)
+	c, _, _ := w.Claim(ctx, "s", "1")
+	got := make(chan bool, 3)
+	for range 3 {
+		go func() {
+			_, dup, err := w.Claim(ctx, "s", "1")
+			got <- dup && err == nil
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for { // until a waiter made the channel
+		w.mu.Lock()
+		waiting := w.pending[w.digest("s", "1")] != nil
+		w.mu.Unlock()
+		if waiting || time.Now().After(deadline) {
+			break
+		}
+		runtime.Gosched()
+	}
+	c.Done(true)
+	for range 3 {
+		if !<-got {
+			t.Fatal("a waiter did not see the pair written")
+		}
 	}
 }

@@ -1,8 +1,12 @@
 package httpapi
 
 import (
+	"unsafe"
+
 	ce "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/types"
+
+	"github.com/tributary-ml/tributary/services/ingest/internal/jsonscan"
 )
 
 // fastAttr is one attribute decodeFast reads.
@@ -29,7 +33,9 @@ var fastAttrs = map[string]fastAttr{
 // JSON data, no dataschema or data_base64, no member twice — straight into
 // the event sdk-go's UnmarshalJSON makes of it, without its iterator, the
 // copy of the data (the event's data is a sub-slice of raw) or the
-// extension map of unknown values. ok is false for any other event, which
+// extension map of unknown values. The attributes' strings share raw's
+// memory too (a request's body is never written once read, and is kept
+// only while its events are). ok is false for any other event, which
 // then takes sdk-go's decoder: decodeFast covers less, never differently
 // (FuzzDecodeFast compares the two). raw must be valid JSON.
 func decodeFast(raw []byte) (e ce.Event, ok bool) {
@@ -75,7 +81,7 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 				return e, false
 			}
 			i = next
-			s := string(v)
+			s := alias(v)
 			switch attr {
 			case attrSpecVersion:
 				if s != ce.VersionV1 {
@@ -105,7 +111,7 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 				if _, dup := c.Extensions[string(key)]; dup {
 					return e, false // refused by event.DecodeStructured
 				}
-				if !extensionName(key) || c.SetExtension(string(key), s) != nil {
+				if !extensionName(key) || c.SetExtension(alias(key), s) != nil {
 					return e, false
 				}
 			}
@@ -122,7 +128,7 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 				return e, false
 			}
 			if data != nil {
-				if mt, _ := c.GetDataMediaType(); !sdkJSON(mt) {
+				if !dataJSON(&c) {
 					return e, false // sdk-go reads such data as a JSON string
 				}
 			}
@@ -133,6 +139,14 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 			return e, false
 		}
 	}
+}
+
+// alias returns b's bytes as a string without copying them.
+func alias(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // plainString reads the string at raw[i] when it is printable ASCII without
@@ -163,6 +177,17 @@ func extensionName(name []byte) bool {
 	return len(name) > 0
 }
 
+// dataJSON reports whether sdk-go keeps the structured data of an event
+// with this context as JSON; the common application/json without
+// parameters needs no parse of the media type.
+func dataJSON(c *ce.EventContextV1) bool {
+	if c.DataContentType == nil || *c.DataContentType == ce.ApplicationJSON {
+		return true
+	}
+	mt, _ := c.GetDataMediaType()
+	return sdkJSON(mt)
+}
+
 // sdkJSON is sdk-go's test of a media type whose structured data is kept
 // as JSON (data of any other is decoded as a JSON string).
 func sdkJSON(mt string) bool {
@@ -180,7 +205,11 @@ func skipValid(b []byte, i int) int {
 	for ; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
+			for i++; i < len(b); i++ {
+				i = jsonscan.SkipPlain(b, i)
+				if i >= len(b) || b[i] == '"' {
+					break
+				}
 				if b[i] == '\\' {
 					i++
 				}

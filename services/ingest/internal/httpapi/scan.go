@@ -1,5 +1,7 @@
 package httpapi
 
+import "github.com/tributary-ml/tributary/services/ingest/internal/jsonscan"
+
 // maxNesting is encoding/json's limit of nested arrays and objects.
 const maxNesting = 10000
 
@@ -96,15 +98,19 @@ func scanLiteral(b []byte, i int, word string) (int, bool) {
 	return i + len(word), true
 }
 
-// scanString checks the string starting at b[i] == '"'.
+// scanString checks the string starting at b[i] == '"'; its plain runs
+// are skipped eight bytes at a time.
 func scanString(b []byte, i int) (int, bool) {
-	for i++; i < len(b); i++ {
+	for i++; ; i++ {
+		if i = jsonscan.SkipPlain(b, i); i >= len(b) {
+			return i, false
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, true
 		case c < 0x20:
 			return i, false
-		case c == '\\':
+		default: // '\\'
 			i++
 			if i >= len(b) {
 				return i, false
@@ -126,7 +132,6 @@ func scanString(b []byte, i int) (int, bool) {
 			}
 		}
 	}
-	return i, false
 }
 
 func isHex(c byte) bool {

@@ -25,6 +25,7 @@ import (
 	"github.com/tributary-ml/tributary/libs/jsondoc"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/streamspec"
+	"github.com/tributary-ml/tributary/services/ingest/internal/datacheck"
 	"github.com/tributary-ml/tributary/services/ingest/internal/dedup"
 )
 
@@ -153,6 +154,7 @@ type Intake struct {
 	now      func() time.Time
 	health   *Health
 	letters  deadletter.Builder
+	checkers datacheck.Cache // each stream's compiled data check
 
 	events   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -424,7 +426,7 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	case !isJSON(ct):
 		return nil, reject(reason.UnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
 	}
-	fields, err := s.Check(e.Data())
+	fields, err := in.checkers.For(s).Check(e.Data()) // = s.Check, compiled
 	if err != nil {
 		var se *streamspec.Error
 		switch {
@@ -461,7 +463,7 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 		return nil, reject(reason.EventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
-	if _, err := e.Context.GetExtension(event.TraceParentExtension); err != nil && in.cfg.Propagator != nil { // err: none
+	if _, has := e.Extensions()[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
 			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 		}

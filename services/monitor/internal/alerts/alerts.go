@@ -73,6 +73,18 @@ func (p *Publisher) Publish(ctx context.Context, drift []event.DriftDetected, qu
 	return nil
 }
 
+// PublishEvent publishes one event of type typ (a platform event type on
+// NATS) whose id, also its Nats-Msg-Id, identifies the breach; subj is the
+// CloudEvents subject (the model). Used for the performance and fairness
+// alerts.
+func (p *Publisher) PublishEvent(ctx context.Context, typ, id, subj string, at time.Time, data any) error {
+	js, err := p.js(ctx)
+	if err != nil {
+		return err
+	}
+	return p.publish(ctx, js, typ, id, subj, at, data)
+}
+
 func (p *Publisher) publish(ctx context.Context, js jetstream.JetStream, typ, id, subj string, at time.Time, data any) error {
 	subject, err := event.Subject(typ)
 	if err != nil {

@@ -2,7 +2,9 @@
 // Kafka, NATS (with JetStream), ClickHouse, and its work: the consumer of
 // tributary.predictions that writes the prediction log, computes drift and
 // data quality per window against each version's reference distribution
-// from the registry, and publishes drift alerts.
+// from the registry, and publishes drift alerts; and the consumer of
+// tributary.labels that measures performance and fairness on delayed
+// labels, publishes their alerts and applies the rollback policy.
 package app
 
 import (
@@ -22,22 +24,27 @@ import (
 	"github.com/tributary-ml/tributary/libs/service/deps"
 	"github.com/tributary-ml/tributary/services/monitor/internal/alerts"
 	"github.com/tributary-ml/tributary/services/monitor/internal/consume"
+	"github.com/tributary-ml/tributary/services/monitor/internal/labels"
+	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
 	"github.com/tributary-ml/tributary/services/monitor/internal/refs"
 	"github.com/tributary-ml/tributary/services/monitor/internal/reports"
+	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
 	"github.com/tributary-ml/tributary/services/monitor/internal/state"
 	"github.com/tributary-ml/tributary/services/monitor/internal/windows"
 )
 
 // Config is the monitor service's configuration.
 type Config struct {
-	Kafka      kafkax.Config
-	Topics     kafkax.TopicsConfig
-	NATS       natsx.Config
-	JetStream  natsx.BootstrapConfig
-	ClickHouse chx.Config
-	Consumer   consume.Config
-	Windows    windows.Config
+	Kafka       kafkax.Config
+	Topics      kafkax.TopicsConfig
+	NATS        natsx.Config
+	JetStream   natsx.BootstrapConfig
+	ClickHouse  chx.Config
+	Consumer    consume.Config
+	Windows     windows.Config
+	Labels      labels.Config
+	Performance performance.Config
 
 	// Prefix is prepended to Kafka topics (tests share the servers with
 	// the platform); not a flag. NATS subjects take JetStream.Prefix.
@@ -54,6 +61,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	c.deps().RegisterFlags(fs)
 	c.Consumer.RegisterFlags(fs)
 	c.Windows.RegisterFlags(fs)
+	c.Labels.RegisterFlags(fs)
+	c.Performance.RegisterFlags(fs)
 }
 
 // Validate checks the configuration without contacting anything.
@@ -62,6 +71,12 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Consumer.Validate(); err != nil {
+		return err
+	}
+	if err := c.Labels.Validate(); err != nil {
+		return err
+	}
+	if err := c.Performance.Validate(); err != nil {
 		return err
 	}
 	return c.Windows.Validate()
@@ -133,6 +148,26 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 			return nil
 		}
 		return c.Run(ctx)
+	})
+
+	lcfg := cfg.Labels
+	lcfg.TopicPrefix = cfg.Prefix
+	lcfg.Backoff = cfg.Consumer.Backoff
+	kcfg.ClientID = rt.Name + "-labels"
+	lk, err := kafkax.NewClient(kcfg, rt.Registerer, "tributary_"+rt.Name+"_labels_kafka", lcfg.ConsumeOpts()...)
+	if err != nil {
+		return nil, err
+	}
+	rt.AddCloser("labels-kafka", func(context.Context) error { lk.Close(); return nil })
+	perf := cfg.Performance
+	store := performance.NewStore(clients.ClickHouse, cfg.ClickHouse.Database)
+	policy := rollback.New(&perf, func(ctx context.Context) (rollback.Registry, error) { return registry(ctx) }, store, rt.Logger)
+	lc := labels.New(lcfg, &perf, rt.Logger, rt.Registerer, lk, store, alerts.NewPublisher(js, cfg.JetStream.Prefix), policy)
+	rt.AddActor("labels", func(ctx context.Context) error {
+		if err := clients.Bootstrapped(ctx); err != nil {
+			return nil
+		}
+		return lc.Run(ctx)
 	})
 	return a, nil
 }

@@ -112,6 +112,9 @@ type Consumer struct {
 	now      func() time.Time
 	// noRef remembers the versions without a reference, to log each once.
 	noRef map[string]bool
+	// decoders are the decoders of decodeAll, one per worker, kept across
+	// batches for the strings they share.
+	decoders []*predlog.Decoder
 
 	records *prometheus.CounterVec
 	writes  *prometheus.CounterVec
@@ -229,7 +232,9 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 	var rows []predlog.Row
 	var preds []predlog.Prediction
 	var dlq []*kgo.Record
-	decodedRecs := decodeAll(recs)
+	decodedRecs := c.decodeAll(recs)
+	rows = make([]predlog.Row, 0, len(recs))
+	preds = make([]predlog.Prediction, 0, len(recs))
 	for i, r := range recs {
 		p, err := decodedRecs[i].p, decodedRecs[i].err
 		if err != nil {
@@ -245,7 +250,7 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 			}))
 			continue
 		}
-		rows = append(rows, predlog.NewRow(p, r))
+		rows = append(rows, decodedRecs[i].row)
 		if last, ok := c.included[position(r)]; ok && r.Offset <= last {
 			counts["replayed"]++
 			continue
@@ -366,14 +371,19 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 
 type decoded struct {
 	p   predlog.Prediction
+	row predlog.Row
 	err error
 }
 
-// decodeAll decodes the records on every core: decoding is most of the
-// client's work per batch, and ClickHouse waits for it.
-func decodeAll(recs []*kgo.Record) []decoded {
+// decodeAll decodes the records and builds their rows on every core:
+// decoding is most of the client's work per batch, and ClickHouse waits
+// for it.
+func (c *Consumer) decodeAll(recs []*kgo.Record) []decoded {
 	out := make([]decoded, len(recs))
 	workers := min(runtime.GOMAXPROCS(0), len(recs)/256+1)
+	for len(c.decoders) < workers {
+		c.decoders = append(c.decoders, predlog.NewDecoder())
+	}
 	var wg sync.WaitGroup
 	chunk := (len(recs) + workers - 1) / workers
 	for w := range workers {
@@ -382,12 +392,15 @@ func decodeAll(recs []*kgo.Record) []decoded {
 			break
 		}
 		wg.Add(1)
-		go func() {
+		go func(d *predlog.Decoder) {
 			defer wg.Done()
 			for i := lo; i < hi; i++ {
-				out[i].p, out[i].err = predlog.Decode(recs[i])
+				out[i].p, out[i].err = d.Decode(recs[i])
+				if out[i].err == nil {
+					out[i].row = predlog.NewRow(out[i].p, recs[i])
+				}
 			}
-		}()
+		}(c.decoders[w])
 	}
 	wg.Wait()
 	return out

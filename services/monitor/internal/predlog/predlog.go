@@ -5,7 +5,6 @@ package predlog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -26,6 +25,12 @@ type Prediction struct {
 	// FeatureAgesSeconds is the age of each feature value at prediction
 	// time, by feature reference; nil when serving did not report it.
 	FeatureAgesSeconds map[string]float64 `json:"feature_ages_seconds,omitempty"`
+
+	// names and values are the features in sorted order, when the decoder
+	// read them so (nil otherwise); names may be shared with other
+	// predictions.
+	names  []string
+	values []*float64
 }
 
 // RecordError is a record that cannot be logged, with its stable reason.
@@ -41,15 +46,22 @@ func (e *RecordError) Unwrap() error { return e.Err }
 // mode of type tributary.prediction.logged.v1). A record that cannot be
 // logged gives a *RecordError.
 func Decode(r *kgo.Record) (Prediction, error) {
-	e, err := event.FromKafkaRecord(r)
+	var d *Decoder
+	return d.Decode(r)
+}
+
+// Decode is the package's Decode, with what d keeps from the records
+// before.
+func (d *Decoder) Decode(r *kgo.Record) (Prediction, error) {
+	typ, data, err := d.envelope(r)
 	if err != nil {
 		return Prediction{}, &RecordError{reason.UndecodableEvent, err}
 	}
-	if e.Type() != event.TypePredictionLogged {
-		return Prediction{}, &RecordError{reason.BadPrediction, fmt.Errorf("type %q on the predictions topic", e.Type())}
+	if typ != event.TypePredictionLogged {
+		return Prediction{}, &RecordError{reason.BadPrediction, fmt.Errorf("type %q on the predictions topic", typ)}
 	}
 	var p Prediction
-	if err := json.Unmarshal(e.Data(), &p); err != nil {
+	if err := decodeData(d, data, &p); err != nil {
 		return Prediction{}, &RecordError{reason.UndecodableEvent, fmt.Errorf("prediction data: %w", err)}
 	}
 	switch {
@@ -99,10 +111,14 @@ func NewRow(p Prediction, r *kgo.Record) Row {
 		Probabilities: p.Probabilities, Latency: p.LatencySeconds, LoggedTime: r.Timestamp,
 		Partition: r.Partition, Offset: r.Offset,
 	}
-	row.FeatureNames = sortedKeys(p.Features)
-	row.FeatureValues = make([]*float64, len(row.FeatureNames))
-	for i, n := range row.FeatureNames {
-		row.FeatureValues[i] = p.Features[n]
+	if p.names != nil && len(p.names) == len(p.Features) {
+		row.FeatureNames, row.FeatureValues = p.names, p.values
+	} else {
+		row.FeatureNames = sortedKeys(p.Features)
+		row.FeatureValues = make([]*float64, len(row.FeatureNames))
+		for i, n := range row.FeatureNames {
+			row.FeatureValues[i] = p.Features[n]
+		}
 	}
 	row.AgeNames = sortedKeys(p.FeatureAgesSeconds)
 	row.AgeSeconds = make([]float64, len(row.AgeNames))

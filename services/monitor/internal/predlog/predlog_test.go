@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,6 +164,76 @@ func BenchmarkDecode(b *testing.B) {
 			if _, err := predlog.Decode(rec); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	b.Run("decoder", func(b *testing.B) {
+		d := predlog.NewDecoder()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := d.Decode(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// FuzzEnvelope is a Decoder, which skips libs/event for the envelopes it
+// has seen libs/event accept, against Decode, which always asks libs/event:
+// for any record, after the decoder has read a record of the same headers
+// with other ids, times and trace context, both give the same prediction
+// or the same error.
+func FuzzEnvelope(f *testing.F) {
+	data, _ := json.Marshal(valid())
+	f.Add("1.0", "tributary/serving", event.TypePredictionLogged, "p-1", "2026-11-30T10:00:00.25Z", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "application/json", "", "", false, data)
+	f.Add("1.0", "tributary/serving", event.TypePredictionLogged, " p-1", "2026-11-30T10:00:00Z", "", "application/json", "ce_id", "p-2", false, data)
+	f.Add("1.0", "::", event.TypePredictionLogged, "p-1", "2026-11-30T10:00:00+01:00", "x y", "text/plain", "CE_TYPE", "t", true, data)
+	f.Add("1.0", "s", "t", "p\x00", "10000-01-01T00:00:00Z", "\xff", "", "ce_traceparent", "", false, []byte{})
+	f.Add("0.3", "s", event.TypePredictionLogged, "p", "2026-02-30T10:00:00Z", "", "application/cloudevents+json", "", "", false, data)
+	f.Fuzz(func(t *testing.T, spec, source, typ, id, at, parent, contentType, extraKey, extraValue string, upper bool, value []byte) {
+		headers := func(id, at, parent string) []kgo.RecordHeader {
+			var hs []kgo.RecordHeader
+			add := func(k, v string) {
+				if upper {
+					k = strings.ToUpper(k)
+				}
+				hs = append(hs, kgo.RecordHeader{Key: k, Value: []byte(v)})
+			}
+			add("ce_specversion", spec)
+			add("ce_id", id)
+			add("ce_source", source)
+			add("ce_type", typ)
+			if at != "" {
+				add("ce_time", at)
+			}
+			if parent != "" {
+				add("ce_traceparent", parent)
+			}
+			if contentType != "" {
+				add("content-type", contentType)
+			}
+			if extraKey != "" {
+				hs = append(hs, kgo.RecordHeader{Key: extraKey, Value: []byte(extraValue)})
+			}
+			return hs
+		}
+		d := predlog.NewDecoder()
+		warmParent := ""
+		if parent != "" {
+			warmParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+		}
+		warmAt := ""
+		if at != "" {
+			warmAt = "2026-01-01T00:00:00Z"
+		}
+		_, _ = d.Decode(&kgo.Record{Headers: headers("warm-1", warmAt, warmParent), Value: value})
+		rec := &kgo.Record{Headers: headers(id, at, parent), Value: value}
+		got, gotErr := d.Decode(rec)
+		want, wantErr := predlog.Decode(rec)
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("decoder: %v\nlibs/event: %v", gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoder: %+v\nlibs/event: %+v", got, want)
 		}
 	})
 }

@@ -192,13 +192,29 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if p, ok := v.(*PredictResponse); ok {
+		b, err = encodePredict(p)
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		httperror.Write(w, http.StatusInternalServerError, reason.Internal, "encode answer: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeAnswer writes a prediction answer and sends it at once: what the
+// handler does next (the prediction log, the shadow copy) is off the
+// response's path. net/http would otherwise hold the answer in its buffer
+// until the handler returns.
+func writeAnswer(w http.ResponseWriter, v any) {
+	writeJSON(w, v)
+	_ = http.NewResponseController(w).Flush()
 }
 
 // lookup finds a model in the snapshot.
@@ -213,11 +229,15 @@ func lookup(s *models.Snapshot, name string) (*models.Model, error) {
 // resolve finds what answers ref (a version number or an alias) of m;
 // route is the alias, or "v<n>" for a version asked for by number.
 func resolve(m *models.Model, ref string) (*models.Loaded, string, error) {
-	if n, err := strconv.Atoi(ref); err == nil && strconv.Itoa(n) == ref {
-		if l, ok := m.Loaded[n]; ok {
-			return l, "", nil
+	// Only what starts with a digit can be a number (Atoi's error for an
+	// alias name is an allocation per request).
+	if ref != "" && ref[0] >= '0' && ref[0] <= '9' {
+		if n, err := strconv.Atoi(ref); err == nil && strconv.Itoa(n) == ref {
+			if l, ok := m.Loaded[n]; ok {
+				return l, "", nil
+			}
+			return nil, "", notLoaded(m, n, "version "+ref)
 		}
-		return nil, "", notLoaded(m, n, "version "+ref)
 	}
 	if r, ok := m.Routes[ref]; ok {
 		return r.Model, ref, nil

@@ -212,3 +212,51 @@ func TestOverloadSheds(t *testing.T) {
 		t.Errorf("third request: %d %s", resp.StatusCode, body)
 	}
 }
+
+// gateLog blocks each Log until the gate opens (or 10s pass).
+type gateLog struct {
+	gate chan struct{}
+	memLog
+}
+
+func (l *gateLog) Log(r event.PredictionLogged) {
+	select {
+	case <-l.gate:
+	case <-time.After(10 * time.Second):
+	}
+	l.memLog.Log(r)
+}
+
+// TestAnswerBeforeLog: the answer reaches the caller whole while the
+// prediction log is still taking the records (they are off the response's
+// path), for /v1/predict and for OIP infer.
+func TestAnswerBeforeLog(t *testing.T) {
+	for _, c := range []struct{ path, body string }{
+		{"/v1/predict/m", `{"entities":["a"]}`},
+		{"/v2/models/m/infer", `{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP64","data":[1]}]}`},
+	} {
+		log := &gateLog{gate: make(chan struct{})}
+		srv := newAPI(t, snapshot(0, false), Config{}, fakeFetch{}, log)
+		t0 := time.Now()
+		resp, err := http.Post(srv.URL+c.path, "application/json", strings.NewReader(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(t0)
+		close(log.gate)
+		if err != nil || resp.StatusCode != 200 || resp.ContentLength != int64(len(body)) {
+			t.Fatalf("%s: %d %s (%v), Content-Length %d", c.path, resp.StatusCode, body, err, resp.ContentLength)
+		}
+		if took > 5*time.Second {
+			t.Errorf("%s: the answer took %v: it waited for the prediction log", c.path, took)
+		}
+		testkit.Eventually(t, 5*time.Second, func() error {
+			if n := len(log.all()); n != 1 {
+				return fmt.Errorf("%d records logged, want 1", n)
+			}
+			return nil
+		})
+	}
+}

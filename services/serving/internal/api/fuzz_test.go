@@ -13,7 +13,24 @@ func FuzzDecodePredict(f *testing.F) {
 	for _, s := range []string{`{"entities":["a"]}`, `{"entities":[{"key":"a","features":{"r:x":1}}]}`, `{"entities":5}`, `{}`, `[`, `{"entities":[{"key":""}]}`} {
 		f.Add([]byte(s))
 	}
+	for _, s := range []string{`{"entities":[]}`, ` { "entities" : [ "a" , "b c" ] } ` + "\n", `{"entities":["a\u0062"]}`, `{"entities":["a"],"entities":["b"]}`, `{"Entities":["a"]}`, `{"entities":["a"]} x`} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// What the fast path reads, encoding/json reads the same way.
+		if keys, ok := decodeKeys(b); ok {
+			var want PredictRequest
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&want); err != nil || dec.More() || len(want.Entities) != len(keys) {
+				t.Fatalf("fast path read %q as %q; encoding/json: %+v, %v", b, keys, want, err)
+			}
+			for i, e := range want.Entities {
+				if e.Key != keys[i] || e.Features != nil {
+					t.Fatalf("fast path read %q as %q; encoding/json as %+v", b, keys, want)
+				}
+			}
+		}
 		req, err := DecodePredict(bytes.NewReader(b))
 		if err != nil {
 			var e *apiError

@@ -516,7 +516,7 @@ func (a *API) infer(w http.ResponseWriter, r *http.Request) {
 	if probs != nil && (len(want) == 0 || want[OutputProbabilities]) {
 		resp.Outputs = append(resp.Outputs, *probs)
 	}
-	writeJSON(w, resp)
+	writeAnswer(w, resp)
 	a.predictions.WithLabelValues("infer", routeLabel(route, l), "ok").Add(float64(len(rows)))
 	took := time.Since(start).Seconds()
 	for i, row := range rows {

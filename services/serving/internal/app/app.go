@@ -10,7 +10,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -104,8 +103,8 @@ type kafkaLog struct {
 }
 
 func (k kafkaLog) Log(rec event.PredictionLogged) {
-	data, err := json.Marshal(rec)
-	if err != nil { // plain data: cannot fail
+	data, err := encodeRecord(make([]byte, 0, 1024), &rec)
+	if err != nil { // a NaN or infinite output
 		k.logger.Error("prediction record not encoded", "error", err)
 		return
 	}

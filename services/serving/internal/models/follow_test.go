@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/testkit"
@@ -107,15 +108,23 @@ func TestFollowerRetriesTransientFailures(t *testing.T) {
 	default:
 		t.Error("not ready")
 	}
-	// Archiving drops it.
+	if n := testutil.ToFloat64(f.served); n != 1 {
+		t.Errorf("tributary_serving_versions_loaded %v, want 1", n)
+	}
+	// Archiving drops it: out of memory, routed by no alias, the version
+	// known as archived (so that a request for it is told so).
 	v.Status = model.StatusArchived
 	put(t, kv, model.VersionKey("m", 1), v)
 	testkit.Eventually(t, 10*time.Second, func() error {
-		if m, _ := f.Snapshot().Model("m"); len(m.Loaded) != 0 || len(m.Routes) != 0 {
+		if m, _ := f.Snapshot().Model("m"); len(m.Loaded) != 0 || len(m.Routes) != 0 || m.Known[1] != model.StatusArchived {
 			return fmt.Errorf("archived version still served: %+v", m)
+		}
+		if n := testutil.ToFloat64(f.served); n != 0 {
+			return fmt.Errorf("tributary_serving_versions_loaded %v, want 0", n)
 		}
 		return nil
 	})
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -1,0 +1,283 @@
+package rollback_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/testkit"
+	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
+	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
+)
+
+var (
+	registryOnce sync.Once
+	registryBin  string
+	registryErr  error
+)
+
+// buildRegistry builds the real registry once per test binary.
+func buildRegistry(t *testing.T) string {
+	t.Helper()
+	registryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "monitor-test-registry-")
+		if err != nil {
+			registryErr = err
+			return
+		}
+		registryBin = filepath.Join(dir, "registry")
+		cmd := exec.Command("go", "build", "-o", registryBin, "./services/registry/cmd/registry")
+		cmd.Dir = "../../../.."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			registryErr = fmt.Errorf("build the registry: %v\n%s", err, out)
+		}
+	})
+	if registryErr != nil {
+		t.Fatal(registryErr)
+	}
+	return registryBin
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startRegistry starts an embedded nats-server with JetStream and the real
+// registry on it, and returns a client.
+func startRegistry(t *testing.T) *model.Client {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts nats-server and the registry")
+	}
+	bin := buildRegistry(t)
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-nats.url", srv.ClientURL(), "-http.addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-log.level", "warn")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("registry logs:\n%s", logs.String())
+		}
+	})
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := model.NewClient(nc, js, model.WithTimeout(5*time.Second))
+	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
+		_, err := c.Models(ctx)
+		return err
+	})
+	return c
+}
+
+func register(t *testing.T, c *model.Client, name string, auc float64) model.Version {
+	t.Helper()
+	ctx := context.Background()
+	dist := model.NewNumeric([]float64{1, 2, 3, 4, 5, 6, 7, 8}, 4)
+	a, err := c.PutArtifact(ctx, bytes.NewReader([]byte(fmt.Sprintf("model %s auc %v", name, auc))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Register(ctx, model.RegisterRequest{Model: name, Format: "linear", Artifact: a, Actor: "test",
+		Lineage: model.Lineage{TrainingSetID: "ds", TrainingSetSHA256: strings.Repeat("ab", 32), Features: []string{"v:x"}, Trainer: "test", CodeVersion: "test",
+			Metrics: map[string]float64{"auc": auc}, Reference: model.Reference{Features: map[string]model.Distribution{"v:x": dist}, Prediction: dist}, Trigger: event.TriggerManual}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func move(t *testing.T, c *model.Client, name, alias string, version int) {
+	t.Helper()
+	var w *float64
+	if alias == "canary" {
+		v := 0.2
+		w = &v
+	}
+	if _, err := c.MoveAlias(context.Background(), model.MoveAliasRequest{Model: name, Alias: alias, Version: version, Weight: w, Actor: "test"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noFigures: no live figures of any version (the baseline falls back to
+// the holdout).
+type noFigures struct{}
+
+func (noFigures) Recent(context.Context, string, int, string, time.Duration, time.Time) (float64, uint64, error) {
+	return 0, 0, nil
+}
+
+// liveFigures answers one version's live auc.
+type liveFigures struct {
+	version int
+	auc     float64
+}
+
+func (f liveFigures) Recent(_ context.Context, _ string, version int, metric string, _ time.Duration, _ time.Time) (float64, uint64, error) {
+	if version != f.version || metric != "auc" {
+		return 0, 0, nil
+	}
+	return f.auc, 1000, nil
+}
+
+func row(name, route string, version int, auc float64, labelled int) performance.Row {
+	start := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	return performance.Row{
+		Window: performance.Window{Model: name, Start: start, Size: time.Hour}, Key: performance.Key{Version: uint32(version), Route: route},
+		Task: performance.Classification, Metrics: performance.Metrics{Labelled: labelled, AUC: &auc},
+	}
+}
+
+func aliases(t *testing.T, c *model.Client, name string) map[string]int {
+	t.Helper()
+	info, err := c.Model(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, a := range info.Aliases {
+		out[a.Name] = a.Version
+	}
+	return out
+}
+
+// TestPolicyAgainstRegistry applies the rollback policy against the real
+// registry: a production version whose live AUC falls further behind its
+// holdout than allowed is rolled back (the reason, with the evidence, in
+// the audit trail) and not again; a canary behind the production version's
+// live figures loses its alias; within the allowance, below the minimum
+// sample, on an alias the policy does not watch or on a version the alias
+// no longer points at, nothing moves.
+func TestPolicyAgainstRegistry(t *testing.T) {
+	c := startRegistry(t)
+	ctx := context.Background()
+	reg := func(context.Context) (rollback.Registry, error) { return c, nil }
+	cfg := &performance.Config{MinLabels: 100, DecisionThreshold: 0.5, Horizon: time.Hour, Models: map[string]performance.ModelConfig{
+		"churn": {Rollback: &performance.RollbackConfig{MaxDegradation: 0.05}},
+		"fraud": {Rollback: &performance.RollbackConfig{Against: "previous", MaxDegradation: 0.05}},
+		"other": {Rollback: &performance.RollbackConfig{Aliases: []string{"canary"}, MaxDegradation: 0.05}},
+	}}
+	logger := slog.New(slog.DiscardHandler)
+
+	for _, name := range []string{"churn", "other"} {
+		register(t, c, name, 0.90)
+		register(t, c, name, 0.92)
+		move(t, c, name, "production", 1)
+		move(t, c, name, "production", 2)
+	}
+	p := rollback.New(cfg, reg, noFigures{}, logger)
+	for _, tc := range []struct {
+		name string
+		row  performance.Row
+	}{
+		{"within the allowance", row("churn", "production", 2, 0.88, 500)},
+		{"too few labels", row("churn", "production", 2, 0.5, 99)},
+		{"alias not watched", row("other", "production", 2, 0.5, 500)},
+		{"not the alias's version", row("churn", "production", 1, 0.5, 500)},
+		{"model not configured", row("nope", "production", 1, 0.5, 500)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			acts, err := p.Apply(ctx, []performance.Row{tc.row})
+			if err != nil || len(acts) != 0 {
+				t.Fatalf("Apply = %v, %v; want nothing moved", acts, err)
+			}
+		})
+	}
+	if got := aliases(t, c, "churn")["production"]; got != 2 {
+		t.Fatalf("production of churn at v%d, want v2 still", got)
+	}
+
+	// Degraded beyond the allowance against its own holdout (0.92).
+	acts, err := p.Apply(ctx, []performance.Row{row("churn", "production", 2, 0.80, 500), row("churn", "production", 2, 0.70, 500)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(acts) != 1 || acts[0].Alias != "production" || acts[0].Entry.ToVersion != 1 || !acts[0].Entry.Rollback {
+		t.Fatalf("actions %+v, want production rolled back to v1 once", acts)
+	}
+	if got := aliases(t, c, "churn")["production"]; got != 1 {
+		t.Fatalf("production of churn at v%d, want v1", got)
+	}
+	audit, err := c.Audit(ctx, "churn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := audit[len(audit)-1]
+	if last.Actor != rollback.Actor || !last.Rollback || last.FromVersion != 2 || last.ToVersion != 1 ||
+		!strings.Contains(last.Reason, "auc 0.8 of production v2") || !strings.Contains(last.Reason, "its holdout auc 0.92") || !strings.Contains(last.Reason, "500 labelled") {
+		t.Errorf("audit entry %+v", last)
+	}
+	// The same degraded window again (a replay): v2 is no longer
+	// production, nothing moves.
+	if acts, err := p.Apply(ctx, []performance.Row{row("churn", "production", 2, 0.80, 500)}); err != nil || len(acts) != 0 {
+		t.Fatalf("second Apply = %v, %v", acts, err)
+	}
+
+	// A canary against the previous version's figures: production v1 has a
+	// live auc of 0.85; the canary v2 at 0.82 is within 0.05, at 0.75 not.
+	register(t, c, "fraud", 0.80)
+	register(t, c, "fraud", 0.95)
+	move(t, c, "fraud", "production", 1)
+	move(t, c, "fraud", "canary", 2)
+	p = rollback.New(cfg, reg, liveFigures{version: 1, auc: 0.85}, logger)
+	if acts, err := p.Apply(ctx, []performance.Row{row("fraud", "canary", 2, 0.82, 500)}); err != nil || len(acts) != 0 {
+		t.Fatalf("canary within the allowance: %v, %v", acts, err)
+	}
+	acts, err = p.Apply(ctx, []performance.Row{row("fraud", "canary", 2, 0.75, 500)})
+	if err != nil || len(acts) != 1 || acts[0].Alias != "canary" || !acts[0].Entry.Deleted {
+		t.Fatalf("canary degraded: %+v, %v; want the canary alias deleted", acts, err)
+	}
+	if al := aliases(t, c, "fraud"); al["production"] != 1 || al["canary"] != 0 {
+		t.Fatalf("aliases of fraud %v, want production v1 and no canary", al)
+	}
+	audit, err = c.Audit(ctx, "fraud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := audit[len(audit)-1]; !last.Deleted || last.Alias != "canary" || !strings.Contains(last.Reason, "v1's live auc 0.85") {
+		t.Errorf("audit entry %+v", last)
+	}
+}
