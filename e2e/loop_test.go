@@ -235,6 +235,37 @@ func TestLoop(t *testing.T) {
 		return nil
 	})
 
+	// Delayed-label performance: the monitor's windows of version 1 on
+	// production count every prediction logged and every label that names
+	// one of them.
+	testkit.EventuallyContext(t, 2*time.Minute, func(ctx context.Context) error {
+		var perf struct {
+			Predictions uint64 `ch:"predictions"`
+			Labelled    uint64 `ch:"labelled"`
+			Windows     uint64 `ch:"windows"`
+			WithAUC     uint64 `ch:"with_auc"`
+		}
+		if err := s.ch.QueryRow(ctx, `SELECT sum(predictions) AS predictions, sum(labelled) AS labelled, count() AS windows, countIf(isNotNull(auc)) AS with_auc
+			FROM tributary.model_performance FINAL WHERE model = ? AND version = ? AND route = 'production' AND window_size_seconds = 60`,
+			n.model, uint32(v1.Version)).ScanStruct(&perf); err != nil {
+			return err
+		}
+		logged, err := s.count(ctx, "SELECT count() FROM tributary.prediction_log FINAL WHERE model = ? AND version = ? AND route = 'production' AND shadow = 0", n.model, uint32(v1.Version))
+		if err != nil {
+			return err
+		}
+		labelled, err := s.count(ctx, `SELECT count() FROM tributary.labels FINAL WHERE stream = ? AND prediction_id IN
+			(SELECT prediction_id FROM tributary.prediction_log FINAL WHERE model = ? AND version = ? AND route = 'production')`, n.labels, n.model, uint32(v1.Version))
+		if err != nil {
+			return err
+		}
+		if perf.Predictions != logged || perf.Labelled != labelled || labelled == 0 || perf.WithAUC == 0 {
+			return fmt.Errorf("model_performance of version %d: %+v; prediction_log has %d predictions, labels name %d of them", v1.Version, perf, logged, labelled)
+		}
+		t.Logf("model_performance of version %d on production: %d windows, %d predictions, %d labelled", v1.Version, perf.Windows, perf.Predictions, perf.Labelled)
+		return nil
+	})
+
 	// The trainer settles: every job ended, none failed, each version
 	// registered by exactly one job.
 	var jobs []loopJob

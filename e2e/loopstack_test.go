@@ -68,7 +68,8 @@ func loopEnv(work string) map[string][]string {
 		// Wasserstein over 0.1 standard deviations in most (scoring a
 		// second after the transaction is not quite the label's instant).
 		"monitor": {"TRIBUTARY_DRIFT_WINDOWS=20s", "TRIBUTARY_DRIFT_LATENESS=2s", "TRIBUTARY_MONITOR_RETRY_BACKOFF=200ms", "TRIBUTARY_DRIFT_KS_P_VALUE=0.001",
-			"TRIBUTARY_DRIFT_WASSERSTEIN_THRESHOLD=0.5"},
+			"TRIBUTARY_DRIFT_WASSERSTEIN_THRESHOLD=0.5",
+			"TRIBUTARY_PERFORMANCE_WINDOWS=1m", "TRIBUTARY_LABELS_SWEEP_INTERVAL=2s"},
 	}
 }
 
