@@ -217,7 +217,8 @@ type gatedPredictor struct {
 	open     atomic.Bool
 	p        *cardgen.Predictor
 	mu       sync.Mutex
-	ids      map[string]string // prediction id: card
+	ids      map[string]string    // prediction id: card
+	answered map[string]time.Time // prediction id: when serving answered
 	failures []error
 	requests atomic.Int64
 }
@@ -236,8 +237,10 @@ func (g *gatedPredictor) Predict(ctx context.Context, cards []string) ([]string,
 		}
 		return nil, err
 	}
+	now := time.Now()
 	for i, id := range ids {
 		g.ids[id] = cards[i]
+		g.answered[id] = now
 	}
 	return ids, nil
 }
@@ -261,7 +264,7 @@ func (s *loopStack) startWorkload(t *testing.T, seed uint64, rate float64, cards
 	}
 	w := &loopWorkload{txns: map[string]cardgen.Transaction{}, labels: map[string]cardgen.LabelRecorded{}, rejected: map[string]cardgen.Outcome{}, done: make(chan error, 1),
 		pred: &gatedPredictor{p: &cardgen.Predictor{URL: s.platform.Service("serving").BaseURL, Model: s.names.model,
-			Client: &http.Client{Timeout: 10 * time.Second}}, ids: map[string]string{}}}
+			Client: &http.Client{Timeout: 10 * time.Second}}, ids: map[string]string{}, answered: map[string]time.Time{}}}
 	scfg := cardgen.DefaultStreamConfig()
 	scfg.Rate, scfg.EventType, scfg.Source, scfg.LabelStream, scfg.RetryBackoff = rate, s.names.typ, "/e2e/loop", s.names.labels, 200*time.Millisecond
 	scfg.Backfill = 3 * time.Minute

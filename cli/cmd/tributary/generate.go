@@ -41,7 +41,6 @@ type generateOptions struct {
 	drift             bool
 	driftAt, runID    string
 	driftAfter        time.Duration
-	lookupEnv         func(string) (string, bool)
 }
 
 func parseGenerateFlags(args []string, lookupEnv func(string) (string, bool), output io.Writer, now time.Time) (generateOptions, error) {
