@@ -135,6 +135,22 @@ func TestLoopFaults(t *testing.T) {
 		}
 		return nil
 	})
+	// Every job asked for ends, while the workload still streams (a job's
+	// training set is the labels before its start).
+	var jobs []loopJob
+	testkit.EventuallyContext(t, 3*time.Minute, func(ctx context.Context) error {
+		var err error
+		if jobs, err = s.jobs(ctx); err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if j.Status != "succeeded" && j.Status != "collapsed" {
+				return fmt.Errorf("job %s is %s (%s at %s)", j.JobID, j.Status, j.Error, j.FailedStep)
+			}
+		}
+		return nil
+	})
+	mark("every job ended")
 	w.halt(t)
 	mark("workload stopped")
 
@@ -210,22 +226,13 @@ func TestLoopFaults(t *testing.T) {
 
 	// Every job asked for ended once; each succeeded job registered one
 	// version; every move acknowledged is in the audit trail.
-	var jobs []loopJob
-	testkit.EventuallyContext(t, 3*time.Minute, func(ctx context.Context) error {
-		var err error
-		if jobs, err = s.jobs(ctx); err != nil {
-			return err
-		}
-		for _, j := range jobs {
-			if j.Status != "succeeded" && j.Status != "collapsed" {
-				return fmt.Errorf("job %s is %s (%s at %s)", j.JobID, j.Status, j.Error, j.FailedStep)
-			}
-		}
-		return nil
-	})
 	byID := map[string]loopJob{}
 	succeeded, collapsed, retried := 0, 0, 0
+	var longest time.Duration
 	for _, j := range jobs {
+		if j.Status == "succeeded" && !j.StartedAt.IsZero() {
+			longest = max(longest, j.EndedAt.Sub(j.CreatedAt))
+		}
 		byID[j.JobID] = j
 		switch j.Status {
 		case "succeeded":
@@ -279,7 +286,7 @@ func TestLoopFaults(t *testing.T) {
 		"transactions_accepted": txns, "labels_accepted": labels, "events_sent_again": st.Unavailable, "refused_unknown_type_after_ingest_restart": len(uncertain),
 		"predictions_served": served, "predictions_answered_in_the_5s_before_serving_was_killed": len(atCrash), "of_them_not_logged": lostAtCrash, "predict_requests_failed": len(failed), "prediction_log_rows_before_collapse": rawPred,
 		"cards_checked_online": checked, "jobs_asked": len(asked), "jobs_succeeded": succeeded, "jobs_collapsed": collapsed,
-		"step_retries": retried, "versions": len(versions), "alias_moves_asked": len(moves), "audit_entries": len(audit),
+		"step_retries": retried, "longest_job_seconds": longest.Round(time.Second).Seconds(), "versions": len(versions), "alias_moves_asked": len(moves), "audit_entries": len(audit),
 	})
 	t.Logf("fault test counts after %v: %s", time.Since(began).Round(time.Second), counts)
 }

@@ -328,6 +328,8 @@ type loopJob struct {
 	CollapsedInto string    `json:"collapsed_into"`
 	Collapsed     []string  `json:"collapsed"`
 	CreatedAt     time.Time `json:"created_at"`
+	StartedAt     time.Time `json:"started_at"`
+	EndedAt       time.Time `json:"ended_at"`
 }
 
 func (s *loopStack) jobs(ctx context.Context) ([]loopJob, error) {
