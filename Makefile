@@ -81,7 +81,11 @@ bench: infra-up pyenv
 	(cd libs && go test -run '^$$' -bench 'Drift1Mx50$$' -benchtime 1x ./drift/); \
 	(cd services/ingest && go test -run '^$$' -bench . -benchmem ./internal/httpapi/ ./internal/datacheck/); \
 	echo "== features against the local stack: reads beside raw Redis, freshness, materializer, training sets"; \
-	(cd services/features && go test -run '^$$' -bench . -benchtime=1x -timeout 30m ./internal/app/); \
+	(cd services/features && go test -run '^$$' -bench 'OnlineRead|Freshness|Materializer|TrainingSet' -benchtime=1x -timeout 30m ./internal/app/); \
+	echo "== features read API under load (c=8, c=32) beside Feast's Python feature server, raw flat and tile Redis reads, $(BENCH_ROUNDS) alternated rounds"; \
+	feast_py=$$($(PYENV) ensure deploy/local/python/bench-feast.txt) || { echo "bench: the Feast environment (deploy/local/python/bench-feast.txt) did not build" >&2; exit 1; }; \
+	(cd services/features && TRIBUTARY_FEAST_PYTHON="$$feast_py" TRIBUTARY_BENCH_ROUNDS=$(BENCH_ROUNDS) TRIBUTARY_BENCH_LOAD_DURATION=$(BENCH_DURATION) \
+		go test -run '^$$' -bench 'OnlineLoad' -benchtime=1x -timeout 30m ./internal/app/); \
 	echo "== ingest: HTTP into the real Kafka, beside a raw producer and an empty handler"; \
 	go run ./services/ingest/cmd/ingest-bench -duration $(BENCH_DURATION) -rounds 3; \
 	echo "== built-in learners beside scikit-learn, 1M rows x 20 features, $(BENCH_ROUNDS) alternated rounds"; \

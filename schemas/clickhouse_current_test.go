@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -589,7 +590,10 @@ func runOnChdb(t *testing.T, queries []docFile, now time.Time) *sqlRun {
 	var schemas [][]string
 	for _, r := range rep.Results {
 		if !r.OK {
-			t.Errorf("%s: %s statement %d fails on %s: %s\n%s", r.Phase, r.File, r.Index, version, r.Error, r.SQL)
+			// Run again, an ADD COLUMN fails as the migrator accepts.
+			if r.Phase != "migrate 2" || !chx.ColumnAlreadyAdded(r.SQL, errors.New(r.Error)) {
+				t.Errorf("%s: %s statement %d fails on %s: %s\n%s", r.Phase, r.File, r.Index, version, r.Error, r.SQL)
+			}
 			continue
 		}
 		switch r.Phase {

@@ -120,7 +120,10 @@ func (m Migration) Statements(database string) ([]string, error) {
 // ClickHouse has no transactions and several replicas of a service may
 // migrate at the same time, so every statement must be safe to run again
 // (CREATE TABLE IF NOT EXISTS, ...): a migration interrupted half-way, or
-// applied twice by concurrent migrators, then converges. A recorded
+// applied twice by concurrent migrators, then converges. A statement that adds
+// one column (ALTER TABLE t ADD COLUMN c ..., which 18.16 cannot write with IF
+// NOT EXISTS) and fails because the column exists counts as applied (see
+// ColumnAlreadyAdded). A recorded
 // migration whose file changed since is an error naming the file, and so is a
 // pending migration older than one already applied. Migrations recorded in
 // the database but unknown to fsys (a newer release migrated it) are logged
@@ -157,7 +160,7 @@ func Migrate(ctx context.Context, conn driver.Conn, database string, fsys fs.FS,
 			return nil, err
 		}
 		for i, stmt := range stmts {
-			if err := conn.Exec(ctx, stmt); err != nil {
+			if err := conn.Exec(ctx, stmt); err != nil && !ColumnAlreadyAdded(stmt, err) {
 				return nil, fmt.Errorf("apply migration %s, statement %d: %w", m.File, i+1, err)
 			}
 		}

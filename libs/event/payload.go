@@ -76,8 +76,13 @@ type PredictionLogged struct {
 	Alias     string `json:"alias,omitempty"`
 	EntityKey string `json:"entity_key"`
 	// Features are the input values by feature reference ("view:feature"),
-	// null where the entity had no value; never nil.
+	// null where the entity had no value; never nil. A categorical feature
+	// is in CategoricalFeatures instead.
 	Features map[string]*float64 `json:"features"`
+	// CategoricalFeatures are the values of the model's categorical
+	// features as received (the category's string, a number as its
+	// decimal text), null where the entity had no value.
+	CategoricalFeatures map[string]*string `json:"categorical_features,omitempty"`
 	// Prediction is the model output: the score or probability of the
 	// positive class, the class index, or the regression value.
 	Prediction float64 `json:"prediction"`

@@ -139,6 +139,15 @@ func TestRegisterRequestValidate(t *testing.T) {
 		{"bad prediction reference", func(r *model.RegisterRequest) { r.Lineage.Reference.Prediction = model.Distribution{} }, "lineage.reference.prediction"},
 		{"nil metrics", func(r *model.RegisterRequest) { r.Lineage.Metrics = nil }, "lineage.metrics"},
 		{"bad view name", func(r *model.RegisterRequest) { r.Lineage.FeatureDefinitions["a.b"] = "h" }, "invalid view name"},
+		{"categorical not a feature", func(r *model.RegisterRequest) {
+			r.Lineage.Categorical = map[string]model.Vocabulary{"txn:z": {Categories: []string{"x"}}}
+		}, "lineage.categorical: \"txn:z\" is not in lineage.features"},
+		{"categorical with a numeric reference", func(r *model.RegisterRequest) {
+			r.Lineage.Categorical = map[string]model.Vocabulary{"txn:a": {Categories: []string{"x"}}}
+		}, "is not categorical"},
+		{"categorical category twice", func(r *model.RegisterRequest) {
+			r.Lineage.Categorical = map[string]model.Vocabulary{"txn:b": {Categories: []string{"x", "x"}}}
+		}, "listed twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := validRequest()
@@ -152,8 +161,14 @@ func TestRegisterRequestValidate(t *testing.T) {
 			}
 		})
 	}
-	// Without feature definitions, features need no views.
+	// A categorical feature with a categorical reference.
 	r := validRequest()
+	r.Lineage.Categorical = map[string]model.Vocabulary{"txn:b": {Categories: []string{"x", "y"}, Other: true}}
+	if err := r.Validate(); err != nil {
+		t.Fatalf("with a categorical feature: %v", err)
+	}
+	// Without feature definitions, features need no views.
+	r = validRequest()
 	r.Lineage.FeatureDefinitions = nil
 	if err := r.Validate(); err != nil {
 		t.Fatalf("without feature definitions: %v", err)

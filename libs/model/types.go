@@ -80,6 +80,12 @@ type Lineage struct {
 	// Features are the input feature references ("view:feature") in the
 	// order the model expects them.
 	Features []string `json:"features"`
+	// Categorical declares the categorical (string) features among
+	// Features and the vocabulary the model maps their values with (the
+	// artifact holds the same; serving reads it there). Absent for a model
+	// of numeric features, and for models that take integer codes
+	// themselves (LightGBM, XGBoost).
+	Categorical map[string]Vocabulary `json:"categorical,omitempty"`
 	// Trainer names the trainer; CodeVersion the version of its code (a
 	// commit, an image digest).
 	Trainer     string            `json:"trainer"`
@@ -93,6 +99,14 @@ type Lineage struct {
 	Trigger   event.Trigger `json:"trigger"`
 	// JobID is the training job that produced the version, if any.
 	JobID string `json:"job_id,omitempty"`
+}
+
+// Vocabulary is the vocabulary of a categorical feature: code i is
+// Categories[i]; with Other, code len(Categories) stands for every other
+// category. A value with no code is a missing value.
+type Vocabulary struct {
+	Categories []string `json:"categories"`
+	Other      bool     `json:"other,omitempty"`
 }
 
 // Reference holds the reference distributions of a version, computed on its
@@ -248,6 +262,21 @@ func (r RegisterRequest) Validate() error {
 	for f := range l.Reference.Features {
 		if !seen[f] {
 			return bad("lineage.reference.features: %q is not in lineage.features", f)
+		}
+	}
+	for f, v := range l.Categorical {
+		if !seen[f] {
+			return bad("lineage.categorical: %q is not in lineage.features", f)
+		}
+		if l.Reference.Features[f].Kind != KindCategorical {
+			return bad("lineage.categorical: the reference distribution of %q is not categorical", f)
+		}
+		cats := make(map[string]bool, len(v.Categories))
+		for _, c := range v.Categories {
+			if cats[c] {
+				return bad("lineage.categorical[%s]: category %q is listed twice", f, c)
+			}
+			cats[c] = true
 		}
 	}
 	if err := l.Reference.Prediction.Validate(); err != nil {

@@ -1,6 +1,8 @@
 package tiles_test
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -36,5 +38,34 @@ func BenchmarkDecodeRead(b *testing.B) {
 			st.Tiles[k] = t
 		}
 		p.Read(st, T0)
+	}
+}
+
+// BenchmarkStoreRead reads 1 entity through Redis, as serving and the read
+// API do (one HMGET of the cover's fields, then the merge), from the state
+// of 3,000 events over the last 2 days applied with Store.Apply.
+func BenchmarkStoreRead(b *testing.B) {
+	rdb := redisClient(b)
+	ctx := context.Background()
+	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
+	b.Cleanup(func() {
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	p := plan(b)
+	st := tiles.NewStore(rdb, prefix)
+	evs := events(rand.New(rand.NewPCG(1, 1)), 3000, int64(48*time.Hour/time.Millisecond), 1000)
+	for i := 0; i < len(evs); i += 500 {
+		if err := st.Apply(ctx, []*tiles.Update{{Plan: p, Entity: "u1", Events: evs[i:min(i+500, len(evs))]}}, T0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(p.ReadFields(T0))), "fields")
+	for b.Loop() {
+		if _, err := st.Read(ctx, p, []string{"u1"}, T0); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

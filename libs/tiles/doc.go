@@ -20,9 +20,15 @@
 // largest level not longer than W/24 (10s for windows under 24m, 1m under
 // 24h, 1h under 24d, 1d beyond). The window is thus up to one unit (at most
 // 1/24 of it, about 4%) longer than W at its old edge and exact at its new
-// edge. The read merges the fewest aligned tiles that cover [start, end of the
-// 10s tile holding T): at most about 5+59+23+days+23+59 tiles (125 for a 7d
-// window), whatever the number of events.
+// edge. Every event is also added to the dyadic blocks of its tiles within
+// their parent (levels.go: 2 and 4 ten-second tiles within a minute, 2 to 32
+// minutes within an hour, 2 to 16 hours within a day). The read merges, from
+// start, the largest tile or block starting there, again and again, until
+// the 10s tile holding T is covered: at most 9 tiles for a 1h window, 6 for
+// 1d, 12 for 7d, whatever the number of events. The last one may reach past
+// T; it holds no event after T, because no state holds an event after the
+// instant it is read at (online T is now, offline the state is built from
+// the events up to T).
 //
 // # Order, lateness and idempotence
 //

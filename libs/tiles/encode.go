@@ -42,7 +42,7 @@ func ParseTileField(f string) (TileKey, bool) {
 	}
 	lv, err1 := strconv.Atoi(l)
 	st, err2 := strconv.ParseInt(start, 10, 64)
-	if err1 != nil || err2 != nil || lv < 0 || lv >= NumLevels {
+	if err1 != nil || err2 != nil || lv < 0 || lv >= len(levels) || !exists(lv, st) {
 		return TileKey{}, false
 	}
 	return TileKey{Level: lv, Start: st}, true

@@ -12,9 +12,11 @@ import (
 )
 
 // KeyPrefix starts every key of the online store.
-const KeyPrefix = "tributary:features:"
+// The "l2:" is the layout: version 2 added the blocks (levels.go); a new
+// layout starts from empty keys, which the features service backfills.
+const KeyPrefix = "tributary:features:l2:"
 
-// Key is the Redis hash of an entity in a view: tributary:features:<view>:
+// Key is the Redis hash of an entity in a view: tributary:features:l2:<view>:
 // <first 12 hex digits of the view version>:<entity>. A new version of a view
 // starts from empty keys (the service backfills them); the old ones expire.
 func Key(prefix string, p *Plan, entity string) string {
@@ -50,25 +52,54 @@ func (p *Plan) ReadFields(asOf int64) []string {
 	return p.readFields(asOf)
 }
 
-func (p *Plan) readFields(asOf int64) []string {
-	fields := []string{FieldMeta}
-	seen := map[TileKey]bool{}
-	for _, w := range p.windows {
-		for _, k := range Cover(asOf, w) {
-			if !seen[k] {
-				seen[k] = true
-				fields = append(fields, TileField(k))
-			}
+func (p *Plan) readFields(asOf int64) []string { return p.computeAt(asOf).fields }
+
+// hmget queues the HMGET of c.fields of key: HMGet with the field names
+// boxed once per readAt instead of once per call.
+func (c *readAt) hmget(ctx context.Context, pipe redis.Pipeliner, key string) *redis.SliceCmd {
+	cmd := c.cmd(ctx, key)
+	_ = pipe.Process(ctx, cmd)
+	return cmd
+}
+
+// cmd is the HMGET of c.fields of key.
+func (c *readAt) cmd(ctx context.Context, key string) *redis.SliceCmd {
+	args := make([]any, 2+len(c.args))
+	args[0], args[1] = "hmget", key
+	copy(args[2:], c.args)
+	return redis.NewSliceCmd(ctx, args...)
+}
+
+// readHMGet computes the features at asOf from the HMGET of c.fields: the
+// meta, then each tile of the covers once. It computes what read computes
+// from the state load builds, without building it: every tile is checked,
+// and each window decodes only the states its features use.
+func (p *Plan) readHMGet(c *readAt, vals []any, asOf int64) ([]Value, error) {
+	meta, ok := vals[0].(string)
+	if !ok {
+		return make([]Value, len(p.features)), nil // unknown or expired
+	}
+	s := &State{Latest: make([]Agg, len(p.latest))}
+	if err := p.DecodeMeta([]byte(meta), s); err != nil {
+		return nil, err
+	}
+	raw := make([][]byte, len(vals))
+	for i := 1; i < len(vals); i++ {
+		str, ok := vals[i].(string)
+		if !ok {
+			continue
+		}
+		raw[i] = []byte(str)
+		if err := p.checkTile(raw[i]); err != nil {
+			return nil, fmt.Errorf("field %s: %w", c.fields[i], err)
 		}
 	}
-	return fields
+	return p.merge(s, asOf, c.covers, func(w int64, j int, k TileKey) []byte { return raw[c.index[w][j]] }), nil
 }
 
 // load builds a state from HMGET results of fields; nil when the entity has
-// no meta (unknown or expired). A lazy state (for reads) keeps its tiles
-// encoded: Read decodes, per window, only the states that window's features
-// use.
-func (p *Plan) load(fields []string, vals []any, lazy bool) (*State, error) {
+// no meta (unknown or expired).
+func (p *Plan) load(fields []string, vals []any) (*State, error) {
 	s := NewState(p)
 	found := false
 	for i, f := range fields {
@@ -98,16 +129,6 @@ func (p *Plan) load(fields []string, vals []any, lazy bool) (*State, error) {
 			if !ok {
 				continue
 			}
-			if lazy {
-				if err := p.checkTile([]byte(str)); err != nil {
-					return nil, fmt.Errorf("field %s: %w", f, err)
-				}
-				if s.raw == nil {
-					s.raw = map[TileKey][]byte{}
-				}
-				s.raw[k] = []byte(str)
-				continue
-			}
 			t, err := p.DecodeTile([]byte(str))
 			if err != nil {
 				return nil, fmt.Errorf("field %s: %w", f, err)
@@ -125,25 +146,31 @@ func (p *Plan) load(fields []string, vals []any, lazy bool) (*State, error) {
 // round trip; out[i] holds the plan's features of entities[i] (nulls for an
 // unknown entity).
 func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64) ([][]Value, error) {
-	fields := p.ReadFields(asOf)
+	at := p.at(asOf)
 	cmds := make([]*redis.SliceCmd, len(entities))
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, e := range entities {
-			cmds[i] = pipe.HMGet(ctx, s.Key(p, e), fields...)
-		}
-		return nil
-	})
+	var err error
+	if len(entities) == 1 {
+		// One command: without the pipeline's machinery.
+		cmds[0] = at.cmd(ctx, s.Key(p, entities[0]))
+		err = s.rdb.Process(ctx, cmds[0])
+	} else {
+		_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, e := range entities {
+				cmds[i] = at.hmget(ctx, pipe, s.Key(p, e))
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read view %s: %w", p.View.Name, err)
 	}
 	out := make([][]Value, len(entities))
-	covers := p.covers(asOf)
 	for i, c := range cmds {
-		st, err := p.load(fields, c.Val(), true)
+		v, err := p.readHMGet(at, c.Val(), asOf)
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
-		out[i] = p.read(st, asOf, covers)
+		out[i] = v
 	}
 	return out, nil
 }
@@ -155,12 +182,12 @@ func (s *Store) ReadEach(ctx context.Context, p *Plan, entities []string, asOf [
 	if len(asOf) != len(entities) {
 		return nil, fmt.Errorf("read view %s: %d entities, %d instants", p.View.Name, len(entities), len(asOf))
 	}
-	fields := make([][]string, len(entities))
+	ats := make([]*readAt, len(entities))
 	cmds := make([]*redis.SliceCmd, len(entities))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, e := range entities {
-			fields[i] = p.ReadFields(asOf[i])
-			cmds[i] = pipe.HMGet(ctx, s.Key(p, e), fields[i]...)
+			ats[i] = p.at(asOf[i])
+			cmds[i] = ats[i].hmget(ctx, pipe, s.Key(p, e))
 		}
 		return nil
 	})
@@ -169,11 +196,11 @@ func (s *Store) ReadEach(ctx context.Context, p *Plan, entities []string, asOf [
 	}
 	out := make([][]Value, len(entities))
 	for i, c := range cmds {
-		st, err := p.load(fields[i], c.Val(), true)
+		v, err := p.readHMGet(ats[i], c.Val(), asOf[i])
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
-		out[i] = p.read(st, asOf[i], p.covers(asOf[i]))
+		out[i] = v
 	}
 	return out, nil
 }
@@ -257,7 +284,7 @@ func (s *Store) Prepare(ctx context.Context, updates []*Update, now int64) (*Bat
 	b := &Batch{store: s, writes: make([]write, 0, len(updates))}
 	for i, u := range updates {
 		vals := reads[i].vals.Val()
-		st, err := u.Plan.load(reads[i].fields, vals, false)
+		st, err := u.Plan.load(reads[i].fields, vals)
 		if err != nil {
 			return nil, fmt.Errorf("entity %q of view %s: %w", u.Entity, u.Plan.View.Name, err)
 		}
@@ -299,12 +326,12 @@ func (s *Store) Prepare(ctx context.Context, updates []*Update, now int64) (*Bat
 		}
 		ref := min(now, st.Newest)
 		for k := range st.dirty {
-			if t, ok := st.Tiles[k]; ok && k.Start+levelSize(k.Level) > ref-u.Plan.retention[k.Level] {
+			if t, ok := st.Tiles[k]; ok && k.End() > ref-u.Plan.retention[k.Level] {
 				w.set = append(w.set, TileField(k), u.Plan.EncodeTile(t))
 			}
 		}
 		for _, name := range reads[i].names.Val() {
-			if k, ok := ParseTileField(name); ok && k.Start+levelSize(k.Level) <= ref-u.Plan.retention[k.Level] {
+			if k, ok := ParseTileField(name); ok && k.End() <= ref-u.Plan.retention[k.Level] {
 				w.del = append(w.del, name)
 			}
 		}
@@ -416,9 +443,11 @@ func touched(p *Plan, t int64) []string {
 	if len(p.aggs) == 0 {
 		return nil
 	}
-	out := make([]string, NumLevels)
-	for l := range NumLevels {
-		out[l] = TileField(TileKey{Level: l, Start: floor(t, levelSize(l))})
+	out := make([]string, 0, len(levels))
+	for l := range levels {
+		if k, ok := containing(l, t); ok {
+			out = append(out, TileField(k))
+		}
 	}
 	return out
 }
@@ -435,14 +464,14 @@ type Query struct {
 // out[q][i] holds the features of queries[q].Entities[i], computed exactly as
 // Read computes them.
 func (s *Store) ReadViews(ctx context.Context, queries []Query, asOf int64) ([][][]Value, error) {
-	fields := make([][]string, len(queries))
+	ats := make([]*readAt, len(queries))
 	cmds := make([][]*redis.SliceCmd, len(queries))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for q, qu := range queries {
-			fields[q] = qu.Plan.ReadFields(asOf)
+			ats[q] = qu.Plan.at(asOf)
 			cmds[q] = make([]*redis.SliceCmd, len(qu.Entities))
 			for i, e := range qu.Entities {
-				cmds[q][i] = pipe.HMGet(ctx, s.Key(qu.Plan, e), fields[q]...)
+				cmds[q][i] = ats[q].hmget(ctx, pipe, s.Key(qu.Plan, e))
 			}
 		}
 		return nil
@@ -452,14 +481,13 @@ func (s *Store) ReadViews(ctx context.Context, queries []Query, asOf int64) ([][
 	}
 	out := make([][][]Value, len(queries))
 	for q, qu := range queries {
-		covers := qu.Plan.covers(asOf)
 		out[q] = make([][]Value, len(qu.Entities))
 		for i, c := range cmds[q] {
-			st, err := qu.Plan.load(fields[q], c.Val(), true)
+			v, err := qu.Plan.readHMGet(ats[q], c.Val(), asOf)
 			if err != nil {
 				return nil, fmt.Errorf("read view %s entity %q: %w", qu.Plan.View.Name, qu.Entities[i], err)
 			}
-			out[q][i] = qu.Plan.read(st, asOf, covers)
+			out[q][i] = v
 		}
 	}
 	return out, nil

@@ -117,7 +117,7 @@ func TestStore(t *testing.T) {
 	}
 	ref := min(T0, build(p, all["u1"], T0).Newest)
 	for _, n := range names {
-		if k, ok := tiles.ParseTileField(n); ok && k.Start+[]int64{tiles.Level0, tiles.Level1, tiles.Level2, tiles.Level3}[k.Level] <= ref-p.Retention(k.Level) {
+		if k, ok := tiles.ParseTileField(n); ok && k.End() <= ref-p.Retention(k.Level) {
 			t.Errorf("tile %s kept past its retention", n)
 		}
 	}

@@ -25,17 +25,8 @@ const (
 // NumLevels is the number of tile sizes.
 const NumLevels = 4
 
-func levelSize(l int) int64 {
-	switch l {
-	case 0:
-		return Level0
-	case 1:
-		return Level1
-	case 2:
-		return Level2
-	}
-	return Level3
-}
+// levelSize is the length of the base level l.
+func levelSize(l int) int64 { return levels[l].Size }
 
 // Unit returns the level whose size the old edge of a window of w
 // milliseconds is rounded to: the largest level not longer than w/24.
@@ -70,21 +61,19 @@ type TileKey struct {
 }
 
 // Cover returns the tiles a window of w milliseconds read at asOf merges,
-// oldest first.
+// oldest first: from the window's start, the largest tile (base or block)
+// starting there, until the 10s tile holding asOf is covered. The last tile
+// may reach past asOf: it holds no event after asOf, since a state never
+// holds an event after the instant it is read at (online asOf is now; the
+// offline path builds the state from the events up to asOf).
 func Cover(asOf, w int64) []TileKey {
 	p := WindowStart(asOf, w)
 	end := floor(asOf, Level0) + Level0
 	var out []TileKey
 	for p < end {
-		l := NumLevels - 1
-		for ; l > 0; l-- {
-			g := levelSize(l)
-			if floor(p, g) == p && p+g <= end {
-				break
-			}
-		}
-		out = append(out, TileKey{Level: l, Start: p})
-		p += levelSize(l)
+		k := largest(p)
+		out = append(out, k)
+		p = k.End()
 	}
 	return out
 }
@@ -122,6 +111,7 @@ type aggregate struct {
 type featurePlan struct {
 	agg    int   // index of the aggregate (tile state or latest state)
 	window int64 // ms; 0 for latest
+	wi     int   // index of window in Plan.windows
 	latest bool
 }
 
@@ -136,7 +126,7 @@ type Plan struct {
 	windows   []int64
 	used      map[int64][]int  // per window, the aggregates its features read
 	want      map[int64][]bool // the same as a mask over aggs
-	retention [NumLevels]int64
+	retention []int64          // per level, blocks included
 	ttl       int64
 	lateness  int64
 	// aligned: every window is a multiple of Level0, so the tiles a read
@@ -151,6 +141,9 @@ type readAt struct {
 	tile   int64 // floor(asOf, Level0)
 	fields []string
 	covers map[int64][]TileKey
+	// index[w][j] is the position in fields of covers[w][j].
+	index map[int64][]int
+	args  []any // fields, boxed for HMGET
 }
 
 // Compile prepares a view.
@@ -180,6 +173,11 @@ func Compile(v featurespec.View) *Plan {
 		}
 	}
 	slices.Sort(p.windows)
+	for i, f := range p.features {
+		if !f.latest {
+			p.features[i].wi = slices.Index(p.windows, f.window)
+		}
+	}
 	p.aligned = true
 	for _, w := range p.windows {
 		p.aligned = p.aligned && w%Level0 == 0
@@ -200,6 +198,8 @@ func Compile(v featurespec.View) *Plan {
 	}
 	// Level l is read anywhere in windows whose unit is at or below l, and
 	// otherwise only within the last tile of the next level.
+	// A block is kept as long as its base level.
+	var base [NumLevels]int64
 	for l := range NumLevels {
 		r := levelSize(min(l+1, NumLevels-1))
 		for _, w := range p.windows {
@@ -207,7 +207,11 @@ func Compile(v featurespec.View) *Plan {
 				r = max(r, w+levelSize(Unit(w)))
 			}
 		}
-		p.retention[l] = r + 2*levelSize(l)
+		base[l] = r + 2*levelSize(l)
+	}
+	p.retention = make([]int64, len(levels))
+	for l, lv := range levels {
+		p.retention[l] = base[lv.Base]
 	}
 	return p
 }
@@ -222,8 +226,9 @@ func filterKey(f *featurespec.Filter) string {
 // Features are the number of features of the plan's view.
 func (p *Plan) Features() int { return len(p.features) }
 
-// Retention is how long, in ms, tiles of level l are kept behind the newest
-// event (or the wall clock, if earlier).
+// Retention is how long, in ms, tiles of level l (base or block) are kept
+// behind the newest event (or the wall clock, if earlier), measured from
+// their end.
 func (p *Plan) Retention(l int) int64 { return p.retention[l] }
 
 // Seq orders events of an entity that share an event time: their Kafka
@@ -320,7 +325,6 @@ type State struct {
 	dirty     map[TileKey]bool
 	metaDirty bool
 	seenDirty bool
-	raw       map[TileKey][]byte // encoded tiles of a lazy state (reads)
 }
 
 // NewState returns the empty state of an entity.
@@ -412,10 +416,9 @@ func (s *State) add(p *Plan, e Event, ref int64) {
 		return
 	}
 	ref = min(ref, s.Newest)
-	for l := range NumLevels {
-		g := levelSize(l)
-		k := TileKey{Level: l, Start: floor(e.Time, g)}
-		if k.Start+g <= ref-p.retention[l] {
+	for l := range levels {
+		k, ok := containing(l, e.Time)
+		if !ok || k.End() <= ref-p.retention[l] {
 			continue
 		}
 		t, ok := s.Tiles[k]
@@ -461,7 +464,7 @@ func (s *State) Prune(p *Plan, ref int64) []TileKey {
 	ref = min(ref, s.Newest)
 	var out []TileKey
 	for k := range s.Tiles {
-		if k.Start+levelSize(k.Level) <= ref-p.retention[k.Level] {
+		if k.End() <= ref-p.retention[k.Level] {
 			out = append(out, k)
 			delete(s.Tiles, k)
 			delete(s.dirty, k)
@@ -642,9 +645,40 @@ func (p *Plan) cached(asOf int64) *readAt {
 	if c := p.readCache.Load(); c != nil && c.tile == tile {
 		return c
 	}
-	c := &readAt{tile: tile, fields: p.readFields(asOf), covers: p.computeCovers(asOf)}
+	c := p.computeAt(asOf)
 	if p.aligned {
 		p.readCache.Store(c)
+	}
+	return c
+}
+
+// at returns what a read at asOf needs: cached when the plan is aligned.
+func (p *Plan) at(asOf int64) *readAt {
+	if p.aligned {
+		return p.cached(asOf)
+	}
+	return p.computeAt(asOf)
+}
+
+func (p *Plan) computeAt(asOf int64) *readAt {
+	c := &readAt{tile: floor(asOf, Level0), fields: []string{FieldMeta}, covers: p.computeCovers(asOf), index: map[int64][]int{}}
+	pos := map[TileKey]int{}
+	for _, w := range p.windows {
+		idx := make([]int, len(c.covers[w]))
+		for j, k := range c.covers[w] {
+			i, ok := pos[k]
+			if !ok {
+				i = len(c.fields)
+				pos[k] = i
+				c.fields = append(c.fields, TileField(k))
+			}
+			idx[j] = i
+		}
+		c.index[w] = idx
+	}
+	c.args = make([]any, len(c.fields))
+	for i, f := range c.fields {
+		c.args[i] = f
 	}
 	return c
 }
@@ -666,19 +700,32 @@ func (p *Plan) computeCovers(asOf int64) map[int64][]TileKey {
 }
 
 func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
+	return p.merge(s, asOf, covers, nil)
+}
+
+// merge computes the features of s at asOf, merging each window's cover in
+// time order. The tiles come from s.Tiles, or, when raw is not nil, from
+// raw (the encoded j-th tile k of window w's cover; nil: no such tile),
+// decoding per window only the states its features use.
+func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(w int64, j int, k TileKey) []byte) []Value {
 	out := make([]Value, len(p.features))
 	if s == nil || s.Events == 0 || s.Newest < asOf-p.ttl {
 		return out
 	}
-	merged := map[int64][]Agg{}
+	merged := make([][]Agg, len(p.windows))
 	var scratch []Agg
-	for _, w := range p.windows {
+	for wi, w := range p.windows {
 		m := make([]Agg, len(p.aggs))
-		for _, k := range covers[w] {
-			t, ok := s.Tiles[k]
-			if !ok {
-				b, ok := s.raw[k]
-				if !ok {
+		for j, k := range covers[w] {
+			var t []Agg
+			if raw == nil {
+				var ok bool
+				if t, ok = s.Tiles[k]; !ok {
+					continue
+				}
+			} else {
+				b := raw(w, j, k)
+				if b == nil {
 					continue
 				}
 				if scratch == nil {
@@ -691,7 +738,7 @@ func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
 				merge(p.aggs[i].kind, &m[i], t[i])
 			}
 		}
-		merged[w] = m
+		merged[wi] = m
 	}
 	for i, f := range p.features {
 		feat := p.View.Features[i]
@@ -699,7 +746,7 @@ func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
 		if f.latest {
 			st = s.Latest[f.agg]
 		} else {
-			st = merged[f.window][f.agg]
+			st = merged[f.wi][f.agg]
 		}
 		out[i] = value(feat.Agg, st)
 		if x, ok := out[i].V.(float64); ok && feat.Type == featurespec.ValueInt {

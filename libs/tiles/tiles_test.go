@@ -397,33 +397,45 @@ func TestTTLAndUnknown(t *testing.T) {
 
 func TestCover(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, w := range []time.Duration{20 * time.Second, 5 * time.Minute, time.Hour, 23 * time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 90 * 24 * time.Hour} {
-		wm := w.Milliseconds()
+	for _, tc := range []struct {
+		w    time.Duration
+		most int // tiles at most
+	}{
+		{20 * time.Second, 3}, {5 * time.Minute, 8}, {time.Hour, 9}, {23 * time.Hour, 14},
+		{24 * time.Hour, 6}, {7 * 24 * time.Hour, 12}, {90 * 24 * time.Hour, 96},
+	} {
+		wm := tc.w.Milliseconds()
 		most := 0
-		for range 300 {
+		for range 3000 {
 			asOf := T0 + r.Int64N(int64(30*24*time.Hour/time.Millisecond))
 			c := tiles.Cover(asOf, wm)
 			start := tiles.WindowStart(asOf, wm)
 			if start > asOf-wm || asOf-wm-start >= max(wm/24, tiles.Level0) {
-				t.Fatalf("w %v asOf %d: start %d off by %d", w, asOf, start, asOf-wm-start)
+				t.Fatalf("w %v asOf %d: start %d off by %d", tc.w, asOf, start, asOf-wm-start)
 			}
 			p := start
-			for _, k := range c {
-				g := []int64{tiles.Level0, tiles.Level1, tiles.Level2, tiles.Level3}[k.Level]
-				if k.Start != p || k.Start%g != 0 {
-					t.Fatalf("w %v: tile %+v not contiguous/aligned at %d", w, k, p)
+			for i, k := range c {
+				if k.Start != p {
+					t.Fatalf("w %v: tile %+v not contiguous at %d", tc.w, k, p)
 				}
-				p += g
+				if f, ok := tiles.ParseTileField(tiles.TileField(k)); !ok || f != k {
+					t.Fatalf("w %v: tile %+v is not a tile of its level", tc.w, k)
+				}
+				// Only the last tile reaches past the 10s tile holding asOf.
+				if i < len(c)-1 && k.End() > asOf-asOf%tiles.Level0+tiles.Level0 {
+					t.Fatalf("w %v asOf %d: tile %d of %d (%+v) ends after asOf", tc.w, asOf, i, len(c), k)
+				}
+				p = k.End()
 			}
-			if p <= asOf || p > asOf+tiles.Level0 {
-				t.Fatalf("w %v: cover ends at %d, asOf %d", w, p, asOf)
+			if p <= asOf {
+				t.Fatalf("w %v: cover ends at %d, asOf %d", tc.w, p, asOf)
 			}
 			most = max(most, len(c))
 		}
-		if most > 130+int(w/(24*time.Hour)) {
-			t.Errorf("w %v: up to %d tiles", w, most)
+		if most > tc.most {
+			t.Errorf("w %v: up to %d tiles, want at most %d", tc.w, most, tc.most)
 		}
-		t.Logf("window %v: at most %d tiles", w, most)
+		t.Logf("window %v: at most %d tiles", tc.w, most)
 	}
 }
 

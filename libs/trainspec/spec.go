@@ -345,11 +345,12 @@ const (
 )
 
 // goParams lists the parameters of the built-in learners (the names of
-// their configs' JSON fields).
+// their configs' JSON fields), and max_categories, the go runner's cap on
+// the vocabulary of a string feature.
 var goParams = map[string]map[string]paramKind{
-	"logistic": {"c": paramFloat, "max_iter": paramInt, "tol": paramFloat},
-	"ridge":    {"alpha": paramFloat},
-	"gbdt": {"max_iter": paramInt, "learning_rate": paramFloat, "max_leaves": paramInt, "max_depth": paramInt,
+	"logistic": {"c": paramFloat, "max_iter": paramInt, "tol": paramFloat, "max_categories": paramInt},
+	"ridge":    {"alpha": paramFloat, "max_categories": paramInt},
+	"gbdt": {"max_categories": paramInt, "max_iter": paramInt, "learning_rate": paramFloat, "max_leaves": paramInt, "max_depth": paramInt,
 		"min_samples_leaf": paramInt, "l2": paramFloat, "max_bins": paramInt, "early_stopping": paramEarlyStopping,
 		"validation_fraction": paramFloat, "n_iter_no_change": paramInt, "tol": paramFloat},
 }

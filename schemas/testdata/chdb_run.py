@@ -15,7 +15,8 @@ Input, JSON on stdin:
    "queries": [{"file": "schemas/clickhouse/README.md:97", "statements": [...]}]}
 
 It creates the database, applies the migrations in order twice (every
-statement must be safe to run again), reads the schema after each pass,
+statement must be safe to run again; the Go test accepts, in the second pass,
+only the "column already exists" of an ADD COLUMN), reads the schema after each pass,
 inserts the seed rows and runs each query. Every statement is run even when an
 earlier one failed, so that one run reports every incompatibility.
 

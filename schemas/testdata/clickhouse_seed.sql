@@ -57,6 +57,17 @@ SELECT 'p-4', toDateTime(${now} - 600, 'UTC'), toUInt16(0), 'fraud', toUInt32(1)
 INSERT INTO ${database}.prediction_log (prediction_id, event_time, event_time_ms, model, version, route, shadow, entity_key, feature_names, feature_values, prediction, probabilities, latency_seconds, feature_age_names, feature_age_seconds, logged_time, logged_time_ms, kafka_partition, kafka_offset)
 SELECT 'p-1', toDateTime(${now} - 3600, 'UTC'), toUInt16(250), 'churn', toUInt32(3), 'production', toUInt8(0), 'c42', ['orders:amount', 'orders:count_1h'], [toNullable(toFloat64(12.5)), CAST(NULL AS Nullable(Float64))], toFloat64(0.81), CAST([] AS Array(Float64)), toFloat64(0.004), ['orders:amount'], [toFloat64(30)], toDateTime(${now} - 3600, 'UTC'), toUInt16(260), toInt32(0), toInt64(1);
 
+-- fraud v2 has categorical features (migration 008): p-21 without a country,
+-- p-23 older than a day.
+INSERT INTO ${database}.prediction_log (prediction_id, event_time, event_time_ms, model, version, route, shadow, entity_key, feature_names, feature_values, categorical_feature_names, categorical_feature_values, prediction, probabilities, latency_seconds, feature_age_names, feature_age_seconds, logged_time, logged_time_ms, kafka_partition, kafka_offset)
+SELECT 'p-20', toDateTime(${now} - 7200, 'UTC'), toUInt16(0), 'fraud', toUInt32(2), 'production', toUInt8(0), 'c42', ['pay:amount'], [toNullable(toFloat64(12))], ['pay:country', 'pay:merchant_category'], [toNullable('DE'), toNullable('grocery')], toFloat64(0.05), CAST([] AS Array(Float64)), toFloat64(0.003), CAST([] AS Array(String)), CAST([] AS Array(Float64)), toDateTime(${now} - 7200, 'UTC'), toUInt16(0), toInt32(2), toInt64(20)
+UNION ALL
+SELECT 'p-21', toDateTime(${now} - 5400, 'UTC'), toUInt16(0), 'fraud', toUInt32(2), 'production', toUInt8(0), 'c7', ['pay:amount'], [toNullable(toFloat64(480))], ['pay:country', 'pay:merchant_category'], [CAST(NULL AS Nullable(String)), toNullable('travel')], toFloat64(0.9), CAST([] AS Array(Float64)), toFloat64(0.003), CAST([] AS Array(String)), CAST([] AS Array(Float64)), toDateTime(${now} - 5400, 'UTC'), toUInt16(0), toInt32(2), toInt64(21)
+UNION ALL
+SELECT 'p-22', toDateTime(${now} - 3000, 'UTC'), toUInt16(0), 'fraud', toUInt32(2), 'production', toUInt8(0), 'c9', ['pay:amount'], [toNullable(toFloat64(31))], ['pay:country', 'pay:merchant_category'], [toNullable('FR'), toNullable('grocery')], toFloat64(0.15), CAST([] AS Array(Float64)), toFloat64(0.003), CAST([] AS Array(String)), CAST([] AS Array(Float64)), toDateTime(${now} - 3000, 'UTC'), toUInt16(0), toInt32(2), toInt64(22)
+UNION ALL
+SELECT 'p-23', toDateTime(${now} - 200000, 'UTC'), toUInt16(0), 'fraud', toUInt32(2), 'production', toUInt8(0), 'c9', ['pay:amount'], [toNullable(toFloat64(55))], ['pay:country', 'pay:merchant_category'], [toNullable('FR'), toNullable('travel')], toFloat64(0.7), CAST([] AS Array(Float64)), toFloat64(0.003), CAST([] AS Array(String)), CAST([] AS Array(Float64)), toDateTime(${now} - 200000, 'UTC'), toUInt16(0), toInt32(2), toInt64(23);
+
 -- Drift of churn v3 in the 5 min window an hour ago; the psi row computed
 -- twice (the later one, drifted, wins).
 INSERT INTO ${database}.drift_metrics (model, version, target, feature, method, window_start, window_size_seconds, window_end, value, p_value, threshold, bound, drifted, skipped, sample_size, computed_ms)

@@ -8,14 +8,20 @@ import (
 	"slices"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/categorical"
 	"github.com/tributary-ml/tributary/libs/learn/gbdt"
 	"github.com/tributary-ml/tributary/libs/learn/linear"
 )
 
 // Format and Version are what a model file's "format" and "version" say.
+// Save writes version 1 for a model of numeric features only (what every
+// reader reads) and version 2 for a model with categorical features (the
+// header's "categorical"); Load reads both.
 const (
 	Format  = "tributary.model"
 	Version = 1
+	// VersionCategorical is the version of a file with categorical features.
+	VersionCategorical = 2
 )
 
 // decoders knows every kind of model: a kind is one line here. A decoder
@@ -48,6 +54,11 @@ type Header struct {
 	Format  string `json:"format"`
 	Version int    `json:"version"`
 	learn.ModelInfo
+	// Categorical are the encodings of the categorical features (version
+	// 2): the vocabulary that maps a feature's string to the code Predict
+	// reads, and how the learner saw the code. The "model" object is then
+	// the learner's model of the encoded columns.
+	Categorical []categorical.Feature `json:"categorical,omitempty"`
 }
 
 // file is the whole document.
@@ -63,17 +74,27 @@ type Model interface {
 	json.Marshaler
 }
 
-// Save writes m as a model file.
-func Save(w io.Writer, m Model) error {
+// Save writes m as a model file. A *categorical.Model whose inner model is
+// a built-in Model is saved as version 2 with its encodings.
+func Save(w io.Writer, m learn.Model) error {
 	info := m.Info()
 	if _, ok := decoders[info.Kind]; !ok {
 		return fmt.Errorf("save model: %w", &Error{Reason: ReasonUnknownKind, Detail: fmt.Sprintf("kind %q is not one of %v", info.Kind, Kinds())})
 	}
-	body, err := m.MarshalJSON()
+	h := Header{Format: Format, Version: Version, ModelInfo: info}
+	var inner learn.Model = m
+	if cm, ok := m.(*categorical.Model); ok {
+		h.Version, h.Categorical, inner = VersionCategorical, cm.Layout().Features(), cm.Inner()
+	}
+	mm, ok := inner.(Model)
+	if !ok {
+		return fmt.Errorf("save %s model: %T has no model object", info.Kind, inner)
+	}
+	body, err := mm.MarshalJSON()
 	if err != nil {
 		return fmt.Errorf("save %s model: %w", info.Kind, err)
 	}
-	doc, err := json.Marshal(file{Header: Header{Format: Format, Version: Version, ModelInfo: info}, Model: body})
+	doc, err := json.Marshal(file{Header: h, Model: body})
 	if err != nil {
 		return fmt.Errorf("save %s model: %w", info.Kind, err)
 	}
@@ -116,8 +137,11 @@ func Decode(raw []byte) (learn.Model, Header, error) {
 	if h.Format != Format {
 		return nil, h, &Error{Reason: ReasonNotModelFile, Detail: fmt.Sprintf("format is %q, want %q", h.Format, Format)}
 	}
-	if h.Version != Version {
-		return nil, h, &Error{Reason: ReasonUnsupportedVersion, Detail: fmt.Sprintf("version %d; this build reads version %d", h.Version, Version)}
+	if h.Version != Version && h.Version != VersionCategorical {
+		return nil, h, &Error{Reason: ReasonUnsupportedVersion, Detail: fmt.Sprintf("version %d; this build reads versions %d and %d", h.Version, Version, VersionCategorical)}
+	}
+	if h.Version == Version && len(h.Categorical) > 0 {
+		return nil, h, &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf("categorical features in a version %d file", Version)}
 	}
 	dec1, ok := decoders[h.Kind]
 	if !ok {
@@ -129,9 +153,27 @@ func Decode(raw []byte) (learn.Model, Header, error) {
 	if len(f.Model) == 0 || string(f.Model) == "null" {
 		return nil, h, &Error{Reason: ReasonCorrupt, Detail: "no model object"}
 	}
-	m, err := dec1(h.ModelInfo, f.Model)
+	var layout *categorical.Layout
+	innerInfo := h.ModelInfo
+	if len(h.Categorical) > 0 {
+		var err error
+		if layout, err = categorical.NewLayout(h.Features, h.Categorical); err != nil {
+			return nil, h, &Error{Reason: ReasonCorrupt, Detail: err.Error(), Err: err}
+		}
+		innerInfo.Features = layout.Columns()
+	}
+	inner, err := dec1(innerInfo, f.Model)
 	if err != nil {
 		return nil, h, &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf("%s model: %v", h.Kind, err), Err: err}
+	}
+	m := inner
+	if layout != nil {
+		if !slices.Equal(inner.Info().Features, innerInfo.Features) {
+			return nil, h, &Error{Reason: ReasonCorrupt, Detail: fmt.Sprintf("the %s model reads %v, the encoded columns are %v", h.Kind, inner.Info().Features, innerInfo.Features)}
+		}
+		if m, err = categorical.Wrap(layout, inner); err != nil {
+			return nil, h, &Error{Reason: ReasonCorrupt, Detail: err.Error(), Err: err}
+		}
 	}
 	got := m.Info()
 	if got.Kind != h.Kind || got.Task != h.Task || got.Classes != h.Classes || !slices.Equal(got.Features, h.Features) {

@@ -15,6 +15,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/httperror"
@@ -92,24 +95,23 @@ type ViewResponse struct {
 	Values  map[string]Value `json:"values"`
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
 // fail answers with the error envelope of libs/httperror.
 func fail(w http.ResponseWriter, code int, id reason.ID, format string, args ...any) {
 	httperror.Write(w, code, id, fmt.Sprintf(format, args...))
 }
 
-func toValue(v tiles.Value) Value {
-	out := Value{Value: v.V}
-	if v.Time != 0 {
-		t := time.UnixMilli(v.Time).UTC()
-		out.EventTime = &t
+// decodeStrict decodes one JSON document with only known fields and
+// nothing but white space after it.
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
 	}
-	return out
+	if rest := bytes.TrimSpace(raw[dec.InputOffset():]); len(rest) > 0 {
+		return fmt.Errorf("data after the JSON document: %.32q", rest)
+	}
+	return nil
 }
 
 // decodeRequest reads the body of r into v strictly: Content-Type
@@ -117,26 +119,19 @@ func toValue(v tiles.Value) Value {
 // only known fields and nothing after it. On a refusal it has answered and
 // returns false.
 func decodeRequest(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
 			fail(w, http.StatusUnsupportedMediaType, reason.UnsupportedMediaType, "Content-Type %q: want application/json", ct)
 			return false
 		}
 	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err == nil {
-		// Nothing but white space may follow the document.
-		rest, rerr := io.ReadAll(io.MultiReader(dec.Buffered(), body))
-		switch {
-		case rerr != nil:
-			err = rerr
-		case len(bytes.TrimSpace(rest)) > 0:
-			err = fmt.Errorf("data after the JSON document: %.32q", bytes.TrimSpace(rest))
+		if req, ok := v.(*Request); ok && parseRequest(raw, req) {
+			return true
 		}
+		err = decodeStrict(raw, v)
 	}
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -176,31 +171,41 @@ func (a *API) readMany(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	asOf := a.now().UnixMilli()
-	resp := Response{AsOf: time.UnixMilli(asOf).UTC(), Results: make([]EntityValues, len(req.Entities))}
-	for i, e := range req.Entities {
-		resp.Results[i] = EntityValues{Entity: e, Values: make(map[string]Value, len(refs))}
-	}
-	done := map[*tiles.Plan]bool{}
+	var plans []*tiles.Plan
+	cols := make([]column, 0, len(refs))
 	for _, ref := range refs {
-		if done[ref.Plan] {
-			continue
+		i := slices.Index(plans, ref.Plan)
+		if i < 0 {
+			i = len(plans)
+			plans = append(plans, ref.Plan)
 		}
-		done[ref.Plan] = true
-		vals, err := a.reader.Read(r.Context(), ref.Plan, req.Entities, asOf)
+		cols = append(cols, column{name: ref.Name, plan: i, index: ref.Index})
+	}
+	vals := make([][][]tiles.Value, len(plans))
+	for i, p := range plans {
+		v, err := a.reader.Read(r.Context(), p, req.Entities, asOf)
 		if err != nil {
 			a.unavailable(w, err)
 			return
 		}
-		for _, rr := range refs {
-			if rr.Plan != ref.Plan {
-				continue
-			}
-			for i := range req.Entities {
-				resp.Results[i].Values[rr.Name] = toValue(vals[i][rr.Index])
-			}
-		}
+		vals[i] = v
 	}
-	writeJSON(w, http.StatusOK, resp)
+	cols = sortColumns(cols)
+	writeBytes(w, appendResponse(make([]byte, 0, 64+len(req.Entities)*(32+len(cols)*64)), asOf, req.Entities, cols, vals))
+}
+
+// sortColumns orders the columns by name, as encoding/json orders map keys,
+// keeping one of each name.
+func sortColumns(cols []column) []column {
+	slices.SortStableFunc(cols, func(x, y column) int { return strings.Compare(x.name, y.name) })
+	return slices.CompactFunc(cols, func(x, y column) bool { return x.name == y.name })
+}
+
+func writeBytes(w http.ResponseWriter, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
 
 func (a *API) readOne(w http.ResponseWriter, r *http.Request) {
@@ -216,11 +221,12 @@ func (a *API) readOne(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, err)
 		return
 	}
-	resp := ViewResponse{View: view, Version: p.View.Version, Entity: entity, AsOf: time.UnixMilli(asOf).UTC(), Values: map[string]Value{}}
+	cols := make([]column, len(p.View.Features))
 	for i, f := range p.View.Features {
-		resp.Values[f.Name] = toValue(vals[0][i])
+		cols[i] = column{name: f.Name, index: i}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	cols = sortColumns(cols)
+	writeBytes(w, appendViewResponse(make([]byte, 0, 128+len(cols)*64), view, p.View.Version, entity, asOf, cols, vals[0]))
 }
 
 func (a *API) unavailable(w http.ResponseWriter, err error) {

@@ -135,7 +135,7 @@ func newHarness(t testing.TB) *harness {
 	return h
 }
 
-func (h *harness) start() *servicetest.Process {
+func (h *harness) start(extra ...string) *servicetest.Process {
 	h.t.Helper()
 	var cfg app.Config
 	prog := service.Program{
@@ -146,7 +146,8 @@ func (h *harness) start() *servicetest.Process {
 			return app.New(ctx, cfg, rt)
 		},
 	}
-	p := servicetest.Start(h.t, prog, "-clickhouse.database="+h.db, "-materializer.group="+h.group, "-datasets.consumer="+h.prefix+"datasets", "-materializer.max-records=700")
+	args := append([]string{"-clickhouse.database=" + h.db, "-materializer.group=" + h.group, "-datasets.consumer=" + h.prefix + "datasets", "-materializer.max-records=700"}, extra...)
+	p := servicetest.Start(h.t, prog, args...)
 	p.WaitReady(60 * time.Second)
 	return p
 }

@@ -23,6 +23,8 @@ type Ownership struct {
 	mu     sync.Mutex
 	owned  map[string]map[int32]bool
 	joined bool
+	// released is called with the partitions revoked or lost.
+	released func(map[string][]int32)
 }
 
 // NewOwnership returns an empty tracker.
@@ -50,6 +52,16 @@ func (o *Ownership) revoked(_ context.Context, _ *kgo.Client, m map[string][]int
 			delete(o.owned[t], p)
 		}
 	}
+	if o.released != nil {
+		o.released(m)
+	}
+}
+
+// onRelease makes f learn the partitions revoked or lost.
+func (o *Ownership) onRelease(f func(map[string][]int32)) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.released = f
 }
 
 func (o *Ownership) lost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {

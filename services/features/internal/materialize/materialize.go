@@ -149,10 +149,12 @@ type Materializer struct {
 // cfg.ConsumeOpts).
 func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo.Client, owned *Ownership, filler *Backfiller, views func() *catalog.Snapshot, store *tiles.Store, off *offline.Store) *Materializer {
 	f := promauto.With(reg)
+	prog := newProgress()
+	owned.onRelease(prog.forget)
 	return &Materializer{
 		cfg: cfg, logger: logger, client: client, owned: owned,
 		dlq: deadletter.Builder{Service: "features", Topic: cfg.TopicPrefix + event.TopicDLQ}, filler: filler, views: views, store: store, offline: off, now: time.Now,
-		wait: waitUntil, progress: newProgress(),
+		wait: waitUntil, progress: prog,
 		records: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_features_materialized_records_total",
 			Help: "Records consumed by the materializer by outcome: applied (to a view), stored (no view reads it), duplicate (already applied: a replay, or a copy with the same source and id), late and the dead-letter reasons.",

@@ -54,9 +54,6 @@ func Leave(ctx context.Context, cl *kgo.Client, cfg Config) error {
 type progress struct {
 	mu    sync.Mutex
 	parts map[string]map[int32]*partProgress
-	// unfetched is when Ready first saw an owned partition nothing was
-	// fetched from yet (just assigned, or not fetched since the start).
-	unfetched map[string]map[int32]time.Time
 }
 
 type partProgress struct {
@@ -66,21 +63,7 @@ type partProgress struct {
 }
 
 func newProgress() *progress {
-	return &progress{parts: map[string]map[int32]*partProgress{}, unfetched: map[string]map[int32]time.Time{}}
-}
-
-// unfetchedFor is how long partition has been owned with nothing fetched
-// from it, as Ready saw it (the first call starts the clock); p.mu held.
-func (p *progress) unfetchedFor(topic string, partition int32, now time.Time) time.Duration {
-	if p.unfetched[topic] == nil {
-		p.unfetched[topic] = map[int32]time.Time{}
-	}
-	since, ok := p.unfetched[topic][partition]
-	if !ok {
-		p.unfetched[topic][partition] = now
-		return 0
-	}
-	return now.Sub(since)
+	return &progress{parts: map[string]map[int32]*partProgress{}}
 }
 
 func (p *progress) part(topic string, partition int32) *partProgress {
@@ -93,6 +76,19 @@ func (p *progress) part(topic string, partition int32) *partProgress {
 		p.parts[topic][partition] = pp
 	}
 	return pp
+}
+
+// forget drops what is known of partitions revoked or lost: if they come
+// back, another member may have applied records meanwhile, and the old
+// position would look behind for ever on an idle partition.
+func (p *progress) forget(m map[string][]int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for t, ps := range m {
+		for _, part := range ps {
+			delete(p.parts[t], part)
+		}
+	}
 }
 
 // fetched records the high watermarks of a poll, made at now.
@@ -153,9 +149,12 @@ var ErrNotReady = errors.New("materializer not ready")
 // records left to read, the oldest record not yet applied was written at
 // most Config.ReadyMaxLag ago: a record that just arrived on an idle
 // partition is not lag, a backlog from before the start or a batch that
-// cannot be applied for longer is. A partition it has owned for longer than
-// that with nothing fetched is asked of Kafka: behind when its end offset is
-// past the group's committed offset.
+// cannot be applied for longer is. An owned partition no record was fetched
+// from yet (just assigned, its first fetch or the backfill before it under
+// way, or idle) is asked of Kafka: behind when its end offset is past the
+// group's committed offset, since the age of that backlog is not known
+// until it is fetched. Without that, a restarted replica answered ready
+// before its first fetch, with a backlog from while it was down.
 func (m *Materializer) Ready(ctx context.Context) error {
 	if !m.owned.Joined() {
 		return fmt.Errorf("%w: not a member of consumer group %s yet (joining; a replica that just died may hold the partitions until its session times out)", ErrNotReady, m.cfg.Group)
@@ -170,11 +169,7 @@ func (m *Materializer) Ready(ctx context.Context) error {
 			pp := m.progress.parts[topic][part]
 			switch {
 			case pp == nil || !pp.known:
-				// Just assigned: its first fetch is under way. Asked of
-				// Kafka only once that takes longer than the lag allowed.
-				if m.progress.unfetchedFor(topic, part, now) > m.cfg.ReadyMaxLag {
-					unknown[topic] = append(unknown[topic], part)
-				}
+				unknown[topic] = append(unknown[topic], part)
 			case pp.next >= pp.hw:
 			default:
 				if d := now.Sub(pp.behind); !pp.behind.IsZero() && d > m.cfg.ReadyMaxLag {
@@ -215,6 +210,9 @@ func (m *Materializer) backlog(ctx context.Context, parts map[string][]int32) ([
 		return nil, fmt.Errorf("list start offsets: %w", err)
 	}
 	committed, err := adm.FetchOffsets(ctx, m.cfg.Group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		err = nil // no offsets committed yet
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch committed offsets of group %s: %w", m.cfg.Group, err)
 	}
@@ -233,7 +231,7 @@ func (m *Materializer) backlog(ctx context.Context, parts map[string][]int32) ([
 				at = c.At
 			}
 			if end.Offset > at {
-				out = append(out, fmt.Sprintf("%s/%d (%d records behind, none applied since the start)", t, p, end.Offset-at))
+				out = append(out, fmt.Sprintf("%s/%d (%d records behind, none fetched yet)", t, p, end.Offset-at))
 			}
 		}
 	}

@@ -5,16 +5,21 @@
 // and beside an empty net/http handler on the same machine (the floor of
 // HTTP itself). It runs ingest's own HTTP handler, intake and producer
 // in-process on a loopback listener, with the service's default producer
-// settings, against topics of its own that it deletes at the end.
+// settings, against topics of its own that it deletes at the end. The HTTP
+// load comes from a child process (this program again, with -client), so
+// that the CPU time of ingest and of its clients are measured apart.
 //
 //	go run ./services/ingest/cmd/ingest-bench -duration 10s
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +27,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -59,6 +65,11 @@ type options struct {
 	only        string
 	compression string
 	rounds      int
+	// client mode (the child process of an HTTP scenario)
+	clientURL  string
+	clientKind string
+	clientRun  string
+	clientSeq  int64
 }
 
 func main() { os.Exit(realMain()) }
@@ -75,10 +86,21 @@ func realMain() int {
 	fs.IntVar(&o.partitions, "partitions", 3, "Partitions of the benchmark topics.")
 	fs.StringVar(&o.only, "only", "", "Run only the scenarios whose names contain this string (for profiling).")
 	fs.StringVar(&o.compression, "compression", "", "Producer batch compression for the experiment: none, gzip, snappy, lz4 or zstd (empty: the service's, franz-go's default).")
-	cpuProfile := fs.String("cpuprofile", "", "Write a CPU profile of the whole run to this file.")
+	cpuProfile := fs.String("cpuprofile", "", "Write a CPU profile of the whole run to this file (the server's process: ingest, not its load generator).")
+	fs.StringVar(&o.clientURL, "client", "", "Internal: be the load generator of an HTTP scenario against this base URL, and print its result as JSON.")
+	fs.StringVar(&o.clientKind, "client-kind", "", "Internal: the client's scenario: empty, single or batch.")
+	fs.StringVar(&o.clientRun, "client-run", "", "Internal: the run's tag in the event ids.")
+	fs.Int64Var(&o.clientSeq, "client-seq", 0, "Internal: the first sequence number of the client's events.")
 	if err := service.ParseFlags(fs, os.Args[1:], os.LookupEnv); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	}
+	if o.clientURL != "" {
+		if err := runClient(o, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "ingest-bench client:", err)
+			return 1
+		}
+		return 0
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -110,22 +132,28 @@ const benchStream = `{"name":"bench","type":"` + benchType + `","entity_key":"/u
 
 // result is one scenario's figures.
 type result struct {
-	name      string
-	events    int64
-	requests  int64
-	failures  int64
-	elapsed   time.Duration
-	cpu       time.Duration // the process's CPU time during the scenario
-	latencies []time.Duration
+	Name     string        `json:"name"`
+	Events   int64         `json:"events"`
+	Requests int64         `json:"requests"`
+	Failures int64         `json:"failures"`
+	First    string        `json:"first_failure,omitempty"`
+	Elapsed  time.Duration `json:"elapsed"`
+	// CPU is the CPU time of the process during the scenario: the server's
+	// (ingest, or the raw producer with the building of its records), not
+	// the load generator's, which is ClientCPU (0 for the raw producer,
+	// whose records are made in its own process).
+	CPU       time.Duration   `json:"cpu"`
+	ClientCPU time.Duration   `json:"client_cpu"`
+	P50       time.Duration   `json:"p50"`
+	P99       time.Duration   `json:"p99"`
+	latencies []time.Duration // sorted
 }
 
-// cpuPerEvent is the process's CPU time an event, in µs: ingest (or the
-// raw producer) and the load generator, not the broker.
-func (r result) cpuPerEvent() float64 {
-	if r.events == 0 {
+func perEvent(cpu time.Duration, events int64) float64 {
+	if events == 0 {
 		return 0
 	}
-	return float64(r.cpu.Microseconds()) / float64(r.events)
+	return float64(cpu.Microseconds()) / float64(events)
 }
 
 // processCPU is the CPU time the process has used.
@@ -137,24 +165,24 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func (r result) eventsPerSec() float64 { return float64(r.events) / r.elapsed.Seconds() }
+func (r result) eventsPerSec() float64 { return float64(r.Events) / r.Elapsed.Seconds() }
 
-func (r result) pct(p float64) time.Duration {
-	if len(r.latencies) == 0 {
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
 }
 
 // load runs concurrency workers calling op until the duration is over;
 // op returns how many events it carried and whether it succeeded.
 func load(name string, o options, op func(worker int, seq int64) (int, error)) result {
 	if o.only != "" && !strings.Contains(name, o.only) {
-		return result{name: name, elapsed: time.Second}
+		return result{Name: name, Elapsed: time.Second}
 	}
 	var (
 		mu    sync.Mutex
-		res   = result{name: name}
+		res   = result{Name: name}
 		seq   atomic.Int64
 		wg    sync.WaitGroup
 		first atomic.Value
@@ -181,17 +209,19 @@ func load(name string, o options, op func(worker int, seq int64) (int, error)) r
 			}
 			mu.Lock()
 			res.latencies = append(res.latencies, lat...)
-			res.events += events
-			res.requests += reqs
-			res.failures += fails
+			res.Events += events
+			res.Requests += reqs
+			res.Failures += fails
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	res.elapsed, res.cpu = time.Since(start), processCPU()-cpu0
+	res.Elapsed, res.CPU = time.Since(start), processCPU()-cpu0
 	slices.Sort(res.latencies)
+	res.P50, res.P99 = pct(res.latencies, 0.50), pct(res.latencies, 0.99)
 	if e := first.Load(); e != nil {
-		fmt.Fprintf(os.Stderr, "%s: %d failures, first: %v\n", name, res.failures, e)
+		res.First = e.(string)
+		fmt.Fprintf(os.Stderr, "%s: %d failures, first: %v\n", name, res.Failures, e)
 	}
 	return res
 }
@@ -323,42 +353,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency}, Timeout: 30 * time.Second}
-
-	post := func(path, contentType string, body []byte, want int) error {
-		req, _ := http.NewRequest("POST", base+path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", contentType)
-		req.Header.Set("Authorization", "Bearer bench-key")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want {
-			return fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
-		}
-		return nil
-	}
 	run := randomHex(3)
 	gen := newGenerator(o.eventBytes)
-	bufs := make([][]byte, o.concurrency)
-	batchBody := func(worker int, seq int64) []byte {
-		b := append(bufs[worker][:0], '[')
-		for i := range o.batch {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = gen.appendEvent(b, run+"-b", seq*int64(o.batch)+int64(i))
-		}
-		b = append(b, ']')
-		bufs[worker] = b
-		return b
-	}
-	single := func(worker int, tag string, seq int64) []byte {
-		bufs[worker] = gen.appendEvent(bufs[worker][:0], run+tag, seq)
-		return bufs[worker]
-	}
 	rawRecord := func(tag string, seq int64) *kgo.Record {
 		key := []byte("user-" + strconv.FormatInt(seq%10000, 10))
 		return &kgo.Record{Topic: rawTopic, Key: key, Value: gen.appendData(make([]byte, 0, o.eventBytes), seq), Headers: []kgo.RecordHeader{
@@ -367,8 +363,9 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			{Key: "ce_time", Value: []byte(gen.at)}, {Key: "ce_partitionkey", Value: key}, {Key: "content-type", Value: []byte("application/json")},
 		}}
 	}
-	// Warm up connections, the producer and the topics' leaders.
-	if err := post("/v1/events", httpapi.ContentTypeBatch, batchBody(0, 1<<40), http.StatusAccepted); err != nil {
+	// Warm up the handler, the producer and the topics' leaders.
+	warm := newHTTPClient(base, run, o)
+	if err := warm.post("/v1/events", httpapi.ContentTypeBatch, warm.batchBody(0, 1<<40), http.StatusAccepted); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	if err := producer.ProduceSync(ctx, rawRecord("-w", 0)).FirstErr(); err != nil {
@@ -378,29 +375,26 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	sample := gen.appendEvent(nil, run+"-s", 0)
 	fmt.Fprintf(out, "ingest-bench: brokers %s, %d partitions, %d clients, %v per scenario, %d rounds, events of %d bytes, batches of %d\n",
 		o.kafka.Brokers, o.partitions, o.concurrency, o.duration, o.rounds, len(sample), o.batch)
+	// The HTTP scenarios' load comes from a child process (kind is its
+	// -client-kind); the raw producer's records are made in this one.
 	scenarios := []struct {
 		name string
+		kind string
 		op   func(w int, seq int64) (int, error)
 	}{
-		{"empty net/http handler, 1 event a request", func(w int, seq int64) (int, error) {
-			return 1, post("/empty", httpapi.ContentTypeStructured, single(w, "-e", seq), http.StatusAccepted)
-		}},
-		{"raw franz-go producer, 1 record a call (ProduceSync)", func(_ int, seq int64) (int, error) {
+		{name: "empty net/http handler, 1 event a request", kind: "empty"},
+		{name: "raw franz-go producer, 1 record a call (ProduceSync)", op: func(_ int, seq int64) (int, error) {
 			return 1, producer.ProduceSync(ctx, rawRecord("-r1", seq)).FirstErr()
 		}},
-		{"ingest HTTP, 1 event a request", func(w int, seq int64) (int, error) {
-			return 1, post("/v1/events", httpapi.ContentTypeStructured, single(w, "-s", seq), http.StatusAccepted)
-		}},
-		{fmt.Sprintf("raw franz-go producer, %d records a call (ProduceSync)", o.batch), func(_ int, seq int64) (int, error) {
+		{name: "ingest HTTP, 1 event a request", kind: "single"},
+		{name: fmt.Sprintf("raw franz-go producer, %d records a call (ProduceSync)", o.batch), op: func(_ int, seq int64) (int, error) {
 			recs := make([]*kgo.Record, o.batch)
 			for i := range recs {
 				recs[i] = rawRecord("-rb", seq*int64(o.batch)+int64(i))
 			}
 			return o.batch, producer.ProduceSync(ctx, recs...).FirstErr()
 		}},
-		{fmt.Sprintf("ingest HTTP, batches of %d events", o.batch), func(w int, seq int64) (int, error) {
-			return o.batch, post("/v1/events", httpapi.ContentTypeBatch, batchBody(w, seq), http.StatusAccepted)
-		}},
+		{name: fmt.Sprintf("ingest HTTP, batches of %d events", o.batch), kind: "batch"},
 	}
 	// Each round runs every scenario once, so that the sides of a ratio
 	// alternate and share the machine's conditions; a ratio is taken
@@ -409,6 +403,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	seqBase := int64(0)
 	for r := range rounds {
 		for _, sc := range scenarios {
+			if sc.op == nil {
+				res, err := childLoad(ctx, sc.name, sc.kind, o, base, run, seqBase)
+				if err != nil {
+					return fmt.Errorf("%s: %w", sc.name, err)
+				}
+				rounds[r] = append(rounds[r], res)
+				continue
+			}
 			op := sc.op
 			base := seqBase
 			rounds[r] = append(rounds[r], load(sc.name, o, func(w int, seq int64) (int, error) { return op(w, base+seq) }))
@@ -417,14 +419,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tround\tevents/s\tcalls/s\tp50\tp99\tCPU µs/event\tfailures\t")
+	fmt.Fprintln(tw, "scenario\tround\tevents/s\tcalls/s\tp50\tp99\tserver CPU µs/event\tclient CPU µs/event\tfailures\t")
 	for r, results := range rounds {
 		for _, res := range results {
-			if res.events == 0 && res.failures == 0 {
+			if res.Events == 0 && res.Failures == 0 {
 				continue // not run (-only)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%v\t%v\t%.1f\t%d\t\n", res.name, r+1, res.eventsPerSec(), float64(res.requests)/res.elapsed.Seconds(),
-				res.pct(0.50).Round(10*time.Microsecond), res.pct(0.99).Round(10*time.Microsecond), res.cpuPerEvent(), res.failures)
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%v\t%v\t%.1f\t%.1f\t%d\t\n", res.Name, r+1, res.eventsPerSec(), float64(res.Requests)/res.Elapsed.Seconds(),
+				res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), perEvent(res.CPU, res.Events), perEvent(res.ClientCPU, res.Events), res.Failures)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -433,7 +435,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	ratio := func(label string, a, b int) {
 		var rs []float64
 		for _, results := range rounds {
-			if results[a].events > 0 && results[b].events > 0 {
+			if results[a].Events > 0 && results[b].Events > 0 {
 				rs = append(rs, 100*results[a].eventsPerSec()/results[b].eventsPerSec())
 			}
 		}
@@ -457,10 +459,150 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	ratio("ingest HTTP single / empty net/http handler", 2, 0)
 	for _, results := range rounds {
 		for _, r := range results {
-			if r.failures > 0 {
-				return fmt.Errorf("%s: %d failed calls", r.name, r.failures)
+			if r.Failures > 0 {
+				return fmt.Errorf("%s: %d failed calls", r.Name, r.Failures)
 			}
 		}
 	}
 	return nil
+}
+
+// httpClient is the load generator of the HTTP scenarios.
+type httpClient struct {
+	base   string
+	run    string
+	batch  int
+	client *http.Client
+	gen    *generator
+	bufs   [][]byte // each worker's body
+}
+
+func newHTTPClient(base, run string, o options) *httpClient {
+	return &httpClient{
+		base: base, run: run, batch: o.batch, gen: newGenerator(o.eventBytes), bufs: make([][]byte, o.concurrency),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency}, Timeout: 30 * time.Second},
+	}
+}
+
+func (c *httpClient) post(path, contentType string, body []byte, want int) error {
+	req, err := http.NewRequest("POST", c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer bench-key")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("status %d: %.200s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+func (c *httpClient) batchBody(worker int, seq int64) []byte {
+	b := append(c.bufs[worker][:0], '[')
+	for i := range c.batch {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = c.gen.appendEvent(b, c.run+"-b", seq*int64(c.batch)+int64(i))
+	}
+	b = append(b, ']')
+	c.bufs[worker] = b
+	return b
+}
+
+func (c *httpClient) single(worker int, tag string, seq int64) []byte {
+	c.bufs[worker] = c.gen.appendEvent(c.bufs[worker][:0], c.run+tag, seq)
+	return c.bufs[worker]
+}
+
+// op is the call of a scenario kind.
+func (c *httpClient) op(kind string) (func(w int, seq int64) (int, error), error) {
+	switch kind {
+	case "empty":
+		return func(w int, seq int64) (int, error) {
+			return 1, c.post("/empty", httpapi.ContentTypeStructured, c.single(w, "-e", seq), http.StatusAccepted)
+		}, nil
+	case "single":
+		return func(w int, seq int64) (int, error) {
+			return 1, c.post("/v1/events", httpapi.ContentTypeStructured, c.single(w, "-s", seq), http.StatusAccepted)
+		}, nil
+	case "batch":
+		return func(w int, seq int64) (int, error) {
+			return c.batch, c.post("/v1/events", httpapi.ContentTypeBatch, c.batchBody(w, seq), http.StatusAccepted)
+		}, nil
+	}
+	return nil, fmt.Errorf("client-kind: %q is none of empty, single, batch", kind)
+}
+
+// runClient is the child process of an HTTP scenario: it prints "start"
+// when its load begins and its result, as one line of JSON, when it ends.
+func runClient(o options, out io.Writer) error {
+	c := newHTTPClient(o.clientURL, o.clientRun, o)
+	op, err := c.op(o.clientKind)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(out, "start"); err != nil {
+		return err
+	}
+	base := o.clientSeq
+	res := load(o.clientKind, o, func(w int, seq int64) (int, error) { return op(w, base+seq) })
+	return json.NewEncoder(out).Encode(res)
+}
+
+// childLoad runs an HTTP scenario with its load from a child process: the
+// result's CPU is this process's (the server's) between the child's start
+// and end lines, its ClientCPU the child's.
+func childLoad(ctx context.Context, name, kind string, o options, base, run string, seq int64) (result, error) {
+	if o.only != "" && !strings.Contains(name, o.only) {
+		return result{Name: name, Elapsed: time.Second}, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return result{}, fmt.Errorf("find this program for the load generator: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "-client", base, "-client-kind", kind, "-client-run", run, "-client-seq", strconv.FormatInt(seq, 10),
+		"-duration", o.duration.String(), "-concurrency", strconv.Itoa(o.concurrency), "-batch", strconv.Itoa(o.batch), "-event-bytes", strconv.Itoa(o.eventBytes))
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return result{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return result{}, fmt.Errorf("start the load generator: %w", err)
+	}
+	var (
+		res     result
+		cpu0    time.Duration
+		started bool
+		got     bool
+	)
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		switch line := sc.Bytes(); {
+		case string(line) == "start":
+			cpu0, started = processCPU(), true
+		case started && !got:
+			cpu := processCPU() - cpu0
+			if err := json.Unmarshal(line, &res); err != nil {
+				_ = cmd.Wait()
+				return result{}, fmt.Errorf("read the load generator's result: %w", err)
+			}
+			res.Name, res.ClientCPU, res.CPU, got = name, res.CPU, cpu, true
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return result{}, fmt.Errorf("load generator: %w", err)
+	}
+	if !got {
+		return result{}, errors.New("the load generator printed no result")
+	}
+	return res, nil
 }

@@ -100,10 +100,10 @@ func decodeStructured(raw []byte) intake.Item {
 // diagnoseStructured, to name the attribute at fault.
 func decodeValidStructured(raw []byte) intake.Item {
 	if e, ok := decodeFast(raw); ok && e.Validate() == nil {
-		return intake.Item{Event: &e, Raw: raw, Size: len(raw)}
+		return intake.Item{Event: &e, Validated: true, Raw: raw, Size: len(raw)}
 	}
 	if e, err := event.DecodeStructured(raw); err == nil && e.SpecVersion() == ce.VersionV1 && e.Validate() == nil {
-		return intake.Item{Event: e, Raw: raw, Size: len(raw)}
+		return intake.Item{Event: e, Validated: true, Raw: raw, Size: len(raw)}
 	}
 	return diagnoseStructured(raw)
 }
@@ -149,7 +149,7 @@ func diagnoseStructured(raw []byte) intake.Item {
 	if err := e.Validate(); err != nil {
 		return rejected(reason.InvalidAttribute, raw, "event: %v", err)
 	}
-	return intake.Item{Event: e, Raw: raw, Size: len(raw)}
+	return intake.Item{Event: e, Validated: true, Raw: raw, Size: len(raw)}
 }
 
 // decodeBinary decodes an event in binary mode: attributes in ce-*
@@ -239,7 +239,7 @@ func decodeBinaryEvent(h http.Header, body []byte) intake.Item {
 	if err := e.Validate(); err != nil {
 		return rejected(reason.InvalidAttribute, body, "event: %v", err)
 	}
-	return intake.Item{Event: &e, Raw: body, Size: len(body)}
+	return intake.Item{Event: &e, Validated: true, Raw: body, Size: len(body)}
 }
 
 // splitArray returns the elements of a JSON array as sub-slices of body,

@@ -270,7 +270,16 @@ func (h *Handler) retryAfter(w http.ResponseWriter) {
 // writeJSON answers code with v, which holds strings, numbers and valid
 // raw JSON only; should it not encode, the answer is 500 internal.
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	switch v := v.(type) {
+	case BatchResponse: // without reflection, the same bytes
+		b = appendBatchResponse(make([]byte, 0, batchResponseSize(&v)), &v)
+	case Result:
+		b = appendResult(make([]byte, 0, 64), &v)
+	default:
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		httperror.Write(w, http.StatusInternalServerError, reason.Internal, "encode answer: "+err.Error())
 		return

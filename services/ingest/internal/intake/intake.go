@@ -97,6 +97,12 @@ func reject(r Reason, format string, args ...any) *Rejection {
 type Item struct {
 	Event     *ce.Event
 	Rejection *Rejection
+	// Validated says Event.Validate() was nil when the decoder made Event
+	// (then encoding its record does not run it again).
+	Validated bool
+	// source is Event's source, made once by check (sdk-go formats the
+	// URI again for each read).
+	source string
 	// Raw is the event as received, written to the dead-letter topic when
 	// Event is nil; Headers are its headers from a raw Kafka record.
 	Raw     []byte
@@ -222,9 +228,10 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 	received := in.now().UTC()
 	results := make([]Result, len(items))
 	waits := make([]*pending, len(items))
+	slab := make([]pending, len(items)) // one allocation for the batch's records in flight
 	for i := range items {
 		it := &items[i]
-		p, res := in.safePrepare(wctx, src, received, it)
+		p, res := in.safePrepare(wctx, src, received, it, &slab[i])
 		if p == nil {
 			results[i] = res
 			results[i].ID = it.eventID()
@@ -278,7 +285,7 @@ func (it *Item) eventID() string {
 // counted, logged with its stack and dead-lettered as internal_error, so
 // that no input can stop the service or, on the raw path, be read again
 // and again.
-func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item) (p *pending, res Result) {
+func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item, into *pending) (p *pending, res Result) {
 	defer func() {
 		if r := recover(); r != nil {
 			in.Panicked(src, r, debug.Stack())
@@ -288,10 +295,12 @@ func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Tim
 				failed.Raw = failed.Event.Data()
 			}
 			failed.Event = nil // the event in binary mode may be what failed
-			p, res = in.prepare(ctx, src, received, &failed)
+			// A new pending: into may be known to a promise of the write
+			// that failed.
+			p, res = in.prepare(ctx, src, received, &failed, new(pending))
 		}
 	}()
-	return in.prepare(ctx, src, received, it)
+	return in.prepare(ctx, src, received, it, into)
 }
 
 // Panicked counts and logs a panic recovered while handling src's input.
@@ -301,9 +310,9 @@ func (in *Intake) Panicked(src Source, r any, stack []byte) {
 }
 
 // prepare checks an item and starts its write (to its topic, or to the
-// dead-letter topic). It returns a result instead when there is nothing to
-// wait for.
-func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item) (*pending, Result) {
+// dead-letter topic), in p. It returns a nil pending and a result instead
+// when there is nothing to wait for.
+func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item, p *pending) (*pending, Result) {
 	rej := it.Rejection
 	var rec *kgo.Record
 	var claim *dedup.Claim
@@ -317,7 +326,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 	if rej == nil {
 		var dup bool
 		var err error
-		claim, dup, err = in.dedup.Claim(ctx, it.Event.Source(), it.Event.ID())
+		claim, dup, err = in.dedup.Claim(ctx, it.source, it.Event.ID())
 		switch {
 		case err != nil:
 			return nil, in.count(src, Result{Outcome: Unavailable, Message: "an earlier copy of this event is still being written"}, "")
@@ -328,7 +337,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", it.origin().String(), "reason", string(rej.Reason), "error", rej.Message)
 		rec = in.deadLetter(ctx, received, it, rej)
 	}
-	p := &pending{done: make(chan error, 1), claim: claim, dlq: rej, id: it.eventID()}
+	p.done, p.claim, p.dlq, p.id = make(chan error, 1), claim, rej, it.eventID()
 	defer func() {
 		if r := recover(); r != nil {
 			if p.ended.CompareAndSwap(false, true) {
@@ -406,7 +415,10 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	if it.Size > in.cfg.MaxEventBytes {
 		return nil, reject(reason.EventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
 	}
-	if rej := checkAttributes(e); rej != nil {
+	if e.Context != nil {
+		it.source = e.Source()
+	}
+	if rej := checkAttributes(e, it.source); rej != nil {
 		return nil, rej, nil
 	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
@@ -463,16 +475,25 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 		return nil, reject(reason.EventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
 	e.SetExtension("partitionkey", fields.EntityKey)
-	if _, has := e.Extensions()[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
+	if _, has := extensionsOf(e)[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
 			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
 	}
-	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic)
+	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic, it.Validated, it.source)
 	if err != nil {
 		return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
 	}
 	return rec, nil, nil
+}
+
+// extensionsOf returns e's extensions, not to be changed: the context's
+// own map for CloudEvents 1.0 (e.Extensions() copies it for each call).
+func extensionsOf(e *ce.Event) map[string]any {
+	if c, ok := e.Context.(*ce.EventContextV1); ok && c != nil {
+		return c.Extensions
+	}
+	return e.Extensions()
 }
 
 func violations(se *streamspec.Error) string {

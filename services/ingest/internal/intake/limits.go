@@ -28,7 +28,8 @@ const (
 
 // checkAttributes rejects an event whose attributes or extensions exceed
 // the limits.
-func checkAttributes(e *ce.Event) *Rejection {
+// source is e.Source().
+func checkAttributes(e *ce.Event, source string) *Rejection {
 	total := 0
 	over := func(name string, n int) *Rejection {
 		total += len(name) + n
@@ -45,14 +46,14 @@ func checkAttributes(e *ce.Event) *Rejection {
 		name  string
 		value string
 	}{
-		{"id", c.GetID()}, {"source", c.GetSource()}, {"type", c.GetType()}, {"subject", c.GetSubject()},
+		{"id", c.GetID()}, {"source", source}, {"type", c.GetType()}, {"subject", c.GetSubject()},
 		{"dataschema", c.GetDataSchema()}, {"datacontenttype", c.GetDataContentType()},
 	} {
 		if r := over(a.name, len(a.value)); r != nil {
 			return r
 		}
 	}
-	exts := c.GetExtensions()
+	exts := extensionsOf(e)
 	size := func(v any) int {
 		if s, ok := v.(string); ok {
 			return len(s)

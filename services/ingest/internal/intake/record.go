@@ -3,7 +3,6 @@ package intake
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -22,8 +21,16 @@ import (
 // 0000-9999, text that is not UTF-8, an invalid context) goes through
 // event.ToKafkaRecord, which encodes it or says what is wrong in its words.
 // TestEncodeRecordEqualsToKafkaRecord proves both give the same records.
-func encodeRecord(e *ce.Event, topic string) (*kgo.Record, error) {
-	if rec := encodeDirect(e, topic); rec != nil {
+//
+// validated says e.Validate() was nil when the event was decoded: then it
+// is not run again (it was a tenth of a batch's CPU time, twice) unless
+// e.FieldErrors holds an error of a setter since. Intake's changes are
+// all setters (SetDataContentType of application/json, SetTime,
+// SetExtension), and the context's own checks do not read extensions.
+//
+// source is e.Source(), which sdk-go formats again for each read.
+func encodeRecord(e *ce.Event, topic string, validated bool, source string) (*kgo.Record, error) {
+	if rec := encodeDirect(e, topic, validated, source); rec != nil {
 		return rec, nil
 	}
 	return event.ToKafkaRecord(context.Background(), *e, topic)
@@ -40,7 +47,7 @@ func bytesOf(s string) []byte {
 }
 
 // encodeDirect is encodeRecord's fast path; nil when it does not apply.
-func encodeDirect(e *ce.Event, topic string) *kgo.Record {
+func encodeDirect(e *ce.Event, topic string, validated bool, source string) *kgo.Record {
 	c, ok := e.Context.(*ce.EventContextV1)
 	if !ok || c == nil {
 		return nil
@@ -61,24 +68,29 @@ func encodeDirect(e *ce.Event, topic string) *kgo.Record {
 		headers = append(headers, kgo.RecordHeader{Key: key, Value: bytesOf(value)})
 		return true
 	}
-	var source, schema string
-	if source = c.Source.String(); !utf8.ValidString(source) {
+	var schema string
+	if !utf8.ValidString(source) {
 		return nil
 	}
 	if c.DataSchema != nil {
 		schema = c.DataSchema.String()
 	}
-	if !add(event.KafkaHeaderPrefix+"id", c.ID) ||
+	// In the order of their keys (sdk-go's binding sorts them): "ce_"
+	// sorts before "content-type", and an extension is put in its place.
+	if !add(event.KafkaHeaderPrefix+"dataschema", schema) ||
+		!add(event.KafkaHeaderPrefix+"id", c.ID) ||
 		!add(event.KafkaHeaderPrefix+"source", source) ||
 		!add(event.KafkaHeaderPrefix+"specversion", ce.VersionV1) ||
-		!add(event.KafkaHeaderPrefix+"type", c.Type) ||
-		!add(event.KafkaContentTypeHeader, c.GetDataContentType()) ||
-		!add(event.KafkaHeaderPrefix+"dataschema", schema) ||
 		!add(event.KafkaHeaderPrefix+"subject", c.GetSubject()) {
 		return nil
 	}
 	if c.Time != nil && !c.Time.IsZero() {
-		headers = append(headers, kgo.RecordHeader{Key: event.KafkaHeaderPrefix + "time", Value: c.Time.UTC().AppendFormat(nil, time.RFC3339Nano)})
+		t := c.Time.UTC().AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)
+		headers = append(headers, kgo.RecordHeader{Key: event.KafkaHeaderPrefix + "time", Value: t})
+	}
+	if !add(event.KafkaHeaderPrefix+"type", c.Type) ||
+		!add(event.KafkaContentTypeHeader, c.GetDataContentType()) {
+		return nil
 	}
 	var key []byte
 	for name, v := range c.Extensions {
@@ -87,18 +99,40 @@ func encodeDirect(e *ce.Event, topic string) *kgo.Record {
 			return nil
 		}
 		value := bytesOf(s)
-		headers = append(headers, kgo.RecordHeader{Key: event.KafkaHeaderPrefix + name, Value: value})
+		headers = insertSorted(headers, kgo.RecordHeader{Key: extensionHeader(name), Value: value})
 		if name == "partitionkey" {
 			key = value
 		}
 	}
-	if e.Validate() != nil {
+	if (!validated || len(e.FieldErrors) > 0) && e.Validate() != nil {
 		return nil
 	}
-	slices.SortFunc(headers, func(a, b kgo.RecordHeader) int { return strings.Compare(a.Key, b.Key) })
 	rec := &kgo.Record{Topic: topic, Key: key, Headers: headers}
 	if data := e.Data(); len(data) > 0 {
 		rec.Value = data
 	}
 	return rec
+}
+
+// insertSorted inserts h into hs, sorted by key, at its place.
+func insertSorted(hs []kgo.RecordHeader, h kgo.RecordHeader) []kgo.RecordHeader {
+	i := len(hs)
+	for i > 0 && hs[i-1].Key > h.Key {
+		i--
+	}
+	return slices.Insert(hs, i, h)
+}
+
+// extensionHeader is the header key of an extension, not built again for
+// the common ones.
+func extensionHeader(name string) string {
+	switch name {
+	case "partitionkey":
+		return event.KafkaHeaderPrefix + "partitionkey"
+	case event.TraceParentExtension:
+		return event.KafkaHeaderPrefix + event.TraceParentExtension
+	case event.TraceStateExtension:
+		return event.KafkaHeaderPrefix + event.TraceStateExtension
+	}
+	return event.KafkaHeaderPrefix + name
 }

@@ -75,22 +75,53 @@ func TestEncodeRecordEqualsToKafkaRecord(t *testing.T) {
 	for i := range 20000 {
 		e := randomEvent(r)
 		want, wantErr := event.ToKafkaRecord(context.Background(), e, "topic")
-		got, gotErr := encodeRecord(&e, "topic")
+		got, gotErr := encodeRecord(&e, "topic", false, e.Source())
 		if !sameError(gotErr, wantErr) {
 			t.Fatalf("event %d %v: error %v, ToKafkaRecord: %v", i, e, gotErr, wantErr)
 		}
 		if wantErr != nil {
 			continue
 		}
-		if encodeDirect(&e, "topic") != nil {
+		if encodeDirect(&e, "topic", false, e.Source()) != nil {
 			direct++
 		}
 		if !sameRecord(got, want) {
 			t.Fatalf("event %d %v:\n got %s\nwant %s", i, e, show(got), show(want))
 		}
+		// A valid event said validated takes the same path, to the same
+		// record, without Validate.
+		if e.Validate() == nil {
+			if got, err := encodeRecord(&e, "topic", true, e.Source()); err != nil || !sameRecord(got, want) {
+				t.Fatalf("event %d %v validated: %v\n got %s\nwant %s", i, e, err, show(got), show(want))
+			}
+		}
 	}
 	if direct < 2000 {
 		t.Fatalf("only %d events of 20000 took the direct path, want 2000", direct)
+	}
+}
+
+// TestEncodeRecordValidatedThenBroken: a setter's error after the decoder
+// validated the event (in e.FieldErrors) still makes encodeRecord give
+// ToKafkaRecord's error, not a record.
+func TestEncodeRecordValidatedThenBroken(t *testing.T) {
+	e := ce.NewEvent()
+	e.SetID("1")
+	e.SetSource("/s")
+	e.SetType("t")
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	e.SetExtension("not-a-name!", "x") // refused: recorded in FieldErrors
+	if len(e.FieldErrors) == 0 {
+		t.Fatal("sdk-go recorded no field error")
+	}
+	_, wantErr := event.ToKafkaRecord(context.Background(), e, "topic")
+	if wantErr == nil {
+		t.Fatal("ToKafkaRecord took the event")
+	}
+	if rec, err := encodeRecord(&e, "topic", true, e.Source()); !sameError(err, wantErr) {
+		t.Fatalf("record %v, error %v; want ToKafkaRecord's %v", rec, err, wantErr)
 	}
 }
 
@@ -142,7 +173,7 @@ func FuzzEncodeRecord(f *testing.F) {
 			e.DataEncoded = data
 		}
 		want, wantErr := event.ToKafkaRecord(context.Background(), e, "topic")
-		got, gotErr := encodeRecord(&e, "topic")
+		got, gotErr := encodeRecord(&e, "topic", false, e.Source())
 		if !sameError(gotErr, wantErr) {
 			t.Fatalf("error %v, ToKafkaRecord: %v", gotErr, wantErr)
 		}

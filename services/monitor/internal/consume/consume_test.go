@@ -125,6 +125,7 @@ func prediction(t *testing.T, topic, id string, version int, at time.Time, x flo
 		"prediction_id": id, "model": "churn", "version": version, "alias": "production", "entity_key": "c1",
 		"features": map[string]any{"v:x": x, "v:y": nil}, "prediction": min(x, 0.999), "event_time": at,
 		"latency_seconds": 0.002, "feature_ages_seconds": map[string]float64{"v:x": 12.5},
+		"categorical_features": map[string]any{"v:segment": "gold", "v:region": nil},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +295,14 @@ func TestConsumer(t *testing.T) {
 	}
 	if !slices.Equal(names, []string{"v:x", "v:y"}) || !slices.Equal(ages, []float64{12.5}) || route != "production" {
 		t.Errorf("p-1: features %v, ages %v, route %q", names, ages, route)
+	}
+	var catNames []string
+	var catValues []*string
+	if err := h.conn.QueryRow(context.Background(), "SELECT categorical_feature_names, categorical_feature_values FROM "+h.db+".prediction_log FINAL WHERE prediction_id = 'p-1'").Scan(&catNames, &catValues); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(catNames, []string{"v:region", "v:segment"}) || len(catValues) != 2 || catValues[0] != nil || catValues[1] == nil || *catValues[1] != "gold" {
+		t.Errorf("p-1: categorical features %v %v, want [v:region v:segment] [NULL gold]", catNames, catValues)
 	}
 	// Dead letters.
 	dl := h.client(kgo.ConsumeTopics(h.prefix+deadletter.Topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))

@@ -9,19 +9,29 @@ import (
 
 // Decoder decodes prediction records as Decode does, keeping what records
 // repeat: the envelopes libs/event accepted (see envelope.go), the strings
-// of the model names, aliases and feature references it has seen (at most
-// maxInterned), shared by the predictions that carry them, and the sorted
-// feature list of the last record, shared by the rows of the records that
-// have the same features (so Row.FeatureNames must not be modified). It is
+// of the model names, aliases, feature references and categorical values it
+// has seen (at most maxInterned), shared by the predictions that carry them,
+// and the sorted feature lists (numeric and categorical) of the last record,
+// shared by the rows of the records that have the same features (so
+// Row.FeatureNames and Row.CategoricalNames must not be modified). It is
 // not safe for concurrent use: use one per goroutine.
 type Decoder struct {
 	shapes   map[string]string
 	shapeBuf []byte
 	strs     map[string]string
 	names    []string
+	catNames []string // the sorted categorical features of the last record
 	// Buffers of the features of the record being read.
-	namesBuf []string
-	valsBuf  []value
+	namesBuf    []string
+	valsBuf     []value
+	catNamesBuf []string
+	catValsBuf  []catValue
+}
+
+// catValue is a categorical feature value; null for JSON's null.
+type catValue struct {
+	s    string
+	null bool
 }
 
 // value is a feature value; null for JSON's null.
@@ -57,9 +67,9 @@ func (d *Decoder) intern(b []byte) string {
 // is read by decodeFast, a parser of that one schema that does not go
 // through reflection; anything it does not read exactly as encoding/json
 // would (an unknown or differently cased key, a key given twice, a string
-// with an escape, a null where the field is not a feature value, a number
-// of another form than the field's) is decoded again by encoding/json, so
-// what is accepted and every error are encoding/json's.
+// with an escape, a null where the field is not a feature value, numeric or
+// categorical, a number of another form than the field's) is decoded again
+// by encoding/json, so what is accepted and every error are encoding/json's.
 // FuzzDecodeFast holds decodeFast to that.
 func decodeData(d *Decoder, data []byte, p *Prediction) error {
 	if decodeFast(d, data, p) {
@@ -83,6 +93,7 @@ const (
 	fieldEventTime
 	fieldLatency
 	fieldAges
+	fieldCategorical
 )
 
 // parser reads one JSON document; every method reports false when the
@@ -167,6 +178,8 @@ func field(key []byte) int {
 		return fieldLatency
 	case "feature_ages_seconds":
 		return fieldAges
+	case "categorical_features":
+		return fieldCategorical
 	}
 	return 0
 }
@@ -202,6 +215,8 @@ func (ps *parser) value(f int, p *Prediction) bool {
 		ok = ps.features(p)
 	case fieldAges:
 		p.FeatureAgesSeconds, ok = ps.ages()
+	case fieldCategorical:
+		ok = ps.categorical(p)
 	}
 	return ok
 }
@@ -481,6 +496,63 @@ func (ps *parser) features(p *Prediction) bool {
 			d.names = slices.Clone(names)
 		}
 		p.names, p.values = d.names, ptrs
+	}
+	return true
+}
+
+// categorical reads the categorical_features object (strings or null) into
+// p.CategoricalFeatures, as features reads the numeric ones: when the keys
+// come in increasing order, p.catNames and p.catValues are the features in
+// that order, p.catNames shared with the record before when it has the same
+// ones. A string with an escape is left to encoding/json (raw). The values
+// are interned: a category repeats from record to record.
+func (ps *parser) categorical(p *Prediction) bool {
+	var local Decoder
+	d := ps.d
+	if d == nil {
+		d = &local
+	}
+	names, vals, sorted := d.catNamesBuf[:0], d.catValsBuf[:0], true
+	ok := ps.object(func(k []byte) bool {
+		v := catValue{null: true}
+		if !ps.literal("null") {
+			s, ok := ps.interned()
+			if !ok {
+				return false
+			}
+			v = catValue{s: s}
+		}
+		var name string
+		if i := len(names); i < len(d.catNames) && d.catNames[i] == string(k) {
+			name = d.catNames[i]
+		} else {
+			name = ps.d.intern(k)
+		}
+		if len(names) > 0 && name <= names[len(names)-1] {
+			sorted = false
+		}
+		names, vals = append(names, name), append(vals, v)
+		return true
+	})
+	d.catNamesBuf, d.catValsBuf = names, vals
+	if !ok {
+		return false
+	}
+	strs := make([]string, len(vals))
+	ptrs := make([]*string, len(vals))
+	p.CategoricalFeatures = make(map[string]*string, len(vals))
+	for i, v := range vals {
+		if !v.null {
+			strs[i] = v.s
+			ptrs[i] = &strs[i]
+		}
+		p.CategoricalFeatures[names[i]] = ptrs[i]
+	}
+	if sorted {
+		if !slices.Equal(names, d.catNames) {
+			d.catNames = slices.Clone(names)
+		}
+		p.catNames, p.catValues = d.catNames, ptrs
 	}
 	return true
 }

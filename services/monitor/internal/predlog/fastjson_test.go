@@ -15,8 +15,10 @@ import (
 )
 
 // serving is a record as serving writes it: encoding/json's output of
-// event.PredictionLogged.
-func serving(t testing.TB, features int) []byte {
+// event.PredictionLogged, with features numeric features (and one missing)
+// and categorical ones (and one missing when categorical > 0; none at all,
+// as serving omits the field, when 0).
+func serving(t testing.TB, features, categorical int) []byte {
 	t.Helper()
 	f := map[string]*float64{"v:missing": nil}
 	ages := map[string]float64{}
@@ -25,9 +27,17 @@ func serving(t testing.TB, features int) []byte {
 		f[fmt.Sprintf("view:feature_%02d", i)] = &x
 		ages[fmt.Sprintf("view:feature_%02d", i)] = float64(i) * 1.5
 	}
+	var c map[string]*string
+	if categorical > 0 {
+		c = map[string]*string{"v:missing_category": nil}
+		for i := range categorical {
+			s := []string{"grocery", "travel", "DE", "web", "café"}[i%5]
+			c[fmt.Sprintf("pay:category_%02d", i)] = &s
+		}
+	}
 	b, err := json.Marshal(event.PredictionLogged{
 		PredictionID: "0193a1c2-7f4e-7b5a-9c1d-2e3f4a5b6c7d", Model: "churn", Version: 12, Alias: "production",
-		EntityKey: "customer-42", Features: f, Prediction: 0.8125, Probabilities: []float64{0.1875, 0.8125},
+		EntityKey: "customer-42", Features: f, CategoricalFeatures: c, Prediction: 0.8125, Probabilities: []float64{0.1875, 0.8125},
 		Shadow: true, EventTime: time.Date(2026, 12, 1, 9, 30, 15, 123456789, time.UTC), LatencySeconds: 0.0042,
 		FeatureAgesSeconds: ages,
 	})
@@ -41,7 +51,7 @@ func serving(t testing.TB, features int) []byte {
 // every form decodeFast does not read is left to it, giving encoding/json's
 // result or error.
 func TestDecodeFast(t *testing.T) {
-	base := string(serving(t, 3))
+	base := string(serving(t, 3, 3))
 	for _, tc := range []struct {
 		name string
 		data string
@@ -54,6 +64,24 @@ func TestDecodeFast(t *testing.T) {
 		{"numbers", `{"prediction":-0,"latency_seconds":1E-3,"version":-7,"features":{"a":1.5e+2,"b":0.25,"c":-12}}`, true},
 		{"utf-8 strings", `{"model":"mödel","entity_key":"日本","features":{"vü:ß":1}}`, true},
 		{"feature twice", `{"features":{"a":1,"a":null}}`, true},
+		{"numeric features only", string(serving(t, 3, 0)), true},
+		{"categorical features", `{"categorical_features":{"p:country":"DE","p:merchant":null,"p:zip":"10115"}}`, true},
+		{"categorical features unsorted", `{"categorical_features":{"p:zip":"10115","p:country":"DE","p:merchant":null}}`, true},
+		{"empty categorical features", `{"categorical_features":{}}`, true},
+		{"categorical empty string and utf-8", `{"categorical_features":{"p:a":"","p:b":"café","p:ü":"日本"}}`, true},
+		{"categorical feature twice", `{"categorical_features":{"a":"x","a":null}}`, true},
+		{"categorical feature null then string", `{"categorical_features":{"a":null,"a":"y"}}`, true},
+		{"same key numeric and categorical", `{"features":{"a":1},"categorical_features":{"a":"x"}}`, true},
+		{"null categorical features", `{"categorical_features":null}`, false},
+		{"categorical features twice", `{"categorical_features":{"a":"x"},"categorical_features":{"b":"y"}}`, false},
+		{"escaped categorical value", `{"categorical_features":{"p:merchant":"caf\u00e9 \"chez\" nous"}}`, false},
+		{"escaped categorical key", `{"categorical_features":{"p:\u006derchant":"x"}}`, false},
+		{"categorical value with a control character", "{\"categorical_features\":{\"a\":\"x\ty\"}}", false},
+		{"categorical value invalid utf-8", "{\"categorical_features\":{\"a\":\"x\xffy\"}}", false},
+		{"numeric categorical value", `{"categorical_features":{"a":1}}`, false},
+		{"boolean categorical value", `{"categorical_features":{"a":true}}`, false},
+		{"categorical features not an object", `{"categorical_features":["a"]}`, false},
+		{"categorical key in another case", `{"Categorical_Features":{"a":"x"}}`, false},
 		{"unknown key", `{"model":"m","extra":1}`, false},
 		{"key in another case", `{"Model":"m"}`, false},
 		{"kelvin sign", "{\"\u212aey\":1}", false},
@@ -107,8 +135,11 @@ func TestDecodeFast(t *testing.T) {
 // whenever decodeFast reads a document, encoding/json reads it too, to the
 // same prediction.
 func FuzzDecodeFast(f *testing.F) {
-	f.Add(serving(f, 3))
-	f.Add(serving(f, 0))
+	f.Add(serving(f, 3, 3))
+	f.Add(serving(f, 0, 0))
+	f.Add(serving(f, 2, 0))
+	f.Add([]byte(`{"categorical_features":{"b":"x","a":null,"a":"y"},"features":{"a":1}}`))
+	f.Add([]byte(`{"categorical_features":{"p:m":"caf\u00e9","p:n":""}}`))
 	f.Add([]byte(`{"prediction_id":"x","model":"m","version":1,"entity_key":"e","features":{},"prediction":1,"event_time":"2026-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"features":{"a":1,"a":null},"probabilities":[],"shadow":false,"feature_ages_seconds":{"a":0}}`))
 	f.Add([]byte(`{"version":-0,"prediction":-0.0e-0,"latency_seconds":1E+2}`))
@@ -143,35 +174,67 @@ func checkSame(t *testing.T, data string, got, want Prediction) {
 			}
 		}
 	}
-	got.names, got.values = nil, nil
+	if got.catNames != nil {
+		if len(got.catNames) != len(got.CategoricalFeatures) || len(got.catValues) != len(got.catNames) || !slices.IsSorted(got.catNames) {
+			t.Fatalf("%q: sorted categorical features %v %v of %v", data, got.catNames, got.catValues, got.CategoricalFeatures)
+		}
+		for i, n := range got.catNames {
+			if v, ok := got.CategoricalFeatures[n]; !ok || v != got.catValues[i] {
+				t.Fatalf("%q: sorted categorical feature %s is not the map's", data, n)
+			}
+		}
+	}
+	// The row has the categorical features of the map, sorted, by either
+	// path of NewRow.
+	row := NewRow(got, &kgo.Record{})
+	if len(row.CategoricalNames) != len(want.CategoricalFeatures) || len(row.CategoricalValues) != len(row.CategoricalNames) || !slices.IsSorted(row.CategoricalNames) {
+		t.Fatalf("%q: row categorical features %v %v of %v", data, row.CategoricalNames, row.CategoricalValues, want.CategoricalFeatures)
+	}
+	for i, n := range row.CategoricalNames {
+		w, ok := want.CategoricalFeatures[n]
+		if v := row.CategoricalValues[i]; !ok || (v == nil) != (w == nil) || v != nil && *v != *w {
+			t.Fatalf("%q: row categorical feature %s = %v, encoding/json %v", data, n, v, w)
+		}
+	}
+	got.names, got.values, got.catNames, got.catValues = nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\ndecoded       %+v\nencoding/json %+v", data, got, want)
 	}
 }
 
 // BenchmarkDecodeData is the data of a 20-feature record, as serving writes
-// it, read by decodeData and by encoding/json.
+// it, read by decodeData and by encoding/json: with numeric features only,
+// and with 4 categorical ones besides (one missing), which must stay on the
+// fast path.
 func BenchmarkDecodeData(b *testing.B) {
-	data := serving(b, 20)
-	d := NewDecoder()
-	b.Run("decodeData", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var p Prediction
-			if err := decodeData(d, data, &p); err != nil {
-				b.Fatal(err)
-			}
+	for _, tc := range []struct {
+		name        string
+		categorical int
+	}{{"numeric", 0}, {"categorical", 3}} {
+		data := serving(b, 20, tc.categorical)
+		d := NewDecoder()
+		if !decodeFast(d, data, &Prediction{}) {
+			b.Fatalf("%s: the record is not on the fast path", tc.name)
 		}
-	})
-	b.Run("encoding-json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var p Prediction
-			if err := json.Unmarshal(data, &p); err != nil {
-				b.Fatal(err)
+		b.Run(tc.name+"/decodeData", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var p Prediction
+				if err := decodeData(d, data, &p); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+		b.Run(tc.name+"/encoding-json", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var p Prediction
+				if err := json.Unmarshal(data, &p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // TestEnvelopeShapes: a Decoder remembers the envelope libs/event accepted
@@ -179,7 +242,7 @@ func BenchmarkDecodeData(b *testing.B) {
 // time or trace context is of another form, or whose headers differ, is
 // not of a known shape; a refused envelope is not remembered.
 func TestEnvelopeShapes(t *testing.T) {
-	data := serving(t, 2)
+	data := serving(t, 2, 2)
 	rec := func(id, at, parent, typ string) *kgo.Record {
 		return &kgo.Record{Value: data, Headers: []kgo.RecordHeader{
 			{Key: "ce_id", Value: []byte(id)}, {Key: "ce_source", Value: []byte("tributary/serving")},

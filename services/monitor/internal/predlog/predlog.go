@@ -1,6 +1,7 @@
 // Package predlog is the monitor's prediction log: it decodes the prediction
 // records of tributary.predictions and appends them, in batches, to the
-// ClickHouse table prediction_log (schemas/clickhouse/004_prediction_log.sql).
+// ClickHouse table prediction_log (schemas/clickhouse/004_prediction_log.sql,
+// with the categorical features of 008_prediction_log_categorical.sql).
 package predlog
 
 import (
@@ -31,6 +32,9 @@ type Prediction struct {
 	// predictions.
 	names  []string
 	values []*float64
+	// catNames and catValues are the categorical features so.
+	catNames  []string
+	catValues []*string
 }
 
 // RecordError is a record that cannot be logged, with its stable reason.
@@ -93,14 +97,19 @@ type Row struct {
 	EntityKey     string
 	FeatureNames  []string
 	FeatureValues []*float64
-	Prediction    float64
-	Probabilities []float64
-	Latency       float64
-	AgeNames      []string
-	AgeSeconds    []float64
-	LoggedTime    time.Time
-	Partition     int32
-	Offset        int64
+	// CategoricalNames are the categorical features, sorted, parallel to
+	// CategoricalValues (nil where the entity had no value); empty, not
+	// nil, when the record has none.
+	CategoricalNames  []string
+	CategoricalValues []*string
+	Prediction        float64
+	Probabilities     []float64
+	Latency           float64
+	AgeNames          []string
+	AgeSeconds        []float64
+	LoggedTime        time.Time
+	Partition         int32
+	Offset            int64
 }
 
 // NewRow is the row of p, read from record r.
@@ -118,6 +127,15 @@ func NewRow(p Prediction, r *kgo.Record) Row {
 		row.FeatureValues = make([]*float64, len(row.FeatureNames))
 		for i, n := range row.FeatureNames {
 			row.FeatureValues[i] = p.Features[n]
+		}
+	}
+	if p.catNames != nil && len(p.catNames) == len(p.CategoricalFeatures) {
+		row.CategoricalNames, row.CategoricalValues = p.catNames, p.catValues
+	} else {
+		row.CategoricalNames = sortedKeys(p.CategoricalFeatures)
+		row.CategoricalValues = make([]*string, len(row.CategoricalNames))
+		for i, n := range row.CategoricalNames {
+			row.CategoricalValues[i] = p.CategoricalFeatures[n]
 		}
 	}
 	row.AgeNames = sortedKeys(p.FeatureAgesSeconds)
@@ -141,7 +159,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // Columns is the explicit column list of the insert, in Row's order.
-const Columns = "prediction_id, event_time, event_time_ms, model, version, route, shadow, entity_key, feature_names, feature_values, prediction, probabilities, latency_seconds, feature_age_names, feature_age_seconds, logged_time, logged_time_ms, kafka_partition, kafka_offset"
+const Columns = "prediction_id, event_time, event_time_ms, model, version, route, shadow, entity_key, feature_names, feature_values, categorical_feature_names, categorical_feature_values, prediction, probabilities, latency_seconds, feature_age_names, feature_age_seconds, logged_time, logged_time_ms, kafka_partition, kafka_offset"
 
 // SecMs splits t into whole seconds (UTC) and milliseconds.
 func SecMs(t time.Time) (time.Time, uint16) {
@@ -158,7 +176,7 @@ func (r Row) Args() []any {
 		shadow = 1
 	}
 	return []any{r.PredictionID, et, etms, r.Model, r.Version, r.Route, shadow, r.EntityKey,
-		r.FeatureNames, r.FeatureValues, r.Prediction, r.Probabilities, r.Latency,
+		r.FeatureNames, r.FeatureValues, r.CategoricalNames, r.CategoricalValues, r.Prediction, r.Probabilities, r.Latency,
 		r.AgeNames, r.AgeSeconds, lt, ltms, r.Partition, r.Offset}
 }
 

@@ -43,6 +43,7 @@ func valid() map[string]any {
 		"features": map[string]any{"v:b": 2, "v:a": nil}, "prediction": 0.7, "probabilities": []float64{0.3, 0.7},
 		"shadow": true, "event_time": "2026-11-30T10:00:00.250Z", "latency_seconds": 0.004,
 		"feature_ages_seconds": map[string]float64{"v:b": 30},
+		"categorical_features": map[string]any{"v:merchant": "grocery", "v:country": nil},
 	}
 }
 
@@ -102,12 +103,32 @@ func TestNewRow(t *testing.T) {
 	if !slices.Equal(row.AgeNames, []string{"v:b"}) || !slices.Equal(row.AgeSeconds, []float64{30}) {
 		t.Errorf("ages %v %v", row.AgeNames, row.AgeSeconds)
 	}
-	args := row.Args()
-	if len(args) != 19 {
-		t.Fatalf("%d values for the columns", len(args))
+	if !slices.Equal(row.CategoricalNames, []string{"v:country", "v:merchant"}) || len(row.CategoricalValues) != 2 ||
+		row.CategoricalValues[0] != nil || row.CategoricalValues[1] == nil || *row.CategoricalValues[1] != "grocery" {
+		t.Errorf("categorical features %v %v", row.CategoricalNames, row.CategoricalValues)
 	}
-	if args[2].(uint16) != 250 || args[16].(uint16) != 500 || args[6].(uint8) != 1 || args[5].(string) != "canary" || args[17].(int32) != 2 || args[18].(int64) != 17 {
+	args := row.Args()
+	if n := len(strings.Split(predlog.Columns, ", ")); len(args) != n || n != 21 {
+		t.Fatalf("%d values for the %d columns", len(args), n)
+	}
+	if args[2].(uint16) != 250 || args[18].(uint16) != 500 || args[6].(uint8) != 1 || args[5].(string) != "canary" || args[19].(int32) != 2 || args[20].(int64) != 17 {
 		t.Errorf("args %v", args)
+	}
+	if names, ok := args[10].([]string); !ok || !slices.Equal(names, row.CategoricalNames) {
+		t.Errorf("categorical_feature_names %v", args[10])
+	}
+
+	// A record without categorical features (serving before they were
+	// logged) has empty arrays, not nil ones.
+	old := valid()
+	delete(old, "categorical_features")
+	p, err = predlog.Decode(record(t, event.TypePredictionLogged, old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row = predlog.NewRow(p, r)
+	if row.CategoricalNames == nil || len(row.CategoricalNames) != 0 || row.CategoricalValues == nil || len(row.CategoricalValues) != 0 {
+		t.Errorf("categorical features of a record without them: %#v %#v", row.CategoricalNames, row.CategoricalValues)
 	}
 }
 

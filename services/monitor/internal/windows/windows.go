@@ -161,6 +161,15 @@ func (t *Tracker) Add(p predlog.Prediction, ref model.Reference) (Outcome, error
 func add(w *drift.Window, p predlog.Prediction) error {
 	for i, name := range w.Names() {
 		s := w.Feature(i)
+		if c, ok := p.CategoricalFeatures[name]; ok && s.Kind() == model.KindCategorical {
+			// A categorical feature as served: its category.
+			if c == nil {
+				s.AddMissing()
+			} else if err := s.AddString(*c); err != nil {
+				return fmt.Errorf("feature %q: %w", name, err)
+			}
+			continue
+		}
 		v, ok := p.Features[name]
 		if !ok || v == nil {
 			s.AddMissing()

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tributary-ml/tributary/libs/learn/modelfile"
 )
 
 const requirementsFile = "../../../../deploy/local/python/requirements.txt"
@@ -121,4 +123,58 @@ func TestOIPWithTritonClient(t *testing.T) {
 		}
 	}
 	t.Logf("tritonclient report: %s", out)
+}
+
+// TestOIPBytesWithTritonClient: tritonclient's BYTES tensors (binary and
+// JSON) of a categorical feature reach the model as its vocabulary's
+// codes: the predictions equal those of the codes, an unseen category
+// takes the other code.
+func TestOIPBytesWithTritonClient(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the Python venv, nats-server and the registry")
+	}
+	py := python(t)
+	s := startStack(t)
+	name := "oipcat-" + randomID()
+	raw, err := os.ReadFile("../../../../libs/learn/modelfile/testdata/logistic_categorical.v2.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := modelfile.Decode(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.register(t, name, "tributary", []string{"txn:amount", "txn:merchant"}, nil, raw)
+	s.move(t, name, "production", v.Version, nil)
+	p := startServing(t, s, "-serving.online-features=false")
+	servedVersion(t, p, name, "production", v.Version)
+	out, err := exec.Command(py, "testdata/oip_bytes.py", strings.TrimPrefix(p.URL, "http://"), name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("oip_bytes.py: %v\n%s", err, out)
+	}
+	var r struct {
+		Metadata struct {
+			Inputs []struct{ Name, Datatype string } `json:"inputs"`
+		} `json:"metadata"`
+		Binary, JSON []float64
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("report %s: %v", out, err)
+	}
+	// grocery 0, travel 1, games 2, other 3.
+	var want []float64
+	for _, row := range [][]float64{{5, 1}, {5, 0}, {2, 3}} {
+		o := make([]float64, 1)
+		m.Predict(row, o)
+		want = append(want, o[0])
+	}
+	for name, got := range map[string][]float64{"binary": r.Binary, "json": r.JSON} {
+		if len(got) != 3 || math.Abs(got[0]-want[0]) > 1e-12 || math.Abs(got[1]-want[1]) > 1e-12 || math.Abs(got[2]-want[2]) > 1e-12 {
+			t.Errorf("%s BYTES: %v, want %v", name, got, want)
+		}
+	}
+	if len(r.Metadata.Inputs) != 2 || r.Metadata.Inputs[1].Datatype != "BYTES" {
+		t.Errorf("metadata inputs %+v", r.Metadata.Inputs)
+	}
+	t.Logf("tritonclient BYTES report: %s", out)
 }

@@ -215,8 +215,9 @@ func TestPredictOnlineFeatures(t *testing.T) {
 		}
 	}
 
-	// A model reading a string (categorical) online feature is refused
-	// per request with 422, naming the feature.
+	// A model that reads a string online feature as a number (not a
+	// categorical feature of its model file) is refused per request with
+	// 422, naming the feature.
 	catName := "cat-" + randomID()
 	catRefs := []string{v.Name + ":lk"}
 	cv := s.register(t, catName, "tributary", catRefs, map[string]string{v.Name: v.Version}, ridgeModel(t, []string{"lk"}, 1))

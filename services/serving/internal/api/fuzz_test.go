@@ -59,10 +59,13 @@ func FuzzDecodeInfer(f *testing.F) {
 		`{"inputs":[{"name":"input","shape":[2],"datatype":"BOOL","data":[true,false]}]}`,
 		`{"inputs":[{"name":"input","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":4}}]}` + "\x00\x00\x80\x3f",
 		`{"inputs":[{"name":"x","shape":[3],"datatype":"BYTES","data":["a"]}]}`,
+		`{"inputs":[{"name":"x","shape":[2,1],"datatype":"BYTES","data":[["a"],["bc"]]}]}`,
 	} {
 		f.Add([]byte(s), -1)
 	}
 	f.Add([]byte(`{"inputs":[{"name":"input","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":4}}]}`+"\x00\x00\x80\x3f"), 97)
+	bytesHead := `{"inputs":[{"name":"m","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":11}}]}`
+	f.Add([]byte(bytesHead+"\x02\x00\x00\x00ab\x01\x00\x00\x00c"), len(bytesHead))
 	f.Fuzz(func(t *testing.T, b []byte, jsonLen int) {
 		req, err := DecodeInfer(b, jsonLen)
 		if err != nil {
@@ -77,8 +80,8 @@ func FuzzDecodeInfer(f *testing.F) {
 			for _, d := range in.Shape {
 				n *= int(d)
 			}
-			if len(in.values) != n {
-				t.Fatalf("input %s shape %v holds %d values", in.Name, in.Shape, len(in.values))
+			if len(in.values) != n || (in.Datatype == "BYTES" && len(in.texts) != n) {
+				t.Fatalf("input %s shape %v holds %d values, %d texts", in.Name, in.Shape, len(in.values), len(in.texts))
 			}
 		}
 	})

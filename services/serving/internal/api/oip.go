@@ -38,6 +38,7 @@ type Tensor struct {
 	Parameters map[string]any  `json:"parameters,omitempty"`
 	Data       json.RawMessage `json:"data,omitempty"`
 	values     []float64
+	texts      []string // BYTES: the elements as strings (values are NaN)
 }
 
 // RequestedOutput names an output the caller wants.
@@ -137,11 +138,15 @@ func DecodeInfer(body []byte, jsonLen int) (InferRequest, error) {
 		if in.Shape == nil {
 			return req, errorf(http.StatusBadRequest, reason.BadTensorShape, "%s.shape: required", field)
 		}
+		if in.Datatype == "BYTES" {
+			var err error
+			if tail, err = decodeBytes(in, field, int(n), tail); err != nil {
+				return req, err
+			}
+			continue
+		}
 		size, ok := elemSize[in.Datatype]
 		if !ok {
-			if in.Datatype == "BYTES" {
-				return req, errorf(http.StatusBadRequest, reason.BadTensorDatatype, "%s.datatype BYTES: the models take numbers (BOOL, INT*, UINT*, FP*)", field)
-			}
 			return req, errorf(http.StatusBadRequest, reason.BadTensorDatatype, "%s.datatype %q: not an Open Inference Protocol datatype", field, in.Datatype)
 		}
 		if bs, ok := in.Parameters["binary_data_size"]; ok {
@@ -173,6 +178,89 @@ func DecodeInfer(body []byte, jsonLen int) (InferRequest, error) {
 		return req, errorf(http.StatusBadRequest, reason.MalformedInput, "%d bytes of binary data no input claims", len(tail))
 	}
 	return req, nil
+}
+
+// maxBytesElement bounds one element of a BYTES tensor (a category).
+const maxBytesElement = 1024
+
+// decodeBytes reads a BYTES tensor of n elements (the categories of
+// categorical features): JSON strings in data, or in the binary extension
+// each element as a 4-byte little-endian length and its bytes. It returns
+// the binary data left.
+func decodeBytes(in *Tensor, field string, n int, tail []byte) ([]byte, error) {
+	texts := make([]string, 0, n)
+	if bs, ok := in.Parameters["binary_data_size"]; ok {
+		f, ok := bs.(float64)
+		if !ok || f < 0 || f != math.Trunc(f) || int(f) > len(tail) {
+			return nil, errorf(http.StatusBadRequest, reason.MalformedInput, "%s.parameters.binary_data_size %v: beyond the %d bytes of binary data left", field, bs, len(tail))
+		}
+		raw := tail[:int(f)]
+		tail = tail[int(f):]
+		for len(raw) > 0 {
+			if len(raw) < 4 {
+				return nil, errorf(http.StatusBadRequest, reason.BadTensorShape, "%s: %d bytes left where a 4-byte element length belongs", field, len(raw))
+			}
+			l := binary.LittleEndian.Uint32(raw)
+			raw = raw[4:]
+			if uint64(l) > uint64(len(raw)) || l > maxBytesElement {
+				return nil, errorf(http.StatusBadRequest, reason.BadTensorShape, "%s: an element of %d bytes (%d left, at most %d)", field, l, len(raw), maxBytesElement)
+			}
+			if len(texts) == n {
+				return nil, errorf(http.StatusBadRequest, reason.BadTensorShape, "%s: more elements than shape %v holds (%d)", field, in.Shape, n)
+			}
+			texts = append(texts, string(raw[:l]))
+			raw = raw[l:]
+		}
+	} else {
+		if len(in.Data) == 0 {
+			return nil, errorf(http.StatusBadRequest, reason.MalformedInput, "%s.data: required", field)
+		}
+		dec := json.NewDecoder(bytes.NewReader(in.Data))
+		depth := 0
+		for {
+			tok, err := dec.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, errorf(http.StatusBadRequest, reason.MalformedInput, "%s: data: %v", field, err)
+			}
+			switch t := tok.(type) {
+			case json.Delim:
+				switch t {
+				case '[':
+					depth++
+				case ']':
+					depth--
+				default:
+					return nil, errorf(http.StatusBadRequest, reason.MalformedInput, "%s: data: an object where a value or an array belongs", field)
+				}
+				continue
+			case string:
+				if len(t) > maxBytesElement {
+					return nil, errorf(http.StatusBadRequest, reason.MalformedInput, "%s: data: a string of %d bytes, at most %d", field, len(t), maxBytesElement)
+				}
+				texts = append(texts, t)
+			default:
+				return nil, errorf(http.StatusBadRequest, reason.BadTensorDatatype, "%s: data: %v in a BYTES tensor (its elements are strings)", field, tok)
+			}
+			if len(texts) > n {
+				return nil, errorf(http.StatusBadRequest, reason.BadTensorShape, "%s: data: more values than the shape holds (%d)", field, n)
+			}
+			if depth == 0 {
+				break
+			}
+		}
+	}
+	if len(texts) != n {
+		return nil, errorf(http.StatusBadRequest, reason.BadTensorShape, "%s: %d values, shape %v holds %d", field, len(texts), in.Shape, n)
+	}
+	in.texts = texts
+	in.values = make([]float64, n)
+	for i := range in.values {
+		in.values[i] = math.NaN()
+	}
+	return tail, nil
 }
 
 // flatten reads nested or flat JSON arrays of the datatype's values.
@@ -318,18 +406,73 @@ func half(h uint16) float64 {
 // Rows maps the inputs of req onto the model's features: one input of
 // shape [batch, features] (or [features] for one row), or one input per
 // feature, named by its reference or its name within the view, of shape
-// [batch] or [batch, 1].
-func Rows(req InferRequest, features []string) ([][]float64, error) {
+// [batch] or [batch, 1]. A BYTES input's elements are the categories of
+// categorical features: they are in the texts of each row (nil when no
+// input is BYTES), their values NaN.
+func Rows(req InferRequest, features []string) ([][]float64, [][]*string, error) {
+	rows, err := rowsOf(req, features, func(in Tensor) []float64 { return in.values })
+	if err != nil {
+		return nil, nil, err
+	}
+	anyText := false
+	for _, in := range req.Inputs {
+		anyText = anyText || in.texts != nil
+	}
+	if !anyText {
+		return rows, nil, nil
+	}
+	// The same mapping over the elements' indexes gives each text's place.
+	idx, err := rowsOf(req, features, func(in Tensor) []float64 {
+		out := make([]float64, len(in.values))
+		for i := range out {
+			out[i] = float64(i)
+		}
+		return out
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string][]string{}
+	for _, in := range req.Inputs {
+		byName[in.Name] = in.texts
+	}
+	texts := make([][]*string, len(rows))
+	for i := range rows {
+		texts[i] = make([]*string, len(features))
+		for j := range features {
+			in := inputOf(req, features, j)
+			if t := byName[in]; t != nil {
+				texts[i][j] = &t[int(idx[i][j])]
+			}
+		}
+	}
+	return rows, texts, nil
+}
+
+// inputOf names the input that carries feature j.
+func inputOf(req InferRequest, features []string, j int) string {
+	if len(req.Inputs) == 1 {
+		return req.Inputs[0].Name
+	}
+	for _, in := range req.Inputs {
+		if _, name, _ := strings.Cut(features[j], ":"); in.Name == features[j] || in.Name == name {
+			return in.Name
+		}
+	}
+	return ""
+}
+
+func rowsOf(req InferRequest, features []string, values func(Tensor) []float64) ([][]float64, error) {
 	nf := len(features)
 	if len(req.Inputs) == 1 {
 		in := req.Inputs[0]
 		switch {
 		case len(in.Shape) == 2 && in.Shape[1] == int64(nf):
-			return split(in.values, int(in.Shape[0]), nf), nil
+			return split(values(in), int(in.Shape[0]), nf), nil
 		case len(in.Shape) == 1 && nf == 1:
-			return split(in.values, int(in.Shape[0]), 1), nil
+			return split(values(in), int(in.Shape[0]), 1), nil
 		case len(in.Shape) == 1 && in.Shape[0] == int64(nf):
-			return split(in.values, 1, nf), nil
+			return split(values(in), 1, nf), nil
 		}
 		if nf != 1 {
 			return nil, errorf(http.StatusBadRequest, reason.BadTensorShape, "input %s has shape %v: the model takes %d features, as one input of shape [batch, %d] or one input per feature %v of shape [batch]", in.Name, in.Shape, nf, nf, features)
@@ -355,7 +498,7 @@ func Rows(req InferRequest, features []string) ([][]float64, error) {
 			return nil, errorf(http.StatusBadRequest, reason.BadTensorShape, "input %s has shape %v: one input per feature has shape [batch] or [batch, 1], the same batch for all", in.Name, in.Shape)
 		}
 		batch = in.Shape[0]
-		cols[j] = in.values
+		cols[j] = values(in)
 	}
 	rows := make([][]float64, batch)
 	for i := range rows {
@@ -415,6 +558,9 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 	md := ModelMetadata{Name: m.Name, Platform: "tributary/" + l.Format,
 		Inputs:  []TensorMetadata{{Name: InputName, Datatype: "FP64", Shape: []int64{-1, int64(len(l.Features))}}},
 		Outputs: []TensorMetadata{{Name: OutputPredict, Datatype: "FP64", Shape: []int64{-1}}}}
+	if inputs := perFeature(l); inputs != nil {
+		md.Inputs = inputs
+	}
 	if l.Task == "binary" || l.Task == "multiclass" {
 		k := int64(l.Outputs)
 		if l.Task == "binary" {
@@ -430,6 +576,25 @@ func (a *API) metadata(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, md)
+}
+
+// perFeature is, for a model with categorical features, one input per
+// feature: BYTES for a categorical one, FP64 for the others; nil for a
+// model of numbers only (one FP64 input).
+func perFeature(l *models.Loaded) []TensorMetadata {
+	var out []TensorMetadata
+	cat := false
+	for j, f := range l.Features {
+		dt := "FP64"
+		if l.Categorical(j) {
+			dt, cat = "BYTES", true
+		}
+		out = append(out, TensorMetadata{Name: f, Datatype: dt, Shape: []int64{-1}})
+	}
+	if !cat {
+		return nil
+	}
+	return out
 }
 
 func (a *API) modelReady(w http.ResponseWriter, r *http.Request) {
@@ -466,7 +631,7 @@ func (a *API) infer(w http.ResponseWriter, r *http.Request) {
 		a.inferFailed(w, route, err)
 		return
 	}
-	rows, err := Rows(req, l.Features)
+	rows, texts, err := Rows(req, l.Features)
 	if err != nil {
 		a.inferFailed(w, route, err)
 		return
@@ -492,8 +657,6 @@ func (a *API) infer(w http.ResponseWriter, r *http.Request) {
 		}
 		probs = &OutputTensor{Name: OutputProbabilities, Datatype: "FP64", Shape: []int64{int64(len(rows)), int64(k)}, Data: make([]float64, 0, len(rows)*k)}
 	}
-	out := make([]float64, l.Outputs)
-	recs := make([]PredictResult, len(rows))
 	for i, row := range rows {
 		for j, x := range row {
 			if math.IsInf(x, 0) {
@@ -501,7 +664,17 @@ func (a *API) infer(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		l.Predict(row, out)
+	}
+	raw := inferRows(rows, texts)
+	in, err := encodeInfer(l, raw, id)
+	if err != nil {
+		a.inferFailed(w, route, err)
+		return
+	}
+	out := make([]float64, l.Outputs)
+	recs := make([]PredictResult, len(rows))
+	for i := range in {
+		l.Predict(in[i].Values, out)
 		p, pr := outputs(l, out)
 		pred.Data = append(pred.Data, p)
 		if probs != nil {
@@ -519,14 +692,47 @@ func (a *API) infer(w http.ResponseWriter, r *http.Request) {
 	writeAnswer(w, resp)
 	a.predictions.WithLabelValues("infer", routeLabel(route, l), "ok").Add(float64(len(rows)))
 	took := time.Since(start).Seconds()
-	for i, row := range rows {
-		rec := record(l, route, "oip:"+id+"#"+strconv.Itoa(i), recs[i], online.Row{Values: row, Missing: nanMask(row)}, start, false)
+	for i := range in {
+		rec := record(l, route, "oip:"+id+"#"+strconv.Itoa(i), recs[i], in[i], start, false)
 		rec.LatencySeconds = took
 		a.log.Log(rec)
 	}
 	if sh, ok := m.Routes[AliasShadow]; ok && r.PathValue("version") == "" && slices.Equal(sh.Model.Features, l.Features) {
-		a.shadowRows(sh.Model, rows, id)
+		a.shadowRows(sh.Model, raw, id)
 	}
+}
+
+// inferRows are the rows of an infer request as online rows: NaN is
+// missing, a BYTES element is the text of its feature.
+func inferRows(rows [][]float64, texts [][]*string) []online.Row {
+	out := make([]online.Row, len(rows))
+	for i, row := range rows {
+		out[i] = online.Row{Values: row, Missing: nanMask(row)}
+		if texts != nil {
+			out[i].Text = texts[i]
+			for j, t := range texts[i] {
+				if t != nil {
+					out[i].Missing[j] = false
+				}
+			}
+		}
+	}
+	return out
+}
+
+// encodeInfer maps the categorical features of the rows with l's
+// vocabularies; a BYTES element for a numeric feature is refused.
+func encodeInfer(l *models.Loaded, rows []online.Row, id string) ([]online.Row, error) {
+	keys := make([]string, len(rows))
+	for i := range keys {
+		keys[i] = "oip:" + id + "#" + strconv.Itoa(i)
+	}
+	in, err := online.Encode(l.Features, rows, keys, l)
+	var uv *online.UnsupportedValueError
+	if errors.As(err, &uv) {
+		return nil, errorf(http.StatusBadRequest, reason.BadTensorDatatype, "feature %s: a BYTES element for a feature the model reads as a number", uv.Ref)
+	}
+	return in, err
 }
 
 // routeLabel is the route label of the metrics: the alias, or "version"
@@ -557,7 +763,7 @@ func (a *API) inferFailed(w http.ResponseWriter, route string, err error) {
 }
 
 // shadowRows runs OIP rows on the shadow version off the response's path.
-func (a *API) shadowRows(l *models.Loaded, rows [][]float64, id string) {
+func (a *API) shadowRows(l *models.Loaded, raw []online.Row, id string) {
 	select {
 	case a.shadowCh <- struct{}{}:
 	default:
@@ -569,12 +775,18 @@ func (a *API) shadowRows(l *models.Loaded, rows [][]float64, id string) {
 		defer a.shadowWG.Done()
 		defer func() { <-a.shadowCh }()
 		start := a.now()
+		rows, err := encodeInfer(l, raw, id)
+		if err != nil {
+			a.shadows.WithLabelValues("failed").Inc()
+			a.logger.Warn("shadow prediction failed", "model", l.Model, "version", l.Version, "error", err)
+			return
+		}
 		out := make([]float64, l.Outputs)
 		for i, row := range rows {
-			l.Predict(row, out)
+			l.Predict(row.Values, out)
 			p, pr := outputs(l, out)
 			res := PredictResult{PredictionID: id + "-" + strconv.Itoa(i) + "-shadow", Prediction: p, Probabilities: pr}
-			rec := record(l, AliasShadow, "oip:"+id+"#"+strconv.Itoa(i), res, online.Row{Values: row, Missing: nanMask(row)}, start, true)
+			rec := record(l, AliasShadow, "oip:"+id+"#"+strconv.Itoa(i), res, row, start, true)
 			rec.LatencySeconds = time.Since(start).Seconds()
 			a.log.Log(rec)
 		}

@@ -25,10 +25,12 @@ type PredictRequest struct {
 }
 
 // PredictEntity is one entity: `"u1"` or `{"key": "u1", "features":
-// {"request:amount": 12.5}}`.
+// {"request:amount": 12.5, "request:merchant": "grocery"}}`: numbers in
+// Features, strings (the categories of categorical features) in Text.
 type PredictEntity struct {
 	Key      string             `json:"key"`
 	Features map[string]float64 `json:"features,omitempty"`
+	Text     map[string]string  `json:"-"`
 }
 
 // UnmarshalJSON takes a string or an object.
@@ -36,10 +38,59 @@ func (e *PredictEntity) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		return json.Unmarshal(b, &e.Key)
 	}
-	type plain PredictEntity
+	// Numbers only, the common case, decode as they always did; a string
+	// value (a category) takes the slower way.
+	type numbers PredictEntity
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	return dec.Decode((*plain)(e))
+	err := dec.Decode((*numbers)(e))
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) || te.Value != "string" {
+		return err
+	}
+	*e = PredictEntity{}
+	var plain struct {
+		Key      string                  `json:"key"`
+		Features map[string]requestValue `json:"features,omitempty"`
+	}
+	dec = json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&plain); err != nil {
+		return err
+	}
+	e.Key = plain.Key
+	for ref, v := range plain.Features {
+		if v.text != nil {
+			if e.Text == nil {
+				e.Text = map[string]string{}
+			}
+			e.Text[ref] = *v.text
+			continue
+		}
+		if e.Features == nil {
+			e.Features = make(map[string]float64, len(plain.Features))
+		}
+		e.Features[ref] = v.num
+	}
+	return nil
+}
+
+// requestValue is a request-time feature value: a number or a string.
+type requestValue struct {
+	num  float64
+	text *string
+}
+
+func (v *requestValue) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		v.text = &s
+		return nil
+	}
+	return json.Unmarshal(b, &v.num)
 }
 
 // PredictResult is one entity's prediction.
@@ -112,6 +163,11 @@ func DecodePredict(body io.Reader) (PredictRequest, error) {
 				return req, errorf(http.StatusBadRequest, reason.MalformedInput, "entities[%d].features[%s]: not a finite number", i, ref)
 			}
 		}
+		for ref, s := range e.Text {
+			if len(s) > maxCategoryBytes {
+				return req, errorf(http.StatusBadRequest, reason.MalformedInput, "entities[%d].features[%s]: a string of %d bytes, at most %d", i, ref, len(s), maxCategoryBytes)
+			}
+		}
 	}
 	return req, nil
 }
@@ -178,6 +234,9 @@ func trailing(b []byte) bool {
 	return true
 }
 
+// maxCategoryBytes bounds a categorical feature's string in a request.
+const maxCategoryBytes = 1024
+
 // group is the entities of a request that one model version answers.
 type group struct {
 	model *models.Loaded
@@ -233,9 +292,12 @@ func (a *API) predict(w http.ResponseWriter, r *http.Request) {
 	for _, g := range groups {
 		ents := make([]online.Entity, len(g.idx))
 		for k, i := range g.idx {
-			ents[k] = online.Entity{Key: req.Entities[i].Key, Request: req.Entities[i].Features}
+			ents[k] = online.Entity{Key: req.Entities[i].Key, Request: req.Entities[i].Features, Text: req.Entities[i].Text}
 		}
 		rows, err := a.fetch.Fetch(r.Context(), g.model.Features, ents, asOf)
+		if err == nil {
+			rows, err = online.Encode(g.model.Features, rows, entityKeys(ents), g.model)
+		}
 		if err != nil {
 			err = a.fetchError(err)
 			a.predictions.WithLabelValues("predict", routeLabel(g.route, g.model), string(err.(*apiError).id)).Inc()
@@ -306,11 +368,14 @@ func (a *API) shadowPredict(l *models.Loaded, req PredictRequest, asOf int64) {
 		start := a.now()
 		ents := make([]online.Entity, len(req.Entities))
 		for i, e := range req.Entities {
-			ents[i] = online.Entity{Key: e.Key, Request: e.Features}
+			ents[i] = online.Entity{Key: e.Key, Request: e.Features, Text: e.Text}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		rows, err := a.fetch.Fetch(ctx, l.Features, ents, asOf)
+		if err == nil {
+			rows, err = online.Encode(l.Features, rows, entityKeys(ents), l)
+		}
 		if err != nil {
 			a.shadows.WithLabelValues("failed").Inc()
 			a.logger.Warn("shadow prediction failed", "model", l.Model, "version", l.Version, "error", err)
@@ -329,11 +394,37 @@ func (a *API) shadowPredict(l *models.Loaded, req PredictRequest, asOf int64) {
 	}()
 }
 
+func entityKeys(ents []online.Entity) []string {
+	keys := make([]string, len(ents))
+	for i, e := range ents {
+		keys[i] = e.Key
+	}
+	return keys
+}
+
 func record(l *models.Loaded, route, key string, res PredictResult, row online.Row, at time.Time, shadow bool) event.PredictionLogged {
 	feats := make(map[string]*float64, len(l.Features))
 	vals := make([]float64, len(l.Features)) // one allocation for the values the map points at
 	var ages map[string]float64
+	var cats map[string]*string
 	for j, ref := range l.Features {
+		if l.Categorical(j) {
+			// The category as received, for the monitor's drift.
+			if cats == nil {
+				cats = map[string]*string{}
+			}
+			cats[ref] = nil
+			if s, ok := row.TextOf(j); ok {
+				cats[ref] = &s
+			}
+			if row.Ages != nil && row.Ages[j] >= 0 {
+				if ages == nil {
+					ages = map[string]float64{}
+				}
+				ages[ref] = row.Ages[j]
+			}
+			continue
+		}
 		if row.Missing != nil && row.Missing[j] {
 			feats[ref] = nil
 			continue
@@ -353,7 +444,7 @@ func record(l *models.Loaded, route, key string, res PredictResult, row online.R
 	}
 	return event.PredictionLogged{
 		PredictionID: res.PredictionID, Model: l.Model, Version: l.Version, Alias: route, EntityKey: key,
-		Features: feats, Prediction: res.Prediction, Probabilities: probs, Shadow: shadow, EventTime: at.UTC(),
+		Features: feats, CategoricalFeatures: cats, Prediction: res.Prediction, Probabilities: probs, Shadow: shadow, EventTime: at.UTC(),
 		FeatureAgesSeconds: ages,
 	}
 }

@@ -54,6 +54,22 @@ func appendRecord(w *jsonenc.Writer, rec *event.PredictionLogged) {
 		}
 		w.Raw("}")
 	}
+	if len(rec.CategoricalFeatures) > 0 {
+		w.Raw(`,"categorical_features":{`)
+		for i, k := range jsonenc.SortedKeys(rec.CategoricalFeatures) {
+			if i > 0 {
+				w.Raw(",")
+			}
+			w.String(k)
+			w.Raw(":")
+			if v := rec.CategoricalFeatures[k]; v == nil {
+				w.Raw("null")
+			} else {
+				w.String(*v)
+			}
+		}
+		w.Raw("}")
+	}
 	w.Raw(`,"prediction":`)
 	w.Float(rec.Prediction)
 	if len(rec.Probabilities) > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 )
 
 func f(x float64) *float64 { return &x }
+
+func s(x string) *string { return &x }
 
 // TestEncodeRecordIsJSONMarshal: the hand-written encoding of a prediction
 // record is json.Marshal's, byte for byte, for the records serving makes
@@ -31,7 +34,21 @@ func TestEncodeRecordIsJSONMarshal(t *testing.T) {
 		"negative zero":  {Prediction: math.Copysign(0, -1), Features: map[string]*float64{}, EventTime: at},
 		"multiclass":     {Probabilities: []float64{0.2, 0.3, 0.5}, Prediction: 2, Features: map[string]*float64{}, EventTime: at},
 		"zero time":      {Features: map[string]*float64{}},
+		"categorical": {Model: "m", Features: map[string]*float64{"v:n": f(2)},
+			CategoricalFeatures: map[string]*string{"v:merchant": s("grocery"), "req:country": nil, "v:esc": s("a\"b\u00e9")}, EventTime: at},
 	}
+	// A field added to the record must be encoded too: the typical case
+	// with every field set fails here until the encoder writes it.
+	every := cases["typical"]
+	every.Shadow = true
+	every.CategoricalFeatures = map[string]*string{"v:merchant": s("travel")}
+	rv := reflect.ValueOf(every)
+	for i := range rv.NumField() {
+		if rv.Field(i).IsZero() {
+			t.Fatalf("the every-field case leaves %s unset: set it", rv.Type().Field(i).Name)
+		}
+	}
+	cases["every field"] = every
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 200 {
 		rec := event.PredictionLogged{PredictionID: "p", Model: "m", Version: r.IntN(100), EntityKey: "k", Features: map[string]*float64{}, EventTime: at.Add(time.Duration(r.Int64N(1e15))), FeatureAgesSeconds: map[string]float64{}}

@@ -13,11 +13,13 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/categorical"
 	"github.com/tributary-ml/tributary/libs/learn/lightgbm"
 	"github.com/tributary-ml/tributary/libs/learn/modelfile"
 	"github.com/tributary-ml/tributary/libs/learn/xgboost"
@@ -79,6 +81,32 @@ type Loaded struct {
 	LoadedAt     time.Time
 	LoadDuration time.Duration
 	predictor    learn.Predictor
+	// vocab holds, per feature, the vocabulary of a categorical one (from
+	// the model file's encodings), nil for a numeric one.
+	vocab []*categorical.Vocabulary
+}
+
+// Categorical reports whether feature j is categorical: the model takes
+// strings for it, mapped by Code.
+func (l *Loaded) Categorical(j int) bool { return j < len(l.vocab) && l.vocab[j] != nil }
+
+// Code maps category s of feature j to the code Predict reads: NaN (the
+// model's missing-value rule) for a category the vocabulary has no code
+// for, or for a feature that is not categorical.
+func (l *Loaded) Code(j int, s string) float64 {
+	if !l.Categorical(j) {
+		return math.NaN()
+	}
+	c, _ := l.vocab[j].Code(s)
+	return c
+}
+
+// Vocabulary is the vocabulary of feature j, nil for a numeric one.
+func (l *Loaded) Vocabulary(j int) *categorical.Vocabulary {
+	if !l.Categorical(j) {
+		return nil
+	}
+	return l.vocab[j]
 }
 
 // Predict scores one row (len(Features) values, NaN for missing) into out
@@ -141,6 +169,7 @@ func Parse(v model.Version, raw []byte) (*Loaded, error) {
 		p     learn.Predictor
 		names []string
 		task  learn.Task
+		vocab []*categorical.Vocabulary
 	)
 	switch strings.ToLower(v.Format) {
 	case FormatTributary:
@@ -149,6 +178,13 @@ func Parse(v model.Version, raw []byte) (*Loaded, error) {
 			return nil, loadErr(FailBadModel, "%s model: %w", v.Format, err)
 		}
 		p, names, task = m, h.Features, h.Task
+		if len(h.Categorical) > 0 {
+			vocab = make([]*categorical.Vocabulary, len(h.Features))
+			for i := range h.Categorical {
+				c := &h.Categorical[i]
+				vocab[slices.Index(h.Features, c.Feature)] = &c.Vocabulary // Decode checked that it is a feature
+			}
+		}
 	case FormatLightGBM:
 		m, err := lightgbm.ParseBytes(raw)
 		if err != nil {
@@ -172,7 +208,7 @@ func Parse(v model.Version, raw []byte) (*Loaded, error) {
 	}
 	return &Loaded{
 		Model: v.Model, Version: v.Version, Format: strings.ToLower(v.Format), SHA256: v.Artifact.SHA256,
-		Features: append([]string(nil), v.Lineage.Features...), Task: task, Outputs: p.Outputs(), predictor: p,
+		Features: append([]string(nil), v.Lineage.Features...), Task: task, Outputs: p.Outputs(), predictor: p, vocab: vocab,
 	}, nil
 }
 

@@ -148,3 +148,47 @@ func TestLoadClassifiesArtifactErrors(t *testing.T) {
 		t.Errorf("missing artifact: %v", err)
 	}
 }
+
+// TestParseCategorical loads a model file with a categorical feature
+// (modelfile version 2): the feature maps strings with the file's
+// vocabulary; a LightGBM model's categorical splits keep numeric inputs.
+func TestParseCategorical(t *testing.T) {
+	const ld = "../../../../libs/learn/"
+	for _, kind := range []string{"logistic", "gbdt"} {
+		t.Run(kind, func(t *testing.T) {
+			v := model.Version{Model: "m", Version: 1, Format: FormatTributary, Lineage: model.Lineage{Features: []string{"txn:amount", "txn:merchant"}}}
+			l, err := Parse(v, file(t, ld+"modelfile/testdata/"+kind+"_categorical.v2.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Categorical(0) || !l.Categorical(1) || l.Categorical(2) {
+				t.Fatalf("categorical: %v %v", l.Categorical(0), l.Categorical(1))
+			}
+			// The vocabulary is grocery, travel, games and an other code (3).
+			for s, want := range map[string]float64{"grocery": 0, "travel": 1, "games": 2, "never-seen": 3} {
+				if got := l.Code(1, s); got != want {
+					t.Errorf("Code(%q) = %v, want %v", s, got, want)
+				}
+			}
+			if !math.IsNaN(l.Code(0, "x")) {
+				t.Errorf("a numeric feature has a code")
+			}
+			a, b := make([]float64, 1), make([]float64, 1)
+			l.Predict([]float64{5, l.Code(1, "travel")}, a)
+			l.Predict([]float64{5, l.Code(1, "grocery")}, b)
+			if a[0] == b[0] {
+				t.Errorf("travel and grocery score the same (%v): the category does not reach the model", a[0])
+			}
+		})
+	}
+	v := model.Version{Model: "m", Version: 1, Format: FormatLightGBM, Lineage: model.Lineage{Features: refs("v", treeFeatures...)}}
+	l, err := Parse(v, file(t, ld+"lightgbm/testdata/binary.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := range l.Features {
+		if l.Categorical(j) {
+			t.Errorf("LightGBM feature %s is categorical: its categorical splits take integer codes", l.Features[j])
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,10 +98,20 @@ var _ viewReader = (*tiles.Store)(nil)
 
 // Entity is one entity of a request: its key and the request-time
 // features it carries (by feature reference), which take the place of
-// online values.
+// online values: numbers in Request, strings (categories) in Text.
 type Entity struct {
 	Key     string
 	Request map[string]float64
+	Text    map[string]string
+}
+
+// sends reports whether the entity carries feature ref.
+func (e *Entity) sends(ref string) bool {
+	if _, ok := e.Request[ref]; ok {
+		return true
+	}
+	_, ok := e.Text[ref]
+	return ok
 }
 
 // Row is the model input of one entity.
@@ -114,6 +126,27 @@ type Row struct {
 	// Freshest and Stalest are the smallest and largest Ages (-1 when no
 	// online value was used).
 	Freshest, Stalest float64
+	// Text are, per feature, the string a categorical feature had (its
+	// Value is NaN until Encode gives it the model's code); nil when the
+	// row has no string value. After Encode, every categorical feature
+	// with a value has its text here, a number as its decimal text.
+	Text []*string
+}
+
+func (r *Row) setText(j int, s string) {
+	if r.Text == nil {
+		r.Text = make([]*string, len(r.Values))
+	}
+	r.Text[j] = &s
+	r.Values[j] = math.NaN()
+}
+
+// TextOf returns the string of feature j, if it had one.
+func (r *Row) TextOf(j int) (string, bool) {
+	if j < len(r.Text) && r.Text[j] != nil {
+		return *r.Text[j], true
+	}
+	return "", false
 }
 
 // MissingFeatureError names a feature the model needs that no applied view
@@ -135,7 +168,71 @@ type UnsupportedValueError struct {
 }
 
 func (e *UnsupportedValueError) Error() string {
-	return fmt.Sprintf("feature %s of entity %q is %T %v: only numbers and booleans reach a model (categorical online features have no model encoding yet)", e.Ref, e.Entity, e.Value, e.Value)
+	if _, ok := e.Value.(string); ok {
+		return fmt.Sprintf("feature %s of entity %q is the string %q: the model reads the feature as a number (only a model trained on it as a categorical feature takes strings)", e.Ref, e.Entity, e.Value)
+	}
+	return fmt.Sprintf("feature %s of entity %q is %T %v: only numbers, booleans and the strings of categorical features reach a model", e.Ref, e.Entity, e.Value, e.Value)
+}
+
+// Encoder is a model's view of its categorical features (models.Loaded):
+// whether feature j is one, and the code of a category (NaN when the
+// model has no code for it: its missing-value rule applies).
+type Encoder interface {
+	Categorical(j int) bool
+	Code(j int, s string) float64
+}
+
+// Encode returns the rows as model l reads them: a categorical feature's
+// string becomes its code, a number given for one is taken as its
+// decimal text ("3" for 3), and a string for a numeric feature is an
+// *UnsupportedValueError. keys are the entities' keys, for the error.
+// Rows of a model without categorical features, with no string, are
+// returned as they are; otherwise the rows returned have Values of their
+// own (rows keep theirs, so another model can encode them again).
+func Encode(refs []string, rows []Row, keys []string, l Encoder) ([]Row, error) {
+	cat := false
+	for j := range refs {
+		if l.Categorical(j) {
+			cat = true
+			break
+		}
+	}
+	out, cloned := rows, false
+	for i := range rows {
+		r := rows[i]
+		if !cat && r.Text == nil {
+			continue
+		}
+		if !cloned {
+			out, cloned = slices.Clone(rows), true
+		}
+		vals := slices.Clone(r.Values)
+		text := make([]*string, len(refs))
+		if r.Text != nil {
+			copy(text, r.Text)
+		}
+		for j := range refs {
+			s := text[j]
+			if !l.Categorical(j) {
+				if s != nil {
+					return nil, &UnsupportedValueError{Ref: refs[j], Entity: keys[i], Value: *s}
+				}
+				continue
+			}
+			if s == nil {
+				if r.Missing != nil && r.Missing[j] || math.IsNaN(vals[j]) {
+					vals[j] = math.NaN()
+					continue
+				}
+				str := strconv.FormatFloat(vals[j], 'g', -1, 64)
+				s = &str
+				text[j] = s
+			}
+			vals[j] = l.Code(j, *s)
+		}
+		out[i].Values, out[i].Text = vals, text
+	}
+	return out, nil
 }
 
 // Fetcher builds model rows from online features.
@@ -170,7 +267,7 @@ func (f *Fetcher) Fetch(ctx context.Context, refs []string, entities []Entity, a
 		// A feature every entity sends is not read.
 		all := true
 		for _, e := range entities {
-			if _, ok := e.Request[ref]; !ok {
+			if !e.sends(ref) {
 				all = false
 				break
 			}
@@ -202,7 +299,7 @@ func (f *Fetcher) Fetch(ctx context.Context, refs []string, entities []Entity, a
 			continue
 		}
 		for _, e := range entities {
-			if _, ok := e.Request[refs[j]]; !ok {
+			if !e.sends(refs[j]) {
 				return nil, &MissingFeatureError{Ref: refs[j], Entity: e.Key, Why: r.why}
 			}
 		}
@@ -223,16 +320,25 @@ func (f *Fetcher) Fetch(ctx context.Context, refs []string, entities []Entity, a
 				row.Values[j] = x
 				continue
 			}
-			v := vals[res[j].query][i][res[j].index]
-			x, ok, err := number(v.V)
-			if err != nil {
-				return nil, &UnsupportedValueError{Ref: ref, Entity: e.Key, Value: v.V}
-			}
-			if !ok {
-				row.Values[j], row.Missing[j] = math.NaN(), true
+			if s, ok := e.Text[ref]; ok {
+				row.setText(j, s)
 				continue
 			}
-			row.Values[j] = x
+			v := vals[res[j].query][i][res[j].index]
+			if s, ok := v.V.(string); ok {
+				// A category: Encode maps it with the model's vocabulary.
+				row.setText(j, s)
+			} else {
+				x, ok, err := number(v.V)
+				if err != nil {
+					return nil, &UnsupportedValueError{Ref: ref, Entity: e.Key, Value: v.V}
+				}
+				if !ok {
+					row.Values[j], row.Missing[j] = math.NaN(), true
+					continue
+				}
+				row.Values[j] = x
+			}
 			if v.Time != 0 {
 				age := max(0, float64(asOf-v.Time)/1000)
 				row.Ages[j] = age

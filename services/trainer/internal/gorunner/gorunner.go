@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/categorical"
 	"github.com/tributary-ml/tributary/libs/learn/gbdt"
 	"github.com/tributary-ml/tributary/libs/learn/linear"
 	"github.com/tributary-ml/tributary/libs/learn/modelfile"
@@ -31,7 +32,11 @@ var _ runner.Runner = Runner{}
 // Trainers lists the trainer names the runner knows.
 func Trainers() []string { return []string{gbdt.Kind, linear.KindLogistic, linear.KindRidge} }
 
-// Run reads the training file, fits the trainer and saves the model. Bad
+// Run reads the training file, fits the trainer and saves the model. A
+// string feature becomes categorical: its vocabulary is learned on the
+// training rows (the max_categories most frequent, default 64, the rest
+// under an other code), one-hot for logistic and ridge, ordinal codes for
+// gbdt, and saved in the model file (modelfile version 2). Bad
 // parameters and data the learner refuses are errors wrapping
 // runner.ErrBadInput (and the *learn.DataError).
 func (Runner) Run(ctx context.Context, req runner.Request) (runner.Result, error) {
@@ -42,19 +47,51 @@ func (Runner) Run(ctx context.Context, req runner.Request) (runner.Result, error
 		}
 		return runner.Result{}, err
 	}
-	d := frame.Dataset(req.Classes)
+	p := &paramReader{p: req.Params}
+	maxCats := p.int("max_categories")
+	if p.err != nil {
+		return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, p.err)
+	}
+	// String features: a vocabulary learned on the training rows, one-hot
+	// columns for the linear learners, ordinal codes for the trees.
+	enc := categorical.OneHot
+	if req.Trainer == gbdt.Kind {
+		enc = categorical.Ordinal
+	}
+	vocabs := tabular.Vocabularies{}
+	var cats []categorical.Feature
+	for j, name := range frame.Features {
+		if !frame.IsText(j) {
+			continue
+		}
+		vals, _, _ := frame.TextColumn(name)
+		voc := categorical.Learn(vals, maxCats)
+		vocabs[name] = voc
+		cats = append(cats, categorical.Feature{Feature: name, Encoding: enc, Vocabulary: *voc})
+	}
+	d, err := frame.Dataset(req.Classes, vocabs)
+	if err != nil {
+		return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, err)
+	}
 	if err := learn.CheckTraining(d, req.Task); err != nil {
 		return runner.Result{}, fmt.Errorf("%w: training set: %w", runner.ErrBadInput, err)
 	}
-	p := &paramReader{p: req.Params}
-	var m modelfile.Model
+	var layout *categorical.Layout
+	inputs := d
+	if len(cats) > 0 {
+		if layout, err = categorical.NewLayout(d.Features, cats); err != nil {
+			return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, err)
+		}
+		inputs = layout.Encode(d)
+	}
+	var m learn.Model
 	switch req.Trainer {
 	case linear.KindLogistic:
 		cfg := linear.LogisticConfig{C: p.float("c"), MaxIter: p.int("max_iter"), Tol: p.float("tol")}
 		if p.err != nil {
 			return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, p.err)
 		}
-		m, err = linear.TrainLogistic(ctx, d, req.Task, cfg)
+		m, err = linear.TrainLogistic(ctx, inputs, req.Task, cfg)
 	case gbdt.Kind:
 		cfg := gbdt.DefaultParams(req.Task)
 		setInt(&cfg.MaxIter, p, "max_iter")
@@ -74,7 +111,7 @@ func (Runner) Run(ctx context.Context, req runner.Request) (runner.Result, error
 		if p.err != nil {
 			return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, p.err)
 		}
-		m, err = gbdt.Train(ctx, d, cfg)
+		m, err = gbdt.Train(ctx, inputs, cfg)
 	case linear.KindRidge:
 		if req.Task != learn.TaskRegression {
 			return runner.Result{}, fmt.Errorf("%w: ridge learns regression, not %s", runner.ErrBadInput, req.Task)
@@ -83,7 +120,7 @@ func (Runner) Run(ctx context.Context, req runner.Request) (runner.Result, error
 		if p.err != nil {
 			return runner.Result{}, fmt.Errorf("%w: %v", runner.ErrBadInput, p.err)
 		}
-		m, err = linear.TrainRidge(ctx, d, cfg)
+		m, err = linear.TrainRidge(ctx, inputs, cfg)
 	default:
 		return runner.Result{}, fmt.Errorf("%w: the go runner has no trainer %q (it has %v)", runner.ErrBadInput, req.Trainer, Trainers())
 	}
@@ -93,6 +130,16 @@ func (Runner) Run(ctx context.Context, req runner.Request) (runner.Result, error
 			return runner.Result{}, fmt.Errorf("%w: train %s: %w", runner.ErrBadInput, req.Trainer, err)
 		}
 		return runner.Result{}, fmt.Errorf("train %s: %w", req.Trainer, err)
+	}
+	if layout != nil {
+		if m, err = categorical.Wrap(layout, m); err != nil {
+			return runner.Result{}, fmt.Errorf("train %s: %w", req.Trainer, err)
+		}
+		if req.Log != nil {
+			for _, c := range cats {
+				fmt.Fprintf(req.Log, "categorical feature %s: %d categories (other code: %v), %s\n", c.Feature, len(c.Categories), c.Other, c.Encoding)
+			}
+		}
 	}
 	if req.Log != nil {
 		fmt.Fprintf(req.Log, "trained %s on %d rows of %d features\n", req.Trainer, d.Rows, d.Cols)

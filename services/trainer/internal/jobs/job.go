@@ -163,6 +163,9 @@ type Evaluation struct {
 	ProductionMetrics map[string]float64 `json:"production_metrics,omitempty"`
 	ProductionNote    string             `json:"production_note,omitempty"`
 	Reference         model.Reference    `json:"reference"`
+	// Categorical are the vocabularies of the candidate's categorical
+	// features (from its model file), recorded in its lineage.
+	Categorical map[string]model.Vocabulary `json:"categorical,omitempty"`
 }
 
 // Decision is what the promotion policy decided, with its figures.

@@ -7,6 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +21,9 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/learn/categorical"
+	"github.com/tributary-ml/tributary/libs/learn/modelfile"
+	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/libs/trainspec"
 	"github.com/tributary-ml/tributary/services/trainer/internal/gorunner"
@@ -565,5 +571,94 @@ func TestRegressionAndMulticlass(t *testing.T) {
 	pd := e.registry.Versions("kind")[0].Lineage.Reference.Prediction
 	if pd.Kind != "categorical" || pd.Count != 450 || len(pd.Categories) != 3 || pd.Validate() != nil {
 		t.Errorf("multiclass prediction reference %+v", pd)
+	}
+}
+
+// categoricalFrame is a binary set of a numeric feature (noise) and a
+// string one whose category drives the label; every 25th row has no
+// category.
+func categoricalFrame(features []string, rows int) *tabular.Frame {
+	r := rand.New(rand.NewPCG(5, 6))
+	f := &tabular.Frame{Features: features, X: make([][]float64, 2), Text: [][]string{nil, {}}}
+	rate := map[string]float64{"grocery": 0.05, "fuel": 0.1, "travel": 0.6, "games": 0.8, "books": 0.1}
+	names := []string{"grocery", "grocery", "grocery", "fuel", "fuel", "travel", "games", "books"}
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	for i := range rows {
+		c := names[r.IntN(len(names))]
+		p := rate[c]
+		f.X[0] = append(f.X[0], r.NormFloat64())
+		if i%25 == 0 {
+			f.X[1], f.Text[1] = append(f.X[1], math.NaN()), append(f.Text[1], "")
+			p = 0.2
+		} else {
+			f.X[1], f.Text[1] = append(f.X[1], 0), append(f.Text[1], c)
+		}
+		y := 0.0
+		if r.Float64() < p {
+			y = 1
+		}
+		f.Entity = append(f.Entity, "e"+strconv.Itoa(i%50))
+		f.TimeMs = append(f.TimeMs, start+int64(i)*60_000)
+		f.Label = append(f.Label, y)
+	}
+	return f
+}
+
+// TestCategoricalFeature trains on a string feature with each built-in
+// classifier: the model learns the category, the model file (version 2)
+// and the lineage carry the vocabulary, the reference of the feature is
+// categorical, and a second job evaluates the production model (itself
+// categorical) on its holdout.
+func TestCategoricalFeature(t *testing.T) {
+	for _, trainer := range []string{"logistic", "gbdt"} {
+		t.Run(trainer, func(t *testing.T) {
+			e := newEnv(t)
+			s := spec("cat-"+trainer, trainspec.Policy{Kind: trainspec.PolicyAuto, Margin: 0.5})
+			s.Features = []string{"txn:noise", "txn:merchant"}
+			s.Trainer = trainspec.Trainer{Runner: "go", Name: trainer, Params: map[string]string{"max_categories": "4"}}
+			e.apply(s)
+			e.datasets.Frame = func(req event.DatasetRequested) *tabular.Frame { return categoricalFrame(req.Features, 2000) }
+			j := e.run(e.pipeline(e.cfg), "c1", s.Model)
+			if j.Status != jobs.StatusSucceeded || !(j.Evaluation.Metrics["auc"] > 0.75) {
+				t.Fatalf("job %s %s: %+v", j.Status, j.Error, j.Evaluation)
+			}
+			t.Logf("%s: holdout AUC %.4f", trainer, j.Evaluation.Metrics["auc"])
+			v := e.registry.Versions(s.Model)[0]
+			voc, ok := v.Lineage.Categorical["txn:merchant"]
+			// 5 categories, max_categories 4: books (the rarest) goes to other.
+			if !ok || len(voc.Categories) != 4 || voc.Categories[0] != "grocery" || slices.Contains(voc.Categories, "books") || !voc.Other || len(v.Lineage.Categorical) != 1 {
+				t.Errorf("lineage categorical %+v", v.Lineage.Categorical)
+			}
+			ref := v.Lineage.Reference.Features["txn:merchant"]
+			if ref.Kind != model.KindCategorical || ref.Missing == 0 || ref.Other == 0 || len(ref.Categories) != 4 || ref.Validate() != nil {
+				t.Errorf("reference %+v", ref)
+			}
+			if v.Lineage.Reference.Features["txn:noise"].Kind != model.KindNumeric {
+				t.Errorf("numeric reference %+v", v.Lineage.Reference.Features["txn:noise"])
+			}
+			rc, err := e.registry.OpenArtifact(context.Background(), v.Artifact)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, h, err := modelfile.Load(rc)
+			rc.Close()
+			if err != nil || h.Version != modelfile.VersionCategorical || len(h.Categorical) != 1 {
+				t.Fatalf("model file %+v: %v", h, err)
+			}
+			wantEnc := categorical.OneHot
+			if trainer == "gbdt" {
+				wantEnc = categorical.Ordinal
+			}
+			if h.Categorical[0].Encoding != wantEnc {
+				t.Errorf("encoding %s, want %s", h.Categorical[0].Encoding, wantEnc)
+			}
+			if e.registry.Alias(s.Model, model.AliasProduction) != v.Version {
+				t.Fatalf("production is not version %d (decision %+v)", v.Version, j.Decision)
+			}
+			j2 := e.run(e.pipeline(e.cfg), "c2", s.Model)
+			if j2.Status != jobs.StatusSucceeded || j2.Evaluation.ProductionVersion != v.Version || j2.Evaluation.ProductionMetrics["auc"] != j.Evaluation.Metrics["auc"] {
+				t.Errorf("second job %s %s: %+v", j2.Status, j2.Error, j2.Evaluation)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/categorical"
 	"github.com/tributary-ml/tributary/libs/learn/lightgbm"
 	"github.com/tributary-ml/tributary/libs/learn/modelfile"
 	"github.com/tributary-ml/tributary/libs/learn/xgboost"
@@ -146,7 +147,7 @@ func (j *job) train(ctx context.Context) error {
 	if st, err := fh.Stat(); err != nil || st.Size() == 0 {
 		return fmt.Errorf("%w: runner %s wrote an empty model file", ErrBadInput, name)
 	}
-	if _, err := loadModel(res.Format, fh); err != nil {
+	if _, _, err := loadModel(res.Format, fh); err != nil {
 		return fmt.Errorf("%w: runner %s wrote a model that does not load: %v", ErrBadInput, name, err)
 	}
 	if _, err := fh.Seek(0, io.SeekStart); err != nil {
@@ -166,23 +167,34 @@ func (j *job) train(ctx context.Context) error {
 // to evaluate.
 var ErrUnsupportedFormat = errors.New("model format not supported for evaluation")
 
-func loadModel(format runner.Format, r io.Reader) (learn.Predictor, error) {
+// loadModel loads a model file, with the vocabularies of its categorical
+// features (tributary models; LightGBM and XGBoost models read numbers).
+func loadModel(format runner.Format, r io.Reader) (learn.Predictor, tabular.Vocabularies, error) {
 	switch format {
 	case runner.FormatTributary:
-		p, _, err := modelfile.Load(r)
-		return p, err
+		p, h, err := modelfile.Load(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		vocabs := tabular.Vocabularies{}
+		for i := range h.Categorical {
+			vocabs[h.Categorical[i].Feature] = &h.Categorical[i].Vocabulary
+		}
+		return p, vocabs, nil
 	case runner.FormatLightGBM:
-		return lightgbm.Parse(r)
+		p, err := lightgbm.Parse(r)
+		return p, nil, err
 	case runner.FormatXGBoost, "xgboost-json":
-		return xgboost.Parse(r)
+		p, err := xgboost.Parse(r)
+		return p, nil, err
 	}
-	return nil, fmt.Errorf("%w: %q (the trainer evaluates tributary, lightgbm and xgboost models)", ErrUnsupportedFormat, format)
+	return nil, nil, fmt.Errorf("%w: %q (the trainer evaluates tributary, lightgbm and xgboost models)", ErrUnsupportedFormat, format)
 }
 
-func (j *job) openModel(ctx context.Context, format string, a model.Artifact) (learn.Predictor, error) {
+func (j *job) openModel(ctx context.Context, format string, a model.Artifact) (learn.Predictor, tabular.Vocabularies, error) {
 	rc, err := j.p.registry.OpenArtifact(ctx, a)
 	if err != nil {
-		return nil, fmt.Errorf("open artifact %s: %w", a.SHA256, err)
+		return nil, nil, fmt.Errorf("open artifact %s: %w", a.SHA256, err)
 	}
 	defer rc.Close()
 	return loadModel(runner.Format(format), rc)
@@ -207,11 +219,14 @@ func (j *job) evaluate(ctx context.Context) error {
 		return err
 	}
 	rec := j.record()
-	cand, err := j.openModel(ctx, rec.Format, *rec.Artifact)
+	cand, vocabs, err := j.openModel(ctx, rec.Format, *rec.Artifact)
 	if err != nil {
 		return err
 	}
-	hd := hold.Dataset(j.spec.Classes)
+	hd, err := hold.Dataset(j.spec.Classes, vocabs)
+	if err != nil {
+		return fmt.Errorf("%w: the candidate's holdout: %v", ErrBadInput, err)
+	}
 	ev, err := learn.Evaluate(cand, hd, j.task())
 	if err != nil {
 		return fmt.Errorf("%w: evaluate the candidate on the holdout of %d rows: %w", ErrBadInput, hd.Rows, err)
@@ -221,7 +236,15 @@ func (j *job) evaluate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	out.Reference = j.reference(train, cand)
+	if out.Reference, err = j.reference(train, cand, vocabs); err != nil {
+		return fmt.Errorf("%w: reference distributions: %v", ErrBadInput, err)
+	}
+	for f, v := range vocabs {
+		if out.Categorical == nil {
+			out.Categorical = map[string]model.Vocabulary{}
+		}
+		out.Categorical[f] = model.Vocabulary{Categories: v.Categories, Other: v.Other}
+	}
 	j.logf("holdout %s %.6g (production version %d: %v %s)", j.spec.Metric, out.Metrics[j.spec.Metric], out.ProductionVersion, out.ProductionMetrics[j.spec.Metric], out.ProductionNote)
 	return j.update(ctx, func(r *jobs.Job) { r.Evaluation = out })
 }
@@ -236,22 +259,22 @@ func (j *job) evaluateProduction(ctx context.Context, hold *tabular.Frame) (int,
 		return 0, nil, "", fmt.Errorf("read the production version: %w", err)
 	}
 	// Columns of the holdout in the production model's order.
-	sub := &tabular.Frame{Features: v.Lineage.Features, Entity: hold.Entity, TimeMs: hold.TimeMs, Label: hold.Label}
-	for _, f := range v.Lineage.Features {
-		col := hold.Column(f)
-		if col == nil {
-			return v.Version, nil, fmt.Sprintf("it reads %q, which the holdout lacks", f), nil
-		}
-		sub.X = append(sub.X, col)
+	sub, lacks, ok := hold.Sub(v.Lineage.Features)
+	if !ok {
+		return v.Version, nil, fmt.Sprintf("it reads %q, which the holdout lacks", lacks), nil
 	}
-	p, err := j.openModel(ctx, v.Format, v.Artifact)
+	p, vocabs, err := j.openModel(ctx, v.Format, v.Artifact)
 	if errors.Is(err, ErrUnsupportedFormat) {
 		return v.Version, nil, err.Error(), nil
 	}
 	if err != nil {
 		return 0, nil, "", fmt.Errorf("load production version %d: %w", v.Version, err)
 	}
-	ev, err := learn.Evaluate(p, sub.Dataset(j.spec.Classes), j.task())
+	d, err := sub.Dataset(j.spec.Classes, vocabs)
+	if err != nil {
+		return v.Version, nil, err.Error(), nil
+	}
+	ev, err := learn.Evaluate(p, d, j.task())
 	if err != nil {
 		return v.Version, nil, "evaluate: " + err.Error(), nil
 	}
@@ -261,13 +284,33 @@ func (j *job) evaluateProduction(ctx context.Context, hold *tabular.Frame) (int,
 // reference computes the reference distributions on the training rows: one
 // per feature and one of the candidate's prediction (the probability of
 // the positive class, the regression value, or the class for multiclass).
-func (j *job) reference(train *tabular.Frame, cand learn.Predictor) model.Reference {
+// A string feature's is categorical: the categories of the model's
+// vocabulary (all the training rows' when it has no other code), the rest
+// in Other, nulls as missing.
+func (j *job) reference(train *tabular.Frame, cand learn.Predictor, vocabs tabular.Vocabularies) (model.Reference, error) {
 	bins := j.spec.Bins()
 	ref := model.Reference{Features: map[string]model.Distribution{}}
 	for _, f := range j.spec.Features {
-		ref.Features[f] = model.NewNumeric(train.Column(f), bins)
+		vals, missing, text := train.TextColumn(f)
+		if !text {
+			ref.Features[f] = model.NewNumeric(train.Column(f), bins)
+			continue
+		}
+		keep := categorical.DefaultMaxCategories
+		if voc := vocabs[f]; voc != nil {
+			keep = len(voc.Categories)
+			if !voc.Other {
+				keep = 0 // all
+			}
+		}
+		dist := model.NewCategorical(vals, keep)
+		dist.Missing = missing
+		ref.Features[f] = dist
 	}
-	d := train.Dataset(j.spec.Classes)
+	d, err := train.Dataset(j.spec.Classes, vocabs)
+	if err != nil {
+		return ref, err
+	}
 	pred := learn.PredictAll(cand, d)
 	if k := cand.Outputs(); k > 1 {
 		classes := make([]string, d.Rows)
@@ -285,7 +328,7 @@ func (j *job) reference(train *tabular.Frame, cand learn.Predictor) model.Refere
 	} else {
 		ref.Prediction = model.NewNumeric(pred, bins)
 	}
-	return ref
+	return ref, nil
 }
 
 // register registers the candidate with its lineage; the request id is the
@@ -302,7 +345,7 @@ func (j *job) register(ctx context.Context) error {
 		Model: rec.Model, Format: rec.Format, Artifact: *rec.Artifact, Actor: j.p.cfg.Actor, RequestID: j.id,
 		Lineage: model.Lineage{
 			TrainingSetID: ds.DatasetID, TrainingSetSHA256: ds.SHA256, FeatureDefinitions: defs,
-			Features: j.spec.Features, Trainer: j.spec.Trainer.Name, CodeVersion: j.p.cfg.CodeVersion,
+			Features: j.spec.Features, Categorical: rec.Evaluation.Categorical, Trainer: j.spec.Trainer.Name, CodeVersion: j.p.cfg.CodeVersion,
 			Params: params, Metrics: rec.Evaluation.Metrics, Reference: rec.Evaluation.Reference,
 			Trigger: rec.Trigger, JobID: j.id,
 		},

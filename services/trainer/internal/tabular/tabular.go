@@ -1,7 +1,7 @@
 // Package tabular reads and writes the trainer's Parquet training sets: the
 // features service's layout (entity_key, event_time in ms, label, one
-// optional column per feature named view:feature) in, numeric frames out,
-// and the train and holdout files the runners read.
+// optional column per feature named view:feature) in, frames of numbers
+// and strings out, and the train and holdout files the runners read.
 package tabular
 
 import (
@@ -16,6 +16,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/learn/categorical"
 )
 
 // Columns of every training set besides the features.
@@ -25,21 +26,28 @@ const (
 	ColLabel  = "label"
 )
 
-// Frame is a training set in memory: a row per label, features as float64
-// (null is NaN, booleans 0/1).
+// Frame is a training set in memory: a row per label, numeric features as
+// float64 (null is NaN, booleans 0/1), string features as strings.
 type Frame struct {
 	Features []string // column names, in model order
 	Entity   []string
 	TimeMs   []int64
 	Label    []float64
-	X        [][]float64 // X[feature][row]
+	X        [][]float64 // X[feature][row]; for a string feature 0 where the row has a value, NaN where it is null
+	// Text holds the string features: Text[feature] is nil for a numeric
+	// one, else its value in each row ("" where null: X says which).
+	Text [][]string
 }
+
+// IsText reports whether feature j is a string (categorical) feature.
+func (f *Frame) IsText(j int) bool { return j < len(f.Text) && f.Text[j] != nil }
 
 // Rows is the number of rows.
 func (f *Frame) Rows() int { return len(f.Label) }
 
 // ErrBadColumn reports a training set without a column the model needs, or
-// with a column the built-in learners cannot read (strings).
+// with a column of a type the trainer does not read (not a number, boolean
+// or string).
 var ErrBadColumn = errors.New("bad training set column")
 
 // ReadFile reads a training set file and keeps the features named, in that
@@ -87,7 +95,12 @@ func Read(r io.ReaderAt, size int64, features []string) (*Frame, error) {
 			return nil, fmt.Errorf("%w: the training set has no column %q", ErrBadColumn, need)
 		}
 	}
-	f := &Frame{Features: slices.Clone(features), X: make([][]float64, len(features))}
+	f := &Frame{Features: slices.Clone(features), X: make([][]float64, len(features)), Text: make([][]string, len(features))}
+	for i, fl := range fields {
+		if j := col[i]; j >= 0 && fl.Leaf() && fl.Type().Kind() == parquet.ByteArray {
+			f.Text[j] = []string{}
+		}
+	}
 	buf := make([]parquet.Row, 256)
 	for _, rg := range pf.RowGroups() {
 		rr := rg.Rows()
@@ -99,6 +112,9 @@ func Read(r io.ReaderAt, size int64, features []string) (*Frame, error) {
 				f.Label = append(f.Label, math.NaN())
 				for j := range f.X {
 					f.X[j] = append(f.X[j], math.NaN())
+					if f.Text[j] != nil {
+						f.Text[j] = append(f.Text[j], "")
+					}
 				}
 				last := len(f.Label) - 1
 				for _, v := range row {
@@ -114,6 +130,11 @@ func Read(r io.ReaderAt, size int64, features []string) (*Frame, error) {
 					case -3:
 						f.Label[last] = v.Double()
 					default:
+						if f.Text[c] != nil {
+							f.Text[c][last] = string(v.ByteArray())
+							f.X[c][last] = 0
+							continue
+						}
 						x, err := number(v)
 						if err != nil {
 							_ = rr.Close()
@@ -154,7 +175,7 @@ func number(v parquet.Value) (float64, error) {
 		}
 		return 0, nil
 	}
-	return 0, fmt.Errorf("values of kind %v are not numbers (the built-in learners read numeric and boolean features)", v.Kind())
+	return 0, fmt.Errorf("values of kind %v are not numbers, booleans or strings", v.Kind())
 }
 
 // SplitByTime splits the frame into the oldest rows (train) and the newest
@@ -181,7 +202,7 @@ func (f *Frame) SplitByTime(holdout float64) (train, hold *Frame) {
 }
 
 func (f *Frame) subset(idx []int) *Frame {
-	out := &Frame{Features: f.Features, X: make([][]float64, len(f.X))}
+	out := &Frame{Features: f.Features, X: make([][]float64, len(f.X)), Text: make([][]string, len(f.X))}
 	for _, i := range idx {
 		out.Entity = append(out.Entity, f.Entity[i])
 		out.TimeMs = append(out.TimeMs, f.TimeMs[i])
@@ -192,23 +213,51 @@ func (f *Frame) subset(idx []int) *Frame {
 		for k, i := range idx {
 			out.X[j][k] = f.X[j][i]
 		}
+		if f.IsText(j) {
+			out.Text[j] = make([]string, len(idx))
+			for k, i := range idx {
+				out.Text[j][k] = f.Text[j][i]
+			}
+		}
 	}
 	return out
 }
 
-// Dataset returns the frame as a learn.Dataset (row-major).
-func (f *Frame) Dataset(classes int) *learn.Dataset {
+// Vocabularies maps a categorical feature to its vocabulary (a model
+// file's encodings, or those a runner learns).
+type Vocabularies map[string]*categorical.Vocabulary
+
+// Dataset returns the frame as a learn.Dataset (row-major): string
+// features become their codes in vocabs (NaN where null, or not in a
+// vocabulary without an other code). A string feature without a
+// vocabulary is an error wrapping ErrBadColumn: the model reads it as a
+// number.
+func (f *Frame) Dataset(classes int, vocabs Vocabularies) (*learn.Dataset, error) {
 	rows, cols := f.Rows(), len(f.Features)
 	d := &learn.Dataset{X: make([]float64, rows*cols), Y: slices.Clone(f.Label), Rows: rows, Cols: cols, Features: slices.Clone(f.Features), Classes: classes}
 	for j := range cols {
+		if f.IsText(j) {
+			voc := vocabs[f.Features[j]]
+			if voc == nil {
+				return nil, fmt.Errorf("%w: column %q holds strings and the model reads it as a number", ErrBadColumn, f.Features[j])
+			}
+			for i := range rows {
+				d.X[i*cols+j] = math.NaN()
+				if !math.IsNaN(f.X[j][i]) {
+					d.X[i*cols+j], _ = voc.Code(f.Text[j][i])
+				}
+			}
+			continue
+		}
 		for i := range rows {
 			d.X[i*cols+j] = f.X[j][i]
 		}
 	}
-	return d
+	return d, nil
 }
 
-// Column returns the values of a feature column, in row order.
+// Column returns the values of a feature column, in row order (for a
+// string feature, 0 where present and NaN where null).
 func (f *Frame) Column(name string) []float64 {
 	j := slices.Index(f.Features, name)
 	if j < 0 {
@@ -217,8 +266,46 @@ func (f *Frame) Column(name string) []float64 {
 	return f.X[j]
 }
 
-// WriteFile writes the frame as a training set file (features as optional
-// doubles, in the features service's layout).
+// TextColumn returns the present values of a string feature, in row
+// order, and how many rows have none; ok is false for a numeric feature.
+func (f *Frame) TextColumn(name string) (values []string, missing int64, ok bool) {
+	j := slices.Index(f.Features, name)
+	if j < 0 || !f.IsText(j) {
+		return nil, 0, false
+	}
+	values = make([]string, 0, len(f.Text[j]))
+	for i, s := range f.Text[j] {
+		if math.IsNaN(f.X[j][i]) {
+			missing++
+			continue
+		}
+		values = append(values, s)
+	}
+	return values, missing, true
+}
+
+// Sub returns the frame of the named features (a view of f's columns);
+// ok is false when f lacks one.
+func (f *Frame) Sub(features []string) (sub *Frame, missing string, ok bool) {
+	sub = &Frame{Features: slices.Clone(features), Entity: f.Entity, TimeMs: f.TimeMs, Label: f.Label}
+	for _, name := range features {
+		j := slices.Index(f.Features, name)
+		if j < 0 {
+			return nil, name, false
+		}
+		sub.X = append(sub.X, f.X[j])
+		var text []string
+		if f.IsText(j) {
+			text = f.Text[j]
+		}
+		sub.Text = append(sub.Text, text)
+	}
+	return sub, "", true
+}
+
+// WriteFile writes the frame as a training set file (numeric features as
+// optional doubles, string features as optional strings, in the features
+// service's layout).
 func (f *Frame) WriteFile(path string) error {
 	fh, err := os.Create(path)
 	if err != nil {
@@ -241,8 +328,12 @@ func (f *Frame) Write(w io.Writer) error {
 		ColTime:   parquet.Timestamp(parquet.Millisecond),
 		ColLabel:  parquet.Leaf(parquet.DoubleType),
 	}
-	for _, name := range f.Features {
-		g[name] = parquet.Optional(parquet.Leaf(parquet.DoubleType))
+	for j, name := range f.Features {
+		if f.IsText(j) {
+			g[name] = parquet.Optional(parquet.String())
+		} else {
+			g[name] = parquet.Optional(parquet.Leaf(parquet.DoubleType))
+		}
 	}
 	schema := parquet.NewSchema("training_set", g)
 	col := map[string]int{}
@@ -259,6 +350,8 @@ func (f *Frame) Write(w io.Writer) error {
 			c := col[name]
 			if v := f.X[j][i]; math.IsNaN(v) {
 				row[c] = parquet.NullValue().Level(0, 0, c)
+			} else if f.IsText(j) {
+				row[c] = parquet.ByteArrayValue([]byte(f.Text[j][i])).Level(0, 1, c)
 			} else {
 				row[c] = parquet.DoubleValue(v).Level(0, 1, c)
 			}

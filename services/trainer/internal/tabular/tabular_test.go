@@ -3,11 +3,14 @@ package tabular_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/tributary-ml/tributary/libs/learn/categorical"
 	"github.com/tributary-ml/tributary/services/trainer/internal/tabular"
 )
 
@@ -43,7 +46,11 @@ func featuresFile(t *testing.T) []byte {
 		} else {
 			row[col["v:x"]] = parquet.DoubleValue(float64(i)/2).Level(0, 1, col["v:x"])
 		}
-		row[col["v:s"]] = parquet.ByteArrayValue([]byte("s")).Level(0, 1, col["v:s"])
+		if i == 3 {
+			row[col["v:s"]] = parquet.NullValue().Level(0, 0, col["v:s"])
+		} else {
+			row[col["v:s"]] = parquet.ByteArrayValue([]byte([]string{"grocery", "travel", "grocery"}[i])).Level(0, 1, col["v:s"])
+		}
 		if _, err := w.WriteRows([]parquet.Row{row}); err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +75,10 @@ func TestReadAndSplit(t *testing.T) {
 	if hold.Rows() != 1 || hold.TimeMs[0] != 4000 || train.Rows() != 3 || train.TimeMs[0] != 1000 || train.TimeMs[2] != 3000 {
 		t.Errorf("split: train %v, holdout %v", train.TimeMs, hold.TimeMs)
 	}
-	d := train.Dataset(0)
+	d, err := train.Dataset(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if d.Rows != 3 || d.Cols != 3 || d.Features[1] != "v:n" || d.Row(0)[1] != 30 {
 		t.Errorf("dataset %+v", d)
 	}
@@ -89,7 +99,6 @@ func TestBadColumns(t *testing.T) {
 		features []string
 		want     string
 	}{
-		{[]string{"v:s"}, `column "v:s": values of kind BYTE_ARRAY are not numbers`},
 		{[]string{"v:gone"}, `the training set has no column "v:gone"`},
 	} {
 		_, err := tabular.Read(bytes.NewReader(b), int64(len(b)), c.features)
@@ -97,4 +106,56 @@ func TestBadColumns(t *testing.T) {
 			t.Errorf("%v: %v, want %q", c.features, err, c.want)
 		}
 	}
+}
+
+// TestStringColumn reads a string feature (with a null), encodes it with a
+// vocabulary, refuses it without one, and writes it back as strings.
+func TestStringColumn(t *testing.T) {
+	b := featuresFile(t)
+	f, err := tabular.Read(bytes.NewReader(b), int64(len(b)), []string{"v:x", "v:s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.IsText(0) || !f.IsText(1) || fmt.Sprint(f.Text[1]) != "[grocery travel grocery ]" || !math.IsNaN(f.X[1][3]) || f.X[1][0] != 0 {
+		t.Fatalf("text %q, x %v", f.Text[1], f.X[1])
+	}
+	vals, missing, ok := f.TextColumn("v:s")
+	if !ok || missing != 1 || fmt.Sprint(vals) != "[grocery travel grocery]" {
+		t.Errorf("TextColumn = %v %d %v", vals, missing, ok)
+	}
+	if _, err := f.Dataset(0, nil); !errors.Is(err, tabular.ErrBadColumn) {
+		t.Errorf("Dataset without a vocabulary = %v, want ErrBadColumn", err)
+	}
+	voc := categorical.Learn(vals, 0)
+	d, err := f.Dataset(0, tabular.Vocabularies{"v:s": voc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(d.Row(0)[1], d.Row(1)[1], d.Row(2)[1], d.Row(3)[1]); got != "0 1 0 NaN" {
+		t.Errorf("codes %s, want 0 1 0 NaN", got)
+	}
+	train, _ := f.SplitByTime(0.25)
+	var out bytes.Buffer
+	if err := train.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	back, err := tabular.Read(bytes.NewReader(out.Bytes()), int64(out.Len()), train.Features)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(back.Text[1]) != fmt.Sprint(train.Text[1]) || !slices.Equal(nanMask(back.X[1]), nanMask(train.X[1])) {
+		t.Errorf("round trip: %q %v, want %q %v", back.Text[1], back.X[1], train.Text[1], train.X[1])
+	}
+	sub, _, ok := f.Sub([]string{"v:s"})
+	if !ok || !sub.IsText(0) || sub.Rows() != 4 {
+		t.Errorf("Sub: %+v", sub)
+	}
+}
+
+func nanMask(x []float64) []bool {
+	m := make([]bool, len(x))
+	for i, v := range x {
+		m[i] = math.IsNaN(v)
+	}
+	return m
 }
