@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Starts the six Tributary services from a bin directory against the local
 # stack (deploy/local/infra.sh up must have run), waits until every one is
-# ready, says how to reach them, and stops them all on Ctrl-C.
+# ready, applies the example of examples/cards and starts its generator
+# (TRIBUTARY_DEMO=false: not), says where to look, and stops them all on
+# Ctrl-C.
 #
 # usage: deploy/local/run.sh BIN_DIR
 # Ports: TRIBUTARY_<SERVICE>_PORT overrides the default of each service.
@@ -62,6 +64,25 @@ for s in "${services[@]}"; do
 	done
 done
 
+# The example of examples/cards: its stream, feature view and model, and
+# the generator streaming into it (TRIBUTARY_DEMO=false: the services only).
+demo=${TRIBUTARY_DEMO:-true}
+if [[ $demo == true ]]; then
+	cli="$bin/tributary"
+	export TRIBUTARY_REGISTRY_URL="http://127.0.0.1:${port[registry]}" TRIBUTARY_TRAINER_URL="http://127.0.0.1:${port[trainer]}"
+	"$cli" streams apply "$root/examples/cards/stream.json" >"$logs/demo-apply.log" 2>&1 &&
+		"$cli" features apply "$root/examples/cards/features.yaml" >>"$logs/demo-apply.log" 2>&1 &&
+		"$cli" models apply "$root/examples/cards/model.yaml" >>"$logs/demo-apply.log" 2>&1 || {
+		echo "applying examples/cards failed:" >&2; cat "$logs/demo-apply.log" >&2; exit 1
+	}
+	# The stream is live in ingest within about a second of the apply.
+	setsid "$cli" generate -ingest.url "http://127.0.0.1:${port[ingest]}" \
+		-serving.url "http://127.0.0.1:${port[serving]}" -model card-fraud \
+		-rate "${TRIBUTARY_DEMO_RATE:-20}" -drift-after "${TRIBUTARY_DEMO_DRIFT_AFTER:-15m}" \
+		>"$logs/generate.log" 2>&1 &
+	pids+=($!)
+fi
+
 echo
 echo "all six services are ready in $(( $(date +%s) - start ))s:"
 for s in "${services[@]}"; do
@@ -77,6 +98,25 @@ infrastructure:
 
 Press Ctrl-C to stop the services.
 MSG
+if [[ $demo == true ]]; then
+	cat <<MSG
+
+demo (examples/cards): the stream cards, the view card_activity and the model
+card-fraud are applied, and tributary generate streams ${TRIBUTARY_DEMO_RATE:-20} card payments/s
+into ingest, scores each with serving and sends its fraud label about 2 min
+later; drift (bigger amounts, a new merchant category) starts after ${TRIBUTARY_DEMO_DRIFT_AFTER:-15m}.
+The first model trains by itself once 2000 labels arrived (about 2-4 min);
+drift retrains it into canary. Where to look:
+  generator      tail -f $logs/generate.log
+  features       curl -s localhost:${port[features]}/v1/features/card_activity/card-00000
+  models         $bin/tributary models show card-fraud
+  jobs           curl -s 'localhost:${port[trainer]}/v1/jobs?model=card-fraud&limit=5'
+  runs           $bin/tributary runs list -model card-fraud
+  predictions    clickhouse-client -q "SELECT route, version, count() FROM tributary.prediction_log FINAL WHERE model='card-fraud' GROUP BY route, version"
+  drift          clickhouse-client -q "SELECT feature, method, max(value), countIf(drifted=1) FROM tributary.drift_metrics FINAL WHERE model='card-fraud' GROUP BY feature, method"
+  predict        curl -s localhost:${port[serving]}/v1/predict/card-fraud -d '{"entities":["card-00000"]}'
+MSG
+fi
 wait -n "${pids[@]}" || true
-echo "a service exited; see $logs" >&2
+echo "a service (or the generator) exited; see $logs" >&2
 exit 1

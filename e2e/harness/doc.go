@@ -11,4 +11,10 @@
 //	containers  Kafka, NATS, Redis and ClickHouse containers (testcontainers-go)
 //	external    the servers named by TRIBUTARY_KAFKA_BROKERS, TRIBUTARY_NATS_URL,
 //	            TRIBUTARY_REDIS_ADDR and TRIBUTARY_CLICKHOUSE_ADDR
+//
+// A test that stops brokers (the loop's fault test) starts a Kafka and a
+// nats-server of its own with StartBrokers (deploy/local/infra.sh on free
+// ports, in every mode), runs a second set of the six services against
+// them with Start, and kills and restarts services with Platform.Kill and
+// Platform.Restart; the shared servers are never stopped.
 package harness

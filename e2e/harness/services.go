@@ -23,6 +23,9 @@ type Service struct {
 	Name    string
 	BaseURL string // http://127.0.0.1:port
 	LogPath string
+	path    string
+	args    []string
+	env     []string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
@@ -30,6 +33,8 @@ type Service struct {
 
 // Platform is the six services, running.
 type Platform struct {
+	// BinDir is the directory of the service binaries.
+	BinDir   string
 	services map[string]*Service
 }
 
@@ -54,33 +59,92 @@ func Build(ctx context.Context, root, dir string) error {
 // the infrastructure addresses in its environment, plus the variables env
 // names for that service, logging to logDir.
 func Start(binDir, logDir string, addrs Addrs, env map[string][]string) (*Platform, error) {
-	p := &Platform{services: map[string]*Service{}}
+	p := &Platform{BinDir: binDir, services: map[string]*Service{}}
 	for _, name := range Services {
 		port, err := freePort()
 		if err != nil {
 			return p, err
 		}
-		logPath := filepath.Join(logDir, name+".log")
-		logFile, err := os.Create(logPath)
-		if err != nil {
-			return p, fmt.Errorf("create log of %s: %w", name, err)
+		s := &Service{Name: name, BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), LogPath: filepath.Join(logDir, name+".log"),
+			path: filepath.Join(binDir, name), args: []string{"-http.addr", fmt.Sprintf("127.0.0.1:%d", port)},
+			env: append(append(os.Environ(), addrs.Env()...), env[name]...)}
+		if err := s.start(); err != nil {
+			return p, err
 		}
-		cmd := exec.Command(filepath.Join(binDir, name), "-http.addr", fmt.Sprintf("127.0.0.1:%d", port))
-		cmd.Env = append(append(os.Environ(), addrs.Env()...), env[name]...)
-		cmd.Stdout, cmd.Stderr = logFile, logFile
-		if err := cmd.Start(); err != nil {
-			_ = logFile.Close()
-			return p, fmt.Errorf("start %s: %w", name, err)
-		}
-		s := &Service{Name: name, BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port), LogPath: logPath, cmd: cmd, exited: make(chan struct{})}
-		go func() {
-			s.waitErr = cmd.Wait()
-			_ = logFile.Close()
-			close(s.exited)
-		}()
 		p.services[name] = s
 	}
 	return p, nil
+}
+
+// start runs the service's binary, appending to its log.
+func (s *Service) start() error {
+	logFile, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open log of %s: %w", s.Name, err)
+	}
+	cmd := exec.Command(s.path, s.args...)
+	cmd.Env = s.env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		_ = logFile.Close()
+		return fmt.Errorf("start %s: %w", s.Name, err)
+	}
+	exited := make(chan struct{})
+	s.cmd, s.exited, s.waitErr = cmd, exited, nil
+	go func() {
+		err := cmd.Wait()
+		_ = logFile.Close()
+		s.waitErr = err
+		close(exited)
+	}()
+	return nil
+}
+
+// Pid is the process id of the service's current process.
+func (s *Service) Pid() int { return s.cmd.Process.Pid }
+
+// Kill sends SIGKILL to the service and waits until it is gone: a crash,
+// with no graceful shutdown.
+func (p *Platform) Kill(name string) error {
+	s := p.services[name]
+	if err := s.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("kill %s: %w", name, err)
+	}
+	<-s.exited
+	return nil
+}
+
+// Restart starts a service that exited again, on the same port with the
+// same environment, and waits until it is ready.
+func (p *Platform) Restart(ctx context.Context, name string, timeout time.Duration) error {
+	s := p.services[name]
+	select {
+	case <-s.exited:
+	default:
+		return fmt.Errorf("restart %s: it is still running", name)
+	}
+	// The old process's port may linger for a moment.
+	deadline := time.Now().Add(timeout)
+	for {
+		err := s.start()
+		if err != nil {
+			return err
+		}
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		err = p.waitReady(rctx, s, timeout)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-s.exited:
+			if time.Now().Before(deadline) && strings.Contains(tail(s.LogPath, 5), "address already in use") {
+				continue
+			}
+		default:
+		}
+		return err
+	}
 }
 
 // WaitReady polls every service's /readyz until all answer 200; an exited
@@ -90,27 +154,32 @@ func (p *Platform) WaitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, name := range Services {
-		s := p.services[name]
-		var last string
-		for {
-			code, body, err := get(ctx, s.BaseURL+"/readyz")
-			if err == nil && code == http.StatusOK {
-				break
-			}
-			last = fmt.Sprintf("status %d: %s", code, body)
-			if err != nil {
-				last = err.Error()
-			}
-			select {
-			case <-s.exited:
-				return fmt.Errorf("%s exited before it was ready (%v); log %s:\n%s", name, s.waitErr, s.LogPath, tail(s.LogPath, 20))
-			case <-ctx.Done():
-				return fmt.Errorf("%s not ready after %v, last /readyz: %s; log %s:\n%s", name, timeout, last, s.LogPath, tail(s.LogPath, 20))
-			case <-time.After(100 * time.Millisecond):
-			}
+		if err := p.waitReady(ctx, p.services[name], timeout); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (p *Platform) waitReady(ctx context.Context, s *Service, timeout time.Duration) error {
+	var last string
+	for {
+		code, body, err := get(ctx, s.BaseURL+"/readyz")
+		if err == nil && code == http.StatusOK {
+			return nil
+		}
+		last = fmt.Sprintf("status %d: %s", code, body)
+		if err != nil {
+			last = err.Error()
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("%s exited before it was ready (%v); log %s:\n%s", s.Name, s.waitErr, s.LogPath, tail(s.LogPath, 20))
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %v, last /readyz: %s; log %s:\n%s", s.Name, timeout, last, s.LogPath, tail(s.LogPath, 20))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Stop sends SIGTERM to every service and waits for it to exit, killing those

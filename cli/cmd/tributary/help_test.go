@@ -33,6 +33,7 @@ func TestHelp(t *testing.T) {
 		"check":        {"check", "-h"},
 		"bootstrap":    {"bootstrap", "-h"},
 		"migrate":      {"migrate", "-h"},
+		"generate":     {"generate", "-h"},
 	}
 	// Every command has a golden file.
 	for name := range commands() {

@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"check":     {summary: "                    wait until Kafka, NATS, Redis and ClickHouse answer", run: runCheck},
 		"bootstrap": {summary: "                    create the Kafka topics and the NATS stream, buckets, object store", run: runBootstrap},
 		"migrate":   {summary: "                    apply the ClickHouse migrations", run: runMigrate},
+		"generate":  {summary: "                    stream the example's card workload into ingest (transactions, delayed labels, drift)", run: runGenerate},
 	}
 }
 
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // The order in which the help lists the commands: the loop, then the set-up.
 var (
 	loopCommands  = []string{"streams", "features", "datasets", "models", "train", "runs", "predict", "drift", "status"}
-	setupCommands = []string{"check", "bootstrap", "migrate"}
+	setupCommands = []string{"check", "bootstrap", "migrate", "generate"}
 )
 
 func usage(w io.Writer, cmds map[string]command) {

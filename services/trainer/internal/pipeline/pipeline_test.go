@@ -245,11 +245,17 @@ func TestManualAndCanaryPolicies(t *testing.T) {
 	if jm.Status != jobs.StatusSucceeded || jm.Decision.Action != "none" || jm.Version != 1 || e.registry.Alias("m-manual", "production") != 0 {
 		t.Fatalf("manual: %s %+v", jm.Status, jm.Decision)
 	}
+	// The first version of a canary model is production: a canary needs
+	// a production version beside it.
+	j1 := e.run(p, "jc1", "m-canary")
+	if j1.Status != jobs.StatusSucceeded || j1.Decision.Action != "promote" || j1.Decision.Alias != "production" || !j1.Decision.Moved {
+		t.Fatalf("first canary-policy job: %s %+v", j1.Status, j1.Decision)
+	}
 	jc := e.run(p, "jc", "m-canary")
 	if jc.Status != jobs.StatusSucceeded || jc.Decision.Action != "canary" || *jc.Decision.Weight != 0.2 || !jc.Decision.Moved {
 		t.Fatalf("canary: %s %+v", jc.Status, jc.Decision)
 	}
-	if e.registry.Alias("m-canary", "canary") != 1 || e.registry.Alias("m-canary", "production") != 0 {
+	if e.registry.Alias("m-canary", "canary") != 2 || e.registry.Alias("m-canary", "production") != 1 {
 		t.Fatal("canary alias not moved")
 	}
 }

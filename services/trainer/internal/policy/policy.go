@@ -46,6 +46,12 @@ func Decide(in Input) jobs.Decision {
 	case trainspec.PolicyManual:
 		d.Reason = "manual policy: registered only"
 	case trainspec.PolicyCanary:
+		if in.ProductionVersion == 0 {
+			// A canary beside no production version would leave the rest
+			// of the traffic with nothing to answer it.
+			d.Action, d.Alias, d.Reason = ActionPromote, model.AliasProduction, "canary policy: no production version yet, so the first version is production"
+			break
+		}
 		w := in.Policy.CanaryWeight
 		d.Action, d.Alias, d.Weight = ActionCanary, model.AliasCanary, &w
 		d.Reason = fmt.Sprintf("canary policy: canary at weight %g", w)

@@ -39,6 +39,8 @@ func TestDecide(t *testing.T) {
 			"none", "", "production version 4 could not be evaluated on the holdout: format lightgbm", false},
 		{"canary", policy.Input{Policy: trainspec.Policy{Kind: trainspec.PolicyCanary, CanaryWeight: 0.1}, Metric: "auc", Candidate: map[string]float64{"auc": 0.6}, ProductionVersion: 1, Production: map[string]float64{"auc": 0.9}},
 			"canary", "canary", "canary at weight 0.1", true},
+		{"canary, no production yet", policy.Input{Policy: trainspec.Policy{Kind: trainspec.PolicyCanary, CanaryWeight: 0.1}, Metric: "auc", Candidate: map[string]float64{"auc": 0.6}},
+			"promote", "production", "no production version yet, so the first version is production", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

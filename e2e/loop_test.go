@@ -1,0 +1,490 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/testkit"
+)
+
+// TestLoop runs the whole loop on the real stack and the six real
+// binaries, with the example of examples/cards: the card workload streams
+// through ingest into features (checked in Redis against the events sent),
+// events and labels land in ClickHouse, a first job trains, registers and,
+// by the canary policy's first-version rule, promotes version 1; serving
+// predicts by card with online features and every prediction is in
+// prediction_log; the workload drifts, the monitor writes drift_metrics and
+// publishes tributary.drift.detected.v1; the trainer retrains on that
+// event, the new version goes to canary at weight 0.5, serving splits
+// traffic, an operator (the cli) promotes it to production; serving swaps
+// without one failed request. One correlation id, the drift event's, is
+// followed through the job, the version's lineage and the alias moves.
+func TestLoop(t *testing.T) {
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	s := startLoopStack(t, ctx)
+	n := s.names
+	mark := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	mark("stack up, example applied")
+
+	driftSubject, _ := event.Subject(event.TypeDriftDetected)
+	driftSub, err := s.nc.SubscribeSync(driftSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = driftSub.Unsubscribe() }()
+
+	w := s.startWorkload(t, 42, 40, 150, 4*time.Second)
+
+	// Events and labels reach ClickHouse.
+	testkit.EventuallyContext(t, 90*time.Second, func(ctx context.Context) error {
+		labels, err := s.count(ctx, "SELECT count() FROM tributary.labels FINAL WHERE stream = ?", n.labels)
+		if err != nil {
+			return err
+		}
+		if labels < 5000 {
+			return fmt.Errorf("%d labels in ClickHouse", labels)
+		}
+		return nil
+	})
+	mark("5000 labels (backfill) in ClickHouse")
+
+	// Online features in Redis equal what the accepted events make.
+	s.checkOnline(t, w, 3)
+	mark("online features match the events sent")
+
+	// The first version, asked for by hand.
+	firstID := "first-" + n.stream
+	var started struct {
+		Outcome string `json:"outcome"`
+	}
+	trainerCall(t, ctx, "POST", s.platform.Service("trainer").BaseURL+"/v1/models/"+n.model+"/train", `{"job_id":"`+firstID+`","reason":"e2e loop: first version"}`, http.StatusAccepted, &started)
+	first := s.waitJobDone(t, firstID, 2*time.Minute)
+	mark("version 1 trained")
+	for _, st := range first.Steps {
+		if st.Status != "done" || st.Attempts != 1 {
+			t.Errorf("first job step %+v", st)
+		}
+	}
+	ds := first.Dataset
+	// The set has every label of its window that ingest had accepted well
+	// before the set was built (10 s: time to reach ClickHouse), and none
+	// accepted after.
+	built := first.Steps[0]
+	inWindow := "SELECT count() FROM tributary.labels FINAL WHERE stream = ? AND toUInt64(event_time)*1000 + event_time_ms >= ? AND toUInt64(event_time)*1000 + event_time_ms < ? AND toUInt64(ingest_time)*1000 + ingest_time_ms < ?"
+	from, to := uint64(first.LabelsFrom.UnixMilli()), uint64(first.LabelsTo.UnixMilli())
+	settled, err := s.count(ctx, inWindow, n.labels, from, to, uint64(built.Started.Add(-10*time.Second).UnixMilli()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	possible, err := s.count(ctx, inWindow, n.labels, from, to, uint64(built.Ended.UnixMilli()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built.Name != "dataset" || ds == nil || ds.RowCount > int64(possible) || ds.RowCount < int64(settled) || ds.LabelStream != n.labels {
+		t.Fatalf("training set %+v built %v..%v; ClickHouse has %d labels of its window accepted before it was built, %d accepted 10 s before", ds, built.Started, built.Ended, possible, settled)
+	}
+	v1, err := s.reg.Version(ctx, n.model, model.AliasProduction)
+	if err != nil {
+		t.Fatalf("production of %s: %v\n%s", n.model, err, first.Log)
+	}
+	l := v1.Lineage
+	if v1.Version != first.Version || l.JobID != firstID || l.Trigger != event.TriggerManual || l.TrainingSetID != ds.DatasetID || l.TrainingSetSHA256 != ds.SHA256 ||
+		l.FeatureDefinitions[n.view] == "" || l.FeatureDefinitions[n.view] != ds.FeatureDefinitions[n.view] || len(l.Features) != 8 {
+		t.Fatalf("version %d lineage %+v, job %+v", v1.Version, l, first)
+	}
+	d := first.Decision
+	if d == nil || d.Policy != "canary" || d.Action != "promote" || d.Alias != "production" || !d.Moved || !strings.Contains(d.Reason, "no production version yet") {
+		t.Fatalf("first decision %+v", d)
+	}
+	t.Logf("version %d: %d labels (%d train, %d holdout), holdout auc %.3f", v1.Version, ds.RowCount, first.Evaluation.TrainRows, first.Evaluation.HoldoutRows, first.Evaluation.Metrics["auc"])
+	if auc := first.Evaluation.Metrics["auc"]; !(auc > 0.6) {
+		t.Errorf("holdout auc %.3f: the features do not carry the workload's fraud signal", auc)
+	}
+
+	// Serving serves it: from now on every transaction is scored, and no
+	// request may fail.
+	testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
+		v, err := s.served(ctx, "production")
+		if err != nil || v != v1.Version {
+			return fmt.Errorf("serving has production at %d (%v)", v, err)
+		}
+		return nil
+	})
+	w.pred.open.Store(true)
+	s.waitLogged(t, "version 1 on production", 300, "version = ? AND route = 'production'", uint32(v1.Version))
+	mark("predictions of version 1 in prediction_log")
+	s.checkPredictionRows(t, ctx, w, v1)
+
+	// Drift.
+	w.stream.SetDrift(true)
+	driftOn := time.Now()
+	mark("drift on")
+	var drift event.DriftDetected
+	var driftID string
+	for driftID == "" {
+		m, err := driftSub.NextMsgWithContext(ctx)
+		if err != nil {
+			t.Fatalf("no drift event for %s: %v", n.model, err)
+		}
+		e, err := event.FromNATSMsg(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dd event.DriftDetected
+		if err := json.Unmarshal(e.Data(), &dd); err != nil {
+			t.Fatal(err)
+		}
+		if dd.Model != n.model || dd.Version != v1.Version || dd.WindowStart.Before(driftOn) {
+			continue
+		}
+		drift, driftID = dd, e.ID()
+	}
+	mark(fmt.Sprintf("drift event %s: %s %s %.3g (threshold %.3g) over %d predictions", driftID, drift.Feature, drift.Metric, drift.Value, drift.Threshold, drift.SampleSize))
+	var row struct {
+		Value   float64 `ch:"value"`
+		Drifted uint8   `ch:"drifted"`
+		Size    uint64  `ch:"sample_size"`
+	}
+	if err := s.ch.QueryRow(ctx, `SELECT value, drifted, sample_size FROM tributary.drift_metrics FINAL
+		WHERE model = ? AND version = ? AND feature = ? AND method = ? AND window_start = ? AND window_size_seconds = 20`,
+		n.model, uint32(v1.Version), drift.Feature, string(drift.Metric), drift.WindowStart).ScanStruct(&row); err != nil {
+		t.Fatalf("drift_metrics row of the drift event: %v", err)
+	}
+	if row.Drifted != 1 || math.Abs(row.Value-drift.Value) > 1e-9*math.Max(1, math.Abs(drift.Value)) || int64(row.Size) != drift.SampleSize {
+		t.Errorf("drift_metrics %+v, event %+v", row, drift)
+	}
+
+	// The retraining the event triggered: job drift-<event id>, or the
+	// follow-up it collapsed into.
+	job := s.followJob(t, "drift-"+driftID)
+	job = s.waitJobDone(t, job.JobID, 2*time.Minute)
+	mark(fmt.Sprintf("retrained: job %s, version %d", job.JobID, job.Version))
+	if job.Trigger != string(event.TriggerDrift) || job.Decision == nil || job.Decision.Action != "canary" || !job.Decision.Moved || job.Version <= v1.Version {
+		t.Fatalf("drift job %+v", job)
+	}
+	v2, err := s.reg.Version(ctx, n.model, model.VersionRef(fmt.Sprint(job.Version)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v2.Lineage.JobID != job.JobID || v2.Lineage.Trigger != event.TriggerDrift {
+		t.Fatalf("version %d lineage %+v", v2.Version, v2.Lineage)
+	}
+
+	// Canary: half the cards go to the new version.
+	testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
+		v, err := s.served(ctx, "canary")
+		if err != nil || v < v2.Version {
+			return fmt.Errorf("serving has canary at %d (%v)", v, err)
+		}
+		return nil
+	})
+	s.waitLogged(t, "canary predictions", 100, "version >= ? AND route = 'canary'", uint32(v2.Version))
+	mark("canary predictions in prediction_log")
+
+	// An operator promotes the canary, naming what it follows.
+	canary, err := s.reg.Version(ctx, n.model, model.AliasCanary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	promoted, failed := w.pred.counts()
+	if len(failed) > 0 {
+		t.Fatalf("%d predict requests failed before the promotion: %v", len(failed), failed[0])
+	}
+	reason := fmt.Sprintf("drift event %s: canary of job %s healthy (%d predictions, none failed)", driftID, canary.Lineage.JobID, promoted)
+	s.run(t, ctx, "models", "alias", n.model, "production", fmt.Sprint(canary.Version), "-actor", "e2e-operator", "-reason", reason)
+	s.run(t, ctx, "models", "delete-alias", n.model, "canary", "-actor", "e2e-operator", "-reason", "promoted to production")
+	testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
+		p, err := s.served(ctx, "production")
+		if err != nil {
+			return err
+		}
+		c, err := s.served(ctx, "canary")
+		if err != nil || p != canary.Version || c != 0 {
+			return fmt.Errorf("serving has production %d, canary %d (%v)", p, c, err)
+		}
+		return nil
+	})
+	s.waitLogged(t, "promoted version on production", 200, "version = ? AND route = 'production'", uint32(canary.Version))
+	mark(fmt.Sprintf("version %d on production", canary.Version))
+
+	w.halt(t)
+	total, failed := w.pred.counts()
+	if len(failed) > 0 {
+		t.Fatalf("%d of %d predict requests failed: %v", len(failed), w.pred.requests.Load(), failed)
+	}
+	// Every prediction served is in prediction_log once.
+	testkit.EventuallyContext(t, 2*time.Minute, func(ctx context.Context) error {
+		var rows, ids uint64
+		if err := s.ch.QueryRow(ctx, "SELECT count(), uniqExact(prediction_id) FROM tributary.prediction_log FINAL WHERE model = ?", n.model).Scan(&rows, &ids); err != nil {
+			return err
+		}
+		if rows != uint64(total) || ids != rows {
+			return fmt.Errorf("prediction_log has %d predictions (%d ids) of %s, serving answered %d", rows, ids, n.model, total)
+		}
+		return nil
+	})
+
+	// Delayed-label performance: the monitor's windows of version 1 on
+	// production count every prediction logged and every label that names
+	// one of them.
+	testkit.EventuallyContext(t, 2*time.Minute, func(ctx context.Context) error {
+		var perf struct {
+			Predictions uint64 `ch:"predictions"`
+			Labelled    uint64 `ch:"labelled"`
+			Windows     uint64 `ch:"windows"`
+			WithAUC     uint64 `ch:"with_auc"`
+		}
+		if err := s.ch.QueryRow(ctx, `SELECT sum(predictions) AS predictions, sum(labelled) AS labelled, count() AS windows, countIf(isNotNull(auc)) AS with_auc
+			FROM tributary.model_performance FINAL WHERE model = ? AND version = ? AND route = 'production' AND window_size_seconds = 60`,
+			n.model, uint32(v1.Version)).ScanStruct(&perf); err != nil {
+			return err
+		}
+		logged, err := s.count(ctx, "SELECT count() FROM tributary.prediction_log FINAL WHERE model = ? AND version = ? AND route = 'production' AND shadow = 0", n.model, uint32(v1.Version))
+		if err != nil {
+			return err
+		}
+		labelled, err := s.count(ctx, `SELECT count() FROM tributary.labels FINAL WHERE stream = ? AND prediction_id IN
+			(SELECT prediction_id FROM tributary.prediction_log FINAL WHERE model = ? AND version = ? AND route = 'production')`, n.labels, n.model, uint32(v1.Version))
+		if err != nil {
+			return err
+		}
+		if perf.Predictions != logged || perf.Labelled != labelled || labelled == 0 || perf.WithAUC == 0 {
+			return fmt.Errorf("model_performance of version %d: %+v; prediction_log has %d predictions, labels name %d of them", v1.Version, perf, logged, labelled)
+		}
+		t.Logf("model_performance of version %d on production: %d windows, %d predictions, %d labelled", v1.Version, perf.Windows, perf.Predictions, perf.Labelled)
+		return nil
+	})
+
+	// The trainer settles: every job ended, none failed, each version
+	// registered by exactly one job.
+	var jobs []loopJob
+	testkit.EventuallyContext(t, 2*time.Minute, func(ctx context.Context) error {
+		var err error
+		if jobs, err = s.jobs(ctx); err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if j.Status != "succeeded" && j.Status != "collapsed" {
+				return fmt.Errorf("job %s is %s", j.JobID, j.Status)
+			}
+		}
+		return nil
+	})
+	versions, err := s.reg.Versions(ctx, n.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byJob := map[string]int{}
+	for _, v := range versions {
+		if _, dup := byJob[v.Lineage.JobID]; dup {
+			t.Errorf("job %s registered two versions", v.Lineage.JobID)
+		}
+		byJob[v.Lineage.JobID] = v.Version
+	}
+	ran := 0
+	for _, j := range jobs {
+		if j.Status == "succeeded" {
+			ran++
+			if byJob[j.JobID] != j.Version {
+				t.Errorf("job %s says version %d, the registry %d", j.JobID, j.Version, byJob[j.JobID])
+			}
+		}
+	}
+	if ran != len(versions) {
+		t.Errorf("%d jobs succeeded, %d versions registered", ran, len(versions))
+	}
+
+	// The correlation id through the alias moves.
+	audit, err := s.reg.Audit(ctx, n.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	sawCanary, sawPromotion := false, false
+	for _, a := range audit {
+		trail = append(trail, fmt.Sprintf("%s %s -> %d by %s: %s", a.At.Format(time.TimeOnly), a.Alias, a.ToVersion, a.Actor, a.Reason))
+		switch {
+		case a.Alias == "canary" && a.ToVersion == v2.Version && a.Actor == "trainer" && strings.Contains(a.Reason, "job "+job.JobID+" (drift)"):
+			sawCanary = true
+		case a.Alias == "production" && a.ToVersion == canary.Version && a.Actor == "e2e-operator" && strings.Contains(a.Reason, driftID):
+			sawPromotion = true
+		}
+	}
+	if !sawCanary || !sawPromotion || audit[0].Alias != "production" || audit[0].ToVersion != v1.Version || !strings.Contains(audit[0].Reason, firstID) {
+		t.Errorf("audit trail:\n%s", strings.Join(trail, "\n"))
+	}
+	txns, labels := w.sent()
+	if len(w.rejected) > 0 {
+		t.Errorf("ingest refused %d events: %v", len(w.rejected), w.rejected)
+	}
+	t.Logf("correlation %s: drift event (%s %s, window %s) -> job %s (trigger drift) -> version %d (lineage job_id %s) -> canary -> production by e2e-operator",
+		driftID, drift.Feature, drift.Metric, drift.WindowStart.Format(time.TimeOnly), job.JobID, v2.Version, v2.Lineage.JobID)
+	t.Logf("audit trail:\n  %s", strings.Join(trail, "\n  "))
+	t.Logf("loop done in %v: %d transactions, %d labels, %d predictions (0 failed), %d jobs run, %d versions",
+		time.Since(began).Round(time.Second), txns, labels, total, ran, len(versions))
+}
+
+// followJob answers the job a trigger's job id ended up as: itself, or
+// the follow-up it collapsed into.
+func (s *loopStack) followJob(t *testing.T, id string) loopJob {
+	t.Helper()
+	var j loopJob
+	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
+		var err error
+		j, err = s.job(ctx, id)
+		return err
+	})
+	for j.Status == "collapsed" {
+		next := j.CollapsedInto
+		testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
+			var err error
+			j, err = s.job(ctx, next)
+			return err
+		})
+	}
+	return j
+}
+
+// waitLogged waits until prediction_log has at least want predictions of
+// the model matching the condition.
+func (s *loopStack) waitLogged(t *testing.T, what string, want uint64, cond string, args ...any) {
+	t.Helper()
+	testkit.EventuallyContext(t, 90*time.Second, func(ctx context.Context) error {
+		got, err := s.count(ctx, "SELECT count() FROM tributary.prediction_log FINAL WHERE model = ? AND shadow = 0 AND "+cond, append([]any{s.names.model}, args...)...)
+		if err != nil {
+			return err
+		}
+		if got < want {
+			return fmt.Errorf("%s: %d of %d in prediction_log", what, got, want)
+		}
+		return nil
+	})
+}
+
+// checkPredictionRows reads some logged predictions back: each is one the
+// workload got from serving, for its card, with the version's features.
+func (s *loopStack) checkPredictionRows(t *testing.T, ctx context.Context, w *loopWorkload, v model.Version) {
+	t.Helper()
+	rows, err := s.ch.Query(ctx, `SELECT prediction_id, entity_key, feature_names, prediction FROM tributary.prediction_log FINAL
+		WHERE model = ? AND version = ? ORDER BY prediction_id LIMIT 50`, s.names.model, uint32(v.Version))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	want := slices.Sorted(slices.Values(v.Lineage.Features))
+	w.pred.mu.Lock()
+	defer w.pred.mu.Unlock()
+	seen := 0
+	for rows.Next() {
+		var id, card string
+		var names []string
+		var p float64
+		if err := rows.Scan(&id, &card, &names, &p); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if w.pred.ids[id] != card || !slices.Equal(names, want) || !(p >= 0 && p <= 1) {
+			t.Errorf("logged prediction %s of %s (served for %q): features %v, prediction %g", id, card, w.pred.ids[id], names, p)
+		}
+	}
+	if seen == 0 {
+		t.Error("no prediction rows read back")
+	}
+}
+
+// checkOnline compares the online features of the busiest cards with what
+// the accepted transactions make: counts, sums and maxima over the minute
+// window as libs/tiles reads it at the answer's as_of ([as_of - 1m rounded
+// down to 10 s, as_of]), of the events up to the newest the value includes.
+func (s *loopStack) checkOnline(t *testing.T, w *loopWorkload, cards int) {
+	t.Helper()
+	busiest := w.busiest(cards)
+	features := s.platform.Service("features").BaseURL
+	for _, card := range busiest {
+		testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
+			var got struct {
+				AsOf   time.Time `json:"as_of"`
+				Values map[string]struct {
+					Value     *float64   `json:"value"`
+					EventTime *time.Time `json:"event_time"`
+				} `json:"values"`
+			}
+			if err := getJSON(ctx, features+"/v1/features/"+s.names.view+"/"+card, &got); err != nil {
+				return err
+			}
+			c := got.Values["txns_1m"]
+			if c.Value == nil || c.EventTime == nil {
+				return fmt.Errorf("%s has no txns_1m yet", card)
+			}
+			from := windowStart(got.AsOf, time.Minute)
+			count, sum, hi := w.aggregate(card, from, *c.EventTime)
+			want := map[string]float64{"txns_1m": float64(count), "amount_1m": sum, "amount_max_1m": hi}
+			for name, v := range want {
+				g := got.Values[name]
+				if g.Value == nil || math.Abs(*g.Value-v) > 1e-6*math.Max(1, math.Abs(v)) || !g.EventTime.Equal(*c.EventTime) {
+					return fmt.Errorf("%s %s = %s at %v, the %d events from %v up to %v make %g", card, name, show(g.Value), g.EventTime, count, from, c.EventTime, v)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// windowStart is where libs/tiles starts a window under 24 min read at
+// asOf: asOf - w rounded down to 10 s.
+func windowStart(asOf time.Time, w time.Duration) time.Time {
+	ms := asOf.Add(-w).UnixMilli()
+	return time.UnixMilli(ms - ms%10000).UTC()
+}
+
+// busiest answers the n cards with the most accepted transactions.
+func (w *loopWorkload) busiest(n int) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	counts := map[string]int{}
+	for _, tx := range w.txns {
+		counts[tx.Card]++
+	}
+	cards := make([]string, 0, len(counts))
+	for c := range counts {
+		cards = append(cards, c)
+	}
+	slices.SortFunc(cards, func(a, b string) int { return counts[b] - counts[a] })
+	return cards[:min(n, len(cards))]
+}
+
+// aggregate is the count, sum and maximum of a card's accepted amounts
+// from an instant up to another.
+func (w *loopWorkload) aggregate(card string, from, upTo time.Time) (int, float64, float64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, sum, hi := 0, 0.0, math.Inf(-1)
+	for _, tx := range w.txns {
+		// Event times are kept to the millisecond.
+		at := tx.At.Truncate(time.Millisecond)
+		if tx.Card == card && !at.After(upTo) && !at.Before(from) {
+			n++
+			sum += tx.Amount
+			hi = math.Max(hi, tx.Amount)
+		}
+	}
+	return n, sum, hi
+}
+
+func show(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return fmt.Sprint(*v)
+}
