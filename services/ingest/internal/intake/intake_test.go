@@ -76,6 +76,7 @@ func (p *producer) topics() []string {
 type lookup struct{ s *streamspec.Stream }
 
 func (l lookup) ByType(t string) (*streamspec.Stream, bool) { return l.s, t == l.s.Type }
+func (lookup) Synced() bool                                 { return true }
 
 func setup(t *testing.T, p *producer) (*intake.Intake, *prometheus.Registry) {
 	s, err := streamspec.Parse([]byte(`{"name":"s","type":"com.example.t.v1","entity_key":"/k","schema":{"type":"object","required":["k"]}}`))
