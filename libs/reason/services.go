@@ -53,7 +53,7 @@ func Ingest() Catalog {
 		{MissingAttribute, bad, dl, "`specversion`, `id`, `source` or `type` missing or empty (the message names it)"},
 		{InvalidAttribute, bad, dl, "an attribute breaks the CloudEvents rules (bad `time`, extension name, non-UTF-8 header value, ...)"},
 		{UnsupportedSpecVersion, bad, dl, "`specversion` is not `1.0`"},
-		{UnknownType, bad, dl, "no stream has the event's `type`"},
+		{UnknownType, bad, dl, "no stream live on this replica has the event's `type` (judged only once the stream definitions are loaded; a stream applied a moment ago may not be live on every replica yet: see Streams)"},
 		{UnsupportedContentType, http.StatusUnsupportedMediaType, dl, "the request's `Content-Type` is none of the modes"},
 		{UnsupportedDataType, http.StatusUnsupportedMediaType, dl, "`datacontenttype` is not JSON"},
 		{MalformedData, bad, dl, "the data is not one JSON document"},
@@ -74,7 +74,7 @@ func Ingest() Catalog {
 		{InternalError, http.StatusInternalServerError, dl, "ingest failed on this input (a bug): the input is dead-lettered, the panic logged and counted in `tributary_ingest_panics_total`; sending it again will not help"},
 		{NotCloudEvent, 0, dl, "raw path: a record without CloudEvents headers"},
 		{StreamMismatch, 0, dl, "raw path: the event's type belongs to another stream than the topic's"},
-		{Unavailable, http.StatusServiceUnavailable, false, "Kafka did not take the event in time, its buffer is full or too many requests are in flight: send it again after `Retry-After`"},
+		{Unavailable, http.StatusServiceUnavailable, false, "Kafka did not take the event in time, its buffer is full, too many requests are in flight, or the stream definitions are not loaded yet (just after a start: the event is not judged, in particular never refused as `unknown_type`): send it again after `Retry-After`"},
 	}
 }
 

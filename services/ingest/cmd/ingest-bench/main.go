@@ -330,6 +330,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	reg.WithoutBucket()
 	if err := reg.Ensure(ctx); err != nil {
 		return err
 	}

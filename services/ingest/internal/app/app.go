@@ -239,9 +239,17 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		}
 		rc := rawconsume.New(consumer, in, logger, "")
 		rt.AddActor("raw-consumer", func(ctx context.Context) error {
-			// Route only once the streams are live.
+			// Route only once the streams are live and the KV bucket's
+			// definitions read: before, a record of a KV stream would be
+			// dead-lettered as unknown_type or stream_mismatch and its
+			// offset committed.
 			if err := ready.Wait(ctx); err != nil {
 				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-reg.Loaded():
 			}
 			return rc.Run(ctx)
 		})

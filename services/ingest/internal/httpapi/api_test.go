@@ -57,6 +57,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureStreams(t, (*streams.Registry).WithoutBucket)
+}
+
+// newFixtureStreams is newFixture whose stream registry is handed to
+// setup before serving (to watch a KV bucket, or to have none).
+func newFixtureStreams(t *testing.T, setup func(*streams.Registry)) *fixture {
+	t.Helper()
 	brokers := kafkatest.Brokers(t)
 	prefix := kafkatest.Prefix()
 	topics := kafkatest.Topics(t, brokers, prefix, 1)
@@ -88,6 +95,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	setup(reg)
 	if err := reg.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ func (instantProducer) TryProduce(_ context.Context, r *kgo.Record, promise func
 type oneStream struct{ s *streamspec.Stream }
 
 func (o oneStream) ByType(t string) (*streamspec.Stream, bool) { return o.s, t == o.s.Type }
+func (oneStream) Synced() bool                                 { return true }
 
 // BenchmarkBatch is the CPU cost of a batch of 100 new events of about
 // 1 KB through decoding and intake, without Kafka (the producer

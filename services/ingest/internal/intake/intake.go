@@ -141,7 +141,14 @@ type Source struct{ Path string }
 // Lookup finds the live stream of an event type.
 type Lookup interface {
 	ByType(eventType string) (*streamspec.Stream, bool)
+	// Synced reports whether the stream definitions are loaded: before,
+	// a type ByType does not know may be a stream's not read yet.
+	Synced() bool
 }
+
+// ErrStreamsLoading is the error of an event checked before the stream
+// definitions are loaded: Unavailable (retry), never unknown_type.
+var ErrStreamsLoading = errors.New("ingest has not loaded the stream definitions yet (it just started, or NATS is not reachable): send the event again later")
 
 // Producer is the part of *kgo.Client intake writes with.
 type Producer interface {
@@ -409,7 +416,9 @@ func (in *Intake) count(src Source, res Result, reason Reason) Result {
 }
 
 // check validates a decoded event against its stream and builds its record.
-// err is set only when the record cannot be built (not the producer's fault).
+// err is set only when the event cannot be judged or its record cannot be
+// built (not the producer's fault): the stream definitions are not loaded
+// yet (ErrStreamsLoading), or a data check failed unexpectedly.
 func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo.Record, *Rejection, error) {
 	e := it.Event
 	if it.Size > in.cfg.MaxEventBytes {
@@ -423,6 +432,12 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo
 	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
 		return nil, reject(reason.ForbiddenType, "type: this API key may not send %q", e.Type()), nil
+	}
+	if !in.streams.Synced() {
+		// A KV stream not read yet would be refused as unknown_type (or
+		// judged by the file definition it overrides): data loss, as a
+		// producer drops an event refused with a 400.
+		return nil, nil, ErrStreamsLoading
 	}
 	s, ok := in.streams.ByType(e.Type())
 	if !ok {

@@ -76,6 +76,7 @@ func (p *producer) topics() []string {
 type lookup struct{ s *streamspec.Stream }
 
 func (l lookup) ByType(t string) (*streamspec.Stream, bool) { return l.s, t == l.s.Type }
+func (lookup) Synced() bool                                 { return true }
 
 func setup(t *testing.T, p *producer) (*intake.Intake, *prometheus.Registry) {
 	s, err := streamspec.Parse([]byte(`{"name":"s","type":"com.example.t.v1","entity_key":"/k","schema":{"type":"object","required":["k"]}}`))
@@ -98,6 +99,43 @@ func item(id, data string) intake.Item {
 }
 
 var src = intake.Source{Path: "http"}
+
+// notLoaded is a Lookup whose stream definitions are not loaded yet.
+type notLoaded struct{ lookup }
+
+func (notLoaded) Synced() bool { return false }
+
+// TestStreamsNotLoaded: before the stream definitions are loaded an event
+// is Unavailable (retry), not rejected as unknown_type nor judged against
+// a definition that may be outdated; nothing is written, not even to the
+// dead-letter topic. An event that is bad whatever the streams (too large)
+// is still rejected.
+func TestStreamsNotLoaded(t *testing.T) {
+	s, err := streamspec.Parse([]byte(`{"name":"s","type":"com.example.t.v1","entity_key":"/k","schema":{"type":"object"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &producer{}
+	reg := prometheus.NewRegistry()
+	in := intake.New(intake.Config{MaxEventBytes: 1 << 10, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: time.Second},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), reg, notLoaded{lookup{s}}, p, dedup.New(time.Minute, 100))
+	unknown := item("2", `{"k":"a"}`)
+	unknown.Event.SetType("com.example.kv.only.v1")
+	res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`), unknown})
+	for i, r := range res {
+		if r.Outcome != intake.Unavailable || r.Reason != "" || !strings.Contains(r.Message, "stream definitions") {
+			t.Errorf("event %d: %+v, want unavailable naming the stream definitions", i, r)
+		}
+	}
+	if got := p.topics(); len(got) != 0 {
+		t.Errorf("written before the streams are loaded: %v", got)
+	}
+	big := item("3", `{"k":"a"}`)
+	big.Size = 2 << 10
+	if res := in.Submit(context.Background(), src, []intake.Item{big}); res[0].Outcome != intake.Rejected || res[0].Reason != reason.EventTooLarge {
+		t.Errorf("too large before the streams are loaded: %+v, want rejected event_too_large", res[0])
+	}
+}
 
 func TestBufferFull(t *testing.T) {
 	p := &producer{answer: func(*kgo.Record) error { return kgo.ErrMaxBuffered }}

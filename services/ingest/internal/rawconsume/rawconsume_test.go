@@ -31,6 +31,8 @@ type lookup map[string]*streamspec.Stream
 // panicType stands for any bug an input could trigger: looking it up panics.
 const panicType = "com.example.raw.panic.v1"
 
+func (lookup) Synced() bool { return true }
+
 func (l lookup) ByType(t string) (*streamspec.Stream, bool) {
 	if t == panicType {
 		panic("boom")

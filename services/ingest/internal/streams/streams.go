@@ -34,6 +34,9 @@ type Registry struct {
 	kv     map[string]*streamspec.Stream
 	cur    atomic.Pointer[snapshot]
 	synced atomic.Bool
+	// loaded is closed once Synced turns true (it stays true).
+	loaded   chan struct{}
+	loadOnce sync.Once
 }
 
 type snapshot struct {
@@ -48,6 +51,7 @@ func New(logger *slog.Logger, reg prometheus.Registerer, labels *streamspec.Stre
 	r := &Registry{
 		logger: logger, ensure: ensure, onLive: onLive, labels: labels,
 		files: map[string]*streamspec.Stream{}, kv: map[string]*streamspec.Stream{},
+		loaded: make(chan struct{}),
 		updates: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_ingest_stream_updates_total",
 			Help: "Stream definitions read from the KV bucket, by outcome (applied, deleted, invalid, conflict).",
@@ -86,6 +90,7 @@ func (r *Registry) Ensure(ctx context.Context) error {
 		return err
 	}
 	r.cur.Store(snap)
+	r.markLoaded()
 	return nil
 }
 
@@ -118,8 +123,27 @@ func (r *Registry) ByName(name string) (*streamspec.Stream, bool) {
 }
 
 // Synced reports whether the registry is live and has read every value
-// the KV bucket held when the watch started.
+// the KV bucket held when the watch first started: until then a type it
+// does not know may be one of a KV stream not read yet, and must not be
+// refused. Once true it stays true (a watch re-opened after a break serves
+// the definitions it had meanwhile).
 func (r *Registry) Synced() bool { return r.synced.Load() && r.cur.Load() != nil }
+
+// Loaded is closed once Synced is true.
+func (r *Registry) Loaded() <-chan struct{} { return r.loaded }
+
+// WithoutBucket says no KV bucket will be watched (a registry of files
+// only: benchmarks, tests): the registry is Synced once Ensure ran.
+func (r *Registry) WithoutBucket() {
+	r.synced.Store(true)
+	r.markLoaded()
+}
+
+func (r *Registry) markLoaded() {
+	if r.Synced() {
+		r.loadOnce.Do(func() { close(r.loaded) })
+	}
+}
 
 // build merges the sources; kv overrides files by name.
 func (r *Registry) build(files, kv map[string]*streamspec.Stream) (*snapshot, error) {
@@ -181,6 +205,7 @@ func (r *Registry) watchOnce(ctx context.Context, bucket func(context.Context) (
 			}
 			if e == nil { // every existing value has been delivered
 				r.synced.Store(true)
+				r.markLoaded()
 				continue
 			}
 			r.apply(ctx, e)

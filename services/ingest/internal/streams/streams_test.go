@@ -102,9 +102,23 @@ func TestWatch(t *testing.T) {
 	if err := r.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Live, but the KV values not read yet: not loaded.
+	select {
+	case <-r.Loaded():
+		t.Fatal("loaded before the watch delivered the bucket's values")
+	default:
+	}
+	if r.Synced() {
+		t.Fatal("synced before the watch delivered the bucket's values")
+	}
 	done := make(chan error)
 	go func() { done <- r.Watch(ctx, func(context.Context) (jetstream.KeyValue, error) { return kv, nil }) }()
 	waitFor(t, "sync", r.Synced)
+	select {
+	case <-r.Loaded():
+	default:
+		t.Fatal("synced but Loaded not closed")
+	}
 	for _, typ := range []string{"com.example.order.v1", "com.example.early.v1", "tributary.label.recorded.v1"} {
 		if _, ok := r.ByType(typ); !ok {
 			t.Errorf("type %s not live", typ)
@@ -157,5 +171,28 @@ func TestWatch(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWithoutBucket: a registry of files only is loaded once its topics
+// were ensured, not before.
+func TestWithoutBucket(t *testing.T) {
+	labels, _ := streamspec.Labels()
+	var ens ensured
+	r, err := New(slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), labels, nil, ens.ensure, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.WithoutBucket()
+	if r.Synced() {
+		t.Fatal("synced before Ensure")
+	}
+	if err := r.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.Loaded():
+	default:
+		t.Fatal("not loaded after Ensure")
 	}
 }
