@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	ce "github.com/cloudevents/sdk-go/v2/event"
@@ -115,10 +116,17 @@ func (d *Datasets) Build(ctx context.Context, req event.DatasetRequested) (event
 			_ = s.Unsubscribe()
 		}
 	}()
-	// The event id is the request id: a republished request is a
-	// duplicate in the stream's window, and the features service answers
-	// a repeated request id with the first set.
-	if err := d.pub.Publish(ctx, event.TypeDatasetRequested, req.RequestID, req); err != nil {
+	// Each ask is a new event (its id, the Nats-Msg-Id, is the request id
+	// and the time of the ask), so the stream keeps it and the features
+	// service sees it; the features service answers a repeated request id
+	// with the first set (built once). Were the event id the request id, a
+	// trainer resuming a job after a crash would ask again within the
+	// stream's duplicate window (2 minutes), its request would be dropped
+	// as a duplicate, and the answer it missed while it was down would
+	// never come again: the job would wait out -datasets.timeout, again
+	// and again, until the window passed.
+	eventID := req.RequestID + "." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := d.pub.Publish(ctx, event.TypeDatasetRequested, eventID, req); err != nil {
 		return event.DatasetReady{}, err
 	}
 	for {

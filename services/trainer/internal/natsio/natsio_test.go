@@ -14,13 +14,10 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/natsx"
-	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/trainer/internal/natsio"
 	"github.com/tributary-ml/tributary/services/trainer/internal/pipeline"
 	"github.com/tributary-ml/tributary/services/trainer/internal/trainertest"
 )
-
-func TestMain(m *testing.M) { testkit.VerifyTestMain(m) }
 
 func TestDatasetsRoundTrip(t *testing.T) {
 	e := trainertest.StartEmbedded(t)

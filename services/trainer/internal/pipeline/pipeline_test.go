@@ -662,3 +662,39 @@ func TestCategoricalFeature(t *testing.T) {
 		})
 	}
 }
+
+// A job's training window ends when the job was asked for, whenever it
+// starts: a job that waited an hour (behind another job, or orphaned by a
+// crash) asks for the labels its trigger saw, not an hour's newer ones.
+func TestWindowEndsWhenTheJobWasAskedFor(t *testing.T) {
+	e := newEnv(t)
+	// The job is asked for an hour ago (the clock lags), and runs now.
+	var mu sync.Mutex
+	lag := -time.Hour
+	e.store = jobs.NewStore(e.kv, jobs.WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(lag) }))
+	e.apply(spec("m", trainspec.Policy{Kind: trainspec.PolicyManual}))
+	ctx := context.Background()
+	sub, _, err := e.store.Submit(ctx, jobs.Request{JobID: "late", Model: "m", Trigger: event.TriggerManual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asked := sub.CreatedAt
+	mu.Lock()
+	lag = 0
+	mu.Unlock()
+	if err := e.pipeline(e.cfg).Run(ctx, "late"); err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.store.Get(ctx, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTo := asked.Truncate(time.Millisecond)
+	wantFrom := wantTo.Add(-30 * 24 * time.Hour)
+	if j.Status != jobs.StatusSucceeded || !j.LabelsTo.Equal(wantTo) || !j.LabelsFrom.Equal(wantFrom) {
+		t.Fatalf("job %s (%s): window [%s, %s), want [%s, %s)", j.Status, j.Error, j.LabelsFrom, j.LabelsTo, wantFrom, wantTo)
+	}
+	if len(e.datasets.Requests) != 1 || !e.datasets.Requests[0].End.Equal(wantTo) || !e.datasets.Requests[0].Start.Equal(wantFrom) {
+		t.Errorf("dataset requests %+v, want one for [%s, %s)", e.datasets.Requests, wantFrom, wantTo)
+	}
+}

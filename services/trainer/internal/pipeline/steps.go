@@ -35,7 +35,14 @@ func DatasetRequestID(jobID string) string { return "job-" + jobID }
 func (j *job) dataset(ctx context.Context) error {
 	rec := j.record()
 	if rec.LabelsTo.IsZero() {
-		to := j.p.store.Now().Truncate(time.Millisecond)
+		// The window ends when the job was asked for, not when an attempt
+		// starts: a job that waited (a follow-up, a replica's crash, a
+		// retry) trains on the labels its trigger saw, and every attempt
+		// asks for the same set.
+		to := rec.CreatedAt.Truncate(time.Millisecond)
+		if to.IsZero() {
+			to = j.p.store.Now().Truncate(time.Millisecond)
+		}
 		from := to.Add(-time.Duration(j.spec.Window))
 		if err := j.update(ctx, func(r *jobs.Job) { r.LabelsFrom, r.LabelsTo = from, to }); err != nil {
 			return err
