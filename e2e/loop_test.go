@@ -385,8 +385,8 @@ func (s *loopStack) followJob(t *testing.T, id string) loopJob {
 // of the amount (last_amount) and of the merchant category by a
 // categorical method (chi-squared or Jensen-Shannon) in drift_metrics; the
 // new category counted unseen in data_quality, at about its share of the
-// drifted stream, and in no window before; and in prediction_log's
-// categorical features.
+// drifted stream; and in prediction_log's categorical features, of no
+// prediction made before driftOn.
 func (s *loopStack) checkDriftFound(t *testing.T, v model.Version, driftOn time.Time) {
 	t.Helper()
 	n := s.names
@@ -440,15 +440,15 @@ func (s *loopStack) checkDriftFound(t *testing.T, v model.Version, driftOn time.
 		t.Logf("drift found: %v; data_quality: %d of %d %s values unseen in %d windows; %d predictions logged with %s", found, q.Unseen, q.Values, merchant, q.Windows, crypto, cardgen.DriftCategory)
 		return nil
 	})
-	// Before the drift no category was unseen.
-	var windows, unseen uint64
-	if err := s.ch.QueryRow(context.Background(), `SELECT count(), sum(unseen) FROM tributary.data_quality FINAL
-		WHERE model = ? AND version = ? AND feature = ? AND window_size_seconds = 20 AND window_end <= ?`,
-		n.model, uint32(v.Version), merchant, driftOn).Scan(&windows, &unseen); err != nil {
+	// Before the drift no prediction had it.
+	var before, early uint64
+	if err := s.ch.QueryRow(context.Background(), `SELECT count(), countIf(categorical_feature_values[indexOf(categorical_feature_names, ?)] = ?)
+		FROM tributary.prediction_log FINAL WHERE model = ? AND version = ? AND toUInt64(event_time)*1000 + event_time_ms < ?`,
+		merchant, cardgen.DriftCategory, n.model, uint32(v.Version), uint64(driftOn.UnixMilli())).Scan(&before, &early); err != nil {
 		t.Fatal(err)
 	}
-	if windows == 0 || unseen != 0 {
-		t.Errorf("data_quality of %s before the drift: %d unseen in %d windows", merchant, unseen, windows)
+	if before == 0 || early != 0 {
+		t.Errorf("%d of the %d predictions of version %d made before the drift have %s %s", early, before, v.Version, merchant, cardgen.DriftCategory)
 	}
 }
 
