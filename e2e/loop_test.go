@@ -23,8 +23,12 @@ import (
 // events and labels land in ClickHouse, a first job trains, registers and,
 // by the canary policy's first-version rule, promotes version 1; serving
 // predicts by card with online features and every prediction is in
-// prediction_log; the workload drifts, the monitor writes drift_metrics and
-// publishes tributary.drift.detected.v1; the trainer retrains on that
+// prediction_log, with the merchant category (a categorical feature) in its
+// categorical columns; the workload drifts (bigger amounts, a new merchant
+// category), the monitor writes drift_metrics (the amounts by numeric
+// methods, the category by chi-squared or Jensen-Shannon), counts the new
+// category unseen in data_quality and publishes
+// tributary.drift.detected.v1; the trainer retrains on that
 // event, the new version goes to canary at weight 0.5, serving splits
 // traffic, an operator (the cli) promotes it to production; serving swaps
 // without one failed request. One correlation id, the drift event's, is
