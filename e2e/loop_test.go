@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/cardgen"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/testkit"
@@ -22,8 +23,12 @@ import (
 // events and labels land in ClickHouse, a first job trains, registers and,
 // by the canary policy's first-version rule, promotes version 1; serving
 // predicts by card with online features and every prediction is in
-// prediction_log; the workload drifts, the monitor writes drift_metrics and
-// publishes tributary.drift.detected.v1; the trainer retrains on that
+// prediction_log, with the merchant category (a categorical feature) in its
+// categorical columns; the workload drifts (bigger amounts, a new merchant
+// category), the monitor writes drift_metrics (the amounts by numeric
+// methods, the category by chi-squared or Jensen-Shannon), counts the new
+// category unseen in data_quality and publishes
+// tributary.drift.detected.v1; the trainer retrains on that
 // event, the new version goes to canary at weight 0.5, serving splits
 // traffic, an operator (the cli) promotes it to production; serving swaps
 // without one failed request. One correlation id, the drift event's, is
@@ -100,8 +105,17 @@ func TestLoop(t *testing.T) {
 	}
 	l := v1.Lineage
 	if v1.Version != first.Version || l.JobID != firstID || l.Trigger != event.TriggerManual || l.TrainingSetID != ds.DatasetID || l.TrainingSetSHA256 != ds.SHA256 ||
-		l.FeatureDefinitions[n.view] == "" || l.FeatureDefinitions[n.view] != ds.FeatureDefinitions[n.view] || len(l.Features) != 8 {
+		l.FeatureDefinitions[n.view] == "" || l.FeatureDefinitions[n.view] != ds.FeatureDefinitions[n.view] || len(l.Features) != 9 {
 		t.Fatalf("version %d lineage %+v, job %+v", v1.Version, l, first)
+	}
+	// The merchant category, a string, is a categorical feature: its
+	// vocabulary and reference are the categories before drift.
+	merchant := n.view + ":merchant_category"
+	if voc := l.Categorical[merchant]; len(l.Categorical) != 1 || voc.Other || !slices.Equal(slices.Sorted(slices.Values(voc.Categories)), slices.Sorted(slices.Values(cardgen.Categories))) {
+		t.Fatalf("version %d vocabularies %+v, want %s: %v", v1.Version, l.Categorical, merchant, cardgen.Categories)
+	}
+	if ref := l.Reference.Features[merchant]; ref.Kind != model.KindCategorical || ref.Categories[cardgen.DriftCategory] != 0 || len(ref.Categories) != len(cardgen.Categories) {
+		t.Fatalf("reference of %s: %+v", merchant, ref)
 	}
 	d := first.Decision
 	if d == nil || d.Policy != "canary" || d.Action != "promote" || d.Alias != "production" || !d.Moved || !strings.Contains(d.Reason, "no production version yet") {
@@ -156,14 +170,28 @@ func TestLoop(t *testing.T) {
 		Drifted uint8   `ch:"drifted"`
 		Size    uint64  `ch:"sample_size"`
 	}
-	if err := s.ch.QueryRow(ctx, `SELECT value, drifted, sample_size FROM tributary.drift_metrics FINAL
+	// The event names drift_metrics' method by a short name, and gives
+	// the tests' p-value as its value.
+	method, value := string(drift.Metric), "value"
+	switch drift.Metric {
+	case event.DriftChiSquared:
+		method, value = "chi_squared", "ifNull(p_value, -1)"
+	case event.DriftJS:
+		method = "jensen_shannon"
+	case event.DriftKS:
+		value = "ifNull(p_value, -1)"
+	}
+	if err := s.ch.QueryRow(ctx, `SELECT `+value+` AS value, drifted, sample_size FROM tributary.drift_metrics FINAL
 		WHERE model = ? AND version = ? AND feature = ? AND method = ? AND window_start = ? AND window_size_seconds = 20`,
-		n.model, uint32(v1.Version), drift.Feature, string(drift.Metric), drift.WindowStart).ScanStruct(&row); err != nil {
+		n.model, uint32(v1.Version), drift.Feature, method, drift.WindowStart).ScanStruct(&row); err != nil {
 		t.Fatalf("drift_metrics row of the drift event: %v", err)
 	}
 	if row.Drifted != 1 || math.Abs(row.Value-drift.Value) > 1e-9*math.Max(1, math.Abs(drift.Value)) || int64(row.Size) != drift.SampleSize {
 		t.Errorf("drift_metrics %+v, event %+v", row, drift)
 	}
+
+	s.checkDriftFound(t, v1, driftOn)
+	mark("amount and merchant category drift in drift_metrics, crypto unseen in data_quality and in prediction_log")
 
 	// The retraining the event triggered: job drift-<event id>, or the
 	// follow-up it collapsed into.
@@ -356,6 +384,78 @@ func (s *loopStack) followJob(t *testing.T, id string) loopJob {
 	return j
 }
 
+// checkDriftFound checks that the drift injected at driftOn is in the
+// monitor's tables for version v: drifted windows (started after driftOn)
+// of the amount (last_amount) and of the merchant category by a
+// categorical method (chi-squared or Jensen-Shannon) in drift_metrics; the
+// new category counted unseen in data_quality, at about its share of the
+// drifted stream; and in prediction_log's categorical features, of no
+// prediction made before driftOn.
+func (s *loopStack) checkDriftFound(t *testing.T, v model.Version, driftOn time.Time) {
+	t.Helper()
+	n := s.names
+	merchant, amount := n.view+":merchant_category", n.view+":last_amount"
+	testkit.EventuallyContext(t, 90*time.Second, func(ctx context.Context) error {
+		rows, err := s.ch.Query(ctx, `SELECT feature, method, count() FROM tributary.drift_metrics FINAL
+			WHERE model = ? AND version = ? AND window_size_seconds = 20 AND window_start >= ? AND drifted = 1
+			GROUP BY feature, method ORDER BY feature, method`, n.model, uint32(v.Version), driftOn)
+		if err != nil {
+			return err
+		}
+		var found []string
+		categorical, numeric := false, false
+		for rows.Next() {
+			var feature, method string
+			var windows uint64
+			if err := rows.Scan(&feature, &method, &windows); err != nil {
+				rows.Close()
+				return err
+			}
+			found = append(found, fmt.Sprintf("%s %s (%d windows)", feature, method, windows))
+			categorical = categorical || feature == merchant && (method == "chi_squared" || method == "jensen_shannon")
+			numeric = numeric || feature == amount
+		}
+		rows.Close()
+		if !categorical || !numeric {
+			return fmt.Errorf("drifted in drift_metrics of version %d since %v: %v; want %s by chi_squared or jensen_shannon and %s", v.Version, driftOn.Format(time.TimeOnly), found, merchant, amount)
+		}
+		var q struct {
+			Windows uint64 `ch:"windows"`
+			Unseen  uint64 `ch:"unseen"`
+			Values  uint64 `ch:"values"`
+		}
+		if err := s.ch.QueryRow(ctx, `SELECT count() AS windows, sum(unseen) AS unseen, toUInt64(sum(total) - sum(missing)) AS values FROM tributary.data_quality FINAL
+			WHERE model = ? AND version = ? AND target = 'feature' AND feature = ? AND window_size_seconds = 20 AND window_start >= ?`,
+			n.model, uint32(v.Version), merchant, driftOn).ScanStruct(&q); err != nil {
+			return err
+		}
+		// The generator opens crypto to 18% of the transactions.
+		if share := float64(q.Unseen) / float64(q.Values); q.Unseen == 0 || !(share > 0.08 && share < 0.3) {
+			return fmt.Errorf("data_quality of %s since the drift: %d unseen of %d values in %d windows", merchant, q.Unseen, q.Values, q.Windows)
+		}
+		crypto, err := s.count(ctx, `SELECT count() FROM tributary.prediction_log FINAL WHERE model = ? AND version = ?
+			AND categorical_feature_values[indexOf(categorical_feature_names, ?)] = ?`, n.model, uint32(v.Version), merchant, cardgen.DriftCategory)
+		if err != nil {
+			return err
+		}
+		if crypto == 0 {
+			return fmt.Errorf("no prediction of version %d logged with %s %s", v.Version, merchant, cardgen.DriftCategory)
+		}
+		t.Logf("drift found: %v; data_quality: %d of %d %s values unseen in %d windows; %d predictions logged with %s", found, q.Unseen, q.Values, merchant, q.Windows, crypto, cardgen.DriftCategory)
+		return nil
+	})
+	// Before the drift no prediction had it.
+	var before, early uint64
+	if err := s.ch.QueryRow(context.Background(), `SELECT count(), countIf(categorical_feature_values[indexOf(categorical_feature_names, ?)] = ?)
+		FROM tributary.prediction_log FINAL WHERE model = ? AND version = ? AND toUInt64(event_time)*1000 + event_time_ms < ?`,
+		merchant, cardgen.DriftCategory, n.model, uint32(v.Version), uint64(driftOn.UnixMilli())).Scan(&before, &early); err != nil {
+		t.Fatal(err)
+	}
+	if before == 0 || early != 0 {
+		t.Errorf("%d of the %d predictions of version %d made before the drift have %s %s", early, before, v.Version, merchant, cardgen.DriftCategory)
+	}
+}
+
 // waitLogged waits until prediction_log has at least want predictions of
 // the model matching the condition.
 func (s *loopStack) waitLogged(t *testing.T, what string, want uint64, cond string, args ...any) {
@@ -376,26 +476,42 @@ func (s *loopStack) waitLogged(t *testing.T, what string, want uint64, cond stri
 // workload got from serving, for its card, with the version's features.
 func (s *loopStack) checkPredictionRows(t *testing.T, ctx context.Context, w *loopWorkload, v model.Version) {
 	t.Helper()
-	rows, err := s.ch.Query(ctx, `SELECT prediction_id, entity_key, feature_names, prediction FROM tributary.prediction_log FINAL
-		WHERE model = ? AND version = ? ORDER BY prediction_id LIMIT 50`, s.names.model, uint32(v.Version))
+	rows, err := s.ch.Query(ctx, `SELECT prediction_id, entity_key, feature_names, categorical_feature_names, categorical_feature_values, prediction
+		FROM tributary.prediction_log FINAL WHERE model = ? AND version = ? ORDER BY prediction_id LIMIT 50`, s.names.model, uint32(v.Version))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	want := slices.Sorted(slices.Values(v.Lineage.Features))
+	// The numeric features in feature_names, the categorical ones (the
+	// merchant category) in categorical_feature_names with the string
+	// serving read online.
+	var want, wantCat []string
+	for _, f := range v.Lineage.Features {
+		if _, ok := v.Lineage.Categorical[f]; ok {
+			wantCat = append(wantCat, f)
+		} else {
+			want = append(want, f)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(wantCat)
 	w.pred.mu.Lock()
 	defer w.pred.mu.Unlock()
 	seen := 0
 	for rows.Next() {
 		var id, card string
-		var names []string
+		var names, catNames []string
+		var catValues []*string
 		var p float64
-		if err := rows.Scan(&id, &card, &names, &p); err != nil {
+		if err := rows.Scan(&id, &card, &names, &catNames, &catValues, &p); err != nil {
 			t.Fatal(err)
 		}
 		seen++
 		if w.pred.ids[id] != card || !slices.Equal(names, want) || !(p >= 0 && p <= 1) {
 			t.Errorf("logged prediction %s of %s (served for %q): features %v, prediction %g", id, card, w.pred.ids[id], names, p)
+		}
+		if !slices.Equal(catNames, wantCat) || len(catValues) != len(wantCat) || len(catValues) == 0 || catValues[0] == nil || !slices.Contains(cardgen.Categories, *catValues[0]) {
+			t.Errorf("logged prediction %s of %s: categorical features %v = %v, want %v of %v", id, card, catNames, catValues, wantCat, cardgen.Categories)
 		}
 	}
 	if seen == 0 {
@@ -416,7 +532,7 @@ func (s *loopStack) checkOnline(t *testing.T, w *loopWorkload, cards int) {
 			var got struct {
 				AsOf   time.Time `json:"as_of"`
 				Values map[string]struct {
-					Value     *float64   `json:"value"`
+					Value     any        `json:"value"` // a number, or a string (merchant_category)
 					EventTime *time.Time `json:"event_time"`
 				} `json:"values"`
 			}
@@ -428,13 +544,19 @@ func (s *loopStack) checkOnline(t *testing.T, w *loopWorkload, cards int) {
 				return fmt.Errorf("%s has no txns_1m yet", card)
 			}
 			from := windowStart(got.AsOf, time.Minute)
-			count, sum, hi := w.aggregate(card, from, *c.EventTime)
+			count, sum, hi, categories := w.aggregate(card, from, *c.EventTime)
 			want := map[string]float64{"txns_1m": float64(count), "amount_1m": sum, "amount_max_1m": hi}
 			for name, v := range want {
 				g := got.Values[name]
-				if g.Value == nil || math.Abs(*g.Value-v) > 1e-6*math.Max(1, math.Abs(v)) || !g.EventTime.Equal(*c.EventTime) {
-					return fmt.Errorf("%s %s = %s at %v, the %d events from %v up to %v make %g", card, name, show(g.Value), g.EventTime, count, from, c.EventTime, v)
+				f, ok := g.Value.(float64)
+				if !ok || math.Abs(f-v) > 1e-6*math.Max(1, math.Abs(v)) || !g.EventTime.Equal(*c.EventTime) {
+					return fmt.Errorf("%s %s = %v at %v, the %d events from %v up to %v make %g", card, name, g.Value, g.EventTime, count, from, c.EventTime, v)
 				}
+			}
+			// The latest merchant category is the newest event's (one of
+			// them: the workload dates a tick's transactions alike).
+			if g := got.Values["merchant_category"]; !slices.Contains(categories, fmt.Sprint(g.Value)) || g.EventTime == nil || !g.EventTime.Equal(*c.EventTime) {
+				return fmt.Errorf("%s merchant_category = %v at %v, the newest events up to %v are %q", card, g.Value, g.EventTime, c.EventTime, categories)
 			}
 			return nil
 		})
@@ -465,21 +587,33 @@ func (w *loopWorkload) busiest(n int) []string {
 }
 
 // aggregate is the count, sum and maximum of a card's accepted amounts
-// from an instant up to another.
-func (w *loopWorkload) aggregate(card string, from, upTo time.Time) (int, float64, float64) {
+// from an instant up to another, and the merchant categories of its newest
+// transactions up to then.
+func (w *loopWorkload) aggregate(card string, from, upTo time.Time) (int, float64, float64, []string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n, sum, hi := 0, 0.0, math.Inf(-1)
+	var newest time.Time
+	var categories []string
 	for _, tx := range w.txns {
 		// Event times are kept to the millisecond.
 		at := tx.At.Truncate(time.Millisecond)
-		if tx.Card == card && !at.After(upTo) && !at.Before(from) {
+		if tx.Card != card || at.After(upTo) {
+			continue
+		}
+		switch {
+		case at.After(newest):
+			newest, categories = at, []string{tx.Category}
+		case at.Equal(newest):
+			categories = append(categories, tx.Category)
+		}
+		if !at.Before(from) {
 			n++
 			sum += tx.Amount
 			hi = math.Max(hi, tx.Amount)
 		}
 	}
-	return n, sum, hi
+	return n, sum, hi, categories
 }
 
 func show(v *float64) string {

@@ -63,12 +63,14 @@ func loopEnv(work string) map[string][]string {
 			"TRIBUTARY_DATASETS_TIMEOUT=30s", "TRIBUTARY_SCHEDULE_TICK=0"},
 		"registry": {},
 		"serving":  {},
-		// Eight features, a window every 20 s: KS at p < 0.05 would find
+		// Nine features, a window every 20 s: KS at p < 0.05 would find
 		// drift in a third of the windows of an unchanged stream, and
 		// Wasserstein over 0.1 standard deviations in most (scoring a
-		// second after the transaction is not quite the label's instant).
+		// second after the transaction is not quite the label's instant);
+		// chi-squared at p < 0.05 on the merchant category in one window
+		// of twenty, each a retraining.
 		"monitor": {"TRIBUTARY_DRIFT_WINDOWS=20s", "TRIBUTARY_DRIFT_LATENESS=2s", "TRIBUTARY_MONITOR_RETRY_BACKOFF=200ms", "TRIBUTARY_DRIFT_KS_P_VALUE=0.001",
-			"TRIBUTARY_DRIFT_WASSERSTEIN_THRESHOLD=0.5",
+			"TRIBUTARY_DRIFT_WASSERSTEIN_THRESHOLD=0.5", "TRIBUTARY_DRIFT_CHI_SQUARED_P_VALUE=0.001",
 			"TRIBUTARY_PERFORMANCE_WINDOWS=1m", "TRIBUTARY_LABELS_SWEEP_INTERVAL=2s"},
 	}
 }
