@@ -23,11 +23,11 @@ import (
 	ce "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/tiles"
@@ -176,18 +176,11 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, client *kgo
 // fails is retried (its offsets are not committed) until it succeeds.
 func (m *Materializer) Run(ctx context.Context) error {
 	for {
-		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
-		fetches := m.client.PollRecords(pollCtx, m.cfg.MaxRecords)
-		cancel()
+		fetches := kafkax.PollBatch(ctx, m.client, m.cfg.MaxRecords, m.logger)
 		if ctx.Err() != nil {
 			m.client.AllowRebalance()
 			return nil
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				m.logger.Warn("kafka fetch error", "topic", topic, "partition", p, "error", err)
-			}
-		})
 		// Views new to this consumer's partitions first, from ClickHouse;
 		// the batch then applies to the same views.
 		snap := m.views()
@@ -225,7 +218,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 					m.client.AllowRebalance()
 					return nil
 				}
-				if errors.Is(err, tiles.ErrFenced) || lostMembership(err) {
+				if errors.Is(err, tiles.ErrFenced) || kafkax.LostMembership(err) {
 					// Another consumer applied events of these entities
 					// since this one read them, or the group no longer
 					// counts this one as a member: the partitions are (or
@@ -426,13 +419,6 @@ func (m *Materializer) process(ctx context.Context, recs []*kgo.Record, snap *ca
 	}
 	m.logger.Debug("batch applied", "records", len(recs), "keys", len(order), "dead_lettered", len(dlq))
 	return nil
-}
-
-// lostMembership reports a commit refused because this consumer is no
-// longer a member of its group's current generation.
-func lostMembership(err error) bool {
-	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
-		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 // waitUntil sleeps until the wall clock reaches t, or ctx ends.

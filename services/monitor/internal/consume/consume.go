@@ -19,11 +19,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
@@ -182,18 +182,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 	}
 	for {
-		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
-		fetches := c.client.PollRecords(pollCtx, c.cfg.MaxRecords)
-		cancel()
+		fetches := kafkax.PollBatch(ctx, c.client, c.cfg.MaxRecords, c.logger)
 		if ctx.Err() != nil {
 			c.client.AllowRebalance()
 			return nil
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				c.logger.Warn("kafka fetch error", "topic", topic, "partition", p, "error", err)
-			}
-		})
 		if recs := fetches.Records(); len(recs) > 0 {
 			if err := c.process(ctx, recs); err != nil {
 				c.client.AllowRebalance()
@@ -207,21 +200,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// retry runs f until it succeeds or ctx ends, counting each failure.
+// retry runs one step of a batch until it succeeds or ctx ends.
 func (c *Consumer) retry(ctx context.Context, step string, f func() error) error {
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		c.writes.WithLabelValues(step).Inc()
-		c.logger.Warn("batch step failed, retrying", "step", step, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(c.cfg.Backoff):
-		}
-	}
+	return kafkax.StepRetrier{Backoff: c.cfg.Backoff, Failures: c.writes, Logger: c.logger, What: "batch step"}.Do(ctx, step, f)
 }
 
 // process writes one batch and commits it; every step is retried until it
@@ -350,7 +331,7 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 	}
 	if err := c.retry(ctx, "commit", func() error {
 		err := c.client.CommitRecords(ctx, recs...)
-		if lostMembership(err) {
+		if kafkax.LostMembership(err) {
 			// The partitions are (about to be) another consumer's: it
 			// reads the batch again; its rows collapse with these.
 			c.logger.Warn("commit refused: no longer a member of the group, batch left to the next owner", "records", len(recs), "error", err)
@@ -408,10 +389,3 @@ func (c *Consumer) decodeAll(recs []*kgo.Record) []decoded {
 
 // position names a record's topic and partition in the snapshot.
 func position(r *kgo.Record) string { return r.Topic + "/" + strconv.Itoa(int(r.Partition)) }
-
-// lostMembership reports a commit refused because this consumer is no
-// longer a member of its group's current generation.
-func lostMembership(err error) bool {
-	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
-		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
-}

@@ -11,11 +11,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
+	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
@@ -154,18 +154,11 @@ func New(cfg Config, perf *performance.Config, logger *slog.Logger, reg promethe
 func (c *Consumer) Run(ctx context.Context) error {
 	lastSweep := c.now()
 	for {
-		pollCtx, cancel := context.WithTimeout(ctx, time.Second)
-		fetches := c.client.PollRecords(pollCtx, c.cfg.MaxRecords)
-		cancel()
+		fetches := kafkax.PollBatch(ctx, c.client, c.cfg.MaxRecords, c.logger)
 		if ctx.Err() != nil {
 			c.client.AllowRebalance()
 			return nil
 		}
-		fetches.EachError(func(topic string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-				c.logger.Warn("kafka fetch error", "topic", topic, "partition", p, "error", err)
-			}
-		})
 		if recs := fetches.Records(); len(recs) > 0 {
 			if err := c.process(ctx, recs); err != nil {
 				c.client.AllowRebalance()
@@ -188,20 +181,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
+// retry runs one step of a batch until it succeeds or ctx ends.
 func (c *Consumer) retry(ctx context.Context, step string, f func() error) error {
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		c.writes.WithLabelValues(step).Inc()
-		c.logger.Warn("label step failed, retrying", "step", step, "error", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(c.cfg.Backoff):
-		}
-	}
+	return kafkax.StepRetrier{Backoff: c.cfg.Backoff, Failures: c.writes, Logger: c.logger, What: "label step"}.Do(ctx, step, f)
 }
 
 // process handles one batch and commits it; every step is retried until it
@@ -251,7 +233,7 @@ func (c *Consumer) process(ctx context.Context, recs []*kgo.Record) error {
 	}
 	if err := c.retry(ctx, "commit", func() error {
 		err := c.client.CommitRecords(ctx, recs...)
-		if lostMembership(err) {
+		if kafkax.LostMembership(err) {
 			c.logger.Warn("commit refused: no longer a member of the group, batch left to the next owner", "records", len(recs), "error", err)
 			return nil
 		}
@@ -374,9 +356,4 @@ func (c *Consumer) Sweep(ctx context.Context) error {
 		c.logger.Info("pending labels joined", "labels", n, "still_pending", len(unmatched))
 	}
 	return c.apply(ctx, joined)
-}
-
-func lostMembership(err error) bool {
-	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
-		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
 }
