@@ -11,10 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/reason"
-	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // clickRecord is the Kafka record of one click under a given CloudEvents id
@@ -145,13 +143,8 @@ func TestOnlineEqualsOfflineHardInputs(t *testing.T) {
 	}
 	// ClickHouse merges the parts (and any copy): the same request builds
 	// the same training set.
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	for _, table := range []string{"events", "labels"} {
-		if err := conn.Exec(ctx, "OPTIMIZE TABLE "+h.db+"."+table+" FINAL"); err != nil {
+		if err := h.ch.Exec(ctx, "OPTIMIZE TABLE "+h.db+"."+table+" FINAL"); err != nil {
 			t.Fatalf("optimize %s: %v", table, err)
 		}
 	}
@@ -161,7 +154,7 @@ func TestOnlineEqualsOfflineHardInputs(t *testing.T) {
 	}
 	compare(rows2)
 	var stored uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM "+h.db+".events WHERE entity_key = 'user-copy'").Scan(&stored); err != nil {
+	if err := h.ch.QueryRow(ctx, "SELECT count() FROM "+h.db+".events WHERE entity_key = 'user-copy'").Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored != 10 {

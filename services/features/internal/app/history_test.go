@@ -9,7 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/libs/tiles"
@@ -41,12 +40,7 @@ func (v historyVal) String() string {
 // readHistory returns the feature_history rows of the harness's view, FINAL.
 func (h *harness) readHistory(t *testing.T) map[historyKey]historyVal {
 	t.Helper()
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: h.db, Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rows, err := conn.Query(context.Background(), "SELECT entity_key, feature, toUInt64(as_of) * 1000 + as_of_ms, value, value_string, if(isNull(event_time), toUInt64(0), toUInt64(assumeNotNull(event_time)) * 1000 + event_time_ms), version FROM "+h.db+".feature_history FINAL WHERE view = ?", h.view.Name)
+	rows, err := h.ch.Query(context.Background(), "SELECT entity_key, feature, toUInt64(as_of) * 1000 + as_of_ms, value, value_string, if(isNull(event_time), toUInt64(0), toUInt64(assumeNotNull(event_time)) * 1000 + event_time_ms), version FROM "+h.db+".feature_history FINAL WHERE view = ?", h.view.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

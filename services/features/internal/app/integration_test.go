@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	ce "github.com/cloudevents/sdk-go/v2/event"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,7 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
 	"github.com/tributary-ml/tributary/libs/natsx"
@@ -64,6 +65,7 @@ type harness struct {
 	t        testing.TB
 	prefix   string
 	db       string
+	ch       driver.Conn // to ClickHouse's default database; tables are db.table
 	kafka    *kgo.Client
 	adm      *kadm.Client
 	js       jetstream.JetStream
@@ -82,7 +84,7 @@ func newHarness(t testing.TB) *harness {
 	}
 	servicetest.RequireServers(t, "kafka", "nats", "redis", "clickhouse")
 	n := time.Now().UnixNano()
-	h := &harness{t: t, prefix: fmt.Sprintf("ft%d_", n), db: fmt.Sprintf("ftest_%d", n)}
+	h := &harness{t: t, prefix: fmt.Sprintf("ft%d_", n)}
 	h.group = h.prefix + "group"
 	var err error
 	h.kafka, err = kgo.NewClient(kgo.SeedBrokers(testkit.KafkaBrokers(t)...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
@@ -114,13 +116,7 @@ func newHarness(t testing.TB) *harness {
 		}
 		_ = h.js.DeleteObjectStore(c, h.prefix+natsx.ObjectStoreArtifacts)
 	})
-	t.Cleanup(func() {
-		conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-		if err == nil {
-			_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+h.db)
-			_ = conn.Close()
-		}
-	})
+	h.ch, h.db = chxtest.Database(t, "ftest_")
 	views, err := featurespec.Parse([]byte(testSpec))
 	if err != nil {
 		t.Fatal(err)

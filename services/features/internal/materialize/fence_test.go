@@ -17,12 +17,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/featurespec"
 	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/libs/tiles"
-	"github.com/tributary-ml/tributary/schemas"
 	"github.com/tributary-ml/tributary/services/features/internal/catalog"
 	"github.com/tributary-ml/tributary/services/features/internal/offline"
 )
@@ -68,7 +67,6 @@ func lostPartition(t *testing.T, commitRefused bool) {
 	defer cancel()
 	n := time.Now().UnixNano()
 	prefix := fmt.Sprintf("mf%d_", n)
-	db := fmt.Sprintf("mftest_%d", n)
 	topic := prefix + event.EventsTopic("clicks")
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
 	if err != nil {
@@ -86,15 +84,7 @@ func lostPartition(t *testing.T, commitRefused bool) {
 			rdb.Del(context.Background(), keys...)
 		}
 	})
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	if _, err := chx.Migrate(ctx, conn, db, schemas.ClickHouseMigrations(), nil); err != nil {
-		t.Fatal(err)
-	}
+	conn, db := chxtest.Migrated(t, "mftest_")
 	views, err := featurespec.Parse([]byte(fenceSpec))
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/libs/service"
@@ -33,7 +33,6 @@ func TestServiceLogsPredictions(t *testing.T) {
 	ctx := context.Background()
 	n := time.Now().UnixNano()
 	prefix := fmt.Sprintf("monapp%d_", n)
-	db := fmt.Sprintf("monapp_%d", n)
 	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(testkit.Addr(t, testkit.Kafka), ",")...))
 	if err != nil {
 		t.Fatal(err)
@@ -62,12 +61,7 @@ func TestServiceLogsPredictions(t *testing.T) {
 		}
 		_ = js.DeleteObjectStore(c, prefix+natsx.ObjectStoreArtifacts)
 	})
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	conn, db := chxtest.Database(t, "monapp_")
 
 	var cfg app.Config
 	prog := service.Program{

@@ -16,7 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/libs/service"
@@ -37,7 +37,6 @@ func TestServiceMeasuresLabels(t *testing.T) {
 	ctx := context.Background()
 	n := time.Now().UnixNano()
 	prefix := fmt.Sprintf("monlabapp%d_", n)
-	db := fmt.Sprintf("monlabapp_%d", n)
 	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(testkit.Addr(t, testkit.Kafka), ",")...))
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +65,7 @@ func TestServiceMeasuresLabels(t *testing.T) {
 		}
 		_ = js.DeleteObjectStore(c, prefix+natsx.ObjectStoreArtifacts)
 	})
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	conn, db := chxtest.Database(t, "monlabapp_")
 	subject, _ := event.Subject(event.TypePerformanceDegraded)
 	alerts, err := nc.SubscribeSync(prefix + subject)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/service"
@@ -134,7 +134,6 @@ func TestServiceRollsBack(t *testing.T) {
 
 	n := time.Now().UnixNano()
 	prefix := fmt.Sprintf("monrb%d_", n)
-	db := fmt.Sprintf("monrb_%d", n)
 	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(testkit.Addr(t, testkit.Kafka), ",")...))
 	if err != nil {
 		t.Fatal(err)
@@ -146,12 +145,7 @@ func TestServiceRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topics...) })
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+	_, db := chxtest.Database(t, "monrb_")
 
 	models := filepath.Join(t.TempDir(), "models.json")
 	if err := os.WriteFile(models, []byte(`{"models": {"churn": {"label_stream": "churned", "min_labels": 10, "rollback": {"max_degradation": 0.05}}}}`), 0o600); err != nil {

@@ -21,11 +21,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tributary-ml/tributary/libs/chx"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/testkit"
-	"github.com/tributary-ml/tributary/schemas"
 	"github.com/tributary-ml/tributary/services/monitor/internal/labels"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
@@ -108,7 +107,7 @@ func newHarness(t *testing.T) *harness {
 		t.Skip("needs ClickHouse")
 	}
 	n := time.Now().UnixNano()
-	h := &harness{t: t, prefix: fmt.Sprintf("monlab%d_", n), db: fmt.Sprintf("monlab_%d", n)}
+	h := &harness{t: t, prefix: fmt.Sprintf("monlab%d_", n)}
 	h.topic = h.prefix + event.TopicLabels
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, h.topic, h.prefix+deadletter.Topic))
 	if err != nil {
@@ -116,18 +115,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(cluster.Close)
 	h.cluster = cluster
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+h.db)
-		_ = conn.Close()
-	})
-	if _, err := chx.Migrate(context.Background(), conn, h.db, schemas.ClickHouseMigrations(), nil); err != nil {
-		t.Fatal(err)
-	}
-	h.conn = conn
+	h.conn, h.db = chxtest.Migrated(t, "monlab_")
 	return h
 }
 

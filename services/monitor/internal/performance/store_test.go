@@ -2,14 +2,11 @@ package performance_test
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/libs/chx"
-	"github.com/tributary-ml/tributary/libs/testkit"
-	"github.com/tributary-ml/tributary/schemas"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
 )
@@ -19,18 +16,7 @@ func testStore(t *testing.T) (*performance.Store, *predlog.Writer) {
 	if testing.Short() {
 		t.Skip("needs ClickHouse")
 	}
-	db := fmt.Sprintf("monperf_%d", time.Now().UnixNano())
-	conn, err := chx.Open(chx.Config{Addr: testkit.ClickHouseAddr(t), Database: "default", Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		_ = conn.Close()
-	})
-	if _, err := chx.Migrate(context.Background(), conn, db, schemas.ClickHouseMigrations(), nil); err != nil {
-		t.Fatal(err)
-	}
+	conn, db := chxtest.Migrated(t, "monperf_")
 	return performance.NewStore(conn, db), predlog.NewWriter(conn, db)
 }
 

@@ -2,14 +2,10 @@ package labels_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/libs/chx"
-	"github.com/tributary-ml/tributary/schemas"
+	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/services/trainer/internal/labels"
 )
 
@@ -20,24 +16,9 @@ func TestCountOnClickHouse(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs ClickHouse")
 	}
-	addr := os.Getenv("TRIBUTARY_CLICKHOUSE_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:9000"
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	db := "trainer_test_" + hex.EncodeToString(b[:])
-	conn, err := chx.Open(chx.Config{Addr: addr, Database: db, Username: "default", DialTimeout: 5 * time.Second, ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
-	if _, err := chx.Migrate(ctx, conn, db, schemas.ClickHouseMigrations(), nil); err != nil {
-		t.Fatalf("migrate (is ClickHouse at %s?): %v", addr, err)
-	}
+	conn, db := chxtest.Migrated(t, "trainer_test_")
 	base := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+db+".labels (stream, event_id, source, entity_key, event_time, event_time_ms, value, prediction_id, ingest_time, ingest_time_ms, kafka_partition, kafka_offset, data)")
 	if err != nil {
