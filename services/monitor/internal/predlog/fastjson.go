@@ -19,24 +19,22 @@ type Decoder struct {
 	shapes   map[string]string
 	shapeBuf []byte
 	strs     map[string]string
-	names    []string
-	catNames []string // the sorted categorical features of the last record
-	// Buffers of the features of the record being read.
-	namesBuf    []string
-	valsBuf     []value
-	catNamesBuf []string
-	catValsBuf  []catValue
+	// The features and the categorical features of the last record.
+	numeric     namedValues[float64]
+	categorical namedValues[string]
 }
 
-// catValue is a categorical feature value; null for JSON's null.
-type catValue struct {
-	s    string
-	null bool
+// namedValues keeps the names of one object of features of the last record,
+// in increasing order, and the buffers of the object being read.
+type namedValues[T any] struct {
+	last     []string
+	namesBuf []string
+	valsBuf  []nullable[T]
 }
 
-// value is a feature value; null for JSON's null.
-type value struct {
-	x    float64
+// nullable is a feature value; null for JSON's null.
+type nullable[T any] struct {
+	v    T
 	null bool
 }
 
@@ -448,83 +446,45 @@ func (ps *parser) object(item func(key []byte) bool) bool {
 // p.names and p.values are the features in that order, and p.names is the
 // slice of the record before when it has the same features.
 func (ps *parser) features(p *Prediction) bool {
-	var local Decoder
-	d := ps.d
-	if d == nil {
-		d = &local
-	}
-	names, vals, sorted := d.namesBuf[:0], d.valsBuf[:0], true
-	ok := ps.object(func(k []byte) bool {
-		v := value{null: true}
-		if !ps.literal("null") {
-			x, ok := ps.float()
-			if !ok {
-				return false
-			}
-			v = value{x: x}
-		}
-		// Most records have the features of the one before, in its order.
-		var name string
-		if i := len(names); i < len(d.names) && d.names[i] == string(k) {
-			name = d.names[i]
-		} else {
-			name = ps.d.intern(k)
-		}
-		if len(names) > 0 && name <= names[len(names)-1] {
-			sorted = false
-		}
-		names, vals = append(names, name), append(vals, v)
-		return true
-	})
-	d.namesBuf, d.valsBuf = names, vals
-	if !ok {
-		return false
-	}
-	// One array for the values, one map of the right size.
-	xs := make([]float64, len(vals))
-	ptrs := make([]*float64, len(vals))
-	p.Features = make(map[string]*float64, len(vals))
-	for i, v := range vals {
-		if !v.null {
-			xs[i] = v.x
-			ptrs[i] = &xs[i]
-		}
-		p.Features[names[i]] = ptrs[i]
-	}
-	if sorted {
-		if !slices.Equal(names, d.names) {
-			d.names = slices.Clone(names)
-		}
-		p.names, p.values = d.names, ptrs
-	}
-	return true
+	var ok bool
+	p.Features, p.names, p.values, ok = readNamed(ps, func(d *Decoder) *namedValues[float64] { return &d.numeric }, ps.float)
+	return ok
 }
 
 // categorical reads the categorical_features object (strings or null) into
-// p.CategoricalFeatures, as features reads the numeric ones: when the keys
-// come in increasing order, p.catNames and p.catValues are the features in
-// that order, p.catNames shared with the record before when it has the same
-// ones. A string with an escape is left to encoding/json (raw). The values
-// are interned: a category repeats from record to record.
+// p.CategoricalFeatures, as features reads the numeric ones. A string with
+// an escape is left to encoding/json (raw). The values are interned: a
+// category repeats from record to record.
 func (ps *parser) categorical(p *Prediction) bool {
-	var local Decoder
+	var ok bool
+	p.CategoricalFeatures, p.catNames, p.catValues, ok = readNamed(ps, func(d *Decoder) *namedValues[string] { return &d.categorical }, ps.interned)
+	return ok
+}
+
+// readNamed reads an object of values (read reads one) or nulls into a map.
+// When its keys come in increasing order it also returns the names and the
+// values in that order; the names are the last record's slice when they are
+// the same.
+func readNamed[T any](ps *parser, of func(*Decoder) *namedValues[T], read func() (T, bool)) (m map[string]*T, sortedNames []string, sortedValues []*T, ok bool) {
 	d := ps.d
 	if d == nil {
-		d = &local
+		d = &Decoder{}
 	}
-	names, vals, sorted := d.catNamesBuf[:0], d.catValsBuf[:0], true
-	ok := ps.object(func(k []byte) bool {
-		v := catValue{null: true}
+	nv := of(d)
+	names, vals, sorted := nv.namesBuf[:0], nv.valsBuf[:0], true
+	ok = ps.object(func(k []byte) bool {
+		v := nullable[T]{null: true}
 		if !ps.literal("null") {
-			s, ok := ps.interned()
+			x, ok := read()
 			if !ok {
 				return false
 			}
-			v = catValue{s: s}
+			v = nullable[T]{v: x}
 		}
+		// Most records have the features of the one before, in its order.
 		var name string
-		if i := len(names); i < len(d.catNames) && d.catNames[i] == string(k) {
-			name = d.catNames[i]
+		if i := len(names); i < len(nv.last) && nv.last[i] == string(k) {
+			name = nv.last[i]
 		} else {
 			name = ps.d.intern(k)
 		}
@@ -534,27 +494,28 @@ func (ps *parser) categorical(p *Prediction) bool {
 		names, vals = append(names, name), append(vals, v)
 		return true
 	})
-	d.catNamesBuf, d.catValsBuf = names, vals
+	nv.namesBuf, nv.valsBuf = names, vals
 	if !ok {
-		return false
+		return nil, nil, nil, false
 	}
-	strs := make([]string, len(vals))
-	ptrs := make([]*string, len(vals))
-	p.CategoricalFeatures = make(map[string]*string, len(vals))
+	// One array for the values, one map of the right size.
+	xs := make([]T, len(vals))
+	ptrs := make([]*T, len(vals))
+	m = make(map[string]*T, len(vals))
 	for i, v := range vals {
 		if !v.null {
-			strs[i] = v.s
-			ptrs[i] = &strs[i]
+			xs[i] = v.v
+			ptrs[i] = &xs[i]
 		}
-		p.CategoricalFeatures[names[i]] = ptrs[i]
+		m[names[i]] = ptrs[i]
 	}
-	if sorted {
-		if !slices.Equal(names, d.catNames) {
-			d.catNames = slices.Clone(names)
-		}
-		p.catNames, p.catValues = d.catNames, ptrs
+	if !sorted {
+		return m, nil, nil, true
 	}
-	return true
+	if !slices.Equal(names, nv.last) {
+		nv.last = slices.Clone(names)
+	}
+	return m, nv.last, ptrs, true
 }
 
 // ages reads feature_ages_seconds: numbers only (a null would be a zero
@@ -565,7 +526,7 @@ func (ps *parser) ages() (map[string]float64, bool) {
 	m := make(map[string]float64, 32)
 	var names []string
 	if ps.d != nil {
-		names = ps.d.names
+		names = ps.d.numeric.last
 	}
 	j := 0
 	ok := ps.object(func(k []byte) bool {
