@@ -8,19 +8,14 @@ import (
 	"time"
 
 	ce "github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/event"
-	"github.com/tributary-ml/tributary/libs/natsx"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/monitor/internal/app"
-	"github.com/tributary-ml/tributary/services/monitor/internal/state"
 )
 
 // TestServiceLogsPredictions runs the service against the real Kafka, NATS
@@ -31,36 +26,8 @@ import (
 func TestServiceLogsPredictions(t *testing.T) {
 	servicetest.RequireServers(t, "kafka", "nats", "clickhouse")
 	ctx := context.Background()
-	n := time.Now().UnixNano()
-	prefix := fmt.Sprintf("monapp%d_", n)
-	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(testkit.Addr(t, testkit.Kafka), ",")...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	adm := kadm.NewClient(kc)
-	topics := []string{prefix + event.TopicPredictions, prefix + event.TopicDLQ}
-	if _, err := adm.CreateTopics(ctx, 2, 1, nil, topics...); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topics...) })
-	nc, err := nats.Connect(testkit.NATSURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c := context.Background()
-		_ = js.DeleteStream(c, prefix+natsx.StreamName)
-		for _, b := range []string{natsx.BucketModels, natsx.BucketFeatures, natsx.BucketJobs, natsx.BucketSchemas, state.Bucket} {
-			_ = js.DeleteKeyValue(c, prefix+b)
-		}
-		_ = js.DeleteObjectStore(c, prefix+natsx.ObjectStoreArtifacts)
-	})
+	prefix, kc := kafkaTopics(t, "monapp", 2)
+	sharedJetStream(t, prefix)
 	conn, db := chxtest.Database(t, "monapp_")
 
 	var cfg app.Config

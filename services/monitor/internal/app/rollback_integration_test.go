@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/chx/chxtest"
@@ -132,19 +131,7 @@ func TestServiceRollsBack(t *testing.T) {
 		}
 	}
 
-	n := time.Now().UnixNano()
-	prefix := fmt.Sprintf("monrb%d_", n)
-	kc, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(testkit.Addr(t, testkit.Kafka), ",")...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	adm := kadm.NewClient(kc)
-	topics := []string{prefix + event.TopicPredictions, prefix + event.TopicLabels, prefix + event.TopicDLQ}
-	if _, err := adm.CreateTopics(ctx, 1, 1, nil, topics...); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = adm.DeleteTopics(context.Background(), topics...) })
+	prefix, kc := kafkaTopics(t, "monrb", 1)
 	_, db := chxtest.Database(t, "monrb_")
 
 	models := filepath.Join(t.TempDir(), "models.json")
