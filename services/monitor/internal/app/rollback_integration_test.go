@@ -4,57 +4,25 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	ce "github.com/cloudevents/sdk-go/v2/event"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/chx/chxtest"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/model/registrytest"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/monitor/internal/app"
 	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
 )
-
-var (
-	registryOnce sync.Once
-	registryBin  string
-	registryErr  error
-)
-
-func buildRegistry(t *testing.T) string {
-	t.Helper()
-	registryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "monitor-app-test-registry-")
-		if err != nil {
-			registryErr = err
-			return
-		}
-		registryBin = filepath.Join(dir, "registry")
-		cmd := exec.Command("go", "build", "-o", registryBin, "./services/registry/cmd/registry")
-		cmd.Dir = "../../../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			registryErr = fmt.Errorf("build the registry: %v\n%s", err, out)
-		}
-	})
-	if registryErr != nil {
-		t.Fatal(registryErr)
-	}
-	return registryBin
-}
 
 // TestServiceRollsBack runs the service with the real registry (on an
 // embedded nats-server of its own, which the registry and the monitor
@@ -63,57 +31,9 @@ func buildRegistry(t *testing.T) string {
 // monitor rolls production back to v1 with the evidence in the audit trail.
 func TestServiceRollsBack(t *testing.T) {
 	servicetest.RequireServers(t, "kafka", "clickhouse")
-	if testing.Short() {
-		t.Skip("builds and starts the registry")
-	}
-	bin := buildRegistry(t)
 	ctx := context.Background()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	rctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(rctx, bin, "-nats.url", srv.ClientURL(), "-http.addr", fmt.Sprintf("127.0.0.1:%d", port), "-log.level", "warn")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("registry logs:\n%s", logs.String())
-		}
-	})
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := model.NewClient(nc, js, model.WithTimeout(5*time.Second))
-	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
-		_, err := reg.Models(ctx)
-		return err
-	})
+	registry := registrytest.Start(t)
+	reg := registry.Client
 	dist := model.NewNumeric([]float64{0, 0.25, 0.5, 0.75, 1}, 4)
 	for _, auc := range []float64{0.9, 0.92} {
 		a, err := reg.PutArtifact(ctx, bytes.NewReader([]byte(fmt.Sprint("churn ", auc))))
@@ -147,7 +67,7 @@ func TestServiceRollsBack(t *testing.T) {
 		},
 	}
 	p := servicetest.Start(t, prog, "-clickhouse.database="+db, "-monitor.group="+prefix+"group", "-labels.group="+prefix+"labels",
-		"-monitor.retry-backoff=50ms", "-nats.url="+srv.ClientURL(), "-performance.models="+models, "-performance.windows=1h")
+		"-monitor.retry-backoff=50ms", "-nats.url="+registry.NATSURL, "-performance.models="+models, "-performance.windows=1h")
 	p.WaitReady(60 * time.Second)
 
 	base := time.Now().UTC().Add(-time.Hour).Truncate(time.Hour)

@@ -5,113 +5,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
-	"github.com/tributary-ml/tributary/libs/testkit"
+	"github.com/tributary-ml/tributary/libs/model/registrytest"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
 )
 
-var (
-	registryOnce sync.Once
-	registryBin  string
-	registryErr  error
-)
-
-// buildRegistry builds the real registry once per test binary.
-func buildRegistry(t *testing.T) string {
-	t.Helper()
-	registryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "monitor-test-registry-")
-		if err != nil {
-			registryErr = err
-			return
-		}
-		registryBin = filepath.Join(dir, "registry")
-		cmd := exec.Command("go", "build", "-o", registryBin, "./services/registry/cmd/registry")
-		cmd.Dir = "../../../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			registryErr = fmt.Errorf("build the registry: %v\n%s", err, out)
-		}
-	})
-	if registryErr != nil {
-		t.Fatal(registryErr)
-	}
-	return registryBin
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startRegistry starts an embedded nats-server with JetStream and the real
 // registry on it, and returns a client.
-func startRegistry(t *testing.T) *model.Client {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts nats-server and the registry")
-	}
-	bin := buildRegistry(t)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-nats.url", srv.ClientURL(), "-http.addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-log.level", "warn")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("registry logs:\n%s", logs.String())
-		}
-	})
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := model.NewClient(nc, js, model.WithTimeout(5*time.Second))
-	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
-		_, err := c.Models(ctx)
-		return err
-	})
-	return c
-}
+func startRegistry(t *testing.T) *model.Client { return registrytest.Start(t).Client }
 
 func register(t *testing.T, c *model.Client, name string, auc float64) model.Version {
 	t.Helper()

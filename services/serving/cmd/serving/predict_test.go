@@ -69,7 +69,7 @@ func onlineView(t *testing.T, s *stack) (featurespec.View, time.Time) {
 	v := views[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	kv, err := s.js.KeyValue(ctx, natsx.BucketFeatures)
+	kv, err := s.JS.KeyValue(ctx, natsx.BucketFeatures)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,25 +8,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/learn"
 	"github.com/tributary-ml/tributary/libs/learn/linear"
 	"github.com/tributary-ml/tributary/libs/learn/modelfile"
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/model/registrytest"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 	"github.com/tributary-ml/tributary/libs/testkit"
 )
@@ -35,95 +27,11 @@ import (
 // JetStream, the real registry (its binary, built once) on it, and the
 // serving service in-process.
 
-var (
-	registryOnce sync.Once
-	registryBin  string
-	registryErr  error
-)
-
-func buildRegistry(t testing.TB) string {
-	t.Helper()
-	registryOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "serving-test-registry-")
-		if err != nil {
-			registryErr = err
-			return
-		}
-		registryBin = filepath.Join(dir, "registry")
-		cmd := exec.Command("go", "build", "-o", registryBin, "./services/registry/cmd/registry")
-		cmd.Dir = "../../../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			registryErr = fmt.Errorf("build the registry: %v\n%s", err, out)
-		}
-	})
-	if registryErr != nil {
-		t.Fatal(registryErr)
-	}
-	return registryBin
-}
-
-type stack struct {
-	natsURL string
-	client  *model.Client
-	js      jetstream.JetStream
-}
-
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// stack is the real registry on an embedded nats-server.
+type stack struct{ *registrytest.Registry }
 
 // startStack starts nats-server and the registry.
-func startStack(t *testing.T) *stack {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts nats-server and the registry")
-	}
-	bin := buildRegistry(t)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	url := srv.ClientURL()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-nats.url", url, "-http.addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-log.level", "warn")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("registry logs:\n%s", logs.String())
-		}
-	})
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := model.NewClient(nc, js, model.WithTimeout(5*time.Second))
-	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
-		_, err := c.Models(ctx)
-		return err
-	})
-	return &stack{natsURL: url, client: c, js: js}
-}
+func startStack(t *testing.T) *stack { return &stack{registrytest.Start(t)} }
 
 func randomID() string {
 	var b [4]byte
@@ -164,7 +72,7 @@ func (s *stack) register(t testing.TB, name, format string, refs []string, defs 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := s.client.PutArtifact(ctx, bytes.NewReader(artifact))
+	a, err := s.Client.PutArtifact(ctx, bytes.NewReader(artifact))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +80,7 @@ func (s *stack) register(t testing.TB, name, format string, refs []string, defs 
 	for _, r := range refs {
 		ref.Features[r] = numeric()
 	}
-	v, err := s.client.Register(ctx, model.RegisterRequest{Model: name, Format: format, Artifact: a, Actor: "test",
+	v, err := s.Client.Register(ctx, model.RegisterRequest{Model: name, Format: format, Artifact: a, Actor: "test",
 		Lineage: model.Lineage{TrainingSetID: "ds", TrainingSetSHA256: strings.Repeat("ab", 32), Features: refs, FeatureDefinitions: defs,
 			Trainer: "ridge", CodeVersion: "test", Metrics: map[string]float64{}, Reference: ref, Trigger: event.TriggerManual}})
 	if err != nil {
@@ -185,7 +93,7 @@ func (s *stack) move(t testing.TB, name, alias string, version int, weight *floa
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.client.MoveAlias(ctx, model.MoveAliasRequest{Model: name, Alias: alias, Version: version, Weight: weight, Actor: "test"}); err != nil {
+	if _, err := s.Client.MoveAlias(ctx, model.MoveAliasRequest{Model: name, Alias: alias, Version: version, Weight: weight, Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -193,7 +101,7 @@ func (s *stack) move(t testing.TB, name, alias string, version int, weight *floa
 // startServing runs the service on the stack.
 func startServing(t *testing.T, s *stack, args ...string) *servicetest.Process {
 	t.Helper()
-	p := servicetest.Start(t, program(), append([]string{"-nats.url", s.natsURL}, args...)...)
+	p := servicetest.Start(t, program(), append([]string{"-nats.url", s.NATSURL}, args...)...)
 	p.WaitReady(60 * time.Second)
 	return p
 }

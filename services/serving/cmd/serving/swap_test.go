@@ -165,7 +165,7 @@ func TestFailedLoadAndArchive(t *testing.T) {
 	servedVersion(t, p, name, "production", v3.Version)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.client.Archive(ctx, model.ArchiveRequest{Model: name, Version: v1.Version, Actor: "test"}); err != nil {
+	if _, err := s.Client.Archive(ctx, model.ArchiveRequest{Model: name, Version: v1.Version, Actor: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 30*time.Second, func() error {

@@ -1,0 +1,155 @@
+// Package registrytest runs the real registry service for the tests of its
+// clients: its binary, built once per test binary from the workspace, on an
+// embedded nats-server with JetStream of the test's own.
+package registrytest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/testkit"
+)
+
+// Registry is a running registry and a connection to its NATS server.
+type Registry struct {
+	// NATSURL is the embedded nats-server's client URL, for the service
+	// under test.
+	NATSURL string
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	// Client is a registry client that has had an answer.
+	Client *model.Client
+}
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// Start starts the nats-server and the registry, and waits until the
+// registry answers. Both stop at the end of the test; the registry's logs
+// are printed when the test failed. It skips the test under -short.
+func Start(t testing.TB) *Registry {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and starts the registry")
+	}
+	bin := build(t)
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatalf("embedded nats-server: %v", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		t.Fatal("embedded nats-server not ready after 10s")
+	}
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	url := srv.ClientURL()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "-nats.url", url, "-http.addr", freeAddr(t), "-log.level", "warn")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start the registry: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("registry logs:\n%s", logs.String())
+		}
+	})
+
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := model.NewClient(nc, js, model.WithTimeout(5*time.Second))
+	testkit.EventuallyContext(t, 60*time.Second, func(ctx context.Context) error {
+		_, err := c.Models(ctx)
+		return err
+	})
+	return &Registry{NATSURL: url, NC: nc, JS: js, Client: c}
+}
+
+// build builds ./services/registry/cmd/registry of the workspace the test
+// runs in, once per test binary.
+func build(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := workspaceRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "registrytest-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "registry")
+		cmd := exec.Command("go", "build", "-o", binary, "./services/registry/cmd/registry")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build the registry: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// workspaceRoot is the nearest directory above the working directory (a
+// test's package directory) that holds go.work.
+func workspaceRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("registrytest: no go.work above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
