@@ -6,9 +6,7 @@ package registrytest
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,7 +64,7 @@ func Start(t testing.TB) *Registry {
 	url := srv.ClientURL()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-nats.url", url, "-http.addr", freeAddr(t), "-log.level", "warn")
+	cmd := exec.CommandContext(ctx, bin, "-nats.url", url, "-http.addr", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), "-log.level", "warn")
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -103,7 +101,7 @@ func Start(t testing.TB) *Registry {
 func build(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := workspaceRoot()
+		root, err := testkit.WorkspaceRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -124,32 +122,4 @@ func build(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binary
-}
-
-// workspaceRoot is the nearest directory above the working directory (a
-// test's package directory) that holds go.work.
-func workspaceRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("registrytest: no go.work above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func freeAddr(t testing.TB) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

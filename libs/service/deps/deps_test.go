@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/deps"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -159,19 +159,8 @@ func TestKafkaClientIDFlagWins(t *testing.T) {
 	}
 }
 
-// freePort returns a loopback port nobody listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestNATSComingUpLater(t *testing.T) {
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	var clients atomic.Pointer[deps.Clients]
 	p := servicetest.Start(t, program(&clients, "nats"), "-nats.url", "nats://127.0.0.1:"+strconv.Itoa(port))
 

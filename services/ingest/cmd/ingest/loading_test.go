@@ -36,7 +36,7 @@ func TestStartWithoutStreams(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(def), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	p := servicetest.Start(t, program(), fmt.Sprintf("-nats.url=nats://127.0.0.1:%d", port), "-nats.storage=memory",
 		"-auth.disabled", "-streams.dir="+dir, "-raw.enabled=false")
 

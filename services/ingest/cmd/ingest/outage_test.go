@@ -7,13 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,46 +24,6 @@ import (
 	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
-// privateKafka is a Kafka broker of this test alone, started with
-// deploy/local/infra.sh on free ports and its own data directory, so that
-// the test may stop it.
-type privateKafka struct {
-	t    *testing.T
-	env  []string
-	addr string
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startPrivateKafka(t *testing.T) *privateKafka {
-	port, controller := freePort(t), freePort(t)
-	k := &privateKafka{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), env: append(os.Environ(),
-		"TRIBUTARY_DATA_DIR="+t.TempDir(),
-		"TRIBUTARY_KAFKA_PORT="+strconv.Itoa(port),
-		"TRIBUTARY_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller),
-	)}
-	k.infra("up")
-	t.Cleanup(func() { k.infra("down") })
-	return k
-}
-
-func (k *privateKafka) infra(action string) {
-	k.t.Helper()
-	cmd := exec.Command(filepath.Join("..", "..", "..", "..", "deploy", "local", "infra.sh"), action, "kafka")
-	cmd.Env = k.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		k.t.Fatalf("infra.sh %s kafka: %v\n%s", action, err, out)
-	}
-}
-
 // TestBrokerOutage runs the service against a private broker under a steady
 // load of single events, stops the broker, and starts it again: meanwhile
 // producers get 503 with Retry-After; the producers then send again what got
@@ -77,7 +34,7 @@ func TestBrokerOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a broker")
 	}
-	k := startPrivateKafka(t)
+	k := testkit.StartPrivateKafka(t)
 	suffix := make([]byte, 4)
 	_, _ = rand.Read(suffix)
 	name := "outage" + hex.EncodeToString(suffix)
@@ -87,7 +44,7 @@ func TestBrokerOutage(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(def), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := servicetest.Start(t, program(), "-kafka.brokers="+k.addr, "-auth.disabled", "-streams.dir="+dir,
+	p := servicetest.Start(t, program(), "-kafka.brokers="+k.Addr, "-auth.disabled", "-streams.dir="+dir,
 		"-produce.timeout=2s", "-raw.enabled=false", "-kafka.topic.partitions=2")
 	p.WaitReady(60 * time.Second)
 
@@ -167,9 +124,9 @@ func TestBrokerOutage(t *testing.T) {
 	}
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	waitUntil("acknowledged events before the outage", 30*time.Second, func() bool { return count() >= 200 })
-	k.infra("down")
+	k.Stop()
 	waitUntil("503 answers while the broker is down", 60*time.Second, func() bool { return unavailable.Load() >= 40 })
-	k.infra("up")
+	k.Start()
 	restarted.Store(true)
 	waitUntil("acknowledged events after the restart", 90*time.Second, func() bool { return afterRestart.Load() >= 200 })
 	stop()
@@ -204,7 +161,7 @@ func TestBrokerOutage(t *testing.T) {
 
 	// Every acknowledged event is on the topic exactly once.
 	n := count()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.addr), kgo.ConsumeTopics("tributary.events."+name),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr), kgo.ConsumeTopics("tributary.events."+name),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)

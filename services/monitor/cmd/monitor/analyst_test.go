@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,15 +18,6 @@ import (
 	"github.com/tributary-ml/tributary/schemas"
 )
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestAnalystUserReadOnly starts a ClickHouse of its own with
 // deploy/local/infra.sh (on free ports, in its own data directory) and
 // proves its analyst user: it can SELECT the monitor's tables and cannot
@@ -36,11 +26,11 @@ func TestAnalystUserReadOnly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a ClickHouse server")
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t)
 	env := append(os.Environ(),
 		"TRIBUTARY_DATA_DIR="+t.TempDir(),
 		"TRIBUTARY_CLICKHOUSE_PORT="+strconv.Itoa(port),
-		"TRIBUTARY_CLICKHOUSE_HTTP_PORT="+strconv.Itoa(freePort(t)),
+		"TRIBUTARY_CLICKHOUSE_HTTP_PORT="+strconv.Itoa(testkit.FreePort(t)),
 		"TRIBUTARY_CLICKHOUSE_ANALYST_PASSWORD=s3cret",
 	)
 	infra := func(action string) {

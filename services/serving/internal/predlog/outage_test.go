@@ -2,12 +2,7 @@ package predlog_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,53 +12,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/serving/internal/predlog"
 )
 
-// privateKafka is a Kafka broker of this test alone, started with
-// deploy/local/infra.sh on free ports and its own data directory, so that
-// the test may stop it (never the shared broker on 9092). It is the helper
-// of services/ingest/cmd/ingest/outage_test.go.
-type privateKafka struct {
-	t    *testing.T
-	env  []string
-	addr string
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startPrivateKafka(t *testing.T) *privateKafka {
-	port, controller := freePort(t), freePort(t)
-	k := &privateKafka{t: t, addr: fmt.Sprintf("127.0.0.1:%d", port), env: append(os.Environ(),
-		"TRIBUTARY_DATA_DIR="+t.TempDir(),
-		"TRIBUTARY_KAFKA_PORT="+strconv.Itoa(port),
-		"TRIBUTARY_KAFKA_CONTROLLER_PORT="+strconv.Itoa(controller),
-	)}
-	k.infra("up")
-	t.Cleanup(func() { k.infra("down") })
-	return k
-}
-
-func (k *privateKafka) infra(action string) {
-	k.t.Helper()
-	cmd := exec.Command(filepath.Join("..", "..", "..", "..", "deploy", "local", "infra.sh"), action, "kafka")
-	cmd.Env = k.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		k.t.Fatalf("infra.sh %s kafka: %v\n%s", action, err, out)
-	}
-}
-
-func (k *privateKafka) client(t *testing.T) *kgo.Client {
+func kafkaClient(t *testing.T, k *testkit.PrivateKafka) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append(predlog.ProducerOpts(1<<20), kgo.SeedBrokers(k.addr), kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, nil)))...)
+	cl, err := kgo.NewClient(append(predlog.ProducerOpts(1<<20), kgo.SeedBrokers(k.Addr), kgo.WithLogger(kgo.BasicLogger(os.Stderr, kgo.LogLevelWarn, nil)))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,9 +26,9 @@ func (k *privateKafka) client(t *testing.T) *kgo.Client {
 	return cl
 }
 
-func (k *privateKafka) createTopic(t *testing.T, name string) {
+func createTopic(t *testing.T, k *testkit.PrivateKafka, name string) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.addr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +51,10 @@ func TestBrokerOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Kafka broker")
 	}
-	k := startPrivateKafka(t)
+	k := testkit.StartPrivateKafka(t)
 	const topicA, topicB = "predlog.outage", "predlog.crash"
-	k.createTopic(t, topicA)
-	k.createTopic(t, topicB)
+	createTopic(t, k, topicA)
+	createTopic(t, k, topicB)
 
 	dir := t.TempDir()
 	cfg := testConfig(dir)
@@ -109,7 +64,7 @@ func TestBrokerOutage(t *testing.T) {
 	cfg.SpillSegmentBytes = 64 << 10
 	cfg.SpillMaxBytes = 64 << 20
 	cfg.SpillSyncInterval = 100 * time.Millisecond
-	counted := &countingProducer{p: k.client(t), n: map[string]int{}}
+	counted := &countingProducer{p: kafkaClient(t, k), n: map[string]int{}}
 	r := startWith(t, cfg, counted, testLogger(t))
 
 	var (
@@ -149,10 +104,10 @@ func TestBrokerOutage(t *testing.T) {
 		}
 	}
 	waitFor("records sent before the outage", 60*time.Second, func() bool { return r.Stats().Sent >= 500 })
-	k.infra("down")
+	k.Stop()
 	down := count()
 	waitFor("records spilled during the outage", 60*time.Second, func() bool { return r.Stats().Spilled >= 3000 })
-	k.infra("up")
+	k.Start()
 	upAt := count()
 	waitFor("records logged after the restart", 60*time.Second, func() bool { return count() >= upAt+2000 })
 	stop()
@@ -182,7 +137,7 @@ func TestBrokerOutage(t *testing.T) {
 	// the log having produced each record once and the client keeping its
 	// producer id). Consumers deduplicate by id; the test reports how
 	// often it happened.
-	if dup := checkOnceByID(t, consume(t, []string{k.addr}, topicA, n, 60*time.Second), accepted); dup > 0 {
+	if dup := checkOnceByID(t, consume(t, []string{k.Addr}, topicA, n, 60*time.Second), accepted); dup > 0 {
 		t.Logf("%d of %d ids on the topic more than once, written twice below the log (client or broker); deduplicated by id", dup, n)
 	}
 
@@ -193,8 +148,8 @@ func TestBrokerOutage(t *testing.T) {
 	cfg2 := testConfig(dir2)
 	cfg2.Topic = topicB
 	cfg2.DrainTimeout = 10 * time.Millisecond
-	r2 := start(t, cfg2, k.client(t))
-	k.infra("down")
+	r2 := start(t, cfg2, kafkaClient(t, k))
+	k.Stop()
 	const m = 2000
 	for i := range m {
 		if !r2.Log.Log(entry(i, 11)) {
@@ -205,9 +160,9 @@ func TestBrokerOutage(t *testing.T) {
 	crashed := t.TempDir()
 	copyDir(t, dir2, crashed)
 	r2.stop(t)
-	k.infra("up")
+	k.Start()
 	cfg2.SpillDir = crashed
-	r3, err := predlog.New(cfg2, k.client(t), discard(), prometheus.NewRegistry())
+	r3, err := predlog.New(cfg2, kafkaClient(t, k), discard(), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +179,7 @@ func TestBrokerOutage(t *testing.T) {
 	// The crashed process's memory (its first records) may have reached
 	// the broker before it went down; count only the replayed ones.
 	var replayed []*kgo.Record
-	for _, rec := range consume(t, []string{k.addr}, topicB, spilled, 60*time.Second) {
+	for _, rec := range consume(t, []string{k.Addr}, topicB, spilled, 60*time.Second) {
 		if want[idNum(t, header(rec, "ce_id"))] {
 			replayed = append(replayed, rec)
 		}
