@@ -29,7 +29,7 @@ import (
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
 	"github.com/tributary-ml/tributary/services/monitor/internal/refs"
 	"github.com/tributary-ml/tributary/services/monitor/internal/reports"
-	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
+	"github.com/tributary-ml/tributary/services/monitor/internal/aliaspolicy"
 	"github.com/tributary-ml/tributary/services/monitor/internal/state"
 	"github.com/tributary-ml/tributary/services/monitor/internal/windows"
 )
@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 	rt.AddCloser("labels-kafka", func(context.Context) error { lk.Close(); return nil })
 	perf := cfg.Performance
 	store := performance.NewStore(clients.ClickHouse, cfg.ClickHouse.Database)
-	policy := rollback.New(&perf, func(ctx context.Context) (rollback.Registry, error) { return registry(ctx) }, store, rt.Logger)
+	policy := aliaspolicy.New(&perf, func(ctx context.Context) (aliaspolicy.Registry, error) { return registry(ctx) }, store, rt.Logger)
 	lc := labels.New(lcfg, &perf, rt.Logger, rt.Registerer, lk, store, alerts.NewPublisher(js, cfg.JetStream.Prefix), policy)
 	rt.AddActor("labels", func(ctx context.Context) error {
 		if err := clients.Bootstrapped(ctx); err != nil {

@@ -21,7 +21,7 @@ import (
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/monitor/internal/app"
-	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
+	"github.com/tributary-ml/tributary/services/monitor/internal/aliaspolicy"
 )
 
 // TestServiceRollsBack runs the service with the real registry (on an
@@ -122,7 +122,7 @@ func TestServiceRollsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := audit[len(audit)-1]
-	if last.Actor != rollback.Actor || !last.Rollback || last.FromVersion != 2 || last.ToVersion != 1 || !strings.Contains(last.Reason, "auc 0 of production v2") || !strings.Contains(last.Reason, "its holdout auc 0.92") {
+	if last.Actor != aliaspolicy.Actor || !last.Rollback || last.FromVersion != 2 || last.ToVersion != 1 || !strings.Contains(last.Reason, "auc 0 of production v2") || !strings.Contains(last.Reason, "its holdout auc 0.92") {
 		t.Errorf("audit entry %+v", last)
 	}
 	if code := p.Stop(30 * time.Second); code != 0 {

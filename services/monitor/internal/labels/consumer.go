@@ -17,8 +17,8 @@ import (
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/reason"
+	"github.com/tributary-ml/tributary/services/monitor/internal/aliaspolicy"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
-	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
 )
 
 // Config configures the label consumer.
@@ -90,9 +90,10 @@ type Publisher interface {
 	PublishEvent(ctx context.Context, typ, id, subj string, at time.Time, data any) error
 }
 
-// Roller applies the rollback policy (rollback.Policy).
+// Roller applies the alias policy: rollback and promotion
+// (aliaspolicy.Policy).
 type Roller interface {
-	Apply(ctx context.Context, rows []performance.Row) ([]rollback.Action, error)
+	Apply(ctx context.Context, rows []performance.Row) ([]aliaspolicy.Action, error)
 }
 
 // Consumer consumes labels, joins, computes, alerts and commits.
@@ -107,11 +108,12 @@ type Consumer struct {
 	dlq    deadletter.Builder
 	now    func() time.Time
 
-	records   *prometheus.CounterVec
-	writes    *prometheus.CounterVec
-	alertsN   *prometheus.CounterVec
-	rollbacks *prometheus.CounterVec
-	pending   prometheus.Gauge
+	records    *prometheus.CounterVec
+	writes     *prometheus.CounterVec
+	alertsN    *prometheus.CounterVec
+	rollbacks  *prometheus.CounterVec
+	promotions prometheus.Counter
+	pending    prometheus.Gauge
 }
 
 // New returns a consumer reading with client (built with cfg.ConsumeOpts).
@@ -143,6 +145,10 @@ func New(cfg Config, perf *performance.Config, logger *slog.Logger, reg promethe
 			Name: "tributary_monitor_rollbacks_total",
 			Help: "Aliases the rollback policy moved back, by alias (production: rolled back; canary: deleted).",
 		}, []string{"alias"}),
+		promotions: f.NewCounter(prometheus.CounterOpts{
+			Name: "tributary_monitor_promotions_total",
+			Help: "Canaries the promotion policy made production.",
+		}),
 		pending: f.NewGauge(prometheus.GaugeOpts{
 			Name: "tributary_monitor_labels_pending",
 			Help: "Labels younger than -labels.pending-max-age whose prediction is not logged yet, as of the last sweep.",
@@ -329,7 +335,11 @@ func (c *Consumer) apply(ctx context.Context, joined []performance.Joined) error
 	return c.retry(ctx, "rollback", func() error {
 		actions, err := c.roller.Apply(ctx, res.Performance)
 		for _, a := range actions {
-			c.rollbacks.WithLabelValues(a.Alias).Inc()
+			if a.Kind == aliaspolicy.KindPromotion {
+				c.promotions.Inc()
+			} else {
+				c.rollbacks.WithLabelValues(a.Alias).Inc()
+			}
 		}
 		return err
 	})

@@ -28,7 +28,7 @@ import (
 	"github.com/tributary-ml/tributary/services/monitor/internal/labels"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
-	"github.com/tributary-ml/tributary/services/monitor/internal/rollback"
+	"github.com/tributary-ml/tributary/services/monitor/internal/aliaspolicy"
 )
 
 // recorder is a publisher that keeps what it was given.
@@ -74,7 +74,7 @@ type roller struct {
 	rows []performance.Row
 }
 
-func (r *roller) Apply(_ context.Context, rows []performance.Row) ([]rollback.Action, error) {
+func (r *roller) Apply(_ context.Context, rows []performance.Row) ([]aliaspolicy.Action, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rows = append(r.rows, rows...)

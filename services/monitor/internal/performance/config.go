@@ -57,6 +57,9 @@ type ModelConfig struct {
 	Fairness *FairnessConfig `json:"fairness,omitempty"`
 	// Rollback, when set, moves a degraded canary or production back.
 	Rollback *RollbackConfig `json:"rollback,omitempty"`
+	// Promotion, when set, makes the canary's version production once it
+	// has held up live.
+	Promotion *PromotionConfig `json:"promotion,omitempty"`
 }
 
 // FairnessConfig names the sensitive attribute and its thresholds.
@@ -86,6 +89,24 @@ type RollbackConfig struct {
 	// MaxDegradation is how far the metric may fall behind the baseline
 	// (an absolute difference, in the metric's unit) before the alias is
 	// moved back.
+	MaxDegradation float64 `json:"max_degradation"`
+}
+
+// PromotionConfig is the promotion policy of a model: the version under
+// the canary alias becomes production once, since the canary moved to it,
+// its labelled predictions and production's each number at least
+// MinLabels, and its metric is not behind production's by more than
+// MaxDegradation.
+type PromotionConfig struct {
+	// Metric is compared (default auc for classifiers, rmse for
+	// regressors).
+	Metric string `json:"metric,omitempty"`
+	// MinLabels is the labelled predictions each side needs (default the
+	// model's min_labels).
+	MinLabels int `json:"min_labels,omitempty"`
+	// MaxDegradation is how far the canary's metric may be behind
+	// production's (absolute, in the metric's unit; default 0: at least as
+	// good).
 	MaxDegradation float64 `json:"max_degradation"`
 }
 
@@ -124,7 +145,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MinLabels, "performance.min-labels", 100, "Labelled predictions a window needs before a performance or fairness breach is alerted or a rollback is made (a model's min_labels overrides it).")
 	fs.Float64Var(&c.DecisionThreshold, "performance.decision-threshold", 0.5, "Score at or above which a classifier's prediction counts as positive (a model's decision_threshold overrides it).")
 	fs.DurationVar(&c.Horizon, "performance.horizon", 24*time.Hour, "How far before a label's time a prediction of its entity may be and still be judged by a label without prediction_id (a model's horizon overrides it).")
-	fs.StringVar(&c.ModelsFile, "performance.models", "", "JSON file of per-model settings: task, label_stream, horizon, decision_threshold, min_labels, min/max thresholds, fairness, rollback (see the README).")
+	fs.StringVar(&c.ModelsFile, "performance.models", "", "JSON file of per-model settings: task, label_stream, horizon, decision_threshold, min_labels, min/max thresholds, fairness, rollback, promotion (see the README).")
 }
 
 // Validate checks the configuration and reads the models file.
@@ -230,6 +251,17 @@ func (m ModelConfig) validate() error {
 			return fmt.Errorf("rollback: max_degradation %v is negative", r.MaxDegradation)
 		}
 	}
+	if p := m.Promotion; p != nil {
+		if p.Metric != "" && !slices.Contains(MetricNames, p.Metric) {
+			return fmt.Errorf("promotion: unknown metric %q", p.Metric)
+		}
+		if p.MinLabels < 0 {
+			return fmt.Errorf("promotion: min_labels %d is negative", p.MinLabels)
+		}
+		if !(p.MaxDegradation >= 0) {
+			return fmt.Errorf("promotion: max_degradation %v is negative", p.MaxDegradation)
+		}
+	}
 	return nil
 }
 
@@ -267,6 +299,13 @@ func (c *Config) Model(name string) ModelConfig {
 			g.Against = "holdout"
 		}
 		m.Rollback = &g
+	}
+	if p := m.Promotion; p != nil {
+		g := *p
+		if g.MinLabels == 0 {
+			g.MinLabels = m.MinLabels
+		}
+		m.Promotion = &g
 	}
 	return m
 }

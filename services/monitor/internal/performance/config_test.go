@@ -13,7 +13,8 @@ func TestParseModels(t *testing.T) {
 		name, file, wantErr string
 	}{
 		{"good", `{"models": {"churn": {"task": "classification", "label_stream": "churned", "horizon": "2h", "min": {"auc": 0.7}, "max": {"log_loss": 0.6},
-			"fairness": {"attribute": "req:region"}, "rollback": {"aliases": ["canary"], "metric": "auc", "against": "previous", "max_degradation": 0.05}}}}`, ""},
+			"fairness": {"attribute": "req:region"}, "rollback": {"aliases": ["canary"], "metric": "auc", "against": "previous", "max_degradation": 0.05},
+			"promotion": {"metric": "f1", "min_labels": 500, "max_degradation": 0.01}}}}`, ""},
 		{"unknown field", `{"models": {"churn": {"tsk": "classification"}}}`, "unknown field"},
 		{"bad model name", `{"models": {"no.dots": {}}}`, "model"},
 		{"bad task", `{"models": {"churn": {"task": "ranking"}}}`, "task"},
@@ -25,6 +26,9 @@ func TestParseModels(t *testing.T) {
 		{"rollback of shadow", `{"models": {"churn": {"rollback": {"aliases": ["shadow"]}}}}`, "alias"},
 		{"rollback against what", `{"models": {"churn": {"rollback": {"against": "yesterday"}}}}`, "against"},
 		{"rollback negative", `{"models": {"churn": {"rollback": {"max_degradation": -1}}}}`, "negative"},
+		{"promotion metric", `{"models": {"churn": {"promotion": {"metric": "lift"}}}}`, "promotion: unknown metric"},
+		{"promotion negative", `{"models": {"churn": {"promotion": {"max_degradation": -0.1}}}}`, "promotion: max_degradation"},
+		{"promotion negative labels", `{"models": {"churn": {"promotion": {"min_labels": -1}}}}`, "promotion: min_labels"},
 		{"decision threshold", `{"models": {"churn": {"decision_threshold": 1.5}}}`, "decision_threshold"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,7 +44,7 @@ func TestParseModels(t *testing.T) {
 }
 
 func TestModelDefaults(t *testing.T) {
-	models, err := performance.ParseModels([]byte(`{"models": {"churn": {"label_stream": "churned", "fairness": {"attribute": "a:b"}, "rollback": {"max_degradation": 0.1}}, "fraud": {"horizon": "5m", "min_labels": 7, "decision_threshold": 0.3, "label_stream": "churned"}}}`))
+	models, err := performance.ParseModels([]byte(`{"models": {"churn": {"label_stream": "churned", "fairness": {"attribute": "a:b"}, "rollback": {"max_degradation": 0.1}}, "fraud": {"horizon": "5m", "min_labels": 7, "promotion": {}, "decision_threshold": 0.3, "label_stream": "churned"}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +57,9 @@ func TestModelDefaults(t *testing.T) {
 	f := cfg.Model("fraud")
 	if time.Duration(f.Horizon) != 5*time.Minute || f.MinLabels != 7 || *f.DecisionThreshold != 0.3 || f.Fairness != nil || f.Rollback != nil {
 		t.Errorf("fraud %+v", f)
+	}
+	if f.Promotion == nil || f.Promotion.MinLabels != 7 || c.Promotion != nil {
+		t.Errorf("promotion of fraud %+v (want min_labels 7 from the model), of churn %+v (want none)", f.Promotion, c.Promotion)
 	}
 	if got := cfg.StreamModels("churned"); strings.Join(got, ",") != "churn,fraud" {
 		t.Errorf("StreamModels = %v", got)
