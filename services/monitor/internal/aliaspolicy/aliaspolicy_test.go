@@ -12,8 +12,8 @@ import (
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/model/registrytest"
-	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/aliaspolicy"
+	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 )
 
 // startRegistry starts an embedded nats-server with JetStream and the real

@@ -25,10 +25,10 @@ import (
 	"github.com/tributary-ml/tributary/libs/deadletter"
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/testkit"
+	"github.com/tributary-ml/tributary/services/monitor/internal/aliaspolicy"
 	"github.com/tributary-ml/tributary/services/monitor/internal/labels"
 	"github.com/tributary-ml/tributary/services/monitor/internal/performance"
 	"github.com/tributary-ml/tributary/services/monitor/internal/predlog"
-	"github.com/tributary-ml/tributary/services/monitor/internal/aliaspolicy"
 )
 
 // recorder is a publisher that keeps what it was given.
