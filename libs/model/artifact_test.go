@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/testkit"
@@ -27,15 +28,7 @@ const bucket = "artifacts"
 // object store on it (named bucket) and the JetStream context.
 func objectStore(t *testing.T) (jetstream.JetStream, jetstream.ObjectStore) {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("embedded nats-server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := natstest.Start(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -238,19 +240,7 @@ func TestFetchRecordRejectsAnotherValue(t *testing.T) {
 // runNATS starts an embedded nats-server on a random loopback port.
 func runNATS(t *testing.T, jetStream bool) *server.Server {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
-		JetStream: jetStream, StoreDir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("embedded nats-server not ready")
-	}
-	return s
+	return natstest.Start(t, func(o *server.Options) { o.JetStream = jetStream })
 }
 
 func TestNATSProbe(t *testing.T) {

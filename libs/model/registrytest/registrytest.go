@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -48,20 +49,7 @@ func Start(t testing.TB) *Registry {
 		t.Skip("builds and starts the registry")
 	}
 	bin := build(t)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatalf("embedded nats-server: %v", err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		t.Fatal("embedded nats-server not ready after 10s")
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	url := srv.ClientURL()
+	url := natstest.Start(t).ClientURL()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-nats.url", url, "-http.addr", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t)), "-log.level", "warn")

@@ -14,6 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
+
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/natsx"
@@ -174,17 +176,7 @@ func TestNATSComingUpLater(t *testing.T) {
 		t.Fatal("NATS returned a connection while the server is down")
 	}
 
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("embedded nats-server did not start")
-	}
+	natstest.Start(t, func(o *server.Options) { o.Port = port })
 
 	p.WaitReady(15 * time.Second)
 	p.WaitLog(time.Second, func(r map[string]any) bool { return r["msg"] == "nats connected" })

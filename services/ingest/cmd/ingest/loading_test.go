@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
+
 	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
@@ -59,15 +61,7 @@ func TestStartWithoutStreams(t *testing.T) {
 		t.Errorf("/readyz checks before the stream definitions are loaded: %v, want streams failing", checks)
 	}
 
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	natstest.Start(t, func(o *server.Options) { o.Port = port })
 	p.WaitReady(60 * time.Second)
 	testkit.Eventually(t, 10*time.Second, func() error {
 		if status, _, herr := post("ev-0", typ); status != http.StatusAccepted {

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 
 	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/natsx"
@@ -24,15 +25,7 @@ import (
 // a producer would drop. Once loaded, the KV stream's event is accepted
 // and an unknown type is refused.
 func TestStreamsLoading(t *testing.T) {
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
+	ns := natstest.Start(t)
 	nc, err := nats.Connect(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)

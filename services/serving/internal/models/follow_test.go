@@ -11,11 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 
 	"github.com/tributary-ml/tributary/libs/model"
 	"github.com/tributary-ml/tributary/libs/testkit"
@@ -28,15 +29,7 @@ func kvBucket(t *testing.T) jetstream.KeyValue {
 	if testing.Short() {
 		t.Skip("starts an embedded nats-server")
 	}
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
+	srv := natstest.Start(t)
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)

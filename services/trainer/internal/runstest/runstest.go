@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
+
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,22 +23,7 @@ import (
 // returns a JetStream context; everything stops at the end of the test.
 func JetStream(t testing.TB, maxPayload int32) jetstream.JetStream {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(),
-		MaxPayload: maxPayload, NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatalf("new embedded nats-server: %v", err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		srv.Shutdown()
-		t.Fatal("embedded nats-server not ready after 10s")
-	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
+	srv := natstest.Start(t, func(o *server.Options) { o.MaxPayload = maxPayload })
 	nc, err := nats.Connect(srv.ClientURL(), nats.Timeout(5*time.Second))
 	if err != nil {
 		t.Fatalf("connect to the embedded nats-server: %v", err)
