@@ -77,7 +77,7 @@ func loopEnv(work string) map[string][]string {
 
 func startLoopStack(t *testing.T, ctx context.Context) *loopStack {
 	t.Helper()
-	root, err := harness.RepoRoot()
+	root, err := testkit.WorkspaceRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tributary-ml/tributary/e2e/harness"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // stack is the running platform shared by the tests of this package.
@@ -34,7 +35,7 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
 		return 1
 	}
-	root, err := harness.RepoRoot()
+	root, err := testkit.WorkspaceRoot()
 	if err != nil {
 		return fail("%v", err)
 	}

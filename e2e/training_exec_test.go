@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/e2e/harness"
 	"github.com/tributary-ml/tributary/libs/learn/lightgbm"
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/testkit"
 )
 
 // trainingPython is the tests' Python environment (make pyenv), which has
@@ -38,7 +38,7 @@ func trainingPython(t *testing.T) string {
 // registers nothing.
 func TestTrainingExec(t *testing.T) {
 	py := trainingPython(t)
-	root, err := harness.RepoRoot()
+	root, err := testkit.WorkspaceRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintf(os.Stderr, "walkthrough: "+format+"\n", args...)
 		return 1
 	}
-	root, err := harness.RepoRoot()
+	root, err := testkit.WorkspaceRoot()
 	if err != nil {
 		return fail("%v", err)
 	}
