@@ -211,7 +211,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 // pending is one record in flight.
 type pending struct {
 	done  chan error
-	claim *dedup.Claim
+	claim dedup.Claim
 	dlq   *Rejection // set for a dead-letter record
 	id    string
 	ended atomic.Bool // the claim was ended (by the promise, or by a panic)
@@ -322,7 +322,7 @@ func (in *Intake) Panicked(src Source, r any, stack []byte) {
 func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item, p *pending) (*pending, Result) {
 	rej := it.Rejection
 	var rec *kgo.Record
-	var claim *dedup.Claim
+	var claim dedup.Claim
 	if rej == nil {
 		var err error
 		rec, rej, err = in.check(ctx, received, it)
