@@ -2,7 +2,6 @@ package dedup
 
 import (
 	"context"
-	"encoding/binary"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -11,8 +10,9 @@ import (
 // Window is a set of written (source, id) pairs, each forgotten TTL after it
 // was written. Safe for concurrent use.
 //
-// A pair is kept as a 126-bit fingerprint (two 64-bit maphash sums with
-// random seeds of this process, less two bits that hold the pair's state)
+// A pair is kept as a 126-bit fingerprint (two 64-bit words, each the sum
+// of maphash sums of source and id with random seeds of this process, less
+// two bits that hold the pair's state)
 // in one open-addressed table of fixed-size slots, pending and written
 // pairs alike, and the written ones also in a queue, oldest first, that
 // expires them: no string keys, no allocation per pair, nothing the
@@ -29,7 +29,7 @@ type Window struct {
 	ttl   time.Duration
 	max   int
 	now   func() time.Time
-	seeds [2]maphash.Seed
+	seeds [4]maphash.Seed
 
 	mu    sync.Mutex
 	table table // pending and written pairs
@@ -62,22 +62,18 @@ type writtenPair struct {
 // A ttl of 0 turns deduplication off: Claim always returns a claim.
 func New(ttl time.Duration, maxEntries int) *Window {
 	return &Window{
-		ttl: ttl, max: maxEntries, now: time.Now, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		ttl: ttl, max: maxEntries, now: time.Now, seeds: [4]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed(), maphash.MakeSeed(), maphash.MakeSeed()},
 		waiters: map[digest]chan struct{}{},
 	}
 }
 
+// digest is (H0(source)+H1(id), H2(source)+H3(id)) for four maphash
+// functions of independent random seeds: two different pairs differ in
+// source or id, and then each word matches by chance only (2⁻⁶⁴ each).
 func (w *Window) digest(source, id string) digest {
-	var d digest
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(source)))
-	for i, seed := range w.seeds {
-		var h maphash.Hash
-		h.SetSeed(seed)
-		_, _ = h.Write(n[:])
-		_, _ = h.WriteString(source)
-		_, _ = h.WriteString(id)
-		d[i] = h.Sum64()
+	d := digest{
+		maphash.String(w.seeds[0], source) + maphash.String(w.seeds[1], id),
+		maphash.String(w.seeds[2], source) + maphash.String(w.seeds[3], id),
 	}
 	d[1] &^= stateMask
 	return d
