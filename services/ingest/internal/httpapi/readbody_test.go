@@ -39,7 +39,9 @@ func TestReadBody(t *testing.T) {
 		{"announced, a byte at a time", 90, func() io.Reader { return iotest.OneByteReader(strings.NewReader(body)) }},
 		{"announced, the end with the last bytes", 90, func() io.Reader { return iotest.DataErrReader(strings.NewReader(body)) }},
 		{"shorter than announced", 95, func() io.Reader { return strings.NewReader(body) }},
-		{"cut by an error", 95, func() io.Reader { return io.MultiReader(strings.NewReader(body), iotest.ErrReader(io.ErrUnexpectedEOF)) }},
+		{"cut by an error", 95, func() io.Reader {
+			return io.MultiReader(strings.NewReader(body), iotest.ErrReader(io.ErrUnexpectedEOF))
+		}},
 		{"an error after the announced length", 90, func() io.Reader { return io.MultiReader(strings.NewReader(body), iotest.ErrReader(broken)) }},
 		{"longer than announced", 50, func() io.Reader { return strings.NewReader(body) }},
 		{"longer than announced and the limit", 50, func() io.Reader { return strings.NewReader(body + body) }},
