@@ -403,7 +403,8 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 }
 
 // promised is the promise of every record intake produces; rec is the
-// first field of its pending.
+// first field of its pending: franz-go calls a record's promise "with the
+// record" produced (TryProduce's contract), the same pointer.
 func promised(rec *kgo.Record, err error) {
 	p := (*pending)(unsafe.Pointer(rec))
 	p.in.promised(p, err)
