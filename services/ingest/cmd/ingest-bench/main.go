@@ -65,6 +65,7 @@ type options struct {
 	only        string
 	compression string
 	rounds      int
+	warmup      time.Duration
 	// client mode (the child process of an HTTP scenario)
 	clientURL  string
 	clientKind string
@@ -83,6 +84,7 @@ func realMain() int {
 	fs.IntVar(&o.batch, "batch", 100, "Events per batch.")
 	fs.IntVar(&o.eventBytes, "event-bytes", 1024, "Approximate size of one event (JSON, structured mode).")
 	fs.IntVar(&o.rounds, "rounds", 1, "Rounds of all scenarios; the ratios are taken within each round (the sides alternate) and their median reported.")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "Before the measured rounds, run each scenario this long, unreported (the broker, the producer and the handler warm up: a first round is otherwise slower on the raw producer's side, which inflates its ratio); 0: none.")
 	fs.IntVar(&o.partitions, "partitions", 3, "Partitions of the benchmark topics.")
 	fs.StringVar(&o.only, "only", "", "Run only the scenarios whose names contain this string (for profiling).")
 	fs.StringVar(&o.compression, "compression", "", "Producer batch compression for the experiment: none, gzip, snappy, lz4 or zstd (empty: the service's, franz-go's default).")
@@ -374,8 +376,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	sample := gen.appendEvent(nil, run+"-s", 0)
-	fmt.Fprintf(out, "ingest-bench: brokers %s, %d partitions, %d clients, %v per scenario, %d rounds, events of %d bytes, batches of %d\n",
-		o.kafka.Brokers, o.partitions, o.concurrency, o.duration, o.rounds, len(sample), o.batch)
+	fmt.Fprintf(out, "ingest-bench: brokers %s, %d partitions, %d clients, %v per scenario, %d rounds after a warm-up of %v a scenario, events of %d bytes, batches of %d\n",
+		o.kafka.Brokers, o.partitions, o.concurrency, o.duration, o.rounds, o.warmup, len(sample), o.batch)
 	// The HTTP scenarios' load comes from a child process (kind is its
 	// -client-kind); the raw producer's records are made in this one.
 	scenarios := []struct {
@@ -400,23 +402,45 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	// Each round runs every scenario once, so that the sides of a ratio
 	// alternate and share the machine's conditions; a ratio is taken
 	// within a round, and the median of the rounds' is reported.
-	rounds := make([][]result, o.rounds)
 	seqBase := int64(0)
-	for r := range rounds {
+	runRound := func(o options) ([]result, error) {
+		var results []result
 		for _, sc := range scenarios {
 			if sc.op == nil {
 				res, err := childLoad(ctx, sc.name, sc.kind, o, base, run, seqBase)
 				if err != nil {
-					return fmt.Errorf("%s: %w", sc.name, err)
+					return nil, fmt.Errorf("%s: %w", sc.name, err)
 				}
-				rounds[r] = append(rounds[r], res)
+				results = append(results, res)
 				continue
 			}
 			op := sc.op
 			base := seqBase
-			rounds[r] = append(rounds[r], load(sc.name, o, func(w int, seq int64) (int, error) { return op(w, base+seq) }))
+			results = append(results, load(sc.name, o, func(w int, seq int64) (int, error) { return op(w, base+seq) }))
 		}
 		seqBase += 1 << 32 // new event ids each round
+		return results, nil
+	}
+	// The warm-up is a round of its own, not reported: Kafka's first
+	// seconds under load are slower than the next.
+	if o.warmup > 0 {
+		w := o
+		w.duration = o.warmup
+		warmed, err := runRound(w)
+		if err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		for _, r := range warmed {
+			if r.Failures > 0 {
+				return fmt.Errorf("warm-up: %s: %d failed calls", r.Name, r.Failures)
+			}
+		}
+	}
+	rounds := make([][]result, o.rounds)
+	for r := range rounds {
+		if rounds[r], err = runRound(o); err != nil {
+			return err
+		}
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)

@@ -2,6 +2,7 @@ package dedup
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"testing"
@@ -15,7 +16,7 @@ func TestWindow(t *testing.T) {
 	w.now = func() time.Time { return now }
 
 	c, dup, err := w.Claim(ctx, "s", "1")
-	if err != nil || dup || c == nil {
+	if err != nil || dup || c.w == nil {
 		t.Fatalf("first claim: %v %v %v", c, dup, err)
 	}
 	// A second claim waits for the first; a failed write lets it through.
@@ -143,7 +144,7 @@ func TestWaitersShareTheEnd(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for { // until a waiter made the channel
 		w.mu.Lock()
-		waiting := w.pending[w.digest("s", "1")] != nil
+		waiting := w.waiters[w.digest("s", "1")] != nil
 		w.mu.Unlock()
 		if waiting || time.Now().After(deadline) {
 			break
@@ -154,6 +155,121 @@ func TestWaitersShareTheEnd(t *testing.T) {
 	for range 3 {
 		if !<-got {
 			t.Fatal("a waiter did not see the pair written")
+		}
+	}
+}
+
+// TestTableAgainstMap drives the open-addressed table with inserts and
+// deletes of digests whose homes collide much (256 distinct homes for
+// up to about 1 500 digests, runs that wrap around the end, growth
+// in between) and checks it against a map after every step.
+func TestTableAgainstMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var tb table
+	model := map[digest]uint64{}
+	var keys []digest
+	const steps = 30000
+	for step := range steps {
+		grow := 50
+		if len(keys) > 1500 {
+			grow = 40
+		}
+		if len(keys) == 0 || rng.IntN(100) < grow {
+			// A digest whose home is one of 256 slots, the table's last
+			// and first ones, so that runs cross the end.
+			d := digest{uint64(rng.IntN(256)) - 128 + uint64(rng.Uint32())<<32, rng.Uint64() &^ stateMask}
+			if _, ok := model[d]; ok {
+				continue
+			}
+			i, found := tb.find(d)
+			if found {
+				t.Fatalf("step %d: new digest found", step)
+			}
+			state := uint64(1 + rng.IntN(3))
+			tb.insert(i, d, state)
+			model[d] = state
+			keys = append(keys, d)
+		} else {
+			k := rng.IntN(len(keys))
+			d := keys[k]
+			keys[k] = keys[len(keys)-1]
+			keys = keys[:len(keys)-1]
+			i, found := tb.find(d)
+			if !found {
+				t.Fatalf("step %d: digest lost before its delete", step)
+			}
+			tb.delete(i)
+			delete(model, d)
+		}
+		if step%97 == 0 || step > steps-100 {
+			if tb.n != len(model) {
+				t.Fatalf("step %d: %d entries, want %d", step, tb.n, len(model))
+			}
+			for d, state := range model {
+				i, found := tb.find(d)
+				if !found || tb.state(i) != state {
+					t.Fatalf("step %d: digest %x: found %v state %d, want %d", step, d, found, tb.state(i), state)
+				}
+			}
+		}
+	}
+}
+
+// TestWindowAgainstModel runs random claims, ends and clock steps on a
+// small window and checks every answer against a model of its
+// semantics: a pair is a duplicate while written within ttl and among the
+// max newest written; a failed write forgets it.
+func TestWindowAgainstModel(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := time.Unix(1000, 0)
+	const ttl, bound = time.Minute, 50
+	w := New(ttl, bound)
+	w.now = func() time.Time { return now }
+	type written struct {
+		id string
+		at time.Time
+	}
+	var order []written // oldest first
+	remembered := func(id string) bool {
+		newest := order[max(0, len(order)-bound):]
+		for _, p := range newest {
+			if p.id == id && now.Sub(p.at) < ttl {
+				return true
+			}
+		}
+		return false
+	}
+	pending := map[string]Claim{}
+	for step := range 20000 {
+		id := strconv.Itoa(rng.IntN(120))
+		switch op := rng.IntN(10); {
+		case op == 0:
+			now = now.Add(time.Duration(rng.IntN(20)) * time.Second)
+		case op < 4 && len(pending) > 0:
+			for pid, c := range pending {
+				ok := rng.IntN(4) > 0
+				c.Done(ok)
+				if ok {
+					order = append(order, written{pid, now})
+				}
+				delete(pending, pid)
+				break
+			}
+		default:
+			if _, inFlight := pending[id]; inFlight {
+				continue // a second claim would wait
+			}
+			c, dup, err := w.Claim(ctx, "s", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := remembered(id); dup != want {
+				t.Fatalf("step %d: claim of %s: duplicate %v, want %v", step, id, dup, want)
+			}
+			if !dup {
+				pending[id] = c
+			}
 		}
 	}
 }

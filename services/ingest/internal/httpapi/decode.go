@@ -76,8 +76,9 @@ func decodeBatch(body []byte, maxBatch int) (items []intake.Item, whole bool) {
 		return []intake.Item{rejected(reason.BatchTooLarge, body, "body: %d events, more than the limit of %d a batch", len(raws), maxBatch)}, true
 	}
 	items = make([]intake.Item, len(raws))
+	var memo sourceMemo
 	for i, raw := range raws {
-		items[i] = decodeValidStructured(raw) // valid JSON: the array was
+		items[i] = decodeValidStructured(raw, &memo) // valid JSON: the array was
 	}
 	return items, false
 }
@@ -90,7 +91,7 @@ func decodeStructured(raw []byte) intake.Item {
 	if !validJSON(raw) {
 		return diagnoseStructured(raw)
 	}
-	return decodeValidStructured(raw)
+	return decodeValidStructured(raw, nil)
 }
 
 // decodeValidStructured decodes one event known to be valid JSON: the
@@ -98,9 +99,11 @@ func decodeStructured(raw []byte) intake.Item {
 // (sdk-go's decoder, strict about member names, members twice and
 // data_base64); only an event that fails is read again, by
 // diagnoseStructured, to name the attribute at fault.
-func decodeValidStructured(raw []byte) intake.Item {
-	if e, ok := decodeFast(raw); ok && e.Validate() == nil {
-		return intake.Item{Event: &e, Validated: true, Raw: raw, Size: len(raw)}
+//
+// memo, when not nil, is decodeFast's memory of the batch's last source.
+func decodeValidStructured(raw []byte, memo *sourceMemo) intake.Item {
+	if e, source, ok := decodeFast(raw, memo); ok && validFast(e, source) {
+		return intake.Item{Event: e, Validated: true, Raw: raw, Size: len(raw), Source: source}
 	}
 	if e, err := event.DecodeStructured(raw); err == nil && e.SpecVersion() == ce.VersionV1 && e.Validate() == nil {
 		return intake.Item{Event: e, Validated: true, Raw: raw, Size: len(raw)}

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"mime"
+	"strings"
 	"unsafe"
 
 	ce "github.com/cloudevents/sdk-go/v2"
@@ -38,39 +40,44 @@ var fastAttrs = map[string]fastAttr{
 // only while its events are). ok is false for any other event, which
 // then takes sdk-go's decoder: decodeFast covers less, never differently
 // (FuzzDecodeFast compares the two). raw must be valid JSON.
-func decodeFast(raw []byte) (e ce.Event, ok bool) {
+//
+// source is the event's source as sdk-go formats it (e.Source()), which
+// memo, when not nil, keeps for the next event: the events of a batch
+// mostly share their source, and then it is parsed and formatted once.
+func decodeFast(raw []byte, memo *sourceMemo) (e *ce.Event, source string, ok bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
-		return e, false
+		return nil, "", false
 	}
 	var (
 		seen fastAttr
-		c    ce.EventContextV1
 		data []byte
 	)
+	fe := new(fastEvent) // the event and its context, one allocation
+	c := &fe.c
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
-		return e, false
+		return nil, "", false
 	}
 	for {
 		key, next, ok := plainString(raw, i)
 		if !ok {
-			return e, false
+			return nil, "", false
 		}
 		i = skipSpace(raw, next)
 		if i >= len(raw) || raw[i] != ':' {
-			return e, false
+			return nil, "", false
 		}
 		colon := i
 		i = skipSpace(raw, i+1)
 		attr, known := fastAttrs[string(key)]
 		if known && seen&attr != 0 {
-			return e, false
+			return nil, "", false
 		}
 		seen |= attr
 		if attr == attrData {
 			if i >= len(raw) || raw[i] == 'n' { // null data: left to sdk-go
-				return e, false
+				return nil, "", false
 			}
 			end := skipValid(raw, i)
 			// sdk-go keeps the blanks between the colon and the value.
@@ -78,68 +85,124 @@ func decodeFast(raw []byte) (e ce.Event, ok bool) {
 		} else {
 			v, next, ok := plainString(raw, i)
 			if !ok || len(v) == 0 {
-				return e, false
+				return nil, "", false
 			}
 			i = next
 			s := alias(v)
 			switch attr {
 			case attrSpecVersion:
 				if s != ce.VersionV1 {
-					return e, false
+					return nil, "", false
 				}
 			case attrID:
 				c.ID = s
 			case attrType:
 				c.Type = s
 			case attrSource:
+				if memo != nil && memo.raw != "" && memo.raw == s {
+					c.Source, source = memo.uri, memo.formatted
+					break
+				}
 				u := types.ParseURIRef(s)
 				if u == nil {
-					return e, false
+					return nil, "", false
 				}
-				c.Source = *u
+				c.Source, source = *u, u.String()
+				if memo != nil {
+					*memo = sourceMemo{raw: s, uri: *u, formatted: source}
+				}
 			case attrSubject:
-				c.Subject = &s
+				c.Subject = ptr(s)
 			case attrTime:
 				t, err := types.ParseTimestamp(s)
 				if err != nil {
-					return e, false
+					return nil, "", false
 				}
 				c.Time = t
 			case attrDataContentType:
-				c.DataContentType = &s
+				c.DataContentType = ptr(s)
 			default:
 				if _, dup := c.Extensions[string(key)]; dup {
-					return e, false // refused by event.DecodeStructured
+					return nil, "", false // refused by event.DecodeStructured
 				}
 				if !extensionName(key) || c.SetExtension(alias(key), s) != nil {
-					return e, false
+					return nil, "", false
 				}
 			}
 		}
 		i = skipSpace(raw, i)
 		if i >= len(raw) {
-			return e, false
+			return nil, "", false
 		}
 		switch raw[i] {
 		case ',':
 			i = skipSpace(raw, i+1)
 		case '}':
 			if seen&(attrSpecVersion|attrID|attrSource|attrType) != attrSpecVersion|attrID|attrSource|attrType {
-				return e, false
+				return nil, "", false
 			}
 			if data != nil {
-				if !dataJSON(&c) {
-					return e, false // sdk-go reads such data as a JSON string
+				if !dataJSON(c) {
+					return nil, "", false // sdk-go reads such data as a JSON string
 				}
 			}
-			e.Context = &c
-			e.DataEncoded = data
-			return e, true
+			fe.e.Context = c
+			fe.e.DataEncoded = data
+			return &fe.e, source, true
 		default:
-			return e, false
+			return nil, "", false
 		}
 	}
 }
+
+// fastEvent is an event decodeFast makes and its context.
+type fastEvent struct {
+	e ce.Event
+	c ce.EventContextV1
+}
+
+// sourceMemo is the last source decodeFast parsed (raw), its URI and that
+// URI formatted.
+type sourceMemo struct {
+	raw       string
+	uri       types.URIRef
+	formatted string
+}
+
+// validFast is e.Validate() == nil for an event decodeFast made, whose
+// formatted source is source: sdk-go's checks of a CloudEvents 1.0
+// context (id, source and type not blank; datacontenttype, when present,
+// not blank and a media type; subject, when present, not blank), without
+// formatting the source again or building the error map. An event that
+// carries what decodeFast never makes (a dataschema, field errors) is
+// left to Validate. FuzzDecodeFast compares the two.
+func validFast(e *ce.Event, source string) bool {
+	c, ok := e.Context.(*ce.EventContextV1)
+	if !ok || c == nil || c.DataSchema != nil || len(e.FieldErrors) > 0 {
+		return e.Validate() == nil
+	}
+	if blank(c.ID) || blank(source) || blank(c.Type) || (c.Subject != nil && blank(*c.Subject)) {
+		return false
+	}
+	if c.DataContentType != nil {
+		ct := strings.TrimSpace(*c.DataContentType)
+		if ct == "" {
+			return false
+		}
+		if ct != ce.ApplicationJSON {
+			if _, _, err := mime.ParseMediaType(ct); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// ptr returns a pointer to a copy of s (taking &s of the loop's variable
+// would move it to the heap for every attribute, not for these two only).
+func ptr(s string) *string { return &s }
 
 // alias returns b's bytes as a string without copying them.
 func alias(b []byte) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	ce "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/types"
 
 	"github.com/tributary-ml/tributary/libs/jsondoc"
 )
@@ -51,10 +52,24 @@ func checkFast(t *testing.T, raw []byte) bool {
 	if !json.Valid(raw) {
 		return false
 	}
-	got, ok := decodeFast(raw)
+	fast, source, ok := decodeFast(raw, nil)
 	if !ok {
 		return false
 	}
+	// With the memory of a batch's source: the same event, whether it
+	// holds this event's source (decoded again) or another's.
+	var memo sourceMemo
+	for range 2 {
+		again, againSource, ok := decodeFast(raw, &memo)
+		if !ok || againSource != source || !reflect.DeepEqual(*again, *fast) {
+			t.Fatalf("decodeFast(%s) with the memo of %q: %v %q, without: %v %q", raw, memo.raw, again, againSource, fast, source)
+		}
+	}
+	other := sourceMemo{raw: "/other", uri: *types.ParseURIRef("/other"), formatted: "/other"}
+	if again, againSource, ok := decodeFast(raw, &other); !ok || againSource != source || !reflect.DeepEqual(*again, *fast) {
+		t.Fatalf("decodeFast(%s) with the memo of another source: %v %q, without: %v %q", raw, again, againSource, fast, source)
+	}
+	got := *fast
 	var want ce.Event
 	if err := want.UnmarshalJSON(raw); err != nil {
 		// The one difference: sdk-go refuses data with a number float64
@@ -64,6 +79,12 @@ func checkFast(t *testing.T, raw []byte) bool {
 			return true
 		}
 		t.Fatalf("decodeFast(%s) = %v, sdk-go: %v", raw, got, err)
+	}
+	if source != want.Source() {
+		t.Fatalf("decodeFast(%s) source %q, sdk-go %q", raw, source, want.Source())
+	}
+	if valid, err := validFast(fast, source), want.Validate(); valid != (err == nil) {
+		t.Fatalf("decodeFast(%s): validFast %v, sdk-go's Validate: %v", raw, valid, err)
 	}
 	if !bytes.Equal(got.DataEncoded, want.DataEncoded) || (got.DataEncoded == nil) != (want.DataEncoded == nil) {
 		t.Fatalf("decodeFast(%s) data %q, sdk-go %q", raw, got.DataEncoded, want.DataEncoded)
@@ -86,18 +107,18 @@ func TestDecodeFastEqualsSDK(t *testing.T) {
 	for range n {
 		members := []string{
 			`"specversion":` + pick(`"1.0"`, `"1.0"`, `"1.0"`, `"0.3"`, `1`),
-			`"id":` + pick(`"e-1"`, `"e 2"`, `""`, `"\u00e9"`),
-			`"source":` + pick(`"/bench/producer"`, `"https://example.com/a?b=c#d"`, `"urn:x"`, `"/a%20b"`, `"::"`, `"%zz"`),
-			`"type":` + pick(`"com.example.t.v1"`, `"t"`),
+			`"id":` + pick(`"e-1"`, `"e 2"`, `""`, `"\u00e9"`, `" "`),
+			`"source":` + pick(`"/bench/producer"`, `"https://example.com/a?b=c#d"`, `"urn:x"`, `"/a%20b"`, `"::"`, `"%zz"`, `" "`, `" /s "`),
+			`"type":` + pick(`"com.example.t.v1"`, `"t"`, `"  "`),
 		}
 		if r.IntN(2) == 0 {
 			members = append(members, `"time":`+pick(`"2026-11-26T10:00:00Z"`, `"2026-11-26T10:00:00.123456789+05:30"`, `"2026-11-26"`, `"10000-01-01T00:00:00Z"`))
 		}
 		if r.IntN(2) == 0 {
-			members = append(members, `"subject":`+pick(`"s"`, `""`, `null`))
+			members = append(members, `"subject":`+pick(`"s"`, `""`, `null`, `" "`))
 		}
 		if r.IntN(3) > 0 {
-			members = append(members, `"datacontenttype":`+pick(`"application/json"`, `"application/json; charset=utf-8"`, `"text/json"`, `"application/x+json"`, `"text/plain"`, `""`))
+			members = append(members, `"datacontenttype":`+pick(`"application/json"`, `"application/json; charset=utf-8"`, `"text/json"`, `"application/x+json"`, `"text/plain"`, `""`, `" "`, `"a/b; x"`, `" application/json "`, `"application/json;"`))
 		}
 		if r.IntN(4) > 0 {
 			members = append(members, `"data":`+pick(`{"user_id":"u-1","at":"2026-11-26T10:00:00Z","tags":["a"],"n":1.5}`, `"str"`, `[1, 2]`, `null`, `true`, ` 12 `))

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -291,13 +290,37 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // readBody reads at most limit+1 bytes of the body, into one buffer of the
-// announced length when there is one.
+// announced length when there is one: filled exactly, then one read of a
+// byte must find the end (a buffer with room to spare made bytes.Buffer's
+// ReadFrom grow it before it saw the end: three times the body
+// allocated, and zeroed, for each request).
 func readBody(r *http.Request, limit int) ([]byte, error) {
-	lr := io.LimitReader(r.Body, int64(limit)+1)
 	if r.ContentLength <= 0 || r.ContentLength > int64(limit) {
-		return io.ReadAll(lr)
+		return io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, r.ContentLength+1))
-	_, err := buf.ReadFrom(lr)
-	return buf.Bytes(), err
+	buf := make([]byte, r.ContentLength)
+	for n := 0; n < len(buf); {
+		m, err := r.Body.Read(buf[n:])
+		n += m
+		switch {
+		case err == io.EOF && n < len(buf): // shorter than announced: as io.ReadAll
+			return buf[:n], nil
+		case err != nil && err != io.EOF:
+			return buf[:n], err
+		}
+	}
+	var one [1]byte
+	for {
+		m, err := r.Body.Read(one[:])
+		if m > 0 { // longer than announced: the rest as before, to limit+1
+			rest, err := io.ReadAll(io.LimitReader(r.Body, int64(limit-len(buf))))
+			return append(append(buf, one[0]), rest...), err
+		}
+		switch {
+		case err == io.EOF:
+			return buf, nil
+		case err != nil:
+			return buf, err
+		}
+	}
 }

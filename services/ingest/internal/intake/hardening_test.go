@@ -264,8 +264,14 @@ func TestPanicAfterClaim(t *testing.T) {
 	}
 	in := intake.New(intake.Config{MaxEventBytes: maxEvent, MaxFuture: time.Minute, MaxPast: time.Hour, ProduceTimeout: 2 * time.Second, OutageTimeout: time.Second},
 		slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry(), lookup{s}, p, dedup.New(time.Minute, 100))
+	start := time.Now()
 	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Reason != reason.InternalError {
 		t.Fatalf("first: %+v", res[0])
+	}
+	// The write abandoned by the panic is not waited for (only its
+	// dead-letter record is): no wait for the produce timeout.
+	if took := time.Since(start); took >= 2*time.Second {
+		t.Fatalf("the request with the panic took %v, the produce timeout", took)
 	}
 	if res := in.Submit(context.Background(), src, []intake.Item{item("1", `{"k":"a"}`)}); res[0].Outcome != intake.Accepted {
 		t.Fatalf("retry: %+v", res[0])

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	ce "github.com/cloudevents/sdk-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,9 +101,10 @@ type Item struct {
 	// Validated says Event.Validate() was nil when the decoder made Event
 	// (then encoding its record does not run it again).
 	Validated bool
-	// source is Event's source, made once by check (sdk-go formats the
-	// URI again for each read).
-	source string
+	// Source is Event's source as e.Source() formats it, when the decoder
+	// has it; else check formats it, once (sdk-go formats the URI again
+	// for each read).
+	Source string
 	// Raw is the event as received, written to the dead-letter topic when
 	// Event is nil; Headers are its headers from a raw Kafka record.
 	Raw     []byte
@@ -208,14 +210,44 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 	}
 }
 
-// pending is one record in flight.
+// pending is one record in flight. Its record is its first field, so that
+// one promise function for all records finds its pending (promised): no
+// closure, record or channel of its own per event.
 type pending struct {
-	done  chan error
-	claim *dedup.Claim
+	rec   kgo.Record
+	in    *Intake
+	batch *batch
+	claim dedup.Claim
 	dlq   *Rejection // set for a dead-letter record
 	id    string
+	start time.Time
+	err   error       // Kafka's answer, once acked
+	acked atomic.Bool // the promise ran: err is set
 	ended atomic.Bool // the claim was ended (by the promise, or by a panic)
+	// released says the batch no longer waits for this record (its
+	// promise ran, or a panic abandoned it).
+	released atomic.Bool
 }
+
+// The promise finds its pending from the record's address.
+var _ = [1]struct{}{}[unsafe.Offsetof(pending{}.rec)]
+
+// batch is what a Submit waits for: done closes when left, its records in
+// flight and Submit's own hold, reaches 0.
+type batch struct {
+	left atomic.Int64
+	done chan struct{}
+}
+
+func (b *batch) release() {
+	if b.left.Add(-1) == 0 {
+		close(b.done)
+	}
+}
+
+// recordHeaders is the room for headers of one record in a batch's
+// slice: the 8 of a CloudEvent with every attribute and the partition key.
+const recordHeaders = 9
 
 // Submit checks and writes items and returns a result per item, in order.
 // It returns when Kafka has acknowledged every record, or after the produce
@@ -236,9 +268,13 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 	results := make([]Result, len(items))
 	waits := make([]*pending, len(items))
 	slab := make([]pending, len(items)) // one allocation for the batch's records in flight
+	headers := make([]kgo.RecordHeader, recordHeaders*len(items))
+	b := &batch{done: make(chan struct{})}
+	b.left.Store(1) // Submit's hold, until every item is prepared
 	for i := range items {
 		it := &items[i]
-		p, res := in.safePrepare(wctx, src, received, it, &slab[i])
+		slab[i].rec.Headers = headers[i*recordHeaders : i*recordHeaders : (i+1)*recordHeaders]
+		p, res := in.safePrepare(wctx, src, received, it, &slab[i], b)
 		if p == nil {
 			results[i] = res
 			results[i].ID = it.eventID()
@@ -246,32 +282,37 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 		}
 		waits[i] = p
 	}
-	acked := false
+	b.release()
 	var timedOut bool
+wait:
+	for {
+		select {
+		case <-b.done:
+			break wait
+		case <-outage: // known down now: wait OutageTimeout at most
+			outage, down = nil, true
+			var stop context.CancelFunc
+			wctx, stop = context.WithTimeout(wctx, in.cfg.OutageTimeout)
+			defer stop()
+		case <-wctx.Done():
+			timedOut = true
+			break wait
+		}
+	}
+	acked := false
 	for i, p := range waits {
 		if p == nil {
 			continue
 		}
 		var err error
-	wait:
-		for {
-			select {
-			case err = <-p.done:
-				acked = acked || err == nil
-				break wait
-			case <-outage: // known down now: wait OutageTimeout at most
-				outage, down = nil, true
-				var stop context.CancelFunc
-				wctx, stop = context.WithTimeout(wctx, in.cfg.OutageTimeout)
-				defer stop()
-			case <-wctx.Done():
-				timedOut = true
-				err = fmt.Errorf("kafka did not acknowledge within %v: %w", timeout, wctx.Err())
-				if down {
-					err = fmt.Errorf("kafka is unreachable (no acknowledgement since the outage began, waited %v): %w", in.cfg.OutageTimeout, wctx.Err())
-				}
-				break wait
-			}
+		switch {
+		case p.acked.Load():
+			err = p.err
+			acked = acked || err == nil
+		case down:
+			err = fmt.Errorf("kafka is unreachable (no acknowledgement since the outage began, waited %v): %w", in.cfg.OutageTimeout, wctx.Err())
+		default:
+			err = fmt.Errorf("kafka did not acknowledge within %v: %w", timeout, wctx.Err())
 		}
 		results[i] = in.finish(src, items[i], p, err)
 	}
@@ -292,7 +333,7 @@ func (it *Item) eventID() string {
 // counted, logged with its stack and dead-lettered as internal_error, so
 // that no input can stop the service or, on the raw path, be read again
 // and again.
-func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item, into *pending) (p *pending, res Result) {
+func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Time, it *Item, into *pending, b *batch) (p *pending, res Result) {
 	defer func() {
 		if r := recover(); r != nil {
 			in.Panicked(src, r, debug.Stack())
@@ -304,10 +345,10 @@ func (in *Intake) safePrepare(ctx context.Context, src Source, received time.Tim
 			failed.Event = nil // the event in binary mode may be what failed
 			// A new pending: into may be known to a promise of the write
 			// that failed.
-			p, res = in.prepare(ctx, src, received, &failed, new(pending))
+			p, res = in.prepare(ctx, src, received, &failed, new(pending), b)
 		}
 	}()
-	return in.prepare(ctx, src, received, it, into)
+	return in.prepare(ctx, src, received, it, into, b)
 }
 
 // Panicked counts and logs a panic recovered while handling src's input.
@@ -319,13 +360,12 @@ func (in *Intake) Panicked(src Source, r any, stack []byte) {
 // prepare checks an item and starts its write (to its topic, or to the
 // dead-letter topic), in p. It returns a nil pending and a result instead
 // when there is nothing to wait for.
-func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item, p *pending) (*pending, Result) {
+func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, it *Item, p *pending, b *batch) (*pending, Result) {
 	rej := it.Rejection
-	var rec *kgo.Record
-	var claim *dedup.Claim
+	var claim dedup.Claim
 	if rej == nil {
 		var err error
-		rec, rej, err = in.check(ctx, received, it)
+		rej, err = in.check(ctx, received, it, &p.rec)
 		if err != nil {
 			return nil, in.count(src, Result{Outcome: Unavailable, Message: err.Error()}, "")
 		}
@@ -333,7 +373,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 	if rej == nil {
 		var dup bool
 		var err error
-		claim, dup, err = in.dedup.Claim(ctx, it.source, it.Event.ID())
+		claim, dup, err = in.dedup.Claim(ctx, it.Source, it.Event.ID())
 		switch {
 		case err != nil:
 			return nil, in.count(src, Result{Outcome: Unavailable, Message: "an earlier copy of this event is still being written"}, "")
@@ -342,38 +382,56 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 		}
 	} else {
 		in.logger.Debug("event rejected", "event_id", it.eventID(), "origin", it.origin().String(), "reason", string(rej.Reason), "error", rej.Message)
-		rec = in.deadLetter(ctx, received, it, rej)
+		p.rec = *in.deadLetter(ctx, received, it, rej)
 	}
-	p.done, p.claim, p.dlq, p.id = make(chan error, 1), claim, rej, it.eventID()
+	p.in, p.batch, p.claim, p.dlq, p.id = in, b, claim, rej, it.eventID()
+	b.left.Add(1)
 	defer func() {
 		if r := recover(); r != nil {
 			if p.ended.CompareAndSwap(false, true) {
 				p.claim.Done(false) // the write never started: free the pair for a retry
 			}
+			if p.released.CompareAndSwap(false, true) {
+				b.release() // abandoned: safePrepare dead-letters the item anew
+			}
 			panic(r) // for safePrepare
 		}
 	}()
-	start := time.Now()
-	in.producer.TryProduce(context.Background(), rec, func(_ *kgo.Record, err error) {
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-		}
-		in.latency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-		if rej != nil {
-			in.dlqCount.WithLabelValues(outcome).Inc()
-		}
-		if err == nil {
-			in.health.markUp()
-		}
-		// The claim ends when Kafka answers, also after Submit stopped
-		// waiting: a retry then finds the event written.
-		if p.ended.CompareAndSwap(false, true) {
-			p.claim.Done(err == nil)
-		}
-		p.done <- err
-	})
+	p.start = time.Now()
+	in.producer.TryProduce(context.Background(), &p.rec, promised)
 	return p, Result{}
+}
+
+// promised is the promise of every record intake produces; rec is the
+// first field of its pending: franz-go calls a record's promise "with the
+// record" produced (TryProduce's contract), the same pointer.
+func promised(rec *kgo.Record, err error) {
+	p := (*pending)(unsafe.Pointer(rec))
+	p.in.promised(p, err)
+}
+
+func (in *Intake) promised(p *pending, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	in.latency.WithLabelValues(outcome).Observe(time.Since(p.start).Seconds())
+	if p.dlq != nil {
+		in.dlqCount.WithLabelValues(outcome).Inc()
+	}
+	if err == nil {
+		in.health.markUp()
+	}
+	// The claim ends when Kafka answers, also after Submit stopped
+	// waiting: a retry then finds the event written.
+	if p.ended.CompareAndSwap(false, true) {
+		p.claim.Done(err == nil)
+	}
+	p.err = err
+	p.acked.Store(true)
+	if p.released.CompareAndSwap(false, true) {
+		p.batch.release()
+	}
 }
 
 func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
@@ -419,87 +477,102 @@ func (in *Intake) count(src Source, res Result, reason Reason) Result {
 // err is set only when the event cannot be judged or its record cannot be
 // built (not the producer's fault): the stream definitions are not loaded
 // yet (ErrStreamsLoading), or a data check failed unexpectedly.
-func (in *Intake) check(ctx context.Context, received time.Time, it *Item) (*kgo.Record, *Rejection, error) {
+func (in *Intake) check(ctx context.Context, received time.Time, it *Item, rec *kgo.Record) (*Rejection, error) {
 	e := it.Event
 	if it.Size > in.cfg.MaxEventBytes {
-		return nil, reject(reason.EventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
+		return reject(reason.EventTooLarge, "event: %d bytes, more than the limit of %d", it.Size, in.cfg.MaxEventBytes), nil
 	}
-	if e.Context != nil {
-		it.source = e.Source()
+	if it.Source == "" && e.Context != nil {
+		it.Source = e.Source()
 	}
-	if rej := checkAttributes(e, it.source); rej != nil {
-		return nil, rej, nil
+	if rej := checkAttributes(e, it.Source); rej != nil {
+		return rej, nil
 	}
 	if it.Allowed != nil && !it.Allowed(e.Type()) {
-		return nil, reject(reason.ForbiddenType, "type: this API key may not send %q", e.Type()), nil
+		return reject(reason.ForbiddenType, "type: this API key may not send %q", e.Type()), nil
 	}
 	if !in.streams.Synced() {
 		// A KV stream not read yet would be refused as unknown_type (or
 		// judged by the file definition it overrides): data loss, as a
 		// producer drops an event refused with a 400.
-		return nil, nil, ErrStreamsLoading
+		return nil, ErrStreamsLoading
 	}
 	s, ok := in.streams.ByType(e.Type())
 	if !ok {
-		return nil, reject(reason.UnknownType, "type: no stream has the type %q", e.Type()), nil
+		return reject(reason.UnknownType, "type: no stream has the type %q", e.Type()), nil
 	}
 	if it.Stream != "" && s.Name != it.Stream {
-		return nil, reject(reason.StreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
+		return reject(reason.StreamMismatch, "type: %q belongs to stream %s, not to %s", e.Type(), s.Name, it.Stream), nil
 	}
 	switch ct := e.DataContentType(); {
 	case ct == "":
 		// JSON is implied (JSON event format); say so for the consumers.
 		e.SetDataContentType("application/json")
 	case !isJSON(ct):
-		return nil, reject(reason.UnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
+		return reject(reason.UnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
 	}
 	fields, err := in.checkers.For(s).Check(e.Data()) // = s.Check, compiled
 	if err != nil {
 		var se *streamspec.Error
 		switch {
 		case errors.Is(err, jsondoc.ErrNumberRange):
-			return nil, reject(reason.NumberOutOfRange, "data: %v", err), nil
+			return reject(reason.NumberOutOfRange, "data: %v", err), nil
 		case errors.Is(err, jsondoc.ErrDuplicateKey):
-			return nil, reject(reason.DuplicateKey, "data: %v", err), nil
+			return reject(reason.DuplicateKey, "data: %v", err), nil
 		case errors.Is(err, streamspec.ErrMalformedData):
-			return nil, reject(reason.MalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
+			return reject(reason.MalformedData, "data: not one JSON document: %v", errors.Unwrap(err)), nil
 		case errors.As(err, &se) && se.Schema:
-			return nil, reject(reason.SchemaViolation, "data: %s", violations(se)), nil
+			return reject(reason.SchemaViolation, "data: %s", violations(se)), nil
 		case errors.As(err, &se) && se.Violations[0].Rule == "entity_key":
-			return nil, reject(reason.InvalidEntityKey, "data: %s", violations(se)), nil
+			return reject(reason.InvalidEntityKey, "data: %s", violations(se)), nil
 		case errors.As(err, &se):
-			return nil, reject(reason.InvalidEventTime, "data: %s", violations(se)), nil
+			return reject(reason.InvalidEventTime, "data: %s", violations(se)), nil
 		}
-		return nil, nil, err
+		return nil, err
 	}
 	if len(fields.EntityKey) > MaxAttributeBytes {
-		return nil, reject(reason.InvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
+		return reject(reason.InvalidEntityKey, "data%s: entity key of %d bytes, more than the limit of %d", s.EntityKey, len(fields.EntityKey), MaxAttributeBytes), nil
 	}
-	t, field := fields.EventTime, "data"+s.EventTime
+	t, field := fields.EventTime, func() string { return "data" + s.EventTime } // built for a rejection only
 	if s.EventTime == "" {
-		field = "time"
+		field = func() string { return "time" }
 		if e.Time().IsZero() {
 			e.SetTime(received) // no time given: the time ingest received it
 		}
 		t = e.Time()
 	}
 	if t.After(received.Add(in.cfg.MaxFuture)) {
-		return nil, reject(reason.EventTimeFuture, "%s: %s is more than %v after now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxFuture), nil
+		return reject(reason.EventTimeFuture, "%s: %s is more than %v after now", field(), t.UTC().Format(time.RFC3339Nano), in.cfg.MaxFuture), nil
 	}
 	if t.Before(received.Add(-in.cfg.MaxPast)) {
-		return nil, reject(reason.EventTimePast, "%s: %s is more than %v before now", field, t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
+		return reject(reason.EventTimePast, "%s: %s is more than %v before now", field(), t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
-	e.SetExtension("partitionkey", fields.EntityKey)
+	setPartitionKey(e, fields.EntityKey)
 	if _, has := extensionsOf(e)[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
-			return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
+			return reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
 	}
-	rec, err := encodeRecord(e, in.cfg.TopicPrefix+s.Topic, it.Validated, it.source)
-	if err != nil {
-		return nil, reject(reason.InvalidAttribute, "event: %v", err), nil
+	if err := encodeRecordInto(rec, e, in.cfg.TopicPrefix+s.Topic, it.Validated, it.Source); err != nil {
+		return reject(reason.InvalidAttribute, "event: %v", err), nil
 	}
-	return rec, nil, nil
+	return nil, nil
+}
+
+// setPartitionKey is e.SetExtension("partitionkey", key) on a CloudEvents
+// 1.0 context without a field error: without sdk-go's checks, which a
+// string under this name passes, and its bookkeeping of field errors,
+// which builds the string "extension:partitionkey" for each event.
+func setPartitionKey(e *ce.Event, key string) {
+	c, ok := e.Context.(*ce.EventContextV1)
+	if !ok || c == nil || len(e.FieldErrors) > 0 {
+		e.SetExtension("partitionkey", key)
+		return
+	}
+	if c.Extensions == nil {
+		c.Extensions = make(map[string]any, 1)
+	}
+	c.Extensions["partitionkey"] = key
 }
 
 // extensionsOf returns e's extensions, not to be changed: the context's

@@ -30,10 +30,26 @@ import (
 //
 // source is e.Source(), which sdk-go formats again for each read.
 func encodeRecord(e *ce.Event, topic string, validated bool, source string) (*kgo.Record, error) {
-	if rec := encodeDirect(e, topic, validated, source); rec != nil {
-		return rec, nil
+	rec := new(kgo.Record)
+	if err := encodeRecordInto(rec, e, topic, validated, source); err != nil {
+		return nil, err
 	}
-	return event.ToKafkaRecord(context.Background(), *e, topic)
+	return rec, nil
+}
+
+// encodeRecordInto is encodeRecord into rec, a zero record but for its
+// Headers: the direct path appends to Headers[:0] (a slice of the batch's
+// headers, so that a record's headers are no allocation of their own).
+func encodeRecordInto(rec *kgo.Record, e *ce.Event, topic string, validated bool, source string) error {
+	if encodeDirect(rec, e, topic, validated, source) {
+		return nil
+	}
+	r, err := event.ToKafkaRecord(context.Background(), *e, topic)
+	if err != nil {
+		return err
+	}
+	*rec = *r
+	return nil
 }
 
 // bytesOf returns s's bytes without copying them: a record's header values
@@ -46,18 +62,22 @@ func bytesOf(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// encodeDirect is encodeRecord's fast path; nil when it does not apply.
-func encodeDirect(e *ce.Event, topic string, validated bool, source string) *kgo.Record {
+// encodeDirect is encodeRecord's fast path, into rec (see
+// encodeRecordInto); false, and rec unchanged, when it does not apply.
+func encodeDirect(rec *kgo.Record, e *ce.Event, topic string, validated bool, source string) bool {
 	c, ok := e.Context.(*ce.EventContextV1)
 	if !ok || c == nil {
-		return nil
+		return false
 	}
 	if c.Time != nil && !c.Time.IsZero() {
 		if y := c.Time.UTC().Year(); y < 0 || y > 9999 {
-			return nil
+			return false
 		}
 	}
-	headers := make([]kgo.RecordHeader, 0, 8+len(c.Extensions))
+	headers := rec.Headers[:0]
+	if cap(headers) < 8+len(c.Extensions) {
+		headers = make([]kgo.RecordHeader, 0, 8+len(c.Extensions))
+	}
 	add := func(key, value string) bool {
 		if value == "" {
 			return true // blank is missing, as sdk-go's binding treats it
@@ -70,7 +90,7 @@ func encodeDirect(e *ce.Event, topic string, validated bool, source string) *kgo
 	}
 	var schema string
 	if !utf8.ValidString(source) {
-		return nil
+		return false
 	}
 	if c.DataSchema != nil {
 		schema = c.DataSchema.String()
@@ -82,7 +102,7 @@ func encodeDirect(e *ce.Event, topic string, validated bool, source string) *kgo
 		!add(event.KafkaHeaderPrefix+"source", source) ||
 		!add(event.KafkaHeaderPrefix+"specversion", ce.VersionV1) ||
 		!add(event.KafkaHeaderPrefix+"subject", c.GetSubject()) {
-		return nil
+		return false
 	}
 	if c.Time != nil && !c.Time.IsZero() {
 		t := c.Time.UTC().AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)
@@ -90,13 +110,13 @@ func encodeDirect(e *ce.Event, topic string, validated bool, source string) *kgo
 	}
 	if !add(event.KafkaHeaderPrefix+"type", c.Type) ||
 		!add(event.KafkaContentTypeHeader, c.GetDataContentType()) {
-		return nil
+		return false
 	}
 	var key []byte
 	for name, v := range c.Extensions {
 		s, ok := v.(string)
 		if !ok || !utf8.ValidString(s) {
-			return nil
+			return false
 		}
 		value := bytesOf(s)
 		headers = insertSorted(headers, kgo.RecordHeader{Key: extensionHeader(name), Value: value})
@@ -105,13 +125,13 @@ func encodeDirect(e *ce.Event, topic string, validated bool, source string) *kgo
 		}
 	}
 	if (!validated || len(e.FieldErrors) > 0) && e.Validate() != nil {
-		return nil
+		return false
 	}
-	rec := &kgo.Record{Topic: topic, Key: key, Headers: headers}
+	*rec = kgo.Record{Topic: topic, Key: key, Headers: headers}
 	if data := e.Data(); len(data) > 0 {
 		rec.Value = data
 	}
-	return rec
+	return true
 }
 
 // insertSorted inserts h into hs, sorted by key, at its place.

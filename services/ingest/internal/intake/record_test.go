@@ -82,11 +82,17 @@ func TestEncodeRecordEqualsToKafkaRecord(t *testing.T) {
 		if wantErr != nil {
 			continue
 		}
-		if encodeDirect(&e, "topic", false, e.Source()) != nil {
+		if encodeDirect(new(kgo.Record), &e, "topic", false, e.Source()) {
 			direct++
 		}
 		if !sameRecord(got, want) {
 			t.Fatalf("event %d %v:\n got %s\nwant %s", i, e, show(got), show(want))
+		}
+		// Into a record whose Headers are a slice of the batch's, holding
+		// what an earlier record left there.
+		into := kgo.Record{Headers: []kgo.RecordHeader{{Key: "stale"}, {Key: "x", Value: []byte("y")}, {}, {}}[:2]}
+		if err := encodeRecordInto(&into, &e, "topic", false, e.Source()); err != nil || !sameRecord(&into, want) {
+			t.Fatalf("event %d %v into a used record: %v\n got %s\nwant %s", i, e, err, show(&into), show(want))
 		}
 		// A valid event said validated takes the same path, to the same
 		// record, without Validate.

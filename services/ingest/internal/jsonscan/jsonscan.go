@@ -19,13 +19,26 @@ func hasLess(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & highs
 // none is.
 func hasByte(x uint64, c byte) uint64 { return hasLess(x^(ones*uint64(c)), 1) }
 
+// ends reports (nonzero) whether a byte of x ends a plain run: a quote, a
+// backslash or a control character.
+func ends(x uint64) uint64 { return hasByte(x, '"') | hasByte(x, '\\') | hasLess(x, 0x20) }
+
 // SkipPlain returns the index of the first byte at or after i that ends
 // the plain run inside a JSON string — a quote, a backslash or a control
 // character below 0x20 — or len(b) when there is none.
 func SkipPlain(b []byte, i int) int {
+	// 32 bytes a round while no byte of them ends the run (one branch for
+	// four words); then the word that holds the end, 8 bytes at a time.
+	for ; i+32 <= len(b); i += 32 {
+		w := b[i : i+32]
+		x0, x1 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
+		x2, x3 := binary.LittleEndian.Uint64(w[16:]), binary.LittleEndian.Uint64(w[24:])
+		if ends(x0)|ends(x1)|ends(x2)|ends(x3) != 0 {
+			break
+		}
+	}
 	for ; i+8 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		if hasByte(x, '"')|hasByte(x, '\\')|hasLess(x, 0x20) != 0 {
+		if ends(binary.LittleEndian.Uint64(b[i:])) != 0 {
 			break
 		}
 	}

@@ -38,3 +38,43 @@ func FuzzSkipPlain(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSkipPlain is the run of a benchmark event's payload: 700 plain
+// bytes and the closing quote.
+func BenchmarkSkipPlain(b *testing.B) {
+	s := make([]byte, 701)
+	for i := range s {
+		s[i] = 'x'
+	}
+	s[700] = '"'
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		if SkipPlain(s, 0) != 700 {
+			b.Fatal("wrong end")
+		}
+	}
+}
+
+// TestSkipPlainEveryPlace puts the byte that ends a run at every place of
+// runs up to 40 bytes long, from every start: the 16-byte and the 8-byte
+// loops and the tail all find it.
+func TestSkipPlainEveryPlace(t *testing.T) {
+	for n := range 40 {
+		for at := range n + 1 {
+			for _, c := range []byte{'"', '\\', 0, 0x1f} {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = 'a' + byte(i%26)
+				}
+				if at < n {
+					b[at] = c
+				}
+				for from := range n + 1 {
+					if got, want := SkipPlain(b, from), skipPlainBytes(b, from); got != want {
+						t.Fatalf("SkipPlain(%q, %d) = %d, want %d", b, from, got, want)
+					}
+				}
+			}
+		}
+	}
+}
