@@ -28,7 +28,10 @@ import (
 //     which standard encoders write;
 //   - data that sdk-go refuses for a number float64 cannot hold is
 //     reported as such, a *jsondoc.Error wrapping jsondoc.ErrNumberRange
-//     (sdk-go said "readNumberAsString: invalid number").
+//     (sdk-go said "readNumberAsString: invalid number");
+//   - an attribute or extension value that is not UTF-8 is an error (sdk-go
+//     took the bytes as they were, and neither the Kafka nor the NATS
+//     binding can carry them).
 //
 // Other errors are sdk-go's. Errors wrap ErrInvalidEvent.
 func DecodeStructured(raw []byte) (*ce.Event, error) {
@@ -45,6 +48,9 @@ func DecodeStructured(raw []byte) (*ce.Event, error) {
 			}
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
+	}
+	if err := checkUTF8(&e); err != nil {
+		return nil, err
 	}
 	return &e, nil
 }

@@ -34,6 +34,9 @@ func TestDecodeStructured(t *testing.T) {
 		{"not an object", `[1]`, event.ErrInvalidEvent, ""},
 		{"number beyond float64 in data", head + `,"data":{"p":[1,1e400]}}`, jsondoc.ErrNumberRange, ""},
 		{"trailing data", head + `}{}`, event.ErrInvalidEvent, ""},
+		// Neither binding carries bytes that are not UTF-8.
+		{"type not utf-8", "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\xff\"}", event.ErrInvalidEvent, ""},
+		{"extension not utf-8", head + ",\"myext\":\"\xfe\"}", event.ErrInvalidEvent, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, err := event.DecodeStructured([]byte(tc.raw))

@@ -37,6 +37,10 @@ func FuzzDecode(f *testing.F) {
 	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","MyExt":"x","myext":"y"}`)
 	f.Add(ContentTypeStructured, "", "", `{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64" : "eyJrIjoiYSJ9"}`)
 	f.Add(ContentTypeBatch, "", "", `[{"specversion":"1.0","id":"1","source":"/s","type":"t","data_base64": "eyJrIjoxZTQwMH0=","data":{}}]`)
+	// An attribute that is not UTF-8: refused at decoding, not only when
+	// the record is encoded.
+	f.Add(ContentTypeStructured, "", "", "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\xff\"}")
+	f.Add(ContentTypeBatch, "", "", "[{\"specversion\":\"1.0\",\"id\":\"1\xff\",\"source\":\"/s\",\"type\":\"t\"}]")
 	stream, err := streamspec.Parse([]byte(`{"name":"fuzz","type":"t","entity_key":"/k","schema":` + everyNumber + `}`))
 	if err != nil {
 		f.Fatal(err)
