@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -80,22 +81,32 @@ func (p *Plan) readHMGet(c *readAt, vals []any, asOf int64) ([]Value, error) {
 		return make([]Value, len(p.features)), nil // unknown or expired
 	}
 	s := &State{Latest: make([]Agg, len(p.latest))}
-	if err := p.DecodeMeta([]byte(meta), s); err != nil {
+	if err := p.DecodeMeta(bytesOf(meta), s); err != nil {
 		return nil, err
 	}
-	raw := make([][]byte, len(vals))
+	var stack [32][]byte // the usual read's fields, without an allocation
+	var raw [][]byte
+	if len(vals) <= len(stack) {
+		raw = stack[:len(vals)]
+	} else {
+		raw = make([][]byte, len(vals))
+	}
 	for i := 1; i < len(vals); i++ {
 		str, ok := vals[i].(string)
 		if !ok {
 			continue
 		}
-		raw[i] = []byte(str)
+		raw[i] = bytesOf(str)
 		if err := p.checkTile(raw[i]); err != nil {
 			return nil, fmt.Errorf("field %s: %w", c.fields[i], err)
 		}
 	}
 	return p.merge(s, asOf, c.covers, func(w int64, j int, k TileKey) []byte { return raw[c.index[w][j]] }), nil
 }
+
+// bytesOf is the bytes of s, not copied: for the decoders, which only read
+// them (and copy what they keep, as strings).
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // load builds a state from HMGET results of fields; nil when the entity has
 // no meta (unknown or expired).
