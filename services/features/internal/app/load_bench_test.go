@@ -61,7 +61,8 @@ const feastGoReference = "Feast Go feature server (remembered from issue 14, not
 // server) during the first closed-loop c=8 API scenario and
 // TRIBUTARY_BENCH_MEMPROFILE a file for its allocations during it (an
 // allocs profile, with FILE.base to pass to go tool pprof -diff_base);
-// TRIBUTARY_BENCH_ONLY runs only the scenarios whose name contains it.
+// TRIBUTARY_BENCH_ONLY (comma-separated) runs only the scenarios whose name
+// contains one of its words.
 func BenchmarkOnlineLoad(b *testing.B) {
 	dur := 5 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("TRIBUTARY_BENCH_LOAD_DURATION")); err == nil && d > 0 {
@@ -121,7 +122,10 @@ func BenchmarkOnlineLoad(b *testing.B) {
 		_, _ = w.Write(answer)
 	}))
 	defer empty.Close()
-	only := os.Getenv("TRIBUTARY_BENCH_ONLY")
+	only := func(name string) bool {
+		words := os.Getenv("TRIBUTARY_BENCH_ONLY")
+		return words == "" || slices.ContainsFunc(strings.Split(words, ","), func(w string) bool { return strings.Contains(name, w) })
+	}
 	hostOf := func(u string) string { return strings.TrimPrefix(u, "http://") }
 	self := cpuOf{self: true}
 	scenarios := []scenario{
@@ -130,7 +134,7 @@ func BenchmarkOnlineLoad(b *testing.B) {
 		{name: "raw_flat_hmget", spec: loadSpec{Kind: "redis_flat", RedisAddr: redisAddr, Keys: flatKeys, Fields: h.refs}},
 		{name: "raw_tiles_hmget", spec: loadSpec{Kind: "redis_tiles", RedisAddr: redisAddr, View: h.view, Prefix: h.prefix, Entities: h.users}},
 	}
-	if py := os.Getenv("TRIBUTARY_FEAST_PYTHON"); py != "" && (only == "" || strings.Contains("feast_python", only)) {
+	if py := os.Getenv("TRIBUTARY_FEAST_PYTHON"); py != "" && only("feast_python") {
 		url, pgid := startFeast(b, py, redisAddr, flat)
 		feastBodies := make([][]byte, len(h.users))
 		for i, u := range h.users {
@@ -159,7 +163,7 @@ func BenchmarkOnlineLoad(b *testing.B) {
 				slices.Reverse(order)
 			}
 			for _, s := range order {
-				if only != "" && !strings.Contains(s.name, only) {
+				if !only(s.name) {
 					continue
 				}
 				spec := s.spec
