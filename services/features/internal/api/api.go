@@ -302,7 +302,7 @@ func (c *queryCache) get(snap *catalog.Snapshot, text []byte) *query {
 func (c *queryCache) put(snap *catalog.Snapshot, text string, q *query) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.snap != snap {
+	if c.snap != snap || c.m == nil {
 		c.snap, c.m = snap, map[string]*query{}
 	}
 	if len(c.m) < maxQueries {
