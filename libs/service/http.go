@@ -3,6 +3,7 @@ package service
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,38 @@ const (
 type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// series caches the children of the two vectors by handler and code:
+	// looking them up in the vectors hashes the label values and formats
+	// the code on every request.
+	mu     sync.RWMutex
+	series map[seriesKey]series
+}
+
+type seriesKey struct {
+	handler string
+	code    int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// of returns the series of handler and code. Their number is bounded by the
+// registered patterns times the status codes answered.
+func (m *httpMetrics) of(handler string, code int) series {
+	k := seriesKey{handler, code}
+	m.mu.RLock()
+	s, ok := m.series[k]
+	m.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = series{requests: m.requests.WithLabelValues(handler, strconv.Itoa(code)), duration: m.duration.WithLabelValues(handler)}
+	m.mu.Lock()
+	m.series[k] = s
+	m.mu.Unlock()
+	return s
 }
 
 func newHTTPMetrics(reg prometheus.Registerer, service string) *httpMetrics {
@@ -38,6 +71,7 @@ func newHTTPMetrics(reg prometheus.Registerer, service string) *httpMetrics {
 			Help:    "Time to answer an HTTP request, by mux pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"handler"}),
+		series: map[seriesKey]series{},
 	}
 }
 
@@ -60,8 +94,9 @@ func (m *httpMetrics) instrument(mux *http.ServeMux) http.Handler {
 		if code == 0 {
 			code = http.StatusOK
 		}
-		m.requests.WithLabelValues(handler, strconv.Itoa(code)).Inc()
-		m.duration.WithLabelValues(handler).Observe(time.Since(start).Seconds())
+		s := m.of(handler, code)
+		s.requests.Inc()
+		s.duration.Observe(time.Since(start).Seconds())
 	})
 }
 

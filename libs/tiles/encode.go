@@ -190,7 +190,7 @@ func (d *decoder) agg(k kind, a *Agg) {
 			d.fail()
 			return
 		}
-		a.Set = make([]uint64, n)
+		a.Set = slices.Grow(a.Set[:0], int(n))[:n] // a.Set's array reused, if any
 		for i := range a.Set {
 			a.Set[i] = binary.LittleEndian.Uint64(d.b)
 			d.b = d.b[8:]
@@ -356,11 +356,12 @@ func (p *Plan) checkTile(b []byte) error {
 }
 
 // decodeInto decodes the states want selects into out (the others are left
-// zero); b was checked by checkTile.
+// zero); b was checked by checkTile. The arrays of out's distinct sets are
+// reused: the caller copies what it keeps.
 func (p *Plan) decodeInto(b []byte, want []bool, out []Agg) {
 	d := decoder{b: b}
 	for i, a := range p.aggs {
-		out[i] = Agg{}
+		out[i] = Agg{Set: out[i].Set[:0]}
 		if want[i] {
 			d.agg(a.kind, &out[i])
 		} else {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -30,13 +31,18 @@ func Key(prefix string, p *Plan, entity string) string {
 // Store reads and writes feature states in Redis. Prefix, prepended to every
 // key, separates tests and deployments sharing one Redis.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb      redis.UniversalClient
+	prefix   string
+	coalesce *coalescer // nil: each Read sends its own commands
 }
 
 // NewStore returns a Store over rdb.
-func NewStore(rdb redis.UniversalClient, prefix string) *Store {
-	return &Store{rdb: rdb, prefix: prefix}
+func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *Store {
+	s := &Store{rdb: rdb, prefix: prefix}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Key is the Redis key of an entity in a view.
@@ -80,22 +86,32 @@ func (p *Plan) readHMGet(c *readAt, vals []any, asOf int64) ([]Value, error) {
 		return make([]Value, len(p.features)), nil // unknown or expired
 	}
 	s := &State{Latest: make([]Agg, len(p.latest))}
-	if err := p.DecodeMeta([]byte(meta), s); err != nil {
+	if err := p.DecodeMeta(bytesOf(meta), s); err != nil {
 		return nil, err
 	}
-	raw := make([][]byte, len(vals))
+	var stack [32][]byte // the usual read's fields, without an allocation
+	var raw [][]byte
+	if len(vals) <= len(stack) {
+		raw = stack[:len(vals)]
+	} else {
+		raw = make([][]byte, len(vals))
+	}
 	for i := 1; i < len(vals); i++ {
 		str, ok := vals[i].(string)
 		if !ok {
 			continue
 		}
-		raw[i] = []byte(str)
+		raw[i] = bytesOf(str)
 		if err := p.checkTile(raw[i]); err != nil {
 			return nil, fmt.Errorf("field %s: %w", c.fields[i], err)
 		}
 	}
 	return p.merge(s, asOf, c.covers, func(w int64, j int, k TileKey) []byte { return raw[c.index[w][j]] }), nil
 }
+
+// bytesOf is the bytes of s, not copied: for the decoders, which only read
+// them (and copy what they keep, as strings).
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // load builds a state from HMGET results of fields; nil when the entity has
 // no meta (unknown or expired).
@@ -148,19 +164,10 @@ func (p *Plan) load(fields []string, vals []any) (*State, error) {
 func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64) ([][]Value, error) {
 	at := p.at(asOf)
 	cmds := make([]*redis.SliceCmd, len(entities))
-	var err error
-	if len(entities) == 1 {
-		// One command: without the pipeline's machinery.
-		cmds[0] = at.cmd(ctx, s.Key(p, entities[0]))
-		err = s.rdb.Process(ctx, cmds[0])
-	} else {
-		_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for i, e := range entities {
-				cmds[i] = at.hmget(ctx, pipe, s.Key(p, e))
-			}
-			return nil
-		})
+	for i, e := range entities {
+		cmds[i] = at.cmd(ctx, s.Key(p, e))
 	}
+	err := s.process(ctx, cmds)
 	if err != nil {
 		return nil, fmt.Errorf("read view %s: %w", p.View.Name, err)
 	}
@@ -173,6 +180,28 @@ func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64
 		out[i] = v
 	}
 	return out, nil
+}
+
+// process sends cmds: a read of one entity with the concurrent ones
+// (Coalesce), otherwise alone or as one pipeline (a read of many entities
+// is not coalesced: the reads queued behind it would wait for its many
+// replies).
+func (s *Store) process(ctx context.Context, cmds []*redis.SliceCmd) error {
+	switch {
+	case s.coalesce != nil && len(cmds) == 1:
+		s.coalesce.do(ctx, cmds[0])
+		return cmds[0].Err()
+	case len(cmds) == 1:
+		// One command: without the pipeline's machinery.
+		return s.rdb.Process(ctx, cmds[0])
+	}
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for _, c := range cmds {
+			_ = pipe.Process(ctx, c)
+		}
+		return nil
+	})
+	return err
 }
 
 // ReadEach reads the features of entities in one view, each at its own

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -134,6 +135,8 @@ type Plan struct {
 	// field list and covers of the last one are reused (readCache).
 	aligned   bool
 	readCache atomic.Pointer[readAt]
+	// states are merge's working states (*[]Agg), reused from read to read.
+	states sync.Pool
 }
 
 // readAt is what reads at instants within one Level0 tile share.
@@ -712,10 +715,25 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 	if s == nil || s.Events == 0 || s.Newest < asOf-p.ttl {
 		return out
 	}
-	merged := make([][]Agg, len(p.windows))
-	var scratch []Agg
+	// The merged states of every window and the decoded tile (merge copies
+	// what it keeps of it), in one array reused from read to read: the
+	// merged states are zeroed when given back (the decoded tile is reset
+	// by decodeInto, its distinct sets' arrays kept).
+	nm := len(p.windows) * len(p.aggs)
+	buf, _ := p.states.Get().(*[]Agg)
+	if buf == nil || len(*buf) != nm+len(p.aggs) {
+		b := make([]Agg, nm+len(p.aggs))
+		buf = &b
+	}
+	all := *buf
+	defer func() {
+		clear(all[:nm])
+		p.states.Put(buf)
+	}()
+	merged := make([][]Agg, 0, 8)
+	scratch := all[nm:]
 	for wi, w := range p.windows {
-		m := make([]Agg, len(p.aggs))
+		m := all[wi*len(p.aggs) : (wi+1)*len(p.aggs) : (wi+1)*len(p.aggs)]
 		for j, k := range covers[w] {
 			var t []Agg
 			if raw == nil {
@@ -728,9 +746,6 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 				if b == nil {
 					continue
 				}
-				if scratch == nil {
-					scratch = make([]Agg, len(p.aggs))
-				}
 				p.decodeInto(b, p.want[w], scratch)
 				t = scratch
 			}
@@ -738,7 +753,7 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 				merge(p.aggs[i].kind, &m[i], t[i])
 			}
 		}
-		merged[wi] = m
+		merged = append(merged, m)
 	}
 	for i, f := range p.features {
 		feat := p.View.Features[i]

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/httperror"
@@ -44,10 +45,11 @@ var _ Reader = (*tiles.Store)(nil)
 
 // API is the HTTP handler set.
 type API struct {
-	views  func() *catalog.Snapshot
-	reader Reader
-	logger *slog.Logger
-	now    func() time.Time
+	views   func() *catalog.Snapshot
+	reader  Reader
+	logger  *slog.Logger
+	now     func() time.Time
+	queries queryCache
 }
 
 // New returns the API.
@@ -114,11 +116,9 @@ func decodeStrict(raw []byte, v any) error {
 	return nil
 }
 
-// decodeRequest reads the body of r into v strictly: Content-Type
-// application/json (or none), at most MaxBodyBytes, one JSON document with
-// only known fields and nothing after it. On a refusal it has answered and
-// returns false.
-func decodeRequest(w http.ResponseWriter, r *http.Request, v any) bool {
+// checkContentType refuses a Content-Type other than application/json (or
+// none). On a refusal it has answered and returns false.
+func checkContentType(w http.ResponseWriter, r *http.Request) bool {
 	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
@@ -126,29 +126,86 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, v any) bool {
 			return false
 		}
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err == nil {
-		if req, ok := v.(*Request); ok && parseRequest(raw, req) {
-			return true
-		}
-		err = decodeStrict(raw, v)
-	}
+	return true
+}
+
+// bodyError answers the error of reading or decoding a body.
+func bodyError(w http.ResponseWriter, err error) {
 	var tooLarge *http.MaxBytesError
-	switch {
-	case err == nil:
-		return true
-	case errors.As(err, &tooLarge):
+	if errors.As(err, &tooLarge) {
 		fail(w, http.StatusRequestEntityTooLarge, reason.RequestTooLarge, "body: more than %d bytes", tooLarge.Limit)
-	default:
-		fail(w, http.StatusBadRequest, reason.MalformedRequest, "body: %v", err)
+		return
 	}
-	return false
+	fail(w, http.StatusBadRequest, reason.MalformedRequest, "body: %v", err)
+}
+
+// readBody reads the body of r, at most MaxBodyBytes, into buf (grown if
+// need be): a body of known length is read in one piece, without the
+// readers io.ReadAll and http.MaxBytesReader allocate.
+func readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= MaxBodyBytes {
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+}
+
+// buffers are the request bodies and answers of reads, reused: a read of
+// 1 entity x 20 features allocates a handful of objects besides (the
+// entity, its values, net/http's and go-redis's own).
+var buffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooled is the largest buffer kept for reuse.
+const maxPooled = 64 << 10
+
+func getBuffer() *[]byte { return buffers.Get().(*[]byte) }
+
+func putBuffer(p *[]byte, b []byte) {
+	if cap(b) <= maxPooled {
+		*p = b[:0]
+		buffers.Put(p)
+	}
 }
 
 func (a *API) readMany(w http.ResponseWriter, r *http.Request) {
-	var req Request
-	if !decodeRequest(w, r, &req) {
+	if !checkContentType(w, r) {
 		return
+	}
+	in := getBuffer()
+	raw, err := readBody(w, r, *in)
+	if err != nil {
+		bodyError(w, err)
+		return
+	}
+	defer putBuffer(in, raw)
+	// The resolved feature list of a body whose features array has the
+	// text of an earlier one's (the usual client sends the same list every
+	// time) is taken from the cache: not parsed, resolved or sorted again.
+	snap := a.views()
+	var (
+		req  Request
+		q    *query
+		text []byte // the features array's text, when q was not known
+	)
+	known := func(f []byte) []string {
+		if q = a.queries.get(snap, f); q != nil {
+			return q.features
+		}
+		text = f
+		return nil
+	}
+	if !parseRequestKnown(raw, &req, known) {
+		q, text, req = nil, nil, Request{}
+		if err := decodeStrict(raw, &req); err != nil {
+			bodyError(w, err)
+			return
+		}
 	}
 	switch {
 	case len(req.Entities) == 0:
@@ -161,37 +218,96 @@ func (a *API) readMany(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, reason.TooManyFeatures, "features: %d, at most %d", len(req.Features), MaxFeatures)
 		return
 	}
-	refs, err := offline.ResolveRefs(a.views(), req.Features)
-	if err != nil {
-		id := reason.UnknownFeature
-		if errors.Is(err, offline.ErrUnknownView) {
-			id = reason.UnknownView
+	if q == nil {
+		if q, err = resolve(snap, req.Features); err != nil {
+			id := reason.UnknownFeature
+			if errors.Is(err, offline.ErrUnknownView) {
+				id = reason.UnknownView
+			}
+			fail(w, http.StatusBadRequest, id, "%v", err)
+			return
 		}
-		fail(w, http.StatusBadRequest, id, "%v", err)
-		return
+		if text != nil {
+			a.queries.put(snap, string(text), q)
+		}
 	}
 	asOf := a.now().UnixMilli()
-	var plans []*tiles.Plan
-	cols := make([]column, 0, len(refs))
-	for _, ref := range refs {
-		i := slices.Index(plans, ref.Plan)
-		if i < 0 {
-			i = len(plans)
-			plans = append(plans, ref.Plan)
-		}
-		cols = append(cols, column{name: ref.Name, plan: i, index: ref.Index})
+	var one [1][][]tiles.Value
+	vals := one[:0]
+	if len(q.plans) > 1 {
+		vals = make([][][]tiles.Value, 0, len(q.plans))
 	}
-	vals := make([][][]tiles.Value, len(plans))
-	for i, p := range plans {
+	for _, p := range q.plans {
 		v, err := a.reader.Read(r.Context(), p, req.Entities, asOf)
 		if err != nil {
 			a.unavailable(w, err)
 			return
 		}
-		vals[i] = v
+		vals = append(vals, v)
 	}
-	cols = sortColumns(cols)
-	writeBytes(w, appendResponse(make([]byte, 0, 64+len(req.Entities)*(32+len(cols)*64)), asOf, req.Entities, cols, vals))
+	out := getBuffer()
+	b := appendResponse((*out)[:0], asOf, req.Entities, q.cols, vals)
+	writeBytes(w, b)
+	putBuffer(out, b)
+}
+
+// query is a resolved feature list: the views to read and the answer's
+// columns.
+type query struct {
+	features []string
+	plans    []*tiles.Plan
+	cols     []column // sorted by name, one per name
+}
+
+func resolve(snap *catalog.Snapshot, features []string) (*query, error) {
+	refs, err := offline.ResolveRefs(snap, features)
+	if err != nil {
+		return nil, err
+	}
+	q := &query{features: features, cols: make([]column, 0, len(refs))}
+	for _, ref := range refs {
+		i := slices.Index(q.plans, ref.Plan)
+		if i < 0 {
+			i = len(q.plans)
+			q.plans = append(q.plans, ref.Plan)
+		}
+		q.cols = append(q.cols, column{name: ref.Name, plan: i, index: ref.Index})
+	}
+	q.cols = sortColumns(q.cols)
+	return q, nil
+}
+
+// queryCache remembers the resolved feature lists of the catalog snapshot
+// it was filled from, by the text of the request's features array; a new
+// snapshot (a view applied, changed or deleted) starts it afresh.
+type queryCache struct {
+	mu   sync.RWMutex
+	snap *catalog.Snapshot
+	m    map[string]*query
+}
+
+// maxQueries bounds the lists remembered: clients sending ever new lists
+// are served, resolving each.
+const maxQueries = 1024
+
+func (c *queryCache) get(snap *catalog.Snapshot, text []byte) *query {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.snap != snap {
+		return nil
+	}
+	return c.m[string(text)]
+}
+
+func (c *queryCache) put(snap *catalog.Snapshot, text string, q *query) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap != snap || c.m == nil {
+		c.snap, c.m = snap, map[string]*query{}
+	}
+	if len(c.m) < maxQueries {
+		c.m[text] = q
+	}
 }
 
 // sortColumns orders the columns by name, as encoding/json orders map keys,
@@ -201,9 +317,22 @@ func sortColumns(cols []column) []column {
 	return slices.CompactFunc(cols, func(x, y column) bool { return x.name == y.name })
 }
 
+// contentTypeJSON is the Content-Type of every answer, shared (net/http
+// copies the header before writing it, and nothing changes it).
+var contentTypeJSON = []string{"application/json"}
+
+// chunkingSize is net/http's bufferBeforeChunkingSize: an answer at most
+// that long, written at once, gets its Content-Length from net/http
+// (without allocating); a longer one is given it here, so that it is not
+// chunked.
+const chunkingSize = 2048
+
 func writeBytes(w http.ResponseWriter, b []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	h := w.Header()
+	h["Content-Type"] = contentTypeJSON
+	if len(b) >= chunkingSize {
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 }

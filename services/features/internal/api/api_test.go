@@ -147,3 +147,65 @@ func TestErrorAnswers(t *testing.T) {
 		})
 	}
 }
+
+// indexReader answers, for each feature, its index in the plan read.
+type indexReader struct{}
+
+func (indexReader) Read(_ context.Context, p *tiles.Plan, entities []string, _ int64) ([][]tiles.Value, error) {
+	out := make([][]tiles.Value, len(entities))
+	for i := range out {
+		out[i] = make([]tiles.Value, len(p.View.Features))
+		for j := range out[i] {
+			out[i][j] = tiles.Value{V: int64(j), Time: 1}
+		}
+	}
+	return out, nil
+}
+
+// TestResolvedListsFollowTheCatalog: a feature list resolved once is
+// resolved again when the views change, so that a remembered list never
+// reads a feature from another version of its view, nor one deleted.
+func TestResolvedListsFollowTheCatalog(t *testing.T) {
+	parse := func(features string) featurespec.View {
+		t.Helper()
+		views, err := featurespec.Parse([]byte(strings.Replace(spec, "      - {name: clicks, agg: count, windows: [1h]}\n", features, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return views[0]
+	}
+	cat := catalog.New(slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	cat.Set(parse("      - {name: clicks, agg: count, windows: [1h]}\n"))
+	mux := http.NewServeMux()
+	api.New(cat.Snapshot, indexReader{}, slog.New(slog.DiscardHandler)).Register(func(p string, h http.Handler) { mux.Handle(p, h) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	body := `{"entities":["a"],"features":["uc:clicks_1h"]}`
+	read := func() (int, string) {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/v1/features", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, c := range []struct {
+		features string
+		status   int
+		want     string
+	}{
+		{"      - {name: clicks, agg: count, windows: [1h]}\n", 200, `"uc:clicks_1h":{"value":0,`},
+		{"      - {name: clicks, agg: count, windows: [1h]}\n", 200, `"uc:clicks_1h":{"value":0,`}, // remembered
+		{"      - {name: spend, agg: sum, field: price, windows: [1h]}\n      - {name: clicks, agg: count, windows: [1h]}\n", 200, `"uc:clicks_1h":{"value":1,`},
+		{"      - {name: spend, agg: sum, field: price, windows: [1h]}\n", 400, `"reason":"unknown_feature"`},
+	} {
+		if len(cat.Snapshot().All()) == 0 || c.features != "      - {name: clicks, agg: count, windows: [1h]}\n" {
+			cat.Set(parse(c.features))
+		}
+		if status, got := read(); status != c.status || !strings.Contains(got, c.want) {
+			t.Errorf("view with\n%s: answer %d %s, want %d containing %s", c.features, status, got, c.status, c.want)
+		}
+	}
+}

@@ -8,7 +8,13 @@ package api
 // then decodes with encoding/json (and refuses or accepts as before):
 // FuzzParseRequest checks that whatever it accepts, encoding/json decodes
 // strictly to the same Request.
-func parseRequest(b []byte, req *Request) bool {
+func parseRequest(b []byte, req *Request) bool { return parseRequestKnown(b, req, nil) }
+
+// parseRequestKnown is parseRequest where known, when not nil, is given the
+// text of the "features" array (checked, not yet copied) and may return the
+// features of that very text, seen before, to be used instead of a copy;
+// nil: the array is parsed.
+func parseRequestKnown(b []byte, req *Request, known func(raw []byte) []string) bool {
 	p := parser{b: b}
 	if !p.byte('{') {
 		return false
@@ -25,16 +31,18 @@ func parseRequest(b []byte, req *Request) bool {
 		if !ok || !p.byte(':') {
 			return false
 		}
-		var dst *[]string
 		switch {
 		case key == "entities" && !seenE:
-			seenE, dst = true, &req.Entities
+			seenE = true
+			if !p.strings(&req.Entities) {
+				return false
+			}
 		case key == "features" && !seenF:
-			seenF, dst = true, &req.Features
+			seenF = true
+			if !p.features(req, known) {
+				return false
+			}
 		default:
-			return false
-		}
-		if !p.strings(dst) {
 			return false
 		}
 		p.space()
@@ -103,6 +111,71 @@ func (p *parser) str() (string, bool) {
 		p.i++
 	}
 	return "", false
+}
+
+// features reads the "features" array into req.Features, from known when
+// it knows the array's text.
+func (p *parser) features(req *Request, known func([]byte) []string) bool {
+	if known == nil {
+		return p.strings(&req.Features)
+	}
+	p.space()
+	start := p.i
+	if !p.skipStrings() {
+		return false
+	}
+	if f := known(p.b[start:p.i]); f != nil {
+		req.Features = f
+		return true
+	}
+	q := parser{b: p.b[:p.i], i: start}
+	return q.strings(&req.Features)
+}
+
+// skipStrings passes over an array of strings as strings reads them,
+// copying nothing.
+func (p *parser) skipStrings() bool {
+	if !p.byte('[') {
+		return false
+	}
+	p.space()
+	if p.peek() == ']' {
+		p.i++
+		return true
+	}
+	for {
+		if !p.skipStr() {
+			return false
+		}
+		p.space()
+		switch p.peek() {
+		case ',':
+			p.i++
+		case ']':
+			p.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// skipStr passes over a string as str reads it.
+func (p *parser) skipStr() bool {
+	if !p.byte('"') {
+		return false
+	}
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		p.i++
+		switch {
+		case c == '"':
+			return true
+		case c < 0x20 || c == '\\' || c >= 0x7f:
+			return false
+		}
+	}
+	return false
 }
 
 // strings reads an array of such strings ([] is an empty, non-nil slice,

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"reflect"
 	"testing"
 )
@@ -65,4 +67,44 @@ func TestParseRequestFastPath(t *testing.T) {
 			t.Errorf("%q: parsed by the fast path, should be left to encoding/json", s)
 		}
 	}
+}
+
+// FuzzParseRequestKnown: the text parseRequestKnown gives known is the JSON
+// of the very features it parses, so that features remembered by that text
+// are the request's; with known it accepts and parses what parseRequest
+// does.
+func FuzzParseRequestKnown(f *testing.F) {
+	for _, s := range requestSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var plain Request
+		okPlain := parseRequest(b, &plain)
+		var seen []byte
+		var first Request
+		ok := parseRequestKnown(b, &first, func(raw []byte) []string { seen = bytes.Clone(raw); return nil })
+		if ok != okPlain || ok && !reflect.DeepEqual(first, plain) {
+			t.Fatalf("%q: with known %v %#v, without %v %#v", b, ok, first, okPlain, plain)
+		}
+		if !ok || seen == nil {
+			return
+		}
+		var fromText []string
+		if err := json.Unmarshal(seen, &fromText); err != nil || !reflect.DeepEqual(fromText, plain.Features) {
+			t.Fatalf("%q: text %q decodes to %#v (%v), parsed %#v", b, seen, fromText, err, plain.Features)
+		}
+		remembered := []string{"remembered"}
+		var second Request
+		if !parseRequestKnown(b, &second, func(raw []byte) []string {
+			if bytes.Equal(raw, seen) {
+				return remembered
+			}
+			return nil
+		}) {
+			t.Fatalf("%q: refused the second time", b)
+		}
+		if !reflect.DeepEqual(second.Features, remembered) || !reflect.DeepEqual(second.Entities, plain.Entities) {
+			t.Fatalf("%q: with the features remembered %#v, want features %v and entities %#v", b, second, remembered, plain.Entities)
+		}
+	})
 }

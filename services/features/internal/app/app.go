@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg Config, rt *service.Runtime) (*App, error) {
 		return err
 	})
 
-	store := tiles.NewStore(clients.Redis, cfg.Prefix)
+	store := tiles.NewStore(clients.Redis, cfg.Prefix, tiles.Coalesce())
 	off := offline.NewStore(clients.ClickHouse, cfg.ClickHouse.Database)
 	filler := materialize.NewBackfiller(clients.Redis, cfg.Prefix, store, off)
 	mat := materialize.New(mcfg, rt.Logger, rt.Registerer, consumer, owned, filler, views, store, off)

@@ -27,6 +27,9 @@ import (
 const childPrefix = "TRIBUTARY_FEATURES_TEST_CHILD_PREFIX"
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(loadChildEnv); spec != "" {
+		os.Exit(runLoadChild(spec)) // BenchmarkOnlineLoad's load generator
+	}
 	if prefix := os.Getenv(childPrefix); prefix != "" {
 		var cfg app.Config
 		service.Main(service.Program{

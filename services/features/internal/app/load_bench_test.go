@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -21,12 +22,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-ml/tributary/libs/featurespec"
-	"github.com/tributary-ml/tributary/libs/tiles"
 	"github.com/tributary-ml/tributary/services/features/internal/api"
 )
 
@@ -36,19 +37,32 @@ import (
 const feastGoReference = "Feast Go feature server (remembered from issue 14, not measured in this run): ~3,800-4,300 req/s, p99 6.5 ms at c=8"
 
 // BenchmarkOnlineLoad reads 1 entity x 20 features of 1,000 entities under
-// closed-loop load (c=8 and c=32 clients, alternating rounds, medians
-// reported) from, in the same run and the same private Redis: the features
-// read API (POST /v1/features), Feast's Python feature server holding the
-// very same 20 values per entity (when TRIBUTARY_FEAST_PYTHON names the
-// python of deploy/local/python/bench-feast.txt's environment), a raw
-// go-redis HMGET of the 20 values stored flat (Feast's layout, the limit)
-// and a raw HMGET of the tile fields a read needs; and HTTP alone (a handler
-// answering a fixed body of the API's size).
+// load from, in the same run and the same private Redis: the features read
+// API (POST /v1/features), Feast's Python feature server holding the very
+// same 20 values per entity (when TRIBUTARY_FEAST_PYTHON names the python
+// of deploy/local/python/bench-feast.txt's environment), a raw go-redis
+// HMGET of the 20 values stored flat (Feast's layout, the limit) and a raw
+// HMGET of the tile fields a read needs; and HTTP alone (a handler in this
+// process answering a fixed body of the API's size). The load comes from a
+// child process (load_child_test.go), the same generator for every
+// scenario: closed loops of 8 and 32 clients (throughput at saturation;
+// their p99 is mostly queueing on the machine's cores) and an open loop at
+// a fixed rate every scenario but Feast sustains (p99 from each request's
+// due instant: the service time under a load below saturation), in
+// alternating order from round to round, medians reported. Each scenario
+// also reports the CPU time per request of its server (this process for
+// the API and the empty handler, Feast's processes for Feast), of Redis and
+// of the generator, and this process's allocations per request.
 //
 // TRIBUTARY_BENCH_LOAD_DURATION (default 5s) is the length of each scenario,
-// TRIBUTARY_BENCH_ROUNDS (default 3) the rounds, TRIBUTARY_BENCH_CPUPROFILE a
-// file for a CPU profile of the read API's scenarios (server and load
-// generator share the process).
+// TRIBUTARY_BENCH_ROUNDS (default 3) the rounds, TRIBUTARY_BENCH_OPEN_RATE
+// (default 4000; 0: none) the open loop's requests a second,
+// TRIBUTARY_BENCH_CPUPROFILE a file for a CPU profile of this process (the
+// server) during the first closed-loop c=8 API scenario and
+// TRIBUTARY_BENCH_MEMPROFILE a file for its allocations during it (an
+// allocs profile, with FILE.base to pass to go tool pprof -diff_base);
+// TRIBUTARY_BENCH_ONLY (comma-separated) runs only the scenarios whose name
+// contains one of its words.
 func BenchmarkOnlineLoad(b *testing.B) {
 	dur := 5 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("TRIBUTARY_BENCH_LOAD_DURATION")); err == nil && d > 0 {
@@ -58,7 +72,11 @@ func BenchmarkOnlineLoad(b *testing.B) {
 	if n, err := strconv.Atoi(os.Getenv("TRIBUTARY_BENCH_ROUNDS")); err == nil && n > 0 {
 		rounds = n
 	}
-	redisAddr := startRedis(b)
+	openRate := 4000
+	if n, err := strconv.Atoi(os.Getenv("TRIBUTARY_BENCH_OPEN_RATE")); err == nil && n >= 0 {
+		openRate = n
+	}
+	redisAddr, redisPid := startRedis(b)
 	h := newHarness(b)
 	p := h.start("-redis.addr=" + redisAddr)
 	h.apply()
@@ -78,38 +96,25 @@ func BenchmarkOnlineLoad(b *testing.B) {
 	ctx := context.Background()
 	snap := h.read(p, h.users)
 	flat := flatten(b, h.view, snap)
-	for _, u := range h.users {
+	flatKeys := make([]string, len(h.users))
+	for i, u := range h.users {
 		args := make([]any, 0, 2*len(h.refs))
 		for j, ref := range h.refs {
 			args = append(args, ref, flat.Rows[u][j])
 		}
-		if err := rdb.HSet(ctx, h.prefix+"flat:"+u, args...).Err(); err != nil {
+		flatKeys[i] = h.prefix + "flat:" + u
+		if err := rdb.HSet(ctx, flatKeys[i], args...).Err(); err != nil {
 			b.Fatal(err)
 		}
 	}
 
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
 	bodies := make([][]byte, len(h.users))
 	for i, u := range h.users {
 		bodies[i], _ = json.Marshal(api.Request{Entities: []string{u}, Features: h.refs})
 	}
-	post := func(url string, body []byte) error {
-		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("%s: status %d", url, resp.StatusCode)
-		}
-		return nil
-	}
-	plan := tiles.Compile(h.view)
-	store := tiles.NewStore(rdb, h.prefix)
 	// HTTP alone: a handler that reads the request and answers a fixed body
 	// of the API's size, on net/http as the API is (without its routing and
-	// metrics).
+	// metrics), in this process as the API is.
 	answer := readAnswer(b, p.URL, bodies[0])
 	empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -117,18 +122,20 @@ func BenchmarkOnlineLoad(b *testing.B) {
 		_, _ = w.Write(answer)
 	}))
 	defer empty.Close()
-	scenarios := []scenario{
-		{name: "http_empty_handler", op: func(i int) error { return post(empty.URL, bodies[i]) }},
-		{name: "tributary_api", op: func(i int) error { return post(p.URL+"/v1/features", bodies[i]) }},
-		{name: "raw_flat_hmget", op: func(i int) error {
-			return rdb.HMGet(ctx, h.prefix+"flat:"+h.users[i], h.refs...).Err()
-		}},
-		{name: "raw_tiles_hmget", op: func(i int) error {
-			return rdb.HMGet(ctx, store.Key(plan, h.users[i]), plan.ReadFields(time.Now().UnixMilli())...).Err()
-		}},
+	only := func(name string) bool {
+		words := os.Getenv("TRIBUTARY_BENCH_ONLY")
+		return words == "" || slices.ContainsFunc(strings.Split(words, ","), func(w string) bool { return strings.Contains(name, w) })
 	}
-	if py := os.Getenv("TRIBUTARY_FEAST_PYTHON"); py != "" {
-		url := startFeast(b, py, redisAddr, flat)
+	hostOf := func(u string) string { return strings.TrimPrefix(u, "http://") }
+	self := cpuOf{self: true}
+	scenarios := []scenario{
+		{name: "http_empty_handler", where: self, spec: loadSpec{Kind: "http", Addr: hostOf(empty.URL), Path: "/", Bodies: bodies}},
+		{name: "tributary_api", where: self, spec: loadSpec{Kind: "http", Addr: hostOf(p.URL), Path: "/v1/features", Bodies: bodies}},
+		{name: "raw_flat_hmget", spec: loadSpec{Kind: "redis_flat", RedisAddr: redisAddr, Keys: flatKeys, Fields: h.refs}},
+		{name: "raw_tiles_hmget", spec: loadSpec{Kind: "redis_tiles", RedisAddr: redisAddr, View: h.view, Prefix: h.prefix, Entities: h.users}},
+	}
+	if py := os.Getenv("TRIBUTARY_FEAST_PYTHON"); py != "" && only("feast_python") {
+		url, pgid := startFeast(b, py, redisAddr, flat)
 		feastBodies := make([][]byte, len(h.users))
 		for i, u := range h.users {
 			feastBodies[i], _ = json.Marshal(map[string]any{"features": h.refs, "entities": map[string][]string{"user_id": {u}}})
@@ -136,68 +143,122 @@ func BenchmarkOnlineLoad(b *testing.B) {
 		for i := 0; i < len(h.users); i += 20 { // 50 entities
 			checkFeast(b, url, feastBodies[i], flat.Rows[h.users[i]], h.refs)
 		}
-		scenarios = append(scenarios, scenario{name: "feast_python", op: func(i int) error { return post(url+"/get-online-features", feastBodies[i]) }})
+		scenarios = append(scenarios, scenario{name: "feast_python", where: cpuOf{pgid: pgid},
+			spec: loadSpec{Kind: "http", Addr: hostOf(url), Path: "/get-online-features", Bodies: feastBodies}})
 	} else {
 		fmt.Println("feast_python: skipped (TRIBUTARY_FEAST_PYTHON unset; make bench sets it)")
 	}
-	var prof *os.File
-	if f := os.Getenv("TRIBUTARY_BENCH_CPUPROFILE"); f != "" {
-		var err error
-		if prof, err = os.Create(f); err != nil {
-			b.Fatal(err)
-		}
-		defer prof.Close()
-	}
+	cpuProfile, memProfile := os.Getenv("TRIBUTARY_BENCH_CPUPROFILE"), os.Getenv("TRIBUTARY_BENCH_MEMPROFILE")
 
-	results := map[string][]loadResult{}
+	loads := []string{"c=8", "c=32"}
+	if openRate > 0 {
+		loads = append(loads, fmt.Sprintf("open %d/s", openRate))
+	}
+	results := map[string][]childResult{}
 	for r := range rounds {
-		for _, c := range []int{8, 32} {
+		for li, load := range loads {
 			// Alternate the order of the scenarios from round to round.
 			order := slices.Clone(scenarios)
 			if r%2 == 1 {
 				slices.Reverse(order)
 			}
 			for _, s := range order {
-				if prof != nil && s.name == "tributary_api" {
-					if err := pprof.StartCPUProfile(prof); err != nil && r == 0 && c == 8 {
+				if !only(s.name) {
+					continue
+				}
+				spec := s.spec
+				spec.Duration = dur
+				switch li {
+				case 0:
+					spec.Clients = 8
+				case 1:
+					spec.Clients = 32
+				default:
+					spec.Rate, spec.Workers = openRate, 32
+				}
+				profiled := r == 0 && li == 0 && s.name == "tributary_api"
+				if profiled && cpuProfile != "" {
+					f, err := os.Create(cpuProfile)
+					if err != nil {
 						b.Fatal(err)
 					}
+					if err := pprof.StartCPUProfile(f); err != nil {
+						b.Fatal(err)
+					}
+					defer f.Close()
 				}
-				res := runLoad(c, dur, len(h.users), s.op)
-				if prof != nil && s.name == "tributary_api" {
+				if profiled && memProfile != "" {
+					// Finer sampling for this scenario only: it costs the
+					// server a stack walk every 4 KB allocated.
+					runtime.MemProfileRate = 4096
+					writeAllocs(b, memProfile+".base")
+				}
+				res := runChild(b, spec, s.where, redisPid)
+				if profiled && cpuProfile != "" {
 					pprof.StopCPUProfile()
-					prof = nil // one profile: the first API scenario
 				}
-				if res.failures > 0 {
-					b.Fatalf("%s c=%d: %d of %d requests failed, first: %v", s.name, c, res.failures, res.failures+res.requests, res.first)
+				if profiled && memProfile != "" {
+					writeAllocs(b, memProfile)
+					runtime.MemProfileRate = 512 * 1024 // the default
 				}
-				key := fmt.Sprintf("%s c=%d", s.name, c)
+				if res.Failures > 0 {
+					b.Fatalf("%s %s: %d of %d requests failed, first: %v", s.name, load, res.Failures, res.Failures+res.Requests, res.First)
+				}
+				key := s.name + " " + load
 				results[key] = append(results[key], res)
 			}
 		}
 	}
-	fmt.Printf("online read 1 entity x 20 features, 1,000 entities, %d rounds of %v per scenario, medians:\n", rounds, dur)
-	med := map[string]loadResult{}
-	for _, c := range []int{8, 32} {
+	fmt.Printf("online read 1 entity x 20 features, 1,000 entities, %d rounds of %v per scenario, load from a child process, medians:\n", rounds, dur)
+	fmt.Println("  (server CPU: this process for the API and the empty handler, Feast's for Feast; allocs: this process's)")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  scenario\tload\treq/s\tp50\tp99\tserver CPU µs/req\tredis CPU µs/req\tclient CPU µs/req\tallocs/req\tmissed\t")
+	med := map[string]childResult{}
+	for _, load := range loads {
 		for _, s := range scenarios {
-			key := fmt.Sprintf("%s c=%d", s.name, c)
+			key := s.name + " " + load
+			if len(results[key]) == 0 {
+				continue
+			}
 			m := median(results[key])
 			med[key] = m
-			fmt.Printf("  %-24s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms\n", key, m.rps, ms(m.p50), ms(m.p99))
-			b.ReportMetric(m.rps, strings.ReplaceAll(key, " c=", "_c")+"_req/s")
-			b.ReportMetric(ms(m.p99), strings.ReplaceAll(key, " c=", "_c")+"_p99_ms")
+			fmt.Fprintf(tw, "  %s\t%s\t%.0f\t%s\t%s\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t\n", s.name, load, m.rps, fmtMs(m.P50), fmtMs(m.P99),
+				us(m.serverCPU), us(m.redisCPU), us(m.clientCPU), m.allocs, m.Missed)
+			metric := strings.NewReplacer(" ", "_", "=", "", "/", "").Replace(key)
+			b.ReportMetric(m.rps, metric+"_req/s")
+			if m.P99 != time.Duration(math.MaxInt64) {
+				b.ReportMetric(ms(m.P99), metric+"_p99_ms")
+			}
 		}
-		api, flatR := med[fmt.Sprintf("tributary_api c=%d", c)], med[fmt.Sprintf("raw_flat_hmget c=%d", c)]
-		fmt.Printf("  c=%d: api p99 / raw flat p99 = %.2f (goal <= 2)", c, float64(api.p99)/float64(flatR.p99))
-		if f, ok := med[fmt.Sprintf("feast_python c=%d", c)]; ok {
-			fmt.Printf("; api / feast python throughput = %.1fx (goal >= 10), p99 %.2f vs %.2f ms", api.rps/f.rps, ms(api.p99), ms(f.p99))
+	}
+	_ = tw.Flush()
+	for _, load := range loads {
+		apiR, flatR, emptyR := med["tributary_api "+load], med["raw_flat_hmget "+load], med["http_empty_handler "+load]
+		fmt.Printf("  %s: api p99 / raw flat p99 = %.2f (goal <= 2); empty handler p99 / raw flat p99 = %.2f; api / empty handler throughput = %.0f%%",
+			load, float64(apiR.P99)/float64(flatR.P99), float64(emptyR.P99)/float64(flatR.P99), 100*apiR.rps/emptyR.rps)
+		if f, ok := med["feast_python "+load]; ok && !strings.HasPrefix(load, "open") {
+			fmt.Printf("; api / feast python throughput = %.1fx (goal >= 10), p99 %s vs %s", apiR.rps/f.rps, fmtMs(apiR.P99), fmtMs(f.P99))
 		}
-		if c == 8 {
-			fmt.Printf("; api / feast go (remembered 3,800-4,300) = %.1f-%.1fx (goal >= 3)", api.rps/4300, api.rps/3800)
+		if load == "c=8" {
+			fmt.Printf("; api / feast go (remembered 3,800-4,300) = %.1f-%.1fx (goal >= 3)", apiR.rps/4300, apiR.rps/3800)
 		}
 		fmt.Println()
 	}
 	fmt.Println("  " + feastGoReference)
+}
+
+// writeAllocs writes this process's allocs profile to path.
+func writeAllocs(t testing.TB, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC() // the profile is as of the last GC
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func readAnswer(t testing.TB, url string, body []byte) []byte {
@@ -215,21 +276,23 @@ func readAnswer(t testing.TB, url string, body []byte) []byte {
 }
 
 type scenario struct {
-	name string
-	op   func(entity int) error
-}
-
-type loadResult struct {
-	rps                float64
-	p50, p99           time.Duration
-	requests, failures int64
-	first              error
+	name  string
+	spec  loadSpec
+	where cpuOf
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
+func fmtMs(d time.Duration) string {
+	if d == time.Duration(math.MaxInt64) {
+		return "inf"
+	}
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
+}
 
-func median(rs []loadResult) loadResult {
-	by := func(f func(loadResult) float64) float64 {
+// median is each figure's median over the rounds.
+func median(rs []childResult) childResult {
+	by := func(f func(childResult) float64) float64 {
 		v := make([]float64, len(rs))
 		for i, r := range rs {
 			v[i] = f(r)
@@ -237,61 +300,23 @@ func median(rs []loadResult) loadResult {
 		slices.Sort(v)
 		return v[len(v)/2]
 	}
-	return loadResult{
-		rps: by(func(r loadResult) float64 { return r.rps }),
-		p50: time.Duration(by(func(r loadResult) float64 { return float64(r.p50) })),
-		p99: time.Duration(by(func(r loadResult) float64 { return float64(r.p99) })),
+	d := func(f func(childResult) time.Duration) time.Duration {
+		v := by(func(r childResult) float64 { return float64(f(r)) })
+		if v >= math.MaxInt64 {
+			return time.Duration(math.MaxInt64) // "inf": not sustained
+		}
+		return time.Duration(v)
 	}
-}
-
-// runLoad runs c closed-loop clients calling op for d; each client walks
-// the entities from its own offset.
-func runLoad(c int, d time.Duration, entities int, op func(int) error) loadResult {
-	var (
-		mu  sync.Mutex
-		res loadResult
-		lat []time.Duration
-		wg  sync.WaitGroup
-	)
-	start := time.Now()
-	end := start.Add(d)
-	for w := range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			var fails int64
-			var first error
-			for i := w * 7919; time.Now().Before(end); i++ {
-				t0 := time.Now()
-				if err := op(i % entities); err != nil {
-					fails++
-					if first == nil {
-						first = err
-					}
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			res.failures += fails
-			if res.first == nil {
-				res.first = first
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	slices.Sort(lat)
-	res.requests = int64(len(lat))
-	res.rps = float64(len(lat)) / elapsed.Seconds()
-	if len(lat) > 0 {
-		res.p50 = lat[len(lat)/2]
-		res.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
-	}
-	return res
+	var m childResult
+	m.rps = by(func(r childResult) float64 { return r.rps })
+	m.allocs = by(func(r childResult) float64 { return r.allocs })
+	m.P50 = d(func(r childResult) time.Duration { return r.P50 })
+	m.P99 = d(func(r childResult) time.Duration { return r.P99 })
+	m.serverCPU = d(func(r childResult) time.Duration { return r.serverCPU })
+	m.redisCPU = d(func(r childResult) time.Duration { return r.redisCPU })
+	m.clientCPU = d(func(r childResult) time.Duration { return r.clientCPU })
+	m.Missed = int(by(func(r childResult) float64 { return float64(r.Missed) }))
+	return m
 }
 
 // freePort returns a TCP port on 127.0.0.1 that nothing listens on.
@@ -306,8 +331,8 @@ func freePort(t testing.TB) int {
 }
 
 // startRedis starts a private redis-server (no persistence) on a free port
-// for the benchmark's run and returns its address.
-func startRedis(t testing.TB) string {
+// for the benchmark's run and returns its address and process id.
+func startRedis(t testing.TB) (string, int) {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -333,7 +358,7 @@ func startRedis(t testing.TB) string {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return addr
+	return addr, cmd.Process.Pid
 }
 
 // flatValues are the 20 values of every entity as the read API answered
@@ -383,8 +408,8 @@ func flatten(t testing.TB, v featurespec.View, r api.Response) flatValues {
 // Redis with Feast's own SDK (testdata/feast_setup.py) and starts Feast's
 // Python feature server (`feast serve`, one worker per CPU); it fails the
 // benchmark, naming the step and with Feast's log, if either does not
-// finish within its deadline.
-func startFeast(t testing.TB, py, redisAddr string, vals flatValues) string {
+// finish within its deadline. It returns its URL and process group.
+func startFeast(t testing.TB, py, redisAddr string, vals flatValues) (string, int) {
 	t.Helper()
 	dir := t.TempDir()
 	spec, _ := json.Marshal(vals)
@@ -432,7 +457,7 @@ func startFeast(t testing.TB, py, redisAddr string, vals flatValues) string {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return url
+				return url, cmd.Process.Pid
 			}
 		}
 		select {

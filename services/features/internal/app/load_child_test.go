@@ -1,0 +1,535 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/tiles"
+)
+
+// The load of BenchmarkOnlineLoad comes from a child process (this test
+// binary again, with loadChildEnv naming a loadSpec file), for every
+// scenario alike: the servers measured (the read API, the empty handler,
+// Feast, Redis) do not share the generator's process, its GC or its
+// profile, and each side's CPU time is measured apart.
+const loadChildEnv = "TRIBUTARY_FEATURES_BENCH_LOAD_CHILD"
+
+// loadSpec is what a child generator runs.
+type loadSpec struct {
+	// Kind: "http" (POST Path with Bodies[i] to Addr), "redis_flat" (HMGET
+	// Fields of Keys[i]) or "redis_tiles" (HMGET of the tile fields a read
+	// of View needs now, of its key for Entities[i]).
+	Kind      string
+	Addr      string
+	Path      string
+	Bodies    [][]byte
+	RedisAddr string
+	Keys      []string
+	Fields    []string
+	View      featurespec.View
+	Prefix    string
+	Entities  []string
+	// Clients > 0: a closed loop of that many clients; otherwise an open
+	// loop of Rate requests a second from Workers workers.
+	Clients  int
+	Rate     int
+	Workers  int
+	Duration time.Duration
+}
+
+// loadOutcome is what a child reports.
+type loadOutcome struct {
+	Requests  int // answered
+	Failures  int
+	Missed    int // open loop: scheduled, never sent
+	Elapsed   time.Duration
+	P50, P99  time.Duration // math.MaxInt64: more than 1% failed or missed
+	First     string
+	ClientCPU time.Duration
+}
+
+// runLoadChild is the child process: it reads the spec, warms up for half a
+// second (connections made), prints "start", runs the load and prints
+// "result " and the outcome as JSON.
+func runLoadChild(path string) int {
+	if err := loadChild(path, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "load generator:", err)
+		return 1
+	}
+	return 0
+}
+
+func loadChild(path string, out io.Writer) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read the spec: %w", err)
+	}
+	var s loadSpec
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("decode the spec: %w", err)
+	}
+	workers := max(s.Clients, s.Workers)
+	op, closeOp, err := s.op(workers)
+	if err != nil {
+		return err
+	}
+	defer closeOp()
+	closedLoop(workers, 500*time.Millisecond, op) // warm-up
+	if _, err := fmt.Fprintln(out, "start"); err != nil {
+		return err
+	}
+	cpu0 := selfCPU()
+	var res loadOutcome
+	if s.Clients > 0 {
+		res = closedLoop(s.Clients, s.Duration, op)
+	} else {
+		res = openLoop(s.Rate, s.Duration, 2*time.Second, s.Workers, op)
+	}
+	res.ClientCPU = selfCPU() - cpu0
+	b, _ := json.Marshal(res)
+	_, err = fmt.Fprintf(out, "result %s\n", b)
+	return err
+}
+
+// op returns the call of worker w for request i.
+func (s loadSpec) op(workers int) (func(w, i int) error, func(), error) {
+	ctx := context.Background()
+	switch s.Kind {
+	case "http":
+		cs := make([]*conn, workers)
+		for i := range cs {
+			cs[i] = &conn{addr: s.Addr}
+		}
+		return func(w, i int) error { return cs[w].post(s.Path, s.Bodies[i%len(s.Bodies)]) }, func() {
+			for _, c := range cs {
+				c.close()
+			}
+		}, nil
+	case "redis_flat", "redis_tiles":
+		rdb := redis.NewClient(&redis.Options{Addr: s.RedisAddr, PoolSize: max(64, workers)})
+		if s.Kind == "redis_flat" {
+			return func(_, i int) error { return rdb.HMGet(ctx, s.Keys[i%len(s.Keys)], s.Fields...).Err() }, func() { _ = rdb.Close() }, nil
+		}
+		plan := tiles.Compile(s.View)
+		return func(_, i int) error {
+			return rdb.HMGet(ctx, tiles.Key(s.Prefix, plan, s.Entities[i%len(s.Entities)]), plan.ReadFields(time.Now().UnixMilli())...).Err()
+		}, func() { _ = rdb.Close() }, nil
+	}
+	return nil, nil, fmt.Errorf("kind %q is none of http, redis_flat, redis_tiles", s.Kind)
+}
+
+// closedLoop runs clients that each send the next request as soon as the
+// last one is answered, for d; client w starts at request w*7919.
+func closedLoop(clients int, d time.Duration, op func(w, i int) error) loadOutcome {
+	var (
+		mu    sync.Mutex
+		lat   []time.Duration
+		fails int
+		first atomic.Value
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	end := start.Add(d)
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := make([]time.Duration, 0, 1<<14)
+			n := 0
+			for i := w * 7919; time.Now().Before(end); i++ {
+				t0 := time.Now()
+				if err := op(w, i); err != nil {
+					n++
+					first.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			fails += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return outcome(lat, fails, 0, time.Since(start), &first)
+}
+
+// openLoop sends rate requests a second for d, each at its scheduled
+// instant start+i/rate, from up to workers concurrent requests (as wrk2):
+// a request's latency runs from the instant it was due, so a stall of the
+// server counts against every request it delayed (no coordinated
+// omission). A request not sent within grace after the run's end is missed.
+func openLoop(rate int, d, grace time.Duration, workers int, op func(w, i int) error) loadOutcome {
+	n := int(float64(rate) * d.Seconds())
+	lat := make([]time.Duration, n)
+	state := make([]uint8, n) // 0 missed, 1 ok, 2 failed
+	var next atomic.Int64
+	var first atomic.Value
+	start := time.Now().Add(20 * time.Millisecond)
+	interval := float64(time.Second) / float64(rate)
+	deadline := start.Add(d + grace)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				due := start.Add(time.Duration(float64(i) * interval))
+				if wait := time.Until(due); wait > 0 {
+					time.Sleep(wait) // the schedule of an open loop, not a poll
+				}
+				if time.Now().After(deadline) {
+					continue // missed
+				}
+				err := op(w, i)
+				lat[i] = time.Since(due)
+				if err != nil {
+					state[i] = 2
+					first.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				state[i] = 1
+			}
+		}()
+	}
+	wg.Wait()
+	var ok []time.Duration
+	fails, missed := 0, 0
+	for i := range n {
+		switch state[i] {
+		case 0:
+			missed++
+		case 1:
+			ok = append(ok, lat[i])
+		default:
+			fails++
+		}
+	}
+	return outcome(ok, fails, missed, d, &first)
+}
+
+// outcome takes the quantiles over every request, a failed or missed one
+// counting as slower than any answer.
+func outcome(lat []time.Duration, fails, missed int, elapsed time.Duration, first *atomic.Value) loadOutcome {
+	slices.Sort(lat)
+	r := loadOutcome{Requests: len(lat), Failures: fails, Missed: missed, Elapsed: elapsed}
+	if e := first.Load(); e != nil {
+		r.First = e.(string)
+	}
+	pct := func(p float64) time.Duration {
+		n := len(lat) + fails + missed
+		i := int(math.Ceil(p*float64(n))) - 1
+		if n == 0 {
+			return 0
+		}
+		if i >= len(lat) {
+			return time.Duration(math.MaxInt64)
+		}
+		return lat[max(i, 0)]
+	}
+	r.P50, r.P99 = pct(0.50), pct(0.99)
+	return r
+}
+
+// childResult is a scenario's figures: the child's outcome and the CPU time
+// and allocations of the processes serving it, per answered request.
+type childResult struct {
+	loadOutcome
+	rps                 float64
+	serverCPU, redisCPU time.Duration // per request
+	clientCPU           time.Duration // per request
+	allocs              float64       // this process's allocations per request
+}
+
+// cpuOf is where a scenario's server runs, to measure its CPU time: this
+// process (self), a process group (pgid), or nothing (Redis alone).
+type cpuOf struct {
+	self bool
+	pgid int
+}
+
+func (c cpuOf) read() time.Duration {
+	switch {
+	case c.self:
+		return selfCPU()
+	case c.pgid != 0:
+		return groupCPU(c.pgid)
+	}
+	return 0
+}
+
+// runChild runs spec from a child process and measures, between its
+// "start" and "result" lines, the CPU time of the server (where), of the
+// private Redis (redisPid) and the allocations of this process.
+func runChild(t testing.TB, spec loadSpec, where cpuOf, redisPid int) childResult {
+	t.Helper()
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "spec.json")
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), loadChildEnv+"="+path)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start the load generator: %v", err)
+	}
+	var (
+		res            childResult
+		srv0, rds0     time.Duration
+		ms0, ms1       runtime.MemStats
+		started, ended bool
+	)
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "start":
+			runtime.ReadMemStats(&ms0)
+			srv0, rds0, started = where.read(), procCPU(redisPid), true
+		case started && !ended && strings.HasPrefix(line, "result "):
+			srv, rds := where.read()-srv0, procCPU(redisPid)-rds0
+			runtime.ReadMemStats(&ms1)
+			if err := json.Unmarshal([]byte(line[len("result "):]), &res.loadOutcome); err != nil {
+				t.Fatalf("load generator's result %q: %v", line, err)
+			}
+			if n := time.Duration(res.Requests); n > 0 {
+				res.serverCPU, res.redisCPU, res.clientCPU = srv/n, rds/n, res.ClientCPU/n
+				res.allocs = float64(ms1.Mallocs-ms0.Mallocs) / float64(n)
+			}
+			res.rps = float64(res.Requests) / res.Elapsed.Seconds()
+			ended = true
+		}
+	}
+	if err := cmd.Wait(); err != nil || !ended {
+		t.Fatalf("load generator (%v, result %v): %s", err, ended, stderr.String())
+	}
+	return res
+}
+
+// selfCPU is this process's user and system CPU time.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+const clockTick = 100 // USER_HZ, the unit of /proc/<pid>/stat's times
+
+// statCPU parses utime+stime and the process group of a /proc/<pid>/stat.
+func statCPU(path string) (cpu time.Duration, pgrp int, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	// f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+	pgrp, _ = strconv.Atoi(f[2])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * time.Second / clockTick, pgrp, true
+}
+
+// procCPU is the CPU time of process pid (0: none).
+func procCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	d, _, _ := statCPU(fmt.Sprintf("/proc/%d/stat", pid))
+	return d
+}
+
+// groupCPU is the CPU time of the processes of process group pgid.
+func groupCPU(pgid int) time.Duration {
+	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var total time.Duration
+	for _, p := range paths {
+		if d, g, ok := statCPU(p); ok && g == pgid {
+			total += d
+		}
+	}
+	return total
+}
+
+// conn is one keep-alive HTTP/1.1 connection of one generator worker: the
+// request is written from bytes made once and the answer read with as
+// little work as HTTP allows, so that the generator, on the same two cores
+// as the servers, takes as little of them as it can (as
+// services/serving/cmd/serving-bench's).
+type conn struct {
+	addr string
+	c    net.Conn
+	r    *bufio.Reader
+	buf  []byte
+}
+
+// post sends body to path and reads the answer, which must be 200.
+func (h *conn) post(path string, body []byte) error {
+	if h.c == nil {
+		c, err := net.DialTimeout("tcp", h.addr, 5*time.Second)
+		if err != nil {
+			return err
+		}
+		h.c, h.r = c, bufio.NewReaderSize(c, 32<<10)
+	}
+	h.buf = append(h.buf[:0], "POST "...)
+	h.buf = append(h.buf, path...)
+	h.buf = append(h.buf, " HTTP/1.1\r\nHost: "...)
+	h.buf = append(h.buf, h.addr...)
+	h.buf = append(h.buf, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+	h.buf = strconv.AppendInt(h.buf, int64(len(body)), 10)
+	h.buf = append(h.buf, "\r\n\r\n"...)
+	h.buf = append(h.buf, body...)
+	_ = h.c.SetDeadline(time.Now().Add(30 * time.Second))
+	status, err := h.exchange()
+	if err != nil {
+		h.close()
+		return err
+	}
+	if status != 200 {
+		return fmt.Errorf("%s: status %d", path, status)
+	}
+	return nil
+}
+
+func (h *conn) close() {
+	if h.c != nil {
+		_ = h.c.Close()
+		h.c, h.r = nil, nil
+	}
+}
+
+var errFormat = errors.New("malformed HTTP answer")
+
+// exchange writes h.buf and reads one answer, returning its status.
+func (h *conn) exchange() (int, error) {
+	if _, err := h.c.Write(h.buf); err != nil {
+		return 0, err
+	}
+	line, err := h.r.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, errFormat
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, errFormat
+	}
+	length, chunked, closing := -1, false, false
+	for {
+		line, err := h.r.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			return 0, errFormat
+		}
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(v)); err != nil {
+				return 0, errFormat
+			}
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(v, []byte("chunked"))
+		case bytes.EqualFold(k, []byte("Connection")):
+			closing = bytes.EqualFold(v, []byte("close"))
+		}
+	}
+	switch {
+	case chunked:
+		if err := h.discardChunks(); err != nil {
+			return 0, err
+		}
+	case length >= 0:
+		if _, err := h.r.Discard(length); err != nil {
+			return 0, err
+		}
+	default: // the body runs to the end of the connection
+		_, _ = io.Copy(io.Discard, h.r)
+		closing = true
+	}
+	if closing {
+		h.close()
+	}
+	return status, nil
+}
+
+func (h *conn) discardChunks() error {
+	for {
+		line, err := h.r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		size, _, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(";"))
+		n, err := strconv.ParseInt(string(size), 16, 64)
+		if err != nil {
+			return errFormat
+		}
+		if n == 0 { // trailers end with an empty line
+			for {
+				line, err := h.r.ReadSlice('\n')
+				if err != nil {
+					return err
+				}
+				if len(bytes.TrimRight(line, "\r\n")) == 0 {
+					return nil
+				}
+			}
+		}
+		if _, err := h.r.Discard(int(n) + 2); err != nil {
+			return err
+		}
+	}
+}
