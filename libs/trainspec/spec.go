@@ -126,6 +126,12 @@ type Triggers struct {
 	// tributary.performance.degraded.v1 for the model.
 	Drift       bool `yaml:"drift,omitempty" json:"drift,omitempty"`
 	Performance bool `yaml:"performance,omitempty" json:"performance,omitempty"`
+	// Cooldown is how long after a job of the model was asked for (by any
+	// trigger) the alerts (Drift, Performance) start none: the alerts of
+	// the windows right after a retraining are about the version it is
+	// replacing, and each new version would restart a canary's trial
+	// (0: off).
+	Cooldown featurespec.Duration `yaml:"cooldown,omitempty" json:"cooldown,omitempty"`
 }
 
 // DefaultDeadline is the deadline of a job whose spec sets none.
@@ -287,6 +293,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Triggers.NewLabels < 0 {
 		return bad("triggers.new_labels", "%d: want 0 (off) or more", s.Triggers.NewLabels)
+	}
+	if s.Triggers.Cooldown < 0 {
+		return bad("triggers.cooldown", "must not be negative")
 	}
 	if s.Deadline < 0 {
 		return bad("deadline", "must not be negative")

@@ -236,6 +236,17 @@ func (s *Service) ConsumeAlerts(ctx context.Context, js jetstream.JetStream, dur
 		if (trigger == event.TriggerDrift && !st.Spec.Triggers.Drift) || (trigger == event.TriggerPerformance && !st.Spec.Triggers.Performance) {
 			return nil
 		}
+		if cd := time.Duration(st.Spec.Triggers.Cooldown); cd > 0 {
+			last, err := s.lastJobAsked(ctx, modelName)
+			if err != nil {
+				return err
+			}
+			if since := time.Since(last); !last.IsZero() && since < cd {
+				s.logger.Info("alert within the model's cooldown, no job", "model", modelName, "trigger", trigger, "event_id", e.id,
+					"last_job_asked_ago", since.Round(time.Millisecond), "cooldown", cd)
+				return nil
+			}
+		}
 		_, _, err = s.Submit(ctx, jobs.Request{JobID: string(trigger) + "-" + sanitize(e.id), Model: modelName, Trigger: trigger, Reason: reason, RequestedBy: "monitor"})
 		return err
 	})
@@ -432,6 +443,32 @@ func (s *Service) countOnce(ctx context.Context, counter LabelCounter) error {
 		}
 	}
 	return nil
+}
+
+// lastJobAsked is when the newest of the model's jobs (running, waiting or
+// ended last) was asked for; zero when it has none.
+func (s *Service) lastJobAsked(ctx context.Context, model string) (time.Time, error) {
+	q, err := s.store.Queue(ctx, model)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var last time.Time
+	for _, id := range []string{q.Active, q.Pending, q.Last} {
+		if id == "" {
+			continue
+		}
+		j, err := s.store.Get(ctx, id)
+		if errors.Is(err, jobs.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		if j.CreatedAt.After(last) {
+			last = j.CreatedAt
+		}
+	}
+	return last, nil
 }
 
 // lastAsked is when the model's last job was asked for, or when its spec

@@ -352,3 +352,50 @@ func TestNewLabelsStartAJobPerThreshold(t *testing.T) {
 	}
 	close(f.runner.release)
 }
+
+// TestAlertsWithinTheCooldownStartNothing: a model with triggers.cooldown
+// starts a job on its first drift alert and none on the alerts that follow
+// within the cooldown, while a model without one collapses them into a
+// follow-up as before.
+func TestAlertsWithinTheCooldownStartNothing(t *testing.T) {
+	f := newFixture(t)
+	f.apply(t, "cooled", trainspec.Triggers{Drift: true, Cooldown: featurespec.Duration(time.Hour)})
+	f.apply(t, "plain", trainspec.Triggers{Drift: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer f.svc.Wait()
+	done := make(chan error, 1)
+	go func() { done <- f.svc.ConsumeAlerts(ctx, f.js, "test-cooldown") }()
+	defer func() { cancel(); <-done }()
+	testkit.EventuallyContext(t, 10*time.Second, func(ctx context.Context) error {
+		_, err := f.js.Consumer(ctx, event.StreamName, "test-cooldown")
+		return err
+	})
+	now := time.Now().UTC()
+	drift := func(model string) event.DriftDetected {
+		return event.DriftDetected{Model: model, Version: 1, Target: event.DriftTargetFeature, Feature: "v:a", Metric: event.DriftPSI, Value: 0.4, Threshold: 0.2, WindowStart: now.Add(-time.Hour), WindowEnd: now, SampleSize: 100}
+	}
+	f.publish(t, event.TypeDriftDetected, "c1", drift("cooled"))
+	f.waitJob(t, "drift-c1", jobs.StatusRunning)
+	f.publish(t, event.TypeDriftDetected, "p1", drift("plain"))
+	f.waitJob(t, "drift-p1", jobs.StatusRunning)
+	// While the first jobs run, and after they end: the cooled model's
+	// alerts start nothing, the plain model's second alert is its
+	// follow-up.
+	f.publish(t, event.TypeDriftDetected, "c2", drift("cooled"))
+	f.publish(t, event.TypeDriftDetected, "p2", drift("plain"))
+	f.waitJob(t, "drift-p2", jobs.StatusQueued)
+	f.runner.release <- struct{}{}
+	f.runner.release <- struct{}{}
+	f.waitJob(t, "drift-c1", jobs.StatusSucceeded)
+	f.waitJob(t, "drift-p2", jobs.StatusRunning)
+	f.publish(t, event.TypeDriftDetected, "c3", drift("cooled"))
+	testkit.Never(t, 2*time.Second, func() error {
+		for _, id := range []string{"drift-c2", "drift-c3"} {
+			if _, err := f.store.Get(context.Background(), id); !errors.Is(err, jobs.ErrNotFound) {
+				return fmt.Errorf("alert within the cooldown: job %s (%v)", id, err)
+			}
+		}
+		return nil
+	})
+	close(f.runner.release)
+}
