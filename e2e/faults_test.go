@@ -29,7 +29,7 @@ func TestLoopFaults(t *testing.T) {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	s := startLoopStack(t, ctx)
+	s := startLoopStack(t, ctx, loopOptions{})
 	n := s.names
 	mark := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 	w := s.startWorkload(t, 7, 30, 120, 3*time.Second)

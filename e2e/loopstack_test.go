@@ -75,7 +75,17 @@ func loopEnv(work string) map[string][]string {
 	}
 }
 
-func startLoopStack(t *testing.T, ctx context.Context) *loopStack {
+// loopOptions are what differs between the loop stacks of the tests.
+type loopOptions struct {
+	// promote gives the monitor a promotion policy for the model: 300
+	// labelled predictions on each side since the canary moved, the
+	// canary's AUC at most 0.15 behind production's (the windows are short
+	// and the samples small: the test shows the mechanism, not a tuned
+	// policy).
+	promote bool
+}
+
+func startLoopStack(t *testing.T, ctx context.Context, opts loopOptions) *loopStack {
 	t.Helper()
 	root, err := testkit.WorkspaceRoot()
 	if err != nil {
@@ -113,7 +123,16 @@ func startLoopStack(t *testing.T, ctx context.Context) *loopStack {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	s.platform, err = harness.Start(stack.platform.BinDir, logs, addrs, loopEnv(work))
+	env := loopEnv(work)
+	if opts.promote {
+		models := filepath.Join(work, "monitor-models.json")
+		policy := `{"models": {"` + s.names.model + `": {"promotion": {"metric": "auc", "min_labels": 300, "max_degradation": 0.15}}}}`
+		if err := os.WriteFile(models, []byte(policy), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env["monitor"] = append(env["monitor"], "TRIBUTARY_PERFORMANCE_MODELS="+models)
+	}
+	s.platform, err = harness.Start(stack.platform.BinDir, logs, addrs, env)
 	if s.platform != nil {
 		t.Cleanup(func() {
 			if err := s.platform.Stop(30 * time.Second); err != nil {
@@ -153,8 +172,12 @@ func startLoopStack(t *testing.T, ctx context.Context) *loopStack {
 	// Windows compressed: the features over 20 s and 1 min instead of
 	// 10 min and 1 h, the training set over the last 90 s of labels (the
 	// workload backfills 3 min, so every row has a full minute behind it).
+	// Drift alerts start no job within a minute of the model's last one:
+	// with drift windows of 20 s, every window of a drifted stream would
+	// start a retraining, and each new version would restart the canary's
+	// trial.
 	rename := strings.NewReplacer("card_activity", s.names.view, "card-fraud", s.names.model, "card_fraud", s.names.labels, "cards", s.names.stream,
-		"[10m, 1h]", "[20s, 1m]", "[1h]", "[1m]", "_10m", "_20s", "_1h", "_1m", "window: 1d", "window: 90s")
+		"[10m, 1h]", "[20s, 1m]", "[1h]", "[1m]", "_10m", "_20s", "_1h", "_1m", "window: 1d", "window: 90s", "drift: true", "drift: true\n  cooldown: 60s")
 	for _, step := range [][2]string{{"streams", "stream.json"}, {"features", "features.yaml"}, {"models", "model.yaml"}} {
 		b, err := os.ReadFile(filepath.Join(root, "examples", "cards", step[1]))
 		if err != nil {
