@@ -258,7 +258,7 @@ func (p *Policy) promote(ctx context.Context, s *session, r performance.Row) (*A
 		return nil, nil
 	}
 	gap := behind(metric, value, base)
-	if gap > pol.MaxDegradation {
+	if !(gap <= pol.MaxDegradation) { // NaN promotes nothing
 		p.logger.Debug("canary not promoted", "model", r.Model, "version", canary.Version, "metric", metric, "canary", value, "production", base)
 		return nil, nil
 	}
