@@ -12,13 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/event"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 	"github.com/tributary-ml/tributary/libs/testkit"
 )
 

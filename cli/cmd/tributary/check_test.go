@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -21,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tributary-ml/tributary/libs/kafkax"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 )
 
 func TestParseCheckFlags(t *testing.T) {

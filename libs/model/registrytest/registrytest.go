@@ -14,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 	"github.com/tributary-ml/tributary/libs/testkit"
 )
 

@@ -14,11 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/tributary-ml/tributary/libs/chx"
 	"github.com/tributary-ml/tributary/libs/kafkax"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 	"github.com/tributary-ml/tributary/libs/redisx"
 	"github.com/tributary-ml/tributary/libs/service"
 	"github.com/tributary-ml/tributary/libs/service/deps"

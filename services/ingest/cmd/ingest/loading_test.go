@@ -13,9 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/tributary-ml/tributary/libs/httperror"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/libs/service/servicetest"
 	"github.com/tributary-ml/tributary/libs/testkit"

@@ -10,10 +10,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/tributary-ml/tributary/libs/httperror"
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 	"github.com/tributary-ml/tributary/libs/reason"
 	"github.com/tributary-ml/tributary/services/ingest/internal/streams"
 )

@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 )
 
 // JetStream starts the server in t.TempDir(), bootstraps the platform's

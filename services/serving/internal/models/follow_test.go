@@ -16,9 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/tributary-ml/tributary/libs/model"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 	"github.com/tributary-ml/tributary/libs/testkit"
 )
 

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tributary-ml/tributary/libs/natsx/natstest"
-
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tributary-ml/tributary/libs/natsx"
+	"github.com/tributary-ml/tributary/libs/natsx/natstest"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runs"
 )
 
