@@ -84,7 +84,10 @@ func Start(t testing.TB) *Registry {
 }
 
 // build builds ./services/registry/cmd/registry of the workspace the test
-// runs in, once per test binary.
+// runs in, once per test binary, into one place shared by every test run
+// (os.TempDir()/tributary-registrytest/registry): a build of its own goes to
+// a file of this process first and is renamed over it, so concurrent test
+// binaries never run a half-written file and nothing piles up.
 func build(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -93,17 +96,21 @@ func build(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "registrytest-")
-		if err != nil {
+		dir := filepath.Join(os.TempDir(), "tributary-registrytest")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
 		binary = filepath.Join(dir, "registry")
-		cmd := exec.Command("go", "build", "-o", binary, "./services/registry/cmd/registry")
+		own := fmt.Sprintf("%s.%d", binary, os.Getpid())
+		cmd := exec.Command("go", "build", "-o", own, "./services/registry/cmd/registry")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
+			_ = os.Remove(own)
 			buildErr = fmt.Errorf("build the registry: %v\n%s", err, out)
+			return
 		}
+		buildErr = os.Rename(own, binary)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
