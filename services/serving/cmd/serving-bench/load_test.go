@@ -1,14 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"math"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -55,48 +48,5 @@ func TestPercentileCountsMissedAndFailed(t *testing.T) {
 	}
 	if p := r.pct(0.51); p != time.Duration(math.MaxInt64) || fmtDur(p) != "inf" {
 		t.Errorf("p51 with half unanswered: %v, want inf", p)
-	}
-}
-
-// TestConn: the generator's client reads answers with a length, chunked
-// ones and errors, over one kept-alive connection.
-func TestConn(t *testing.T) {
-	var conns atomic.Int32
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		switch r.URL.Path {
-		case "/chunked":
-			w.(http.Flusher).Flush() // no length: chunked
-			fmt.Fprintf(w, "%s", strings.Repeat("x", 10000))
-		case "/fail":
-			http.Error(w, "no", http.StatusServiceUnavailable)
-		default:
-			_, _ = w.Write(b)
-		}
-	}))
-	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
-	c := &conn{addr: strings.TrimPrefix(srv.URL, "http://")}
-	defer c.close()
-	for i := range 5 {
-		for _, path := range []string{"/echo", "/chunked"} {
-			if err := c.post(path, []byte(`{"i":`+fmt.Sprint(i)+`}`)); err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-		}
-	}
-	if err := c.post("/fail", nil); err == nil || !strings.Contains(err.Error(), "503") {
-		t.Errorf("a 503 answer: %v", err)
-	}
-	if err := c.post("/echo", []byte("{}")); err != nil {
-		t.Fatal(err)
-	}
-	if n := conns.Load(); n != 1 {
-		t.Errorf("%d connections, want 1 kept alive", n)
 	}
 }

@@ -281,7 +281,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	sp, ep := srv.cmd.Process.Pid, empty.cmd.Process.Pid
 	open := []scenario{
-		{"empty net/http handler", ep, func(w, i int) error { return emptyConns[w].post("/", predictBodies[pick(i)]) }},
+		{"empty net/http handler", ep, func(w, i int) error { return emptyConns[w].Post("/", predictBodies[pick(i)]) }},
 		{"raw go-redis HMGET (pipelined)", 0, func(_, i int) error {
 			// The fields of the current tiles, as a read computes them.
 			fields := b.plan.ReadFields(time.Now().UnixMilli())
@@ -291,17 +291,17 @@ func run(ctx context.Context, o options, out io.Writer) error {
 			})
 			return err
 		}},
-		{"/v1/predict logistic", sp, func(w, i int) error { return servingConns[w].post("/v1/predict/"+b.lrName, predictBodies[pick(i)]) }},
-		{"/v1/predict gbdt-500", sp, func(w, i int) error { return servingConns[w].post("/v1/predict/"+b.gbdtName, predictBodies[pick(i)]) }},
+		{"/v1/predict logistic", sp, func(w, i int) error { return servingConns[w].Post("/v1/predict/"+b.lrName, predictBodies[pick(i)]) }},
+		{"/v1/predict gbdt-500", sp, func(w, i int) error { return servingConns[w].Post("/v1/predict/"+b.gbdtName, predictBodies[pick(i)]) }},
 		{"serving OIP infer gbdt-500", sp, func(w, i int) error {
-			return servingConns[w].post("/v2/models/"+b.gbdtName+"/infer", inferBodies[pick(i)])
+			return servingConns[w].Post("/v2/models/"+b.gbdtName+"/infer", inferBodies[pick(i)])
 		}},
 	}
 	closed := []scenario{{"serving OIP infer gbdt-500", sp, open[4].op}}
 	if mls != nil {
 		mlsConns := newConns(mls.addr, nc)
 		defer mlsConns.close()
-		op := func(w, i int) error { return mlsConns[w].post("/v2/models/gbdt/infer", inferBodies[pick(i)]) }
+		op := func(w, i int) error { return mlsConns[w].Post("/v2/models/gbdt/infer", inferBodies[pick(i)]) }
 		mp := mls.proc.cmd.Process.Pid
 		open = append(open, scenario{"MLServer OIP infer gbdt-500", mp, op})
 		closed = append(closed, scenario{"MLServer OIP infer gbdt-500", mp, op})
