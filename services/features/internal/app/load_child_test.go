@@ -175,62 +175,15 @@ func closedLoop(clients int, d time.Duration, op func(w, i int) error) loadOutco
 	return outcome(lat, fails, 0, time.Since(start), &first)
 }
 
-// openLoop sends rate requests a second for d, each at its scheduled
-// instant start+i/rate, from up to workers concurrent requests (as wrk2):
-// a request's latency runs from the instant it was due, so a stall of the
-// server counts against every request it delayed (no coordinated
-// omission). A request not sent within grace after the run's end is missed.
+// openLoop runs httpload.OpenLoop: a request not sent within grace after
+// the run's end is missed.
 func openLoop(rate int, d, grace time.Duration, workers int, op func(w, i int) error) loadOutcome {
-	n := int(float64(rate) * d.Seconds())
-	lat := make([]time.Duration, n)
-	state := make([]uint8, n) // 0 missed, 1 ok, 2 failed
-	var next atomic.Int64
+	t := httpload.OpenLoop(rate, d, grace, workers, op)
 	var first atomic.Value
-	start := time.Now().Add(20 * time.Millisecond)
-	interval := float64(time.Second) / float64(rate)
-	deadline := start.Add(d + grace)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				due := start.Add(time.Duration(float64(i) * interval))
-				if wait := time.Until(due); wait > 0 {
-					time.Sleep(wait) // the schedule of an open loop, not a poll
-				}
-				if time.Now().After(deadline) {
-					continue // missed
-				}
-				err := op(w, i)
-				lat[i] = time.Since(due)
-				if err != nil {
-					state[i] = 2
-					first.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				state[i] = 1
-			}
-		}()
+	if t.First != "" {
+		first.Store(t.First)
 	}
-	wg.Wait()
-	var ok []time.Duration
-	fails, missed := 0, 0
-	for i := range n {
-		switch state[i] {
-		case 0:
-			missed++
-		case 1:
-			ok = append(ok, lat[i])
-		default:
-			fails++
-		}
-	}
-	return outcome(ok, fails, missed, d, &first)
+	return outcome(t.Latencies, t.Failed, t.Missed, d, &first)
 }
 
 // outcome takes the quantiles over every request, a failed or missed one

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tributary-ml/tributary/libs/httpload"
 )
 
 // result is one scenario's figures.
@@ -61,71 +63,13 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2fs", d.Seconds())
 }
 
-// openLoop sends rate requests per second for d, each at its scheduled
-// instant start+i/rate, from up to workers concurrent requests (an open
-// loop, as wrk2: a request's latency runs from the instant it was due, so
-// a stall of the server, or of the generator, counts against every request
-// it delayed, and coordinated omission is avoided). Each worker takes the
-// next request number and sleeps until it is due; there is no dispatcher
-// to queue behind. A request still not sent grace after the run's end is
-// counted as missed (an infinite latency). Worker w sends request i with
-// op(w, i).
+// openLoop is httpload.OpenLoop's tally as a result: the rate achieved is
+// over the scheduled span, requests answered divided by the run's length.
 func openLoop(name string, rate int, d, grace time.Duration, workers int, op func(w, i int) error) result {
 	n := int(float64(rate) * d.Seconds())
-	lat := make([]time.Duration, n)
-	state := make([]uint8, n) // 0 missed, 1 ok, 2 failed
-	var next atomic.Int64
-	var first atomic.Value
-	start := time.Now().Add(20 * time.Millisecond)
-	interval := float64(time.Second) / float64(rate)
-	deadline := start.Add(d + grace)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				due := start.Add(time.Duration(float64(i) * interval))
-				if w := time.Until(due); w > 0 {
-					time.Sleep(w) // the schedule of an open loop, not a poll
-				}
-				if time.Now().After(deadline) {
-					continue // missed
-				}
-				err := op(w, i)
-				lat[i] = time.Since(due)
-				if err != nil {
-					state[i] = 2
-					first.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				state[i] = 1
-			}
-		}()
-	}
-	wg.Wait()
-	// The rate achieved is over the scheduled span: requests answered
-	// divided by the run's length.
-	r := result{name: name, target: float64(rate), scheduled: n, elapsed: d}
-	for i := range n {
-		switch state[i] {
-		case 0:
-			r.missed++
-		case 1:
-			r.latencies = append(r.latencies, lat[i])
-		default:
-			r.failures++
-		}
-	}
-	slices.Sort(r.latencies)
-	if e := first.Load(); e != nil {
-		r.first = e.(string)
-	}
-	return r
+	t := httpload.OpenLoop(rate, d, grace, workers, op)
+	return result{name: name, target: float64(rate), scheduled: n, elapsed: d,
+		latencies: t.Latencies, failures: t.Failed, missed: t.Missed, first: t.First}
 }
 
 // closedLoop runs clients that each send the next request as soon as the
