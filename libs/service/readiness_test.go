@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -175,26 +174,8 @@ func TestReadinessShutdownStopsRunningChecks(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestReadinessWatchLogsChanges(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.Buffer
 	r := newReadiness(slog.New(slog.NewJSONHandler(&logs, nil)))
 	r.minPoll, r.maxPoll, r.readyPoll = 5*time.Millisecond, 20*time.Millisecond, 5*time.Millisecond
 	var up atomic.Bool

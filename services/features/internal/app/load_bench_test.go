@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"text/tabwriter"
@@ -28,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tributary-ml/tributary/libs/featurespec"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/features/internal/api"
 )
 
@@ -427,7 +427,7 @@ func startFeast(t testing.TB, py, redisAddr string, vals flatValues) (string, in
 	}
 	port := freePort(t)
 	feast := filepath.Join(filepath.Dir(py), "feast")
-	var logs syncBuffer
+	var logs testkit.Buffer
 	cmd := exec.Command(feast, "serve", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "--no-access-log", "-w", strconv.Itoa(runtime.NumCPU()),
 		// Feast restarts a worker every ~1,000 requests by default (a guard
 		// against leaks), which resets the clients' connections: off, for
@@ -511,22 +511,4 @@ func checkFeast(t testing.TB, url string, body []byte, want []any, refs []string
 	if len(diffs) > 0 {
 		t.Fatalf("feast answers other values than the read API: %s", strings.Join(diffs, "; "))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writes and our reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -48,24 +48,7 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testkit.Buffer
 }
 
 func startChild(t *testing.T, args ...string) *child {
@@ -76,7 +59,7 @@ func startChild(t *testing.T, args ...string) *child {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	c := &child{url: "http://" + addr, logs: &syncBuffer{}}
+	c := &child{url: "http://" + addr, logs: &testkit.Buffer{}}
 	c.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	c.cmd.Env = append(os.Environ(), trainerChildEnv+"="+strings.Join(append([]string{"-http.addr", addr}, args...), " "))
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,24 +22,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testkit.VerifyTestMain(m) }
-
-// syncBuffer is a log the test reads while the runner writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var features = []string{"txn:amount_sum_1h", "txn:count_1d"}
 
@@ -80,7 +61,7 @@ func script(t *testing.T, body string) []string {
 	return []string{path}
 }
 
-func request(t *testing.T, command []string, log *syncBuffer) runner.Request {
+func request(t *testing.T, command []string, log *testkit.Buffer) runner.Request {
 	return runner.Request{
 		JobID: "job-1", RunID: "0123456789abcdef0123456789abcdef", Model: "fraud",
 		TrainPath: "/data/train.parquet", HoldoutPath: "/data/holdout.parquet",
@@ -96,7 +77,7 @@ func newRunner() *exec.Runner { return exec.New(exec.Config{Grace: 2 * time.Seco
 
 func TestRunWritesValidModel(t *testing.T) {
 	model := tributaryModel(t, features)
-	var log syncBuffer
+	var log testkit.Buffer
 	cmd := script(t, fmt.Sprintf(`set -e
 echo "training $TRIBUTARY_MODEL on $TRIBUTARY_FEATURES"
 echo "to stderr" >&2
@@ -225,7 +206,7 @@ func TestRunFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var log syncBuffer
+			var log testkit.Buffer
 			cmd := tc.command
 			if cmd == nil {
 				cmd = script(t, tc.body)
@@ -315,7 +296,7 @@ func TestDeadlineKillsTheTree(t *testing.T) {
 		{name: "ignores SIGTERM", body: `trap '' TERM; sh -c 'trap "" TERM; sleep 300' & echo $! > "$TRIBUTARY_OUTPUT_DIR/child.pid"; echo hanging; while :; do sleep 1; done`, killed: "SIGKILL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log syncBuffer
+			var log testkit.Buffer
 			req := request(t, script(t, tc.body), &log)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
@@ -353,7 +334,7 @@ func TestDeadlineKillsTheTree(t *testing.T) {
 // background does not leave it running, and Run does not wait for it.
 func TestExitKillsLeftovers(t *testing.T) {
 	model := tributaryModel(t, features)
-	var log syncBuffer
+	var log testkit.Buffer
 	req := request(t, script(t, fmt.Sprintf(`sleep 300 & echo $! > child.pid; cp %q model.json; echo '{}' > metrics.json`, model)), &log)
 	start := time.Now()
 	if _, err := newRunner().Run(context.Background(), req); err != nil {
@@ -373,7 +354,7 @@ func TestExitKillsLeftovers(t *testing.T) {
 
 // TestCanceledIsNotBadInput: the trainer stopping (shutdown) is retryable.
 func TestCanceledIsNotBadInput(t *testing.T) {
-	var log syncBuffer
+	var log testkit.Buffer
 	req := request(t, script(t, `echo started; sleep 300`), &log)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -400,7 +381,7 @@ func TestRelativeCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "train.sh"), []byte(fmt.Sprintf("#!/bin/sh\ncp %q model.json; echo '{}' > metrics.json\n", model)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log testkit.Buffer
 	if _, err := exec.New(exec.Config{Dir: dir}).Run(context.Background(), request(t, []string{"./train.sh"}, &log)); err != nil {
 		t.Fatalf("run: %v\n%s", err, log.String())
 	}
@@ -408,7 +389,7 @@ func TestRelativeCommand(t *testing.T) {
 
 // TestDeadlinePassedBeforeStart does not start the command.
 func TestDeadlinePassedBeforeStart(t *testing.T) {
-	var log syncBuffer
+	var log testkit.Buffer
 	req := request(t, script(t, `touch "$TRIBUTARY_OUTPUT_DIR/started"`), &log)
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tributary-ml/tributary/libs/learn"
 	"github.com/tributary-ml/tributary/libs/learn/lightgbm"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner/exec"
 )
@@ -178,7 +179,7 @@ func TestLightGBMExample(t *testing.T) {
 			writeParquet(t, req.TrainPath, train, lgbFeatures)
 			writeParquet(t, req.HoldoutPath, holdout, lgbFeatures)
 			run := func() (runner.Result, string) {
-				var log syncBuffer
+				var log testkit.Buffer
 				req.Log = &log
 				req.OutDir = t.TempDir()
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -271,7 +272,7 @@ func TestLightGBMExampleBadInput(t *testing.T) {
 		Trainer: "lightgbm", Command: command, OutDir: t.TempDir(),
 	}
 	writeParquet(t, req.TrainPath, synthetic(learn.TaskBinary, 100, 1), lgbFeatures)
-	var log syncBuffer
+	var log testkit.Buffer
 	req.Log = &log
 	_, err := exec.New(exec.Config{}).Run(context.Background(), req)
 	var e *exec.Error
@@ -298,7 +299,7 @@ func TestLightGBMRunScript(t *testing.T) {
 		Params: map[string]string{"num_iterations": "30"}, Command: []string{script}, OutDir: t.TempDir(),
 	}
 	writeParquet(t, req.TrainPath, synthetic(learn.TaskBinary, 1000, 3), lgbFeatures)
-	var log syncBuffer
+	var log testkit.Buffer
 	req.Log = &log
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -348,7 +349,7 @@ func TestLightGBMExampleColumnTypes(t *testing.T) {
 		Params: map[string]string{"num_iterations": "40", "min_data_in_leaf": "5"}, Command: command, OutDir: t.TempDir(),
 	}
 	writeTypedParquet(t, req.TrainPath, gen(1500, 1), feats, types)
-	var log syncBuffer
+	var log testkit.Buffer
 	req.Log = &log
 	res, err := exec.New(exec.Config{}).Run(context.Background(), req)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tributary-ml/tributary/libs/learn"
+	"github.com/tributary-ml/tributary/libs/testkit"
 	"github.com/tributary-ml/tributary/services/trainer/internal/mlflowapi"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner"
 	"github.com/tributary-ml/tributary/services/trainer/internal/runner/exec"
@@ -47,7 +48,7 @@ func TestLightGBMExampleLogsToMLflow(t *testing.T) {
 		Env: mlflowapi.TrackingEnv(srv.URL, run.ID),
 	}
 	writeParquet(t, req.TrainPath, synthetic(learn.TaskBinary, 500, 4), lgbFeatures)
-	var log syncBuffer
+	var log testkit.Buffer
 	req.Log = &log
 	res, err := exec.New(exec.Config{}).Run(ctx, req)
 	if err != nil {

@@ -38,23 +38,6 @@ const ns = "ml"
 
 var features = []string{"txn:amount_sum_1h", "txn:count_1d"}
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a fixture: a fake cluster, an embedded NATS with the platform's
 // object store, and a runner on both.
 type env struct {
@@ -85,7 +68,7 @@ func newEnv(t *testing.T) *env {
 	return &env{t: t, client: client, js: js, store: store, runner: r}
 }
 
-func (e *env) request(runID string, log *syncBuffer) runner.Request {
+func (e *env) request(runID string, log *testkit.Buffer) runner.Request {
 	dir := e.t.TempDir()
 	train, holdout := filepath.Join(dir, "train.parquet"), filepath.Join(dir, "holdout.parquet")
 	if err := os.WriteFile(train, []byte("PAR1 training rows PAR1"), 0o644); err != nil {
@@ -232,7 +215,7 @@ func modelBytes(t *testing.T) []byte {
 
 func TestJobSucceeds(t *testing.T) {
 	e := newEnv(t)
-	var log syncBuffer
+	var log testkit.Buffer
 	runID := "0123456789abcdef0123456789abcdef"
 	req := e.request(runID, &log)
 	model := modelBytes(t)
@@ -417,7 +400,7 @@ func TestJobFailures(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			var log syncBuffer
+			var log testkit.Buffer
 			runID := fmt.Sprintf("run%d", i)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -453,7 +436,7 @@ func TestJobFailures(t *testing.T) {
 // deadline.
 func TestContextDeadline(t *testing.T) {
 	e := newEnv(t)
-	var log syncBuffer
+	var log testkit.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	_, err := e.runner.Run(ctx, e.request("slow", &log))
