@@ -164,10 +164,14 @@ policy: {kind: auto, margin: 0.01}
 			Dataset string  `json:"dataset"`
 		} `json:"metrics"`
 	}
-	trainerCall(t, ctx, "GET", trainer+"/v1/runs/"+job.JobID, "", http.StatusOK, &run)
-	if run.Status != "FINISHED" || run.Metrics["auc"].Value != ev.Metrics["auc"] {
-		t.Errorf("run %s, auc %+v", run.Status, run.Metrics["auc"])
-	}
+	// A CI run read the run FINISHED without its auc once: poll for it.
+	testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
+		trainerCall(t, ctx, "GET", trainer+"/v1/runs/"+job.JobID, "", http.StatusOK, &run)
+		if run.Status != "FINISHED" || run.Metrics["auc"].Value != ev.Metrics["auc"] {
+			return fmt.Errorf("run %s, auc %+v, want %v", run.Status, run.Metrics["auc"], ev.Metrics["auc"])
+		}
+		return nil
+	})
 	if got := run.Metrics["num_trees"].Value; got != 20 {
 		t.Errorf("run metric num_trees %v, want 20 (metrics %v)", got, run.Metrics)
 	}
