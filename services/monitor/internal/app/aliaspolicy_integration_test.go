@@ -194,15 +194,19 @@ func TestServicePromotesCanary(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitProduction(t, reg, 2)
-	info, err := reg.Model(ctx, "churn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range info.Aliases {
-		if a.Name == "canary" {
-			t.Errorf("canary still at v%d after the promotion", a.Version)
+	// The canary is deleted right after production moves.
+	testkit.EventuallyContext(t, 30*time.Second, func(ctx context.Context) error {
+		info, err := reg.Model(ctx, "churn")
+		if err != nil {
+			return err
 		}
-	}
+		for _, a := range info.Aliases {
+			if a.Name == "canary" {
+				return fmt.Errorf("canary still at v%d after the promotion", a.Version)
+			}
+		}
+		return nil
+	})
 	audit, err := reg.Audit(ctx, "churn")
 	if err != nil {
 		t.Fatal(err)
