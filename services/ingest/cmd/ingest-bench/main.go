@@ -505,7 +505,7 @@ type httpClient struct {
 func newHTTPClient(base, run string, o options) *httpClient {
 	return &httpClient{
 		base: base, run: run, batch: o.batch, gen: newGenerator(o.eventBytes), bufs: make([][]byte, o.concurrency),
-		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency}, Timeout: 30 * time.Second},
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency, MaxConnsPerHost: o.concurrency, WriteBufferSize: 256 << 10}, Timeout: 30 * time.Second},
 	}
 }
 

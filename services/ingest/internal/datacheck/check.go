@@ -1,6 +1,7 @@
 package datacheck
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -50,7 +51,20 @@ func (c *Checker) Compiled() bool { return c.root != nil }
 // Check is streamspec.Stream.Check: the same fields for valid data, the
 // same error otherwise.
 func (c *Checker) Check(data []byte) (streamspec.Fields, error) {
-	if f, ok := c.Fast(data); ok {
+	if f, ok := c.fast(data, false); ok {
+		return f, nil
+	}
+	return c.stream.Check(data)
+}
+
+// CheckValidJSON is Check of data that the caller knows to be one valid
+// JSON document (a reader before checked it, as ingest's batch splitter
+// does): the compiled check then finds the ends of strings without
+// looking for what valid JSON cannot hold, several times faster. Data that
+// is not valid JSON must go to Check: CheckValidJSON may take some of it
+// for valid.
+func (c *Checker) CheckValidJSON(data []byte) (streamspec.Fields, error) {
+	if f, ok := c.fast(data, true); ok {
 		return f, nil
 	}
 	return c.stream.Check(data)
@@ -61,11 +75,14 @@ func (c *Checker) Check(data []byte) (streamspec.Fields, error) {
 // for invalid data and for data the compiled schema cannot decide (a
 // keyword it does not compile, a number or string it does not read
 // exactly); Check then asks the library.
-func (c *Checker) Fast(data []byte) (f streamspec.Fields, ok bool) {
+func (c *Checker) Fast(data []byte) (f streamspec.Fields, ok bool) { return c.fast(data, false) }
+
+// fast is Fast; validJSON says data is known to be valid JSON.
+func (c *Checker) fast(data []byte, validJSON bool) (f streamspec.Fields, ok bool) {
 	if c.root == nil {
 		return f, false
 	}
-	s := scanner{b: data}
+	s := scanner{b: data, validJSON: validJSON}
 	if !s.value(c.root, 0) {
 		return f, false
 	}
@@ -142,6 +159,9 @@ type scanner struct {
 	b         []byte
 	i         int
 	key, time captured
+	// validJSON says b is known to be valid JSON: str then finds a
+	// string's end with jsonscan.ClosingQuote.
+	validJSON bool
 }
 
 func (s *scanner) space() {
@@ -338,6 +358,22 @@ func (s *scanner) array(n *node, depth int) bool {
 // does.
 func (s *scanner) str() (string, bool) {
 	start := s.i
+	if s.validJSON {
+		end := jsonscan.ClosingQuote(s.b, start+1)
+		if end >= len(s.b) {
+			return "", false
+		}
+		s.i = end + 1
+		raw := s.b[start+1 : end]
+		if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+			return alias(raw), true
+		}
+		var v string
+		if json.Unmarshal(s.b[start:s.i], &v) != nil {
+			return "", false
+		}
+		return v, true
+	}
 	plain := true
 	for s.i++; s.i < len(s.b); s.i++ {
 		if s.i = jsonscan.SkipPlain(s.b, s.i); s.i >= len(s.b) {

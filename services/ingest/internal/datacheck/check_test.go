@@ -1,6 +1,7 @@
 package datacheck_test
 
 import (
+	"encoding/json"
 	"os"
 	"reflect"
 	"strings"
@@ -75,6 +76,8 @@ var cases = []struct {
 }{
 	{"bench", `{"user_id":"u-1","item_id":"i","at":` + at + `,"amount":3.5,"tags":["a","b"],"payload":"xx"}`, true},
 	{"bench", ` {"payload":"p\"q\u00e9","amount":0,"at":"2026-12-01T10:00:00+01:00","item_id":"","user_id":"é"} `, true},
+	{"bench", `{"user_id":"u\\","item_id":"i\\\"","at":` + at + `,"amount":1,"payload":"\\\\\"\\"}`, true}, // runs of backslashes
+	{"bench", `{"user_id":"u\\","item_id":"i\\\"","at":` + at + `,"amount":1,"payload":"\\\\\"\\","x\"":1}`, false},
 	{"bench", `{"user_id":"u","item_id":"i","at":"2026-12-01t10:00:00Z","amount":1,"payload":""}`, false}, // a date-time, not RFC3339Nano for time.Parse
 	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":1e2,"payload":""}`, false},           // exponent: library
 	{"bench", `{"user_id":"u","item_id":"i","at":` + at + `,"amount":-1,"payload":""}`, false},            // minimum
@@ -143,6 +146,12 @@ func TestCheckEqualsStreamCheck(t *testing.T) {
 		gotF, gotErr := c.Check([]byte(tc.data))
 		if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(gotF, wantF) {
 			t.Errorf("%s %s: Check = %+v, %v; want %+v, %v", tc.stream, tc.data, gotF, gotErr, wantF, wantErr)
+		}
+		if json.Valid([]byte(tc.data)) {
+			gotF, gotErr := c.CheckValidJSON([]byte(tc.data))
+			if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(gotF, wantF) {
+				t.Errorf("%s %s: CheckValidJSON = %+v, %v; want %+v, %v", tc.stream, tc.data, gotF, gotErr, wantF, wantErr)
+			}
 		}
 	}
 }

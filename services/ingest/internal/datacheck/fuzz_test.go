@@ -1,6 +1,7 @@
 package datacheck_test
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"testing"
@@ -13,7 +14,7 @@ import (
 // bench stream, the label stream, schemas/streams and one with every
 // compiled keyword. Whenever the compiled check says valid, the library
 // says valid with the same fields, and Check always answers as the
-// library does.
+// library does, and so does CheckValidJSON for data that is valid JSON.
 func FuzzFast(f *testing.F) {
 	all := streams(f)
 	names := make([]string, 0, len(all))
@@ -38,6 +39,12 @@ func FuzzFast(f *testing.F) {
 			gotF, gotErr := c.Check(data)
 			if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(gotF, wantF) {
 				t.Fatalf("%s %q: Check = %+v, %v; want %+v, %v", s.Name, data, gotF, gotErr, wantF, wantErr)
+			}
+			if json.Valid(data) {
+				gotF, gotErr := c.CheckValidJSON(data)
+				if errString(gotErr) != errString(wantErr) || !reflect.DeepEqual(gotF, wantF) {
+					t.Fatalf("%s %q: CheckValidJSON = %+v, %v; want %+v, %v", s.Name, data, gotF, gotErr, wantF, wantErr)
+				}
 			}
 		}
 	})

@@ -103,7 +103,8 @@ func decodeStructured(raw []byte) intake.Item {
 // memo, when not nil, is decodeFast's memory of the batch's last source.
 func decodeValidStructured(raw []byte, memo *sourceMemo) intake.Item {
 	if e, source, ok := decodeFast(raw, memo); ok && validFast(e, source) {
-		return intake.Item{Event: e, Validated: true, Raw: raw, Size: len(raw), Source: source}
+		// The data is a value of raw, valid JSON.
+		return intake.Item{Event: e, Validated: true, DataJSON: true, Raw: raw, Size: len(raw), Source: source}
 	}
 	if e, err := event.DecodeStructured(raw); err == nil && e.SpecVersion() == ce.VersionV1 && e.Validate() == nil {
 		return intake.Item{Event: e, Validated: true, Raw: raw, Size: len(raw)}

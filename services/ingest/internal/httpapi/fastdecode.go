@@ -268,15 +268,7 @@ func skipValid(b []byte, i int) int {
 	for ; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			for i++; i < len(b); i++ {
-				i = jsonscan.SkipPlain(b, i)
-				if i >= len(b) || b[i] == '"' {
-					break
-				}
-				if b[i] == '\\' {
-					i++
-				}
-			}
+			i = jsonscan.ClosingQuote(b, i+1)
 			if depth == 0 {
 				return i + 1
 			}

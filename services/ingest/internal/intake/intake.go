@@ -101,6 +101,10 @@ type Item struct {
 	// Validated says Event.Validate() was nil when the decoder made Event
 	// (then encoding its record does not run it again).
 	Validated bool
+	// DataJSON says Event's data is known to be one valid JSON document:
+	// the decoder took it from JSON it had checked (then the data check
+	// does not look again for what valid JSON cannot hold).
+	DataJSON bool
 	// Source is Event's source as e.Source() formats it, when the decoder
 	// has it; else check formats it, once (sdk-go formats the URI again
 	// for each read).
@@ -511,7 +515,11 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item, rec *
 	case !isJSON(ct):
 		return reject(reason.UnsupportedDataType, "datacontenttype: %q is not JSON (application/json or +json)", ct), nil
 	}
-	fields, err := in.checkers.For(s).Check(e.Data()) // = s.Check, compiled
+	check := in.checkers.For(s).Check // = s.Check, compiled
+	if it.DataJSON {
+		check = in.checkers.For(s).CheckValidJSON
+	}
+	fields, err := check(e.Data())
 	if err != nil {
 		var se *streamspec.Error
 		switch {

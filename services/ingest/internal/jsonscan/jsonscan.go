@@ -1,10 +1,15 @@
-// Package jsonscan is the inner loop ingest's JSON readers share: finding
-// the end of the plain run of a JSON string eight bytes at a time. The
-// bytes of strings are most of an event (its payload), and a byte-by-byte
-// loop over them was the largest cost of checking and cutting a batch.
+// Package jsonscan is the inner loops ingest's JSON readers share: finding
+// the end of the plain run of a JSON string eight bytes at a time (for the
+// reader that checks the JSON), and the closing quote of a string in JSON
+// already checked (for the readers after it). The bytes of strings are
+// most of an event (its payload), and a byte-by-byte loop over them was
+// the largest cost of checking and cutting a batch.
 package jsonscan
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 const (
 	ones  = 0x0101010101010101
@@ -48,4 +53,30 @@ func SkipPlain(b []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// ClosingQuote returns the index of the quote that closes the JSON string
+// whose contents start at b[i], in JSON known to be valid (a reader before
+// checked it: no control character to stop at, every escape well formed),
+// or len(b) when there is none. The quotes are found by bytes.IndexByte,
+// in vector instructions, several times faster than SkipPlain, which must
+// look for three kinds of byte: a quote closes the string unless an odd
+// number of backslashes precede it.
+func ClosingQuote(b []byte, i int) int {
+	for i < len(b) {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			break
+		}
+		j += i
+		k := j
+		for k > i && b[k-1] == '\\' {
+			k--
+		}
+		if (j-k)%2 == 0 {
+			return j
+		}
+		i = j + 1
+	}
+	return len(b)
 }

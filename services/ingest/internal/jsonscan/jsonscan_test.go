@@ -1,6 +1,9 @@
 package jsonscan
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 // skipPlainBytes is SkipPlain one byte at a time, the reference.
 func skipPlainBytes(b []byte, i int) int {
@@ -75,6 +78,68 @@ func TestSkipPlainEveryPlace(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// closingQuoteBytes is ClosingQuote one byte at a time, the reference: an
+// escape's next byte is skipped.
+func closingQuoteBytes(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return i
+		case '\\':
+			i++
+		}
+	}
+	return len(b)
+}
+
+func TestClosingQuote(t *testing.T) {
+	for _, tc := range []string{
+		`"`, `abc"`, `a\"b"`, `a\\"b"`, `a\\\"b"`, `\\\\"`, `\"\"\""`, `\u0022x"`, `no end`, ``,
+		`\\\\\\\\\\\\\\\\\\\\"x"`, `héllo wörld"`,
+	} {
+		if got, want := ClosingQuote([]byte(tc), 0), closingQuoteBytes([]byte(tc), 0); got != want {
+			t.Errorf("ClosingQuote(%q, 0) = %d, want %d", tc, got, want)
+		}
+	}
+}
+
+// FuzzClosingQuote encodes any string as encoding/json does (valid JSON,
+// the input ClosingQuote is for) and finds its closing quote, which must
+// be the encoding's last byte.
+func FuzzClosingQuote(f *testing.F) {
+	f.Add("plain", "")
+	f.Add(`a"b\\c\"`, "tail\"")
+	f.Add("\x00\x1f\u2028", `"`)
+	f.Fuzz(func(t *testing.T, s, tail string) {
+		q, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := append(q, tail...)
+		if got := ClosingQuote(b, 1); got != len(q)-1 {
+			t.Fatalf("ClosingQuote(%q, 1) = %d, want %d", b, got, len(q)-1)
+		}
+		if got, want := ClosingQuote(b, 1), closingQuoteBytes(b, 1); got != want {
+			t.Fatalf("ClosingQuote(%q, 1) = %d, the byte loop %d", b, got, want)
+		}
+	})
+}
+
+// BenchmarkClosingQuote is BenchmarkSkipPlain's run for ClosingQuote.
+func BenchmarkClosingQuote(b *testing.B) {
+	s := make([]byte, 701)
+	for i := range s {
+		s[i] = 'x'
+	}
+	s[700] = '"'
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		if ClosingQuote(s, 0) != 700 {
+			b.Fatal("wrong end")
 		}
 	}
 }
