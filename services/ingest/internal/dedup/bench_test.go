@@ -33,3 +33,48 @@ func BenchmarkClaimDone(b *testing.B) {
 		n++
 	}
 }
+
+// BenchmarkBatch is ingest's pattern on a full window: a batch of 100 new
+// events claimed one after the other, then their Dones (Kafka's answer),
+// with and without Warm first; ns/op is for one event.
+func BenchmarkBatch(b *testing.B) {
+	for _, warm := range []bool{false, true} {
+		b.Run("warm="+strconv.FormatBool(warm), func(b *testing.B) {
+			ctx := context.Background()
+			w := New(10*time.Minute, 500000)
+			for i := range 500000 {
+				c, _, _ := w.Claim(ctx, "/bench/producer", "fill-"+strconv.Itoa(i))
+				c.Done(true)
+			}
+			const batch = 100
+			pairs := make([]Pair, batch)
+			claims := make([]Claim, batch)
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				if n%batch == 0 {
+					b.StopTimer()
+					for i := range pairs {
+						pairs[i] = Pair{Source: "/bench/producer", ID: "bench-" + strconv.Itoa(n+i)}
+					}
+					b.StartTimer()
+				}
+				i := n % batch
+				if i == 0 && warm {
+					w.Warm(pairs)
+				}
+				c, dup, err := w.Claim(ctx, pairs[i].Source, pairs[i].ID)
+				if dup || err != nil {
+					b.Fatal(dup, err)
+				}
+				claims[i] = c
+				if i == batch-1 {
+					for _, c := range claims {
+						c.Done(true)
+					}
+				}
+				n++
+			}
+		})
+	}
+}

@@ -7,8 +7,10 @@ import (
 	"time"
 )
 
-// Window is a set of written (source, id) pairs, each forgotten TTL after it
-// was written. Safe for concurrent use.
+// Window is a set of written (source, id) pairs, each forgotten TTL after
+// it was written. Safe for concurrent use. A full window forgets
+// its oldest pairs a group at a time (32 for the default bound): it holds
+// between maxEntries-31 and maxEntries written pairs then.
 //
 // A pair is kept as a 126-bit fingerprint (two 64-bit words, each the sum
 // of maphash sums of source and id with random seeds of this process, less
@@ -37,7 +39,13 @@ type Window struct {
 	// channel that closes when its write ends; only then is one made.
 	waiters map[digest]chan struct{}
 	queue   ring // the written pairs, oldest first
+	// sink takes the words Warm and Done load only for their cache
+	// lines, so that the compiler keeps the loads.
+	sink uint64
 }
+
+// Pair is a (source, id) pair, for Warm.
+type Pair struct{ Source, ID string }
 
 // digest is a pair's fingerprint; in a slot of the table, the low two
 // bits of its second word are the slot's state.
@@ -79,6 +87,33 @@ func (w *Window) digest(source, id string) digest {
 	return d
 }
 
+// Warm loads the slots of the table where claims of pairs will look, all
+// under one lock and independent of each other, so that their cache misses
+// (the table of a full window is 16 MB, one miss for each claim) overlap
+// instead of following one another: a batch's claims then mostly find
+// their slots in the cache. It changes nothing; a claim without it only
+// takes longer.
+func (w *Window) Warm(pairs []Pair) {
+	if w.ttl <= 0 || len(pairs) == 0 {
+		return
+	}
+	firsts := make([]uint64, len(pairs)) // the digests' first words, which place them
+	for i, p := range pairs {
+		firsts[i] = w.digest(p.Source, p.ID)[0]
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.table.slots) == 0 {
+		return
+	}
+	mask := uint64(len(w.table.slots) - 1)
+	var sum uint64
+	for _, f := range firsts {
+		sum += w.table.slots[f&mask][0]
+	}
+	w.sink += sum
+}
+
 // Claim is the right to write one event; end it with Done. The zero
 // Claim (of a disabled window, or none) ends as a no-op.
 type Claim struct {
@@ -96,8 +131,9 @@ func (w *Window) Claim(ctx context.Context, source, id string) (Claim, bool, err
 	}
 	d := w.digest(source, id)
 	for {
+		now := w.now().UnixNano()
 		w.mu.Lock()
-		w.expire()
+		w.expire(now)
 		i, found := w.table.find(d)
 		if !found {
 			w.table.insert(i, d, statePending)
@@ -129,6 +165,15 @@ func (w *Window) Claim(ctx context.Context, source, id string) (Claim, bool, err
 // failed one is forgotten so that a retry writes it. Done of the zero
 // Claim, or of a claim already ended, does nothing.
 func (c Claim) Done(written bool) {
+	if c.w == nil {
+		return
+	}
+	c.DoneAt(written, c.w.now())
+}
+
+// DoneAt is Done for a caller that has read the clock: now is when the
+// write ended, from which the pair is remembered for the window.
+func (c Claim) DoneAt(written bool, now time.Time) {
 	w := c.w
 	if w == nil {
 		return
@@ -151,8 +196,27 @@ func (c Claim) Done(written bool) {
 		return
 	}
 	w.table.setState(i, stateWritten)
-	w.queue.push(writtenPair{d: c.d, expires: w.now().Add(w.ttl).UnixNano()})
-	for w.queue.len() > w.max {
+	w.queue.push(writtenPair{d: c.d, expires: now.Add(w.ttl).UnixNano()})
+	if excess := w.queue.len() - w.max; excess > 0 {
+		w.forgetOldest(excess + w.group() - 1)
+	}
+}
+
+// group is how many of the oldest pairs a full window forgets at once:
+// their slots are loaded together first, so that their cache misses
+// overlap (one at a time, each Done waited for one). 32 for a bound of at
+// least 32 768 pairs, one (the exact FIFO) below 2 048.
+func (w *Window) group() int { return max(1, min(32, w.max/1024)) }
+
+// forgetOldest forgets the n oldest written pairs.
+func (w *Window) forgetOldest(n int) {
+	mask := uint64(len(w.table.slots) - 1)
+	var sum uint64
+	for i := range n {
+		sum += w.table.slots[w.queue.at(i).d[0]&mask][0]
+	}
+	w.sink += sum
+	for range n {
 		w.forget(w.queue.pop().d)
 	}
 }
@@ -164,11 +228,7 @@ func (w *Window) Len() int {
 	return w.queue.len()
 }
 
-func (w *Window) expire() {
-	if w.queue.len() == 0 {
-		return
-	}
-	now := w.now().UnixNano()
+func (w *Window) expire(now int64) {
 	for w.queue.len() > 0 && w.queue.front().expires <= now {
 		w.forget(w.queue.pop().d)
 	}
@@ -194,6 +254,7 @@ const minSlots = 1 << 10
 
 // home is the slot where d's probe starts.
 func (t *table) home(d digest) int { return int(d[0] & uint64(len(t.slots)-1)) }
+
 
 // find returns the slot of d, or where to insert it.
 func (t *table) find(d digest) (int, bool) {
@@ -270,6 +331,9 @@ type ring struct {
 func (r *ring) len() int { return r.n }
 
 func (r *ring) front() writtenPair { return r.buf[r.head] }
+
+// at is the pair i places after the oldest (i < len).
+func (r *ring) at(i int) writtenPair { return r.buf[(r.head+i)%len(r.buf)] }
 
 func (r *ring) push(p writtenPair) {
 	if r.n == len(r.buf) {

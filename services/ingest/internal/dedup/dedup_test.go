@@ -273,3 +273,55 @@ func TestWindowAgainstModel(t *testing.T) {
 		}
 	}
 }
+
+// TestFullWindowForgetsAGroup: at a bound of 32 768 pairs a full window
+// forgets its 32 oldest at once, oldest first, and nothing newer; below
+// 2 048 it forgets exactly one (TestWindowAgainstModel).
+func TestFullWindowForgetsAGroup(t *testing.T) {
+	ctx := context.Background()
+	const bound = 32768
+	w := New(time.Hour, bound)
+	id := func(i int) string { return "e-" + strconv.Itoa(i) }
+	for i := range bound + 1 {
+		c, dup, err := w.Claim(ctx, "s", id(i))
+		if dup || err != nil {
+			t.Fatalf("claim %d: dup %v, err %v", i, dup, err)
+		}
+		c.Done(true)
+	}
+	if got, want := w.Len(), bound-31; got != want {
+		t.Fatalf("Len = %d, want %d", got, want)
+	}
+	for i, want := range map[int]bool{0: false, 31: false, 32: true, bound: true} {
+		c, dup, err := w.Claim(ctx, "s", id(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dup != want {
+			t.Errorf("pair %d: duplicate %v, want %v", i, dup, want)
+		}
+		c.Done(false) // forget the new claims again
+	}
+}
+
+// TestWarm: Warm changes no answer, on a disabled window, an empty one and
+// a full one.
+func TestWarm(t *testing.T) {
+	ctx := context.Background()
+	New(0, 10).Warm([]Pair{{"s", "a"}})
+	w := New(time.Hour, 4)
+	w.Warm([]Pair{{"s", "a"}})
+	w.Warm(nil)
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		c, _, _ := w.Claim(ctx, "s", id)
+		c.Done(true)
+	}
+	w.Warm([]Pair{{"s", "a"}, {"s", "e"}, {"s", "z"}})
+	for id, want := range map[string]bool{"a": false, "b": true, "e": true, "z": false} {
+		c, dup, err := w.Claim(ctx, "s", id)
+		if err != nil || dup != want {
+			t.Errorf("claim %s after Warm: dup %v, err %v; want %v", id, dup, err, want)
+		}
+		c.Done(false)
+	}
+}

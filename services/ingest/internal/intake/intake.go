@@ -176,8 +176,10 @@ type Intake struct {
 	checkers datacheck.Cache // each stream's compiled data check
 
 	events   *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	dlqCount *prometheus.CounterVec
+	counters sync.Map // countKey → the events counter's series
+	// latencyOK and latencyError are the produce latency's two series.
+	latencyOK, latencyError prometheus.Observer
+	dlqCount                *prometheus.CounterVec
 	panics   *prometheus.CounterVec
 	mu       sync.Mutex
 	rejected map[Reason]int // since the last summary log
@@ -190,7 +192,7 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 	if health == nil {
 		health = NewHealth()
 	}
-	return &Intake{
+	in := &Intake{
 		cfg: cfg, logger: logger, streams: streams, producer: producer, dedup: window, now: time.Now, health: health,
 		rejected: map[Reason]int{},
 		letters:  deadletter.Builder{Service: "ingest", Topic: cfg.TopicPrefix + deadletter.Topic, MaxBytes: cfg.DeadLetterMaxBytes},
@@ -198,11 +200,6 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 			Name: "tributary_ingest_events_total",
 			Help: "Events handled, by path (http, kafka), outcome (accepted, duplicate, rejected, unavailable) and reason (a rejection reason id; none when accepted).",
 		}, []string{"path", "outcome", "reason"}),
-		latency: f.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tributary_ingest_produce_duration_seconds",
-			Help:    "Time from handing a record to the producer to Kafka's acknowledgement, by outcome (ok, error).",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"outcome"}),
 		dlqCount: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tributary_ingest_dlq_records_total",
 			Help: "Records written to the dead-letter topic, by outcome (ok, error).",
@@ -212,6 +209,13 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, streams Loo
 			Help: "Panics recovered while handling one event or request, by path (http, kafka); each is answered internal_error and dead-lettered.",
 		}, []string{"path"}),
 	}
+	latency := f.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tributary_ingest_produce_duration_seconds",
+		Help:    "Time from handing a batch's (or an event's) first record to the producer to Kafka's acknowledgement of each, by outcome (ok, error).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+	}, []string{"outcome"})
+	in.latencyOK, in.latencyError = latency.WithLabelValues("ok"), latency.WithLabelValues("error")
+	return in
 }
 
 // pending is one record in flight. Its record is its first field, so that
@@ -224,7 +228,6 @@ type pending struct {
 	claim dedup.Claim
 	dlq   *Rejection // set for a dead-letter record
 	id    string
-	start time.Time
 	err   error       // Kafka's answer, once acked
 	acked atomic.Bool // the promise ran: err is set
 	ended atomic.Bool // the claim was ended (by the promise, or by a panic)
@@ -239,8 +242,9 @@ var _ = [1]struct{}{}[unsafe.Offsetof(pending{}.rec)]
 // batch is what a Submit waits for: done closes when left, its records in
 // flight and Submit's own hold, reaches 0.
 type batch struct {
-	left atomic.Int64
-	done chan struct{}
+	left  atomic.Int64
+	done  chan struct{}
+	start time.Time // when its records were first handed to the producer
 }
 
 func (b *batch) release() {
@@ -273,8 +277,9 @@ func (in *Intake) Submit(ctx context.Context, src Source, items []Item) []Result
 	waits := make([]*pending, len(items))
 	slab := make([]pending, len(items)) // one allocation for the batch's records in flight
 	headers := make([]kgo.RecordHeader, recordHeaders*len(items))
-	b := &batch{done: make(chan struct{})}
+	b := &batch{done: make(chan struct{}), start: time.Now()}
 	b.left.Store(1) // Submit's hold, until every item is prepared
+	in.warm(items)
 	for i := range items {
 		it := &items[i]
 		slab[i].rec.Headers = headers[i*recordHeaders : i*recordHeaders : (i+1)*recordHeaders]
@@ -324,6 +329,27 @@ wait:
 		in.health.markDown() // a whole wait without an acknowledgement
 	}
 	return results
+}
+
+// warm has the dedup window load the slots the items' claims will look
+// at, together (dedup.Window.Warm); it sets the items' Source as check
+// would.
+func (in *Intake) warm(items []Item) {
+	if len(items) < 2 {
+		return
+	}
+	pairs := make([]dedup.Pair, 0, len(items))
+	for i := range items {
+		it := &items[i]
+		if it.Event == nil || it.Rejection != nil || it.Event.Context == nil {
+			continue
+		}
+		if it.Source == "" {
+			it.Source = it.Event.Source()
+		}
+		pairs = append(pairs, dedup.Pair{Source: it.Source, ID: it.Event.ID()})
+	}
+	in.dedup.Warm(pairs)
 }
 
 func (it *Item) eventID() string {
@@ -401,7 +427,6 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 			panic(r) // for safePrepare
 		}
 	}()
-	p.start = time.Now()
 	in.producer.TryProduce(context.Background(), &p.rec, promised)
 	return p, Result{}
 }
@@ -419,7 +444,12 @@ func (in *Intake) promised(p *pending, err error) {
 	if err != nil {
 		outcome = "error"
 	}
-	in.latency.WithLabelValues(outcome).Observe(time.Since(p.start).Seconds())
+	now := time.Now()
+	latency := in.latencyOK
+	if err != nil {
+		latency = in.latencyError
+	}
+	latency.Observe(now.Sub(p.batch.start).Seconds())
 	if p.dlq != nil {
 		in.dlqCount.WithLabelValues(outcome).Inc()
 	}
@@ -429,7 +459,7 @@ func (in *Intake) promised(p *pending, err error) {
 	// The claim ends when Kafka answers, also after Submit stopped
 	// waiting: a retry then finds the event written.
 	if p.ended.CompareAndSwap(false, true) {
-		p.claim.Done(err == nil)
+		p.claim.DoneAt(err == nil, now)
 	}
 	p.err = err
 	p.acked.Store(true)
@@ -463,12 +493,30 @@ func (in *Intake) finish(src Source, it Item, p *pending, err error) Result {
 	return in.count(src, res, res.Reason)
 }
 
+// countKey is one series of the events counter.
+type countKey struct {
+	path    string
+	outcome Outcome
+	reason  string
+}
+
+// counter is the events counter's series of k, resolved once: a lookup
+// that takes no lock (the vector's own, per event, was a shared lock
+// and three strings hashed).
+func (in *Intake) counter(k countKey) prometheus.Counter {
+	if c, ok := in.counters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := in.counters.LoadOrStore(k, in.events.WithLabelValues(k.path, string(k.outcome), k.reason))
+	return c.(prometheus.Counter)
+}
+
 func (in *Intake) count(src Source, res Result, reason Reason) Result {
 	label := string(reason)
 	if label == "" {
 		label = "none"
 	}
-	in.events.WithLabelValues(src.Path, string(res.Outcome), label).Inc()
+	in.counter(countKey{src.Path, res.Outcome, label}).Inc()
 	if res.Outcome == Rejected {
 		in.mu.Lock()
 		in.rejected[reason]++

@@ -9,6 +9,7 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 const (
@@ -58,11 +59,28 @@ func SkipPlain(b []byte, i int) int {
 // ClosingQuote returns the index of the quote that closes the JSON string
 // whose contents start at b[i], in JSON known to be valid (a reader before
 // checked it: no control character to stop at, every escape well formed),
-// or len(b) when there is none. The quotes are found by bytes.IndexByte,
-// in vector instructions, several times faster than SkipPlain, which must
-// look for three kinds of byte: a quote closes the string unless an odd
-// number of backslashes precede it.
+// or len(b) when there is none. It looks for only two kinds of byte, where
+// SkipPlain looks for three: in the first 32 bytes (member names and most
+// attribute values end there) eight bytes at a time, after them with
+// bytes.IndexByte, in vector instructions (16 times SkipPlain on a long
+// payload, but slower to start): a quote found there closes the string
+// unless an odd number of backslashes precede it.
 func ClosingQuote(b []byte, i int) int {
+	for short := i + 32; i+8 <= len(b) && i < short; {
+		x := binary.LittleEndian.Uint64(b[i:])
+		m := hasByte(x, '"') | hasByte(x, '\\')
+		if m == 0 {
+			i += 8
+			continue
+		}
+		// The lowest flagged byte is a match (a higher one may be a
+		// false one, of the borrow).
+		j := i + bits.TrailingZeros64(m)/8
+		if b[j] == '"' {
+			return j
+		}
+		i = j + 2 // an escape: the byte after the backslash ends nothing
+	}
 	for i < len(b) {
 		j := bytes.IndexByte(b[i:], '"')
 		if j < 0 {

@@ -129,6 +129,30 @@ func FuzzClosingQuote(f *testing.F) {
 	})
 }
 
+// TestClosingQuoteEveryPlace puts a closing quote, and escapes before it,
+// at every place of strings up to 80 bytes: the word loop, the switch to
+// IndexByte at 32 bytes and an escape that straddles it all find it.
+func TestClosingQuoteEveryPlace(t *testing.T) {
+	for n := range 80 {
+		for _, esc := range []string{"", `\"`, `\\`, `\\\"`, `\u0041`} {
+			for at := 0; at+len(esc) <= n; at++ {
+				b := make([]byte, 0, n+2)
+				for len(b) < at {
+					b = append(b, 'a'+byte(len(b)%26))
+				}
+				b = append(b, esc...)
+				for len(b) < n {
+					b = append(b, 'a'+byte(len(b)%26))
+				}
+				b = append(b, '"', 'z')
+				if got, want := ClosingQuote(b, 0), closingQuoteBytes(b, 0); got != want || got != n {
+					t.Fatalf("ClosingQuote(%q, 0) = %d, want %d (the byte loop: %d)", b, got, n, want)
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkClosingQuote is BenchmarkSkipPlain's run for ClosingQuote.
 func BenchmarkClosingQuote(b *testing.B) {
 	s := make([]byte, 701)
