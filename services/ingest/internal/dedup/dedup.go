@@ -255,7 +255,6 @@ const minSlots = 1 << 10
 // home is the slot where d's probe starts.
 func (t *table) home(d digest) int { return int(d[0] & uint64(len(t.slots)-1)) }
 
-
 // find returns the slot of d, or where to insert it.
 func (t *table) find(d digest) (int, bool) {
 	if len(t.slots) == 0 {

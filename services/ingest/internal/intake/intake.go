@@ -180,9 +180,9 @@ type Intake struct {
 	// latencyOK and latencyError are the produce latency's two series.
 	latencyOK, latencyError prometheus.Observer
 	dlqCount                *prometheus.CounterVec
-	panics   *prometheus.CounterVec
-	mu       sync.Mutex
-	rejected map[Reason]int // since the last summary log
+	panics                  *prometheus.CounterVec
+	mu                      sync.Mutex
+	rejected                map[Reason]int // since the last summary log
 }
 
 // New returns an intake.
