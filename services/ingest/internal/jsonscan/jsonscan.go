@@ -1,5 +1,5 @@
 // Package jsonscan is the inner loops ingest's JSON readers share: finding
-// the end of the plain run of a JSON string eight bytes at a time (for the
+// the end of the plain run of a JSON string (for the
 // reader that checks the JSON), and the closing quote of a string in JSON
 // already checked (for the readers after it). The bytes of strings are
 // most of an event (its payload), and a byte-by-byte loop over them was
@@ -25,31 +25,59 @@ func hasLess(x uint64, n byte) uint64 { return (x - ones*uint64(n)) &^ x & highs
 // none is.
 func hasByte(x uint64, c byte) uint64 { return hasLess(x^(ones*uint64(c)), 1) }
 
-// ends reports (nonzero) whether a byte of x ends a plain run: a quote, a
-// backslash or a control character.
-func ends(x uint64) uint64 { return hasByte(x, '"') | hasByte(x, '\\') | hasLess(x, 0x20) }
-
 // SkipPlain returns the index of the first byte at or after i that ends
 // the plain run inside a JSON string — a quote, a backslash or a control
 // character below 0x20 — or len(b) when there is none.
+//
+// It reads b a window of up to plainWindow bytes at a time: the first
+// quote and the first backslash of the window are found by
+// bytes.IndexByte (vector instructions), and only the bytes before them
+// are tested for control characters, eight at a time: one test a word
+// where looking for all three kinds of byte took three. A window never
+// reads past its first quote or backslash twice, so a string of many
+// escapes costs no more than its length.
 func SkipPlain(b []byte, i int) int {
-	// 32 bytes a round while no byte of them ends the run (one branch for
-	// four words); then the word that holds the end, 8 bytes at a time.
-	for ; i+32 <= len(b); i += 32 {
-		w := b[i : i+32]
-		x0, x1 := binary.LittleEndian.Uint64(w), binary.LittleEndian.Uint64(w[8:])
-		x2, x3 := binary.LittleEndian.Uint64(w[16:]), binary.LittleEndian.Uint64(w[24:])
-		if ends(x0)|ends(x1)|ends(x2)|ends(x3) != 0 {
+	for i < len(b) {
+		w := b[i:min(len(b), i+plainWindow)]
+		full := len(w) == plainWindow
+		if q := bytes.IndexByte(w, '"'); q >= 0 {
+			w, full = w[:q], false
+		}
+		if k := bytes.IndexByte(w, '\\'); k >= 0 {
+			w, full = w[:k], false
+		}
+		if c := firstControl(w); c < len(w) {
+			return i + c
+		}
+		i += len(w)
+		if !full {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// plainWindow is how far SkipPlain looks at once.
+const plainWindow = 256
+
+// firstControl returns the index of w's first byte below 0x20, or len(w).
+func firstControl(w []byte) int {
+	i := 0
+	for ; i+32 <= len(w); i += 32 {
+		x := w[i : i+32]
+		x0, x1 := binary.LittleEndian.Uint64(x), binary.LittleEndian.Uint64(x[8:])
+		x2, x3 := binary.LittleEndian.Uint64(x[16:]), binary.LittleEndian.Uint64(x[24:])
+		if (hasLess(x0, 0x20) | hasLess(x1, 0x20) | hasLess(x2, 0x20) | hasLess(x3, 0x20)) != 0 {
 			break
 		}
 	}
-	for ; i+8 <= len(b); i += 8 {
-		if ends(binary.LittleEndian.Uint64(b[i:])) != 0 {
-			break
+	for ; i+8 <= len(w); i += 8 {
+		if m := hasLess(binary.LittleEndian.Uint64(w[i:]), 0x20); m != 0 {
+			return i + bits.TrailingZeros64(m)/8 // the lowest flagged byte is a match
 		}
 	}
-	for ; i < len(b); i++ {
-		if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+	for ; i < len(w); i++ {
+		if w[i] < 0x20 {
 			return i
 		}
 	}

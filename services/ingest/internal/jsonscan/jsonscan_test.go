@@ -59,8 +59,8 @@ func BenchmarkSkipPlain(b *testing.B) {
 }
 
 // TestSkipPlainEveryPlace puts the byte that ends a run at every place of
-// runs up to 40 bytes long, from every start: the 16-byte and the 8-byte
-// loops and the tail all find it.
+// runs up to 40 bytes long, from every start: the word loops and the
+// tail all find it.
 func TestSkipPlainEveryPlace(t *testing.T) {
 	for n := range 40 {
 		for at := range n + 1 {
@@ -164,6 +164,47 @@ func BenchmarkClosingQuote(b *testing.B) {
 	for b.Loop() {
 		if ClosingQuote(s, 0) != 700 {
 			b.Fatal("wrong end")
+		}
+	}
+}
+
+// TestSkipPlainAcrossWindows puts the byte that ends a run at and around
+// the edges of SkipPlain's windows, in runs up to three windows long,
+// from starts inside the first word and across the first edge.
+func TestSkipPlainAcrossWindows(t *testing.T) {
+	var places []int
+	for _, edge := range []int{0, plainWindow, 2 * plainWindow} {
+		for d := -9; d <= 9; d++ {
+			if edge+d >= 0 {
+				places = append(places, edge+d)
+			}
+		}
+	}
+	for _, n := range []int{plainWindow - 1, plainWindow, plainWindow + 1, 3*plainWindow + 5} {
+		for _, at := range append(places, n) {
+			if at > n {
+				continue
+			}
+			for _, c := range []byte{'"', '\\', 0, 0x1f} {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = '#' + byte(i%90) // printable, no quote
+					if b[i] == '\\' {
+						b[i] = 'x'
+					}
+				}
+				if at < n {
+					b[at] = c
+				}
+				for _, from := range []int{0, 1, 7, plainWindow - 3, plainWindow + 2} {
+					if from > n {
+						continue
+					}
+					if got, want := SkipPlain(b, from), skipPlainBytes(b, from); got != want {
+						t.Fatalf("n=%d, %q at %d, from %d: SkipPlain = %d, want %d", n, c, at, from, got, want)
+					}
+				}
+			}
 		}
 	}
 }
