@@ -25,9 +25,29 @@ const (
 	attrData
 )
 
-var fastAttrs = map[string]fastAttr{
-	"specversion": attrSpecVersion, "id": attrID, "source": attrSource, "type": attrType,
-	"subject": attrSubject, "time": attrTime, "datacontenttype": attrDataContentType, "data": attrData,
+// attrOf returns the attribute a member name is, or 0 for an extension (a
+// switch, which compiles to comparisons by length and bytes: a map lookup
+// hashed each name).
+func attrOf(name []byte) fastAttr {
+	switch string(name) {
+	case "specversion":
+		return attrSpecVersion
+	case "id":
+		return attrID
+	case "source":
+		return attrSource
+	case "type":
+		return attrType
+	case "subject":
+		return attrSubject
+	case "time":
+		return attrTime
+	case "datacontenttype":
+		return attrDataContentType
+	case "data":
+		return attrData
+	}
+	return 0
 }
 
 // decodeFast decodes the common structured event — CloudEvents 1.0, every
@@ -70,8 +90,8 @@ func decodeFast(raw []byte, memo *sourceMemo) (e *ce.Event, source string, ok bo
 		}
 		colon := i
 		i = skipSpace(raw, i+1)
-		attr, known := fastAttrs[string(key)]
-		if known && seen&attr != 0 {
+		attr := attrOf(key)
+		if attr != 0 && seen&attr != 0 {
 			return nil, "", false
 		}
 		seen |= attr

@@ -603,13 +603,13 @@ func (in *Intake) check(ctx context.Context, received time.Time, it *Item, rec *
 	if t.Before(received.Add(-in.cfg.MaxPast)) {
 		return reject(reason.EventTimePast, "%s: %s is more than %v before now", field(), t.UTC().Format(time.RFC3339Nano), in.cfg.MaxPast), nil
 	}
-	setPartitionKey(e, fields.EntityKey)
 	if _, has := extensionsOf(e)[event.TraceParentExtension]; !has && in.cfg.Propagator != nil {
 		if err := event.InjectTrace(ctx, in.cfg.Propagator, e); err != nil {
 			return reject(reason.InvalidAttribute, "event: %v", err), nil
 		}
 	}
-	if err := encodeRecordInto(rec, e, in.cfg.TopicPrefix+s.Topic, it.Validated, it.Source); err != nil {
+	// The entity key becomes the partitionkey extension.
+	if err := encodeRecordInto(rec, e, in.cfg.TopicPrefix+s.Topic, it.Validated, it.Source, fields.EntityKey); err != nil {
 		return reject(reason.InvalidAttribute, "event: %v", err), nil
 	}
 	return nil, nil

@@ -82,7 +82,7 @@ func TestEncodeRecordEqualsToKafkaRecord(t *testing.T) {
 		if wantErr != nil {
 			continue
 		}
-		if encodeDirect(new(kgo.Record), &e, "topic", false, e.Source()) {
+		if encodeDirect(new(kgo.Record), &e, "topic", false, e.Source(), "") {
 			direct++
 		}
 		if !sameRecord(got, want) {
@@ -91,8 +91,21 @@ func TestEncodeRecordEqualsToKafkaRecord(t *testing.T) {
 		// Into a record whose Headers are a slice of the batch's, holding
 		// what an earlier record left there.
 		into := kgo.Record{Headers: []kgo.RecordHeader{{Key: "stale"}, {Key: "x", Value: []byte("y")}, {}, {}}[:2]}
-		if err := encodeRecordInto(&into, &e, "topic", false, e.Source()); err != nil || !sameRecord(&into, want) {
+		if err := encodeRecordInto(&into, &e, "topic", false, e.Source(), ""); err != nil || !sameRecord(&into, want) {
 			t.Fatalf("event %d %v into a used record: %v\n got %s\nwant %s", i, e, err, show(&into), show(want))
+		}
+		// With a partition key, as intake encodes: the record of the event
+		// with that partitionkey extension, whichever it had.
+		keyed := e.Clone()
+		keyed.SetExtension("partitionkey", "entity-7")
+		wantKeyed, err := event.ToKafkaRecord(context.Background(), keyed, "topic")
+		if err != nil {
+			t.Fatalf("event %d %v with a partition key: %v", i, keyed, err)
+		}
+		plain := e.Clone()
+		var withKey kgo.Record
+		if err := encodeRecordInto(&withKey, &plain, "topic", false, plain.Source(), "entity-7"); err != nil || !sameRecord(&withKey, wantKeyed) {
+			t.Fatalf("event %d %v with a partition key: %v\n got %s\nwant %s", i, e, err, show(&withKey), show(wantKeyed))
 		}
 		// A valid event said validated takes the same path, to the same
 		// record, without Validate.
@@ -187,4 +200,34 @@ func FuzzEncodeRecord(f *testing.F) {
 			t.Fatalf("\n got %s\nwant %s", show(got), show(want))
 		}
 	})
+}
+
+// TestAppendRFC3339NanoUTC compares the record's time header with
+// time.RFC3339Nano's formatting, for times across the years 0000-9999,
+// in other zones, and fractions of every length.
+func TestAppendRFC3339NanoUTC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	zone := time.FixedZone("x", -(5*3600 + 30*60))
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 12, 1, 10, 0, 0, 100000000, time.UTC), time.Date(2026, 12, 1, 10, 0, 0, 1, zone),
+		time.Date(2024, 2, 29, 23, 59, 59, 120000, zone),
+	}
+	for range 10000 {
+		sec := rng.Int64N(253402300800) - 62167219200 // years 0000-9999
+		ns, unit := rng.Int64N(1e9), int64(1)
+		for range rng.IntN(10) { // fractions with trailing zeros too, and none
+			unit *= 10
+		}
+		ns -= ns % unit
+		times = append(times, time.Unix(sec, ns))
+	}
+	for _, tm := range times {
+		if y := tm.UTC().Year(); y < 0 || y > 9999 {
+			continue
+		}
+		if got, want := string(appendRFC3339NanoUTC(nil, tm)), tm.UTC().Format(time.RFC3339Nano); got != want {
+			t.Fatalf("%v: %s, want %s", tm, got, want)
+		}
+	}
 }
