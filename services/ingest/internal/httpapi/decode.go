@@ -76,7 +76,7 @@ func decodeBatch(body []byte, maxBatch int) (items []intake.Item, whole bool) {
 		return []intake.Item{rejected(reason.BatchTooLarge, body, "body: %d events, more than the limit of %d a batch", len(raws), maxBatch)}, true
 	}
 	items = make([]intake.Item, len(raws))
-	var memo sourceMemo
+	memo := sourceMemo{events: make([]fastEvent, len(raws))}
 	for i, raw := range raws {
 		items[i] = decodeValidStructured(raw, &memo) // valid JSON: the array was
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"mime"
 	"strings"
+	"time"
 	"unsafe"
 
 	ce "github.com/cloudevents/sdk-go/v2"
@@ -73,7 +74,7 @@ func decodeFast(raw []byte, memo *sourceMemo) (e *ce.Event, source string, ok bo
 		seen fastAttr
 		data []byte
 	)
-	fe := new(fastEvent) // the event and its context, one allocation
+	fe := memo.event() // the event and its context, one allocation or none
 	c := &fe.c
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
@@ -129,18 +130,21 @@ func decodeFast(raw []byte, memo *sourceMemo) (e *ce.Event, source string, ok bo
 				}
 				c.Source, source = *u, u.String()
 				if memo != nil {
-					*memo = sourceMemo{raw: s, uri: *u, formatted: source}
+					memo.raw, memo.uri, memo.formatted = s, *u, source
 				}
 			case attrSubject:
-				c.Subject = ptr(s)
+				fe.subject = s
+				c.Subject = &fe.subject
 			case attrTime:
-				t, err := types.ParseTimestamp(s)
+				t, err := time.Parse(time.RFC3339Nano, s) // = types.ParseTimestamp
 				if err != nil {
 					return nil, "", false
 				}
-				c.Time = t
+				fe.time = types.Timestamp{Time: t}
+				c.Time = &fe.time
 			case attrDataContentType:
-				c.DataContentType = ptr(s)
+				fe.contentType = s
+				c.DataContentType = &fe.contentType
 			default:
 				if _, dup := c.Extensions[string(key)]; dup {
 					return nil, "", false // refused by event.DecodeStructured
@@ -175,18 +179,34 @@ func decodeFast(raw []byte, memo *sourceMemo) (e *ce.Event, source string, ok bo
 	}
 }
 
-// fastEvent is an event decodeFast makes and its context.
+// fastEvent is an event decodeFast makes, its context and what the
+// context points to.
 type fastEvent struct {
-	e ce.Event
-	c ce.EventContextV1
+	e                    ce.Event
+	c                    ce.EventContextV1
+	time                 types.Timestamp
+	subject, contentType string
 }
 
 // sourceMemo is the last source decodeFast parsed (raw), its URI and that
-// URI formatted.
+// URI formatted; and events, room for the batch's events, made in one
+// allocation.
 type sourceMemo struct {
 	raw       string
 	uri       types.URIRef
 	formatted string
+	events    []fastEvent
+}
+
+// event returns a new event's room: the next of m's events, else a new
+// one (also for a nil m).
+func (m *sourceMemo) event() *fastEvent {
+	if m == nil || len(m.events) == 0 {
+		return new(fastEvent)
+	}
+	fe := &m.events[0]
+	m.events = m.events[1:]
+	return fe
 }
 
 // validFast is e.Validate() == nil for an event decodeFast made, whose
@@ -219,10 +239,6 @@ func validFast(e *ce.Event, source string) bool {
 }
 
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
-
-// ptr returns a pointer to a copy of s (taking &s of the loop's variable
-// would move it to the heap for every attribute, not for these two only).
-func ptr(s string) *string { return &s }
 
 // alias returns b's bytes as a string without copying them.
 func alias(b []byte) string {
