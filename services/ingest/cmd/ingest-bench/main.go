@@ -7,7 +7,10 @@
 // in-process on a loopback listener, with the service's default producer
 // settings, against topics of its own that it deletes at the end. The HTTP
 // load comes from a child process (this program again, with -client), so
-// that the CPU time of ingest and of its clients are measured apart.
+// that the CPU time of ingest and of its clients are measured apart; the
+// machine's CPU per event (all its cores, /proc/stat: the broker and the
+// kernel too) says what a ratio costs on a machine whose cores everything
+// shares, and is only meaningful on an otherwise quiet machine.
 //
 //	go run ./services/ingest/cmd/ingest-bench -duration 10s
 package main
@@ -146,6 +149,12 @@ type result struct {
 	// whose records are made in its own process).
 	CPU       time.Duration   `json:"cpu"`
 	ClientCPU time.Duration   `json:"client_cpu"`
+	// MachineCPU is the busy time of all the machine's cores during the
+	// scenario (/proc/stat): the server, its load generator, the broker
+	// and the kernel's network stack. On 2 cores all of it competes for
+	// the same CPU, so the ratio of two scenarios' rates is about the
+	// inverse ratio of their MachineCPU per event.
+	MachineCPU time.Duration `json:"-"`
 	P50       time.Duration   `json:"p50"`
 	P99       time.Duration   `json:"p99"`
 	latencies []time.Duration // sorted
@@ -156,6 +165,32 @@ func perEvent(cpu time.Duration, events int64) float64 {
 		return 0
 	}
 	return float64(cpu.Microseconds()) / float64(events)
+}
+
+// machineCPU is the time all the machine's cores have been busy, from
+// /proc/stat (0 where it cannot be read).
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
 }
 
 // processCPU is the CPU time the process has used.
@@ -190,7 +225,7 @@ func load(name string, o options, op func(worker int, seq int64) (int, error)) r
 		first atomic.Value
 	)
 	end := time.Now().Add(o.duration)
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0, machine0 := time.Now(), processCPU(), machineCPU()
 	for w := range o.concurrency {
 		wg.Add(1)
 		go func() {
@@ -218,7 +253,7 @@ func load(name string, o options, op func(worker int, seq int64) (int, error)) r
 		}()
 	}
 	wg.Wait()
-	res.Elapsed, res.CPU = time.Since(start), processCPU()-cpu0
+	res.Elapsed, res.CPU, res.MachineCPU = time.Since(start), processCPU()-cpu0, machineCPU()-machine0
 	slices.Sort(res.latencies)
 	res.P50, res.P99 = pct(res.latencies, 0.50), pct(res.latencies, 0.99)
 	if e := first.Load(); e != nil {
@@ -444,14 +479,14 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tround\tevents/s\tcalls/s\tp50\tp99\tserver CPU µs/event\tclient CPU µs/event\tfailures\t")
+	fmt.Fprintln(tw, "scenario\tround\tevents/s\tcalls/s\tp50\tp99\tserver CPU µs/event\tclient CPU µs/event\tmachine CPU µs/event\tfailures\t")
 	for r, results := range rounds {
 		for _, res := range results {
 			if res.Events == 0 && res.Failures == 0 {
 				continue // not run (-only)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%v\t%v\t%.1f\t%.1f\t%d\t\n", res.Name, r+1, res.eventsPerSec(), float64(res.Requests)/res.Elapsed.Seconds(),
-				res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), perEvent(res.CPU, res.Events), perEvent(res.ClientCPU, res.Events), res.Failures)
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%v\t%v\t%.1f\t%.1f\t%.1f\t%d\t\n", res.Name, r+1, res.eventsPerSec(), float64(res.Requests)/res.Elapsed.Seconds(),
+				res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), perEvent(res.CPU, res.Events), perEvent(res.ClientCPU, res.Events), perEvent(res.MachineCPU, res.Events), res.Failures)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -605,6 +640,7 @@ func childLoad(ctx context.Context, name, kind string, o options, base, run stri
 	var (
 		res     result
 		cpu0    time.Duration
+		mach0   time.Duration
 		started bool
 		got     bool
 	)
@@ -613,14 +649,14 @@ func childLoad(ctx context.Context, name, kind string, o options, base, run stri
 	for sc.Scan() {
 		switch line := sc.Bytes(); {
 		case string(line) == "start":
-			cpu0, started = processCPU(), true
+			cpu0, mach0, started = processCPU(), machineCPU(), true
 		case started && !got:
-			cpu := processCPU() - cpu0
+			cpu, mach := processCPU()-cpu0, machineCPU()-mach0
 			if err := json.Unmarshal(line, &res); err != nil {
 				_ = cmd.Wait()
 				return result{}, fmt.Errorf("read the load generator's result: %w", err)
 			}
-			res.Name, res.ClientCPU, res.CPU, got = name, res.CPU, cpu, true
+			res.Name, res.ClientCPU, res.CPU, res.MachineCPU, got = name, res.CPU, cpu, mach, true
 		}
 	}
 	if err := cmd.Wait(); err != nil {
