@@ -147,17 +147,17 @@ type result struct {
 	// (ingest, or the raw producer with the building of its records), not
 	// the load generator's, which is ClientCPU (0 for the raw producer,
 	// whose records are made in its own process).
-	CPU       time.Duration   `json:"cpu"`
-	ClientCPU time.Duration   `json:"client_cpu"`
+	CPU       time.Duration `json:"cpu"`
+	ClientCPU time.Duration `json:"client_cpu"`
 	// MachineCPU is the busy time of all the machine's cores during the
 	// scenario (/proc/stat): the server, its load generator, the broker
 	// and the kernel's network stack. On 2 cores all of it competes for
 	// the same CPU, so the ratio of two scenarios' rates is about the
 	// inverse ratio of their MachineCPU per event.
-	MachineCPU time.Duration `json:"-"`
-	P50       time.Duration   `json:"p50"`
-	P99       time.Duration   `json:"p99"`
-	latencies []time.Duration // sorted
+	MachineCPU time.Duration   `json:"-"`
+	P50        time.Duration   `json:"p50"`
+	P99        time.Duration   `json:"p99"`
+	latencies  []time.Duration // sorted
 }
 
 func perEvent(cpu time.Duration, events int64) float64 {
