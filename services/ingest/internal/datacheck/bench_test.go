@@ -32,6 +32,7 @@ func BenchmarkCheck(b *testing.B) {
 		run  func() bool
 	}{
 		{"compiled", func() bool { _, ok := c.Fast(data); return ok }},
+		{"compiled-of-valid-json", func() bool { _, err := c.CheckValidJSON(data); return err == nil }},
 		{"library", func() bool { _, err := s.Check(data); return err == nil }},
 		{"jsontext-tokens-only", func() bool {
 			dec := jsontext.NewDecoder(bytes.NewBuffer(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))

@@ -236,6 +236,21 @@ func (s *scanner) value(n *node, depth int) bool {
 	return true
 }
 
+// prop returns the index of the property named key: for a few properties
+// by comparing the names (lengths first), cheaper than hashing the key.
+func (n *node) prop(key string) (int, bool) {
+	if len(n.names) <= 8 {
+		for i, name := range n.names {
+			if name == key {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := n.props[key]
+	return i, ok
+}
+
 func (n *node) allows(t types) bool { return n.types == 0 || n.types&t != 0 }
 
 func (s *scanner) object(n *node, depth int) bool {
@@ -264,7 +279,7 @@ func (s *scanner) object(n *node, depth int) bool {
 		}
 		s.i++
 		child := n.additional
-		if idx, ok := n.props[key]; ok {
+		if idx, ok := n.prop(key); ok {
 			if seen&(1<<idx) != 0 {
 				return false
 			}

@@ -53,6 +53,7 @@ type node struct {
 	min, max, exMin, exMax bound
 	// objects
 	props      map[string]int // name -> index in children
+	names      []string       // the properties' names, index-aligned with children
 	children   []*node
 	required   uint64 // bits of children
 	additional *node  // nil: allowed, anything
@@ -170,6 +171,7 @@ func compileObject(m map[string]any, root bool) *node {
 			n.props = make(map[string]int, len(props))
 			for name, sub := range props {
 				n.props[name] = len(n.children)
+				n.names = append(n.names, name)
 				n.children = append(n.children, compile(sub, false))
 			}
 		case k == "required":

@@ -29,7 +29,7 @@ func hasByte(x uint64, c byte) uint64 { return hasLess(x^(ones*uint64(c)), 1) }
 // the plain run inside a JSON string — a quote, a backslash or a control
 // character below 0x20 — or len(b) when there is none.
 //
-// It reads b a window of up to plainWindow bytes at a time: the first
+// After the first 32 bytes it reads b a window of up to plainWindow bytes at a time: the first
 // quote and the first backslash of the window are found by
 // bytes.IndexByte (vector instructions), and only the bytes before them
 // are tested for control characters, eight at a time: one test a word
@@ -37,6 +37,13 @@ func hasByte(x uint64, c byte) uint64 { return hasLess(x^(ones*uint64(c)), 1) }
 // reads past its first quote or backslash twice, so a string of many
 // escapes costs no more than its length.
 func SkipPlain(b []byte, i int) int {
+	// Short runs (member names, most values) a word at a time, looking for
+	// all three kinds of byte: cheaper than starting IndexByte twice.
+	for short := i + 32; i+8 <= len(b) && i < short; i += 8 {
+		if m := ends(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8 // the lowest flagged byte is a match
+		}
+	}
 	for i < len(b) {
 		w := b[i:min(len(b), i+plainWindow)]
 		full := len(w) == plainWindow
@@ -56,6 +63,10 @@ func SkipPlain(b []byte, i int) int {
 	}
 	return len(b)
 }
+
+// ends reports (nonzero) whether a byte of x ends a plain run: a quote, a
+// backslash or a control character.
+func ends(x uint64) uint64 { return hasByte(x, '"') | hasByte(x, '\\') | hasLess(x, 0x20) }
 
 // plainWindow is how far SkipPlain looks at once.
 const plainWindow = 256

@@ -208,3 +208,13 @@ func TestSkipPlainAcrossWindows(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSkipPlainShort is the run of a member name.
+func BenchmarkSkipPlainShort(b *testing.B) {
+	s := []byte(`user_id":"user-42"`)
+	for b.Loop() {
+		if SkipPlain(s, 0) != 7 {
+			b.Fatal("wrong end")
+		}
+	}
+}
