@@ -126,14 +126,22 @@ type Claim struct {
 // that one to end (or ctx). Otherwise it returns a claim that the caller
 // must end with Done once the write succeeded or failed.
 func (w *Window) Claim(ctx context.Context, source, id string) (Claim, bool, error) {
+	return w.ClaimAt(ctx, source, id, time.Time{})
+}
+
+// ClaimAt is Claim for a caller that has read the clock (the clock of
+// time.Now, at most moments ago: a batch's start); the zero now reads it.
+func (w *Window) ClaimAt(ctx context.Context, source, id string, now time.Time) (Claim, bool, error) {
 	if w.ttl <= 0 {
 		return Claim{}, false, nil
 	}
 	d := w.digest(source, id)
-	for {
-		now := w.now().UnixNano()
+	for first := true; ; first = false {
+		if now.IsZero() || !first {
+			now = w.now() // after a wait, read it again
+		}
 		w.mu.Lock()
-		w.expire(now)
+		w.expire(now.UnixNano())
 		i, found := w.table.find(d)
 		if !found {
 			w.table.insert(i, d, statePending)

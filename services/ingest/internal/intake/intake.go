@@ -403,7 +403,7 @@ func (in *Intake) prepare(ctx context.Context, src Source, received time.Time, i
 	if rej == nil {
 		var dup bool
 		var err error
-		claim, dup, err = in.dedup.Claim(ctx, it.Source, it.Event.ID())
+		claim, dup, err = in.dedup.ClaimAt(ctx, it.Source, it.Event.ID(), b.start)
 		switch {
 		case err != nil:
 			return nil, in.count(src, Result{Outcome: Unavailable, Message: "an earlier copy of this event is still being written"}, "")
