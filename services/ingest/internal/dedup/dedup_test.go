@@ -325,3 +325,26 @@ func TestWarm(t *testing.T) {
 		c.Done(false)
 	}
 }
+
+// TestClaimAt: the caller's time decides expiry as the window's clock
+// would.
+func TestClaimAt(t *testing.T) {
+	ctx := context.Background()
+	start := time.Unix(1000, 0)
+	w := New(time.Minute, 100)
+	w.now = func() time.Time { return start }
+	c, _, _ := w.ClaimAt(ctx, "s", "a", start)
+	c.DoneAt(true, start)
+	for _, tc := range []struct {
+		at  time.Duration
+		dup bool
+	}{{59 * time.Second, true}, {61 * time.Second, false}} {
+		c, dup, err := w.ClaimAt(ctx, "s", "a", start.Add(tc.at))
+		if err != nil || dup != tc.dup {
+			t.Errorf("ClaimAt %v after the write: dup %v, err %v; want %v", tc.at, dup, err, tc.dup)
+		}
+		if !dup {
+			c.Done(false)
+		}
+	}
+}
