@@ -39,7 +39,7 @@ type Window struct {
 	// channel that closes when its write ends; only then is one made.
 	waiters map[digest]chan struct{}
 	queue   ring // the written pairs, oldest first
-	// sink takes the words Warm and Done load only for their cache
+	// sink takes the words Warm and forgetOldest load only for their cache
 	// lines, so that the compiler keeps the loads.
 	sink uint64
 }
