@@ -763,7 +763,7 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 		} else {
 			st = merged[f.wi][f.agg]
 		}
-		out[i] = value(feat.Agg, st)
+		out[i] = value(feat.Agg, st, feat.Type == featurespec.ValueInt)
 		if x, ok := out[i].V.(float64); ok && feat.Type == featurespec.ValueInt {
 			out[i].V = int64(x)
 		}
@@ -771,7 +771,15 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 	return out
 }
 
-func value(a featurespec.Agg, st Agg) Value {
+// value is the value of aggregate a of st; asInt: a number is an int64
+// (the feature's type is int), boxed once.
+func value(a featurespec.Agg, st Agg, asInt bool) Value {
+	num := func(f float64) any {
+		if asInt {
+			return int64(f)
+		}
+		return f
+	}
 	v := Value{Time: st.Newest}
 	switch a {
 	case featurespec.AggCount:
@@ -780,7 +788,7 @@ func value(a featurespec.Agg, st Agg) Value {
 		slices.Sort(st.Set)
 		v.V = int64(len(slices.Compact(st.Set)))
 	case featurespec.AggSum:
-		v.V = st.Sum
+		v.V = num(st.Sum)
 	}
 	if st.N == 0 {
 		v.Time = 0
@@ -788,13 +796,13 @@ func value(a featurespec.Agg, st Agg) Value {
 	}
 	switch a {
 	case featurespec.AggMean:
-		v.V = st.Mean
+		v.V = num(st.Mean)
 	case featurespec.AggMin:
-		v.V = st.Min
+		v.V = num(st.Min)
 	case featurespec.AggMax:
-		v.V = st.Max
+		v.V = num(st.Max)
 	case featurespec.AggStddev:
-		v.V = math.Sqrt(st.M2 / float64(st.N))
+		v.V = num(math.Sqrt(st.M2 / float64(st.N)))
 	case featurespec.AggLast, featurespec.AggLatest:
 		v.V = st.Last
 		v.Time = st.LastT
