@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -71,20 +72,53 @@ func (c *readAt) hmget(ctx context.Context, pipe redis.Pipeliner, key string, ra
 	return cmd
 }
 
-// cmd is the HMGET of c.fields of key. When raw, its reply is kept as
-// Redis sent it (one buffer) and split by splitHMGet: without a string and
-// an interface per value, as go-redis's SliceCmd makes them. Raw replies
-// are for a *redis.Client only: go-redis does not see the error replies
-// in them, so a cluster client would not follow its MOVED and ASK
-// redirections.
+// cmd is the HMGET of c.fields of key. When raw, its reply is copied as
+// Redis sent it into a buffer reused from read to read (release gives it
+// back) and split by splitHMGet: without a string and an interface per
+// value, as go-redis's SliceCmd makes them. Raw replies are for a
+// *redis.Client only: go-redis does not see the error replies in them, so
+// a cluster client would not follow its MOVED and ASK redirections.
 func (c *readAt) cmd(ctx context.Context, key string, raw bool) redis.Cmder {
 	args := make([]any, 2+len(c.args))
 	args[0], args[1] = "hmget", key
 	copy(args[2:], c.args)
 	if raw {
-		return redis.NewRawCmd(ctx, args...)
+		buf := replyBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		return &rawReply{RawWriteToCmd: redis.NewRawWriteToCmd(ctx, buf, args...), buf: buf}
 	}
 	return redis.NewSliceCmd(ctx, args...)
+}
+
+// rawReply is an HMGET whose reply go-redis copies, unparsed, into buf.
+// go-redis does not retry it (a retry would append to buf); a batch the
+// coalescer sends again does: its reply is the last Val() bytes of buf.
+type rawReply struct {
+	*redis.RawWriteToCmd
+	buf *bytes.Buffer
+}
+
+// bytes is the reply.
+func (r *rawReply) bytes() []byte {
+	b := r.buf.Bytes()
+	if n := r.Val(); n >= 0 && n <= int64(len(b)) {
+		return b[len(b)-int(n):]
+	}
+	return b
+}
+
+// replyBuffers hold raw replies, reused (at most maxReplyBuffer bytes).
+var replyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxReplyBuffer = 256 << 10
+
+// release gives back what cmd (readAt.cmd's) holds: after the values read
+// from its reply are no longer used (the decoders copy what they keep).
+func release(cmd redis.Cmder) {
+	if r, ok := cmd.(*rawReply); ok && r.buf.Cap() <= maxReplyBuffer {
+		replyBuffers.Put(r.buf)
+		r.buf = nil
+	}
 }
 
 // hmgetValues puts the values of the reply to the HMGET of len(vals)
@@ -92,8 +126,8 @@ func (c *readAt) cmd(ctx context.Context, key string, raw bool) redis.Cmder {
 // not have.
 func hmgetValues(cmd redis.Cmder, vals [][]byte) error {
 	switch c := cmd.(type) {
-	case *redis.RawCmd:
-		return splitHMGet(c.Val(), vals)
+	case *rawReply:
+		return splitHMGet(c.bytes(), vals)
 	case *redis.SliceCmd:
 		got := c.Val()
 		if len(got) != len(vals) {
@@ -282,6 +316,7 @@ func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64
 	out := make([][]Value, len(entities))
 	for i, c := range cmds {
 		v, err := p.readHMGet(at, c, asOf)
+		release(c)
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
@@ -334,6 +369,7 @@ func (s *Store) ReadEach(ctx context.Context, p *Plan, entities []string, asOf [
 	out := make([][]Value, len(entities))
 	for i, c := range cmds {
 		v, err := p.readHMGet(ats[i], c, asOf[i])
+		release(c)
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
@@ -621,6 +657,7 @@ func (s *Store) ReadViews(ctx context.Context, queries []Query, asOf int64) ([][
 		out[q] = make([][]Value, len(qu.Entities))
 		for i, c := range cmds[q] {
 			v, err := qu.Plan.readHMGet(ats[q], c, asOf)
+			release(c)
 			if err != nil {
 				return nil, fmt.Errorf("read view %s entity %q: %w", qu.Plan.View.Name, qu.Entities[i], err)
 			}
