@@ -69,3 +69,36 @@ func BenchmarkStoreRead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCoalescedRead reads the entity of BenchmarkStoreRead from 8
+// goroutines at once through a coalescing Store, as the read API does
+// under load.
+func BenchmarkCoalescedRead(b *testing.B) {
+	rdb := redisClient(b)
+	ctx := context.Background()
+	prefix := fmt.Sprintf("bench-coalesced-%d-", time.Now().UnixNano())
+	b.Cleanup(func() {
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	p := plan(b)
+	evs := events(rand.New(rand.NewPCG(1, 1)), 3000, int64(48*time.Hour/time.Millisecond), 1000)
+	for i := 0; i < len(evs); i += 500 {
+		if err := tiles.NewStore(rdb, prefix).Apply(ctx, []*tiles.Update{{Plan: p, Entity: "u1", Events: evs[i:min(i+500, len(evs))]}}, T0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st := tiles.NewStore(rdb, prefix, tiles.Coalesce())
+	b.SetParallelism(4) // 8 goroutines on 2 cores
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := st.Read(ctx, p, []string{"u1"}, T0); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,11 +1,13 @@
 package tiles
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -34,11 +36,13 @@ type Store struct {
 	rdb      redis.UniversalClient
 	prefix   string
 	coalesce *coalescer // nil: each Read sends its own commands
+	raw      bool       // rdb is a *redis.Client: HMGET replies kept raw (readAt.cmd)
 }
 
 // NewStore returns a Store over rdb.
 func NewStore(rdb redis.UniversalClient, prefix string, opts ...StoreOption) *Store {
-	s := &Store{rdb: rdb, prefix: prefix}
+	_, raw := rdb.(*redis.Client)
+	s := &Store{rdb: rdb, prefix: prefix, raw: raw}
 	for _, o := range opts {
 		o(s)
 	}
@@ -62,56 +66,194 @@ func (p *Plan) readFields(asOf int64) []string { return p.computeAt(asOf).fields
 
 // hmget queues the HMGET of c.fields of key: HMGet with the field names
 // boxed once per readAt instead of once per call.
-func (c *readAt) hmget(ctx context.Context, pipe redis.Pipeliner, key string) *redis.SliceCmd {
-	cmd := c.cmd(ctx, key)
+func (c *readAt) hmget(ctx context.Context, pipe redis.Pipeliner, key string, raw bool) redis.Cmder {
+	cmd := c.cmd(ctx, key, raw)
 	_ = pipe.Process(ctx, cmd)
 	return cmd
 }
 
-// cmd is the HMGET of c.fields of key.
-func (c *readAt) cmd(ctx context.Context, key string) *redis.SliceCmd {
+// cmd is the HMGET of c.fields of key. When raw, its reply is copied as
+// Redis sent it into a buffer reused from read to read (release gives it
+// back) and split by splitHMGet: without a string and an interface per
+// value, as go-redis's SliceCmd makes them. Raw replies are for a
+// *redis.Client only: go-redis does not see the error replies in them, so
+// a cluster client would not follow its MOVED and ASK redirections.
+func (c *readAt) cmd(ctx context.Context, key string, raw bool) redis.Cmder {
 	args := make([]any, 2+len(c.args))
 	args[0], args[1] = "hmget", key
 	copy(args[2:], c.args)
+	if raw {
+		buf := replyBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		return &rawReply{RawWriteToCmd: redis.NewRawWriteToCmd(ctx, buf, args...), buf: buf}
+	}
 	return redis.NewSliceCmd(ctx, args...)
 }
 
-// readHMGet computes the features at asOf from the HMGET of c.fields: the
-// meta, then each tile of the covers once. It computes what read computes
-// from the state load builds, without building it: every tile is checked,
-// and each window decodes only the states its features use.
-func (p *Plan) readHMGet(c *readAt, vals []any, asOf int64) ([]Value, error) {
-	meta, ok := vals[0].(string)
-	if !ok {
+// rawReply is an HMGET whose reply go-redis copies, unparsed, into buf.
+// go-redis does not retry it (a retry would append to buf); a batch the
+// coalescer sends again does: its reply is the last Val() bytes of buf.
+type rawReply struct {
+	*redis.RawWriteToCmd
+	buf *bytes.Buffer
+}
+
+// bytes is the reply.
+func (r *rawReply) bytes() []byte {
+	b := r.buf.Bytes()
+	if n := r.Val(); n >= 0 && n <= int64(len(b)) {
+		return b[len(b)-int(n):]
+	}
+	return b
+}
+
+// replyBuffers hold raw replies, reused (at most maxReplyBuffer bytes).
+var replyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxReplyBuffer = 256 << 10
+
+// release gives back what cmd (readAt.cmd's) holds: after the values read
+// from its reply are no longer used (the decoders copy what they keep).
+func release(cmd redis.Cmder) {
+	if r, ok := cmd.(*rawReply); ok && r.buf.Cap() <= maxReplyBuffer {
+		replyBuffers.Put(r.buf)
+		r.buf = nil
+	}
+}
+
+// hmgetValues puts the values of the reply to the HMGET of len(vals)
+// fields that cmd sent (c.cmd's) into vals: nil for a field the hash does
+// not have.
+func hmgetValues(cmd redis.Cmder, vals [][]byte) error {
+	switch c := cmd.(type) {
+	case *rawReply:
+		return splitHMGet(c.bytes(), vals)
+	case *redis.SliceCmd:
+		got := c.Val()
+		if len(got) != len(vals) {
+			return fmt.Errorf("HMGET: %d values for %d fields: %w", len(got), len(vals), ErrCorrupt)
+		}
+		for i, v := range got {
+			str, ok := v.(string)
+			switch {
+			case !ok:
+				vals[i] = nil
+			case str == "":
+				vals[i] = []byte{}
+			default:
+				vals[i] = unsafe.Slice(unsafe.StringData(str), len(str)) // read only
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("HMGET: a %T", cmd)
+}
+
+// errReply is an error reply of Redis to an HMGET.
+type errReply struct{ msg string }
+
+func (e *errReply) Error() string { return "redis: " + e.msg }
+
+// splitHMGet splits the reply to an HMGET of len(vals) fields, RESP2 or
+// RESP3, into vals: each field's value (not copied), nil for a field the
+// hash does not have.
+func splitHMGet(b []byte, vals [][]byte) error {
+	line, b, err := cutLine(b)
+	if err != nil {
+		return err
+	}
+	switch line[0] {
+	case '-':
+		return &errReply{msg: string(line[1:])}
+	case '!':
+		msg, _, err := cutBulk(line, b)
+		if err != nil {
+			return err
+		}
+		return &errReply{msg: string(msg)}
+	case '*':
+	default:
+		return fmt.Errorf("HMGET reply %.32q: not an array: %w", line, ErrCorrupt)
+	}
+	if n, err := strconv.Atoi(string(line[1:])); err != nil || n != len(vals) {
+		return fmt.Errorf("HMGET reply %.32q for %d fields: %w", line, len(vals), ErrCorrupt)
+	}
+	for i := range vals {
+		if line, b, err = cutLine(b); err != nil {
+			return err
+		}
+		switch {
+		case line[0] == '_' || string(line) == "$-1":
+			vals[i] = nil
+		case line[0] == '$':
+			if vals[i], b, err = cutBulk(line, b); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("HMGET reply, value %d %.32q: not a string: %w", i, line, ErrCorrupt)
+		}
+	}
+	if len(b) != 0 {
+		return fmt.Errorf("HMGET reply: %d bytes after the values: %w", len(b), ErrCorrupt)
+	}
+	return nil
+}
+
+// cutLine cuts the first line of b (without its CRLF), at least a type
+// byte.
+func cutLine(b []byte) (line, rest []byte, err error) {
+	i := bytes.Index(b, crlf)
+	if i < 1 {
+		return nil, nil, fmt.Errorf("HMGET reply %.32q: no line: %w", b, ErrCorrupt)
+	}
+	return b[:i], b[i+2:], nil
+}
+
+var crlf = []byte("\r\n")
+
+// cutBulk cuts from b the payload, and its CRLF, of the string whose
+// header line is line ($ or ! and the length).
+func cutBulk(line, b []byte) (payload, rest []byte, err error) {
+	n, err := strconv.Atoi(string(line[1:]))
+	if err != nil || n < 0 || len(b) < n+2 || b[n] != '\r' || b[n+1] != '\n' {
+		return nil, nil, fmt.Errorf("HMGET reply %.32q: bad string: %w", line, ErrCorrupt)
+	}
+	return b[:n:n], b[n+2:], nil
+}
+
+// readHMGet computes the features at asOf from the reply to the HMGET of
+// c.fields: the meta, then each tile of the covers once. It computes what
+// read computes from the state load builds, without building it: every
+// tile is checked, and each window decodes only the states its features
+// use.
+func (p *Plan) readHMGet(c *readAt, cmd redis.Cmder, asOf int64) ([]Value, error) {
+	var stack [32][]byte // the usual read's fields, without an allocation
+	var raw [][]byte
+	if len(c.fields) <= len(stack) {
+		raw = stack[:len(c.fields)]
+	} else {
+		raw = make([][]byte, len(c.fields))
+	}
+	if err := hmgetValues(cmd, raw); err != nil {
+		return nil, err
+	}
+	if raw[0] == nil {
 		return make([]Value, len(p.features)), nil // unknown or expired
 	}
 	s := &State{Latest: make([]Agg, len(p.latest))}
-	if err := p.DecodeMeta(bytesOf(meta), s); err != nil {
+	if err := p.DecodeMeta(raw[0], s); err != nil {
 		return nil, err
 	}
-	var stack [32][]byte // the usual read's fields, without an allocation
-	var raw [][]byte
-	if len(vals) <= len(stack) {
-		raw = stack[:len(vals)]
-	} else {
-		raw = make([][]byte, len(vals))
-	}
-	for i := 1; i < len(vals); i++ {
-		str, ok := vals[i].(string)
-		if !ok {
+	for i := 1; i < len(raw); i++ {
+		if raw[i] == nil {
 			continue
 		}
-		raw[i] = bytesOf(str)
 		if err := p.checkTile(raw[i]); err != nil {
 			return nil, fmt.Errorf("field %s: %w", c.fields[i], err)
 		}
 	}
 	return p.merge(s, asOf, c.covers, func(w int64, j int, k TileKey) []byte { return raw[c.index[w][j]] }), nil
 }
-
-// bytesOf is the bytes of s, not copied: for the decoders, which only read
-// them (and copy what they keep, as strings).
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // load builds a state from HMGET results of fields; nil when the entity has
 // no meta (unknown or expired).
@@ -163,9 +305,9 @@ func (p *Plan) load(fields []string, vals []any) (*State, error) {
 // unknown entity).
 func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64) ([][]Value, error) {
 	at := p.at(asOf)
-	cmds := make([]*redis.SliceCmd, len(entities))
+	cmds := make([]redis.Cmder, len(entities))
 	for i, e := range entities {
-		cmds[i] = at.cmd(ctx, s.Key(p, e))
+		cmds[i] = at.cmd(ctx, s.Key(p, e), s.raw)
 	}
 	err := s.process(ctx, cmds)
 	if err != nil {
@@ -173,7 +315,8 @@ func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64
 	}
 	out := make([][]Value, len(entities))
 	for i, c := range cmds {
-		v, err := p.readHMGet(at, c.Val(), asOf)
+		v, err := p.readHMGet(at, c, asOf)
+		release(c)
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
@@ -186,7 +329,7 @@ func (s *Store) Read(ctx context.Context, p *Plan, entities []string, asOf int64
 // (Coalesce), otherwise alone or as one pipeline (a read of many entities
 // is not coalesced: the reads queued behind it would wait for its many
 // replies).
-func (s *Store) process(ctx context.Context, cmds []*redis.SliceCmd) error {
+func (s *Store) process(ctx context.Context, cmds []redis.Cmder) error {
 	switch {
 	case s.coalesce != nil && len(cmds) == 1:
 		s.coalesce.do(ctx, cmds[0])
@@ -212,11 +355,11 @@ func (s *Store) ReadEach(ctx context.Context, p *Plan, entities []string, asOf [
 		return nil, fmt.Errorf("read view %s: %d entities, %d instants", p.View.Name, len(entities), len(asOf))
 	}
 	ats := make([]*readAt, len(entities))
-	cmds := make([]*redis.SliceCmd, len(entities))
+	cmds := make([]redis.Cmder, len(entities))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, e := range entities {
 			ats[i] = p.at(asOf[i])
-			cmds[i] = ats[i].hmget(ctx, pipe, s.Key(p, e))
+			cmds[i] = ats[i].hmget(ctx, pipe, s.Key(p, e), s.raw)
 		}
 		return nil
 	})
@@ -225,7 +368,8 @@ func (s *Store) ReadEach(ctx context.Context, p *Plan, entities []string, asOf [
 	}
 	out := make([][]Value, len(entities))
 	for i, c := range cmds {
-		v, err := p.readHMGet(ats[i], c.Val(), asOf[i])
+		v, err := p.readHMGet(ats[i], c, asOf[i])
+		release(c)
 		if err != nil {
 			return nil, fmt.Errorf("read view %s entity %q: %w", p.View.Name, entities[i], err)
 		}
@@ -494,13 +638,13 @@ type Query struct {
 // Read computes them.
 func (s *Store) ReadViews(ctx context.Context, queries []Query, asOf int64) ([][][]Value, error) {
 	ats := make([]*readAt, len(queries))
-	cmds := make([][]*redis.SliceCmd, len(queries))
+	cmds := make([][]redis.Cmder, len(queries))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for q, qu := range queries {
 			ats[q] = qu.Plan.at(asOf)
-			cmds[q] = make([]*redis.SliceCmd, len(qu.Entities))
+			cmds[q] = make([]redis.Cmder, len(qu.Entities))
 			for i, e := range qu.Entities {
-				cmds[q][i] = ats[q].hmget(ctx, pipe, s.Key(qu.Plan, e))
+				cmds[q][i] = ats[q].hmget(ctx, pipe, s.Key(qu.Plan, e), s.raw)
 			}
 		}
 		return nil
@@ -512,7 +656,8 @@ func (s *Store) ReadViews(ctx context.Context, queries []Query, asOf int64) ([][
 	for q, qu := range queries {
 		out[q] = make([][]Value, len(qu.Entities))
 		for i, c := range cmds[q] {
-			v, err := qu.Plan.readHMGet(ats[q], c.Val(), asOf)
+			v, err := qu.Plan.readHMGet(ats[q], c, asOf)
+			release(c)
 			if err != nil {
 				return nil, fmt.Errorf("read view %s entity %q: %w", qu.Plan.View.Name, qu.Entities[i], err)
 			}

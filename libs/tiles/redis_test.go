@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,3 +153,68 @@ func TestReadFieldsCache(t *testing.T) {
 		_ = append(got, "x") // must not corrupt the cache
 	}
 }
+
+// TestStoreReadRESP2: a Store over a RESP2 connection (Redis before 6, or
+// a client set to protocol 2) reads what one over RESP3 reads, through
+// the coalescer too, and so does one over another redis.UniversalClient
+// than a *redis.Client (whose replies go-redis parses); a key of another
+// type fails the read with Redis's error.
+func TestStoreReadRESP2(t *testing.T) {
+	rdb := redisClient(t)
+	ctx := context.Background()
+	prefix := fmt.Sprintf("test-resp2-%d-", time.Now().UnixNano())
+	t.Cleanup(func() {
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	p := plan(t)
+	evs := events(rand.New(rand.NewPCG(41, 42)), 400, int64(2*24*time.Hour/time.Millisecond), int64(time.Hour/time.Millisecond))
+	if err := tiles.NewStore(rdb, prefix).Apply(ctx, []*tiles.Update{{Plan: p, Entity: "a", Events: evs}}, T0); err != nil {
+		t.Fatal(err)
+	}
+	want := p.Read(build(p, evs, T0), T0)
+	resp2 := redis.NewClient(&redis.Options{Addr: testkit.RedisAddr(t), Protocol: 2})
+	t.Cleanup(func() { _ = resp2.Close() })
+	other := universal{rdb}
+	stores := []*tiles.Store{
+		tiles.NewStore(resp2, prefix), tiles.NewStore(resp2, prefix, tiles.Coalesce()), tiles.NewStore(rdb, prefix),
+		tiles.NewStore(other, prefix), tiles.NewStore(other, prefix, tiles.Coalesce()),
+	}
+	for i, st := range stores {
+		got, err := st.Read(ctx, p, []string{"a", "nobody"}, T0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got[0], want) || !slices.Equal(got[1], p.Read(nil, T0)) {
+			t.Errorf("store %d: got %v, want %v and nulls", i, got, want)
+		}
+		got, err = st.ReadEach(ctx, p, []string{"a"}, []int64{T0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got[0], want) {
+			t.Errorf("store %d, ReadEach: got %v, want %v", i, got[0], want)
+		}
+		// One entity alone: the coalescer's path.
+		got, err = st.Read(ctx, p, []string{"a"}, T0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got[0], want) {
+			t.Errorf("store %d, one entity: got %v, want %v", i, got[0], want)
+		}
+	}
+	if err := rdb.Set(ctx, tiles.Key(prefix, p, "s"), "a string", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []*tiles.Store{tiles.NewStore(resp2, prefix, tiles.Coalesce()), tiles.NewStore(rdb, prefix), tiles.NewStore(other, prefix)} {
+		if _, err := st.Read(ctx, p, []string{"s"}, T0); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Errorf("read of a string key: error %v, want WRONGTYPE", err)
+		}
+	}
+}
+
+// universal is a redis.UniversalClient other than a *redis.Client.
+type universal struct{ *redis.Client }

@@ -595,10 +595,11 @@ func merge(k kind, a *Agg, b Agg) {
 		return
 	}
 	if a.N == 0 {
+		set := a.Set[:0] // a's own array (Plan.merge's, reused), or nil
 		*a = b
 		a.Set = nil
 		if k == kindDistinct {
-			a.Set = append([]uint64(nil), b.Set...)
+			a.Set = append(set, b.Set...)
 		}
 		return
 	}
@@ -706,6 +707,9 @@ func (p *Plan) read(s *State, asOf int64, covers map[int64][]TileKey) []Value {
 	return p.merge(s, asOf, covers, nil)
 }
 
+// maxPooledSet is the largest distinct set array kept for the next read.
+const maxPooledSet = 1 << 16
+
 // merge computes the features of s at asOf, merging each window's cover in
 // time order. The tiles come from s.Tiles, or, when raw is not nil, from
 // raw (the encoded j-th tile k of window w's cover; nil: no such tile),
@@ -717,8 +721,9 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 	}
 	// The merged states of every window and the decoded tile (merge copies
 	// what it keeps of it), in one array reused from read to read: the
-	// merged states are zeroed when given back (the decoded tile is reset
-	// by decodeInto, its distinct sets' arrays kept).
+	// merged states are zeroed when given back, but for the arrays of their
+	// distinct sets (the decoded tile is reset by decodeInto, its distinct
+	// sets' arrays kept too).
 	nm := len(p.windows) * len(p.aggs)
 	buf, _ := p.states.Get().(*[]Agg)
 	if buf == nil || len(*buf) != nm+len(p.aggs) {
@@ -727,7 +732,13 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 	}
 	all := *buf
 	defer func() {
-		clear(all[:nm])
+		for i := range all[:nm] {
+			set := all[i].Set[:0]
+			if cap(set) > maxPooledSet {
+				set = nil
+			}
+			all[i] = Agg{Set: set}
+		}
 		p.states.Put(buf)
 	}()
 	merged := make([][]Agg, 0, 8)
@@ -763,7 +774,7 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 		} else {
 			st = merged[f.wi][f.agg]
 		}
-		out[i] = value(feat.Agg, st)
+		out[i] = value(feat.Agg, st, feat.Type == featurespec.ValueInt)
 		if x, ok := out[i].V.(float64); ok && feat.Type == featurespec.ValueInt {
 			out[i].V = int64(x)
 		}
@@ -771,7 +782,15 @@ func (p *Plan) merge(s *State, asOf int64, covers map[int64][]TileKey, raw func(
 	return out
 }
 
-func value(a featurespec.Agg, st Agg) Value {
+// value is the value of aggregate a of st; asInt: a number is an int64
+// (the feature's type is int), boxed once.
+func value(a featurespec.Agg, st Agg, asInt bool) Value {
+	num := func(f float64) any {
+		if asInt {
+			return int64(f)
+		}
+		return f
+	}
 	v := Value{Time: st.Newest}
 	switch a {
 	case featurespec.AggCount:
@@ -780,7 +799,7 @@ func value(a featurespec.Agg, st Agg) Value {
 		slices.Sort(st.Set)
 		v.V = int64(len(slices.Compact(st.Set)))
 	case featurespec.AggSum:
-		v.V = st.Sum
+		v.V = num(st.Sum)
 	}
 	if st.N == 0 {
 		v.Time = 0
@@ -788,13 +807,13 @@ func value(a featurespec.Agg, st Agg) Value {
 	}
 	switch a {
 	case featurespec.AggMean:
-		v.V = st.Mean
+		v.V = num(st.Mean)
 	case featurespec.AggMin:
-		v.V = st.Min
+		v.V = num(st.Min)
 	case featurespec.AggMax:
-		v.V = st.Max
+		v.V = num(st.Max)
 	case featurespec.AggStddev:
-		v.V = math.Sqrt(st.M2 / float64(st.N))
+		v.V = num(math.Sqrt(st.M2 / float64(st.N)))
 	case featurespec.AggLast, featurespec.AggLatest:
 		v.V = st.Last
 		v.Time = st.LastT

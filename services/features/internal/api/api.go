@@ -201,11 +201,15 @@ func (a *API) readMany(w http.ResponseWriter, r *http.Request) {
 		return nil
 	}
 	if !parseRequestKnown(raw, &req, known) {
-		q, text, req = nil, nil, Request{}
-		if err := decodeStrict(raw, &req); err != nil {
+		q, text = nil, nil
+		// Decoded into a Request of its own: req, not given to
+		// encoding/json, stays on the stack.
+		var slow Request
+		if err := decodeStrict(raw, &slow); err != nil {
 			bodyError(w, err)
 			return
 		}
+		req = slow
 	}
 	switch {
 	case len(req.Entities) == 0:

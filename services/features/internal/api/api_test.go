@@ -209,3 +209,32 @@ func TestResolvedListsFollowTheCatalog(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswersHaveContentLength: answers, small (net/http counts them) and
+// past net/http's 2 KB chunking threshold (the API counts them), go out
+// with a Content-Length, not chunked.
+func TestAnswersHaveContentLength(t *testing.T) {
+	srv := server(t, reader{})
+	for _, n := range []int{1, 100} {
+		ents := make([]string, n)
+		for i := range ents {
+			ents[i] = "entity-" + strings.Repeat("x", i%7)
+		}
+		body, _ := json.Marshal(api.Request{Entities: ents, Features: []string{"uc:clicks_1h"}})
+		resp, err := http.Post(srv.URL+"/v1/features", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d entities: status %d, %v", n, resp.StatusCode, err)
+		}
+		if n == 100 && len(got) < 2048 {
+			t.Fatalf("100 entities: answer of %d bytes, want one past 2 KB", len(got))
+		}
+		if len(resp.TransferEncoding) > 0 || resp.ContentLength != int64(len(got)) {
+			t.Errorf("%d entities: Transfer-Encoding %v, Content-Length %d for %d bytes", n, resp.TransferEncoding, resp.ContentLength, len(got))
+		}
+	}
+}

@@ -34,10 +34,12 @@ func refValue(v tiles.Value) Value {
 // encoding/json writes for the same values: integers, floats of every
 // magnitude (the exponent forms included), strings that need escaping
 // (quotes, control and HTML characters, invalid UTF-8, U+2028), booleans,
-// nulls and event times with and without milliseconds.
+// nulls and event times with and without milliseconds, many the same (the
+// answer copies an instant it formatted before).
 func TestEncodeAsEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	strs := []string{"", "item-3", `a"b`, `back\slash`, "tab\t", "<b>&", "é", "\xff", "\u2028", "ü<"}
+	var shared []int64 // event times drawn again
 	floats := []float64{0, math.Copysign(0, -1), 1, -1.5, 1e-7, 1.234e-9, 1e20, 1e21, 1.5e300, -3e-300, math.Pi, 123456789.125, 5e-324}
 	value := func() tiles.Value {
 		var v tiles.Value
@@ -58,11 +60,15 @@ func TestEncodeAsEncodingJSON(t *testing.T) {
 			if r.IntN(3) == 0 {
 				v.Time -= v.Time % 1000
 			}
+			if r.IntN(2) == 0 {
+				v.Time = shared[r.IntN(len(shared))]
+			}
 		}
 		return v
 	}
 	for range 2000 {
 		asOf := 1_700_000_000_000 + r.Int64N(1e11)
+		shared = []int64{asOf, asOf - 1, 1_700_000_000_000 + r.Int64N(1e11)}
 		entities := make([]string, 1+r.IntN(3))
 		for i := range entities {
 			entities[i] = strs[r.IntN(len(strs))] + "u"
@@ -96,7 +102,7 @@ func TestEncodeAsEncodingJSON(t *testing.T) {
 // would fail and leave the answer cut).
 func TestEncodeNonFinite(t *testing.T) {
 	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		got := appendValue(nil, f, 5)
+		got := appendValue(nil, f, 5, nil)
 		var v Value
 		if err := json.Unmarshal(got, &v); err != nil || v.Value != nil {
 			t.Errorf("%v: %s (%v)", f, got, err)

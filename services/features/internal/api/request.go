@@ -27,17 +27,17 @@ func parseRequestKnown(b []byte, req *Request, known func(raw []byte) []string) 
 		return p.i == len(p.b)
 	}
 	for {
-		key, ok := p.str()
+		key, ok := p.raw()
 		if !ok || !p.byte(':') {
 			return false
 		}
 		switch {
-		case key == "entities" && !seenE:
+		case string(key) == "entities" && !seenE:
 			seenE = true
 			if !p.strings(&req.Entities) {
 				return false
 			}
-		case key == "features" && !seenF:
+		case string(key) == "features" && !seenF:
 			seenF = true
 			if !p.features(req, known) {
 				return false
@@ -94,23 +94,29 @@ func (p *parser) byte(c byte) bool {
 
 // str reads a string of printable ASCII without escapes.
 func (p *parser) str() (string, bool) {
+	b, ok := p.raw()
+	return string(b), ok
+}
+
+// raw reads a string as str does, returning its bytes (not copied).
+func (p *parser) raw() ([]byte, bool) {
 	if !p.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			s := p.b[start:p.i]
 			p.i++
 			return s, true
 		case c < 0x20 || c == '\\' || c >= 0x7f:
-			return "", false
+			return nil, false
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
 }
 
 // features reads the "features" array into req.Features, from known when
