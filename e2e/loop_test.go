@@ -334,19 +334,7 @@ func TestLoop(t *testing.T) {
 
 	// The trainer settles: every job ended, none failed, each version
 	// registered by exactly one job.
-	var jobs []loopJob
-	testkit.EventuallyContext(t, 2*time.Minute, func(ctx context.Context) error {
-		var err error
-		if jobs, err = s.jobs(ctx); err != nil {
-			return err
-		}
-		for _, j := range jobs {
-			if j.Status != "succeeded" && j.Status != "collapsed" {
-				return fmt.Errorf("job %s is %s", j.JobID, j.Status)
-			}
-		}
-		return nil
-	})
+	jobs := waitJobsEnded(t, s)
 	versions, err := s.reg.Versions(ctx, n.model)
 	if err != nil {
 		t.Fatal(err)

@@ -112,7 +112,7 @@ func TestCoalescedReads(t *testing.T) {
 func TestCoalescedReadsReconnect(t *testing.T) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Skipf("a private Redis is needed: %v", err)
+		t.Fatalf("a private Redis is needed (deploy/local installs redis-server): %v", err)
 	}
 	port := strconv.Itoa(testkit.FreePort(t))
 	dir := t.TempDir()

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,21 +47,12 @@ func TestMain(m *testing.M) {
 type child struct {
 	cmd  *exec.Cmd
 	url  string
-	mu   sync.Mutex
-	logs bytes.Buffer
+	logs testkit.Buffer
 }
 
-func (c *child) Write(b []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.logs.Write(b)
-}
+func (c *child) Write(b []byte) (int, error) { return c.logs.Write(b) }
 
-func (c *child) Logs() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.logs.String()
-}
+func (c *child) Logs() string { return c.logs.String() }
 
 // freeAddr returns a loopback address with a port nothing listens on.
 func freeAddr(t testing.TB) string {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -95,7 +94,7 @@ func lostPartition(t *testing.T, commitRefused bool) {
 	store := tiles.NewStore(rdb, prefix)
 	off := offline.NewStore(conn, db)
 	cfg := Config{Group: prefix + "group", MaxRecords: 100, Backoff: 50 * time.Millisecond, ReadyMaxLag: time.Second, InstanceID: "-", TopicPrefix: prefix}
-	var logs [2]logBuf
+	var logs [2]testkit.Buffer
 	newMat := func(i int) (*Materializer, *kgo.Client) {
 		owned := NewOwnership()
 		cl, err := kgo.NewClient(append(cfg.ConsumeOpts(owned), kgo.SeedBrokers(cluster.ListenAddrs()...),
@@ -273,22 +272,4 @@ func decodeAll(t *testing.T, p *tiles.Plan, stored []offline.StoredEvent) []tile
 		out = append(out, e)
 	}
 	return out
-}
-
-// logBuf collects a materializer's log lines.
-type logBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

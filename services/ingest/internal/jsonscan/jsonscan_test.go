@@ -45,11 +45,7 @@ func FuzzSkipPlain(f *testing.F) {
 // BenchmarkSkipPlain is the run of a benchmark event's payload: 700 plain
 // bytes and the closing quote.
 func BenchmarkSkipPlain(b *testing.B) {
-	s := make([]byte, 701)
-	for i := range s {
-		s[i] = 'x'
-	}
-	s[700] = '"'
+	s := payloadRun()
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		if SkipPlain(s, 0) != 700 {
@@ -155,11 +151,7 @@ func TestClosingQuoteEveryPlace(t *testing.T) {
 
 // BenchmarkClosingQuote is BenchmarkSkipPlain's run for ClosingQuote.
 func BenchmarkClosingQuote(b *testing.B) {
-	s := make([]byte, 701)
-	for i := range s {
-		s[i] = 'x'
-	}
-	s[700] = '"'
+	s := payloadRun()
 	b.SetBytes(int64(len(s)))
 	for b.Loop() {
 		if ClosingQuote(s, 0) != 700 {
@@ -217,4 +209,15 @@ func BenchmarkSkipPlainShort(b *testing.B) {
 			b.Fatal("wrong end")
 		}
 	}
+}
+
+// payloadRun is a benchmark event's payload: 700 plain bytes and the
+// closing quote.
+func payloadRun() []byte {
+	s := make([]byte, 701)
+	for i := range s {
+		s[i] = 'x'
+	}
+	s[700] = '"'
+	return s
 }

@@ -452,30 +452,19 @@ func (s *Service) lastJobAsked(ctx context.Context, model string) (time.Time, er
 	if err != nil {
 		return time.Time{}, err
 	}
-	var last time.Time
-	for _, id := range []string{q.Active, q.Pending, q.Last} {
-		if id == "" {
-			continue
-		}
-		j, err := s.store.Get(ctx, id)
-		if errors.Is(err, jobs.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return time.Time{}, err
-		}
-		if j.CreatedAt.After(last) {
-			last = j.CreatedAt
-		}
-	}
-	return last, nil
+	return s.newestAsked(ctx, time.Time{}, q.Active, q.Pending, q.Last)
 }
 
 // lastAsked is when the model's last job was asked for, or when its spec
 // was applied.
 func (s *Service) lastAsked(ctx context.Context, st trainspec.Stored, q jobs.Queue) (time.Time, error) {
-	since := st.AppliedAt
-	for _, id := range []string{q.Last} {
+	return s.newestAsked(ctx, st.AppliedAt, q.Last)
+}
+
+// newestAsked is the latest of since and the creation times of the jobs
+// ids that exist (an empty id is none).
+func (s *Service) newestAsked(ctx context.Context, since time.Time, ids ...string) (time.Time, error) {
+	for _, id := range ids {
 		if id == "" {
 			continue
 		}
